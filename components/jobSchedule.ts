@@ -1,0 +1,107 @@
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { RetryConfig } from "../config";
+import { LaunchEvent } from "../launcher/types";
+import { schedulePolicy, serviceTrustPolicy } from "./policies";
+
+/** Arguments of {@link JobSchedule}. */
+export interface JobScheduleArgs {
+  /** Job name, sent to the launcher. */
+  job: string;
+  /** EventBridge Scheduler `cron(...)` or `rate(...)` expression. */
+  expression: string;
+  /** IANA time zone the expression is read in. */
+  timezone: string;
+  /** `false` keeps the schedule but stops it firing. */
+  enabled: boolean;
+  /** Launcher function ARN, the schedule's target. */
+  launcherArn: pulumi.Input<string>;
+  /** How Scheduler retries a failed invocation before dead-lettering it. */
+  retry: RetryConfig;
+  /** Account id, so only this account's schedules can assume the role. */
+  accountId: pulumi.Input<string>;
+}
+
+/**
+ * The target input. Scheduler substitutes the scheduled time, and keeps it across its retries,
+ * so every retry of one run carries the same time and therefore the same run id.
+ */
+export function scheduleInput(job: string): string {
+  const event: LaunchEvent = { job, scheduledTime: "<aws.scheduler.scheduled-time>" };
+  return JSON.stringify(event);
+}
+
+/**
+ * When a job runs: an EventBridge Scheduler schedule that invokes the launcher with the job name
+ * and scheduled time, retries on failure, and dead-letters what it cannot deliver to an SQS queue.
+ */
+export class JobSchedule extends pulumi.ComponentResource {
+  /** The schedule. */
+  readonly schedule: aws.scheduler.Schedule;
+  /** Schedule name. */
+  readonly scheduleName: pulumi.Output<string>;
+  /** The dead-letter queue. */
+  readonly deadLetterQueue: aws.sqs.Queue;
+
+  constructor(name: string, args: JobScheduleArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("transient-jobs:index:JobSchedule", name, {}, opts);
+
+    this.deadLetterQueue = new aws.sqs.Queue(
+      `${name}-dlq`,
+      { sqsManagedSseEnabled: true, messageRetentionSeconds: 14 * 24 * 3600 },
+      { parent: this },
+    );
+    const role = new aws.iam.Role(
+      `${name}-invoke`,
+      {
+        description: "EventBridge Scheduler: invoke the launcher, dead-letter failures",
+        assumeRolePolicy: pulumi
+          .output(args.accountId)
+          .apply((accountId) =>
+            JSON.stringify(serviceTrustPolicy("scheduler.amazonaws.com", accountId)),
+          ),
+      },
+      { parent: this },
+    );
+    const policy = new aws.iam.RolePolicy(
+      `${name}-invoke`,
+      {
+        role: role.id,
+        policy: pulumi
+          .all([args.launcherArn, this.deadLetterQueue.arn])
+          .apply(([launcherArn, deadLetterQueueArn]) =>
+            JSON.stringify(schedulePolicy({ launcherArn, deadLetterQueueArn })),
+          ),
+      },
+      { parent: this },
+    );
+    this.schedule = new aws.scheduler.Schedule(
+      `${name}-schedule`,
+      {
+        description: `transient-jobs: run job "${args.job}"`,
+        scheduleExpression: args.expression,
+        scheduleExpressionTimezone: args.timezone,
+        state: args.enabled ? "ENABLED" : "DISABLED",
+        flexibleTimeWindow: { mode: "OFF" },
+        target: {
+          arn: args.launcherArn,
+          roleArn: role.arn,
+          input: scheduleInput(args.job),
+          retryPolicy: {
+            maximumRetryAttempts: args.retry.maximumRetryAttempts,
+            maximumEventAgeInSeconds: args.retry.maximumEventAgeSeconds,
+          },
+          deadLetterConfig: { arn: this.deadLetterQueue.arn },
+        },
+      },
+      // Scheduler checks the role when the schedule is written.
+      { parent: this, dependsOn: [policy] },
+    );
+
+    this.scheduleName = this.schedule.name;
+    this.registerOutputs({
+      scheduleName: this.scheduleName,
+      deadLetterQueueArn: this.deadLetterQueue.arn,
+    });
+  }
+}

@@ -1,0 +1,131 @@
+import { EC2Client } from "@aws-sdk/client-ec2";
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { handleLaunchEvent } from "../launcher/handler";
+import { JobLaunchSpec } from "../launcher/types";
+import { LaunchableJob, launcherPolicy, serviceTrustPolicy } from "./policies";
+import packageJson = require("../package.json");
+
+/** One job as the launcher needs it: what to launch, and what that needs permission for. */
+export interface LauncherJob {
+  spec: JobLaunchSpec;
+  permissions: LaunchableJob;
+}
+
+/** Arguments of {@link Launcher}. */
+export interface LauncherArgs {
+  /** Stack name, for tag conditions. */
+  environment: string;
+  /** Region of the function and every instance it launches. */
+  region: string;
+  /** Partition and account of the region's resources. */
+  partition: pulumi.Input<string>;
+  accountId: pulumi.Input<string>;
+  /** Every job this launcher may start, keyed by nothing: the spec carries the job name. */
+  jobs: pulumi.Input<LauncherJob[]>;
+  /** Days to keep the launcher's logs. */
+  logRetentionDays: number;
+  /** Topic for run outcome notifications, if any. */
+  topicArn?: pulumi.Input<string>;
+  /** Seconds one invocation may take, including capacity fallbacks and retries. Default: 120. */
+  timeoutSeconds?: number;
+}
+
+/**
+ * Packages the launcher's zip must not contain: the Lambda runtime provides AWS SDK v3, and the
+ * rest of `dependencies` is for the Pulumi program, not the function.
+ */
+export function launcherExcludedPackages(dependencies: Record<string, string>): string[] {
+  return Object.keys(dependencies).filter((name) => !name.startsWith("@pulumi/"));
+}
+
+/**
+ * The region's launcher: one Lambda, serialized from a closure, that starts a fresh instance for
+ * each run of any job in the region. Its role can launch only from the jobs' launch templates.
+ */
+export class Launcher extends pulumi.ComponentResource {
+  /** The function. */
+  readonly function: aws.lambda.CallbackFunction<unknown, unknown>;
+  /** Function ARN, the schedules' target. */
+  readonly functionArn: pulumi.Output<string>;
+  /** Function name, for `npm run launch`. */
+  readonly functionName: pulumi.Output<string>;
+  /** The function's log group. */
+  readonly logGroup: aws.cloudwatch.LogGroup;
+
+  constructor(name: string, args: LauncherArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("transient-jobs:index:Launcher", name, {}, opts);
+
+    this.logGroup = new aws.cloudwatch.LogGroup(
+      `${name}-logs`,
+      { retentionInDays: args.logRetentionDays },
+      { parent: this },
+    );
+    const role = new aws.iam.Role(
+      `${name}-role`,
+      {
+        description: "transient-jobs launcher: start job instances from their launch templates",
+        assumeRolePolicy: JSON.stringify(serviceTrustPolicy("lambda.amazonaws.com")),
+      },
+      { parent: this },
+    );
+    const policy = new aws.iam.RolePolicy(
+      `${name}-policy`,
+      {
+        role: role.id,
+        policy: pulumi
+          .all([args.partition, args.accountId, args.jobs, this.logGroup.arn, args.topicArn])
+          .apply(([partition, accountId, jobs, logGroupArn, topicArn]) =>
+            JSON.stringify(
+              launcherPolicy({
+                partition,
+                accountId,
+                region: args.region,
+                environment: args.environment,
+                jobs: jobs.map((j) => j.permissions),
+                logGroupArn,
+                topicArn,
+              }),
+            ),
+          ),
+      },
+      { parent: this },
+    );
+
+    const specs = pulumi
+      .output(args.jobs)
+      .apply((jobs) => Object.fromEntries(jobs.map((j) => [j.spec.job, j.spec])));
+    this.function = new aws.lambda.CallbackFunction(
+      `${name}-fn`,
+      {
+        description: "transient-jobs: launch one run of a job on a fresh EC2 instance",
+        role,
+        runtime: aws.lambda.Runtime.NodeJS22dX,
+        architectures: ["arm64"],
+        timeout: args.timeoutSeconds ?? 120,
+        memorySize: 256,
+        loggingConfig: { logFormat: "Text", logGroup: this.logGroup.name },
+        codePathOptions: {
+          extraExcludePackages: launcherExcludedPackages(packageJson.dependencies),
+        },
+        callbackFactory: () => {
+          // Created once per container and reused by every invocation it serves.
+          const ec2 = new EC2Client({});
+          const jobs = specs.get();
+          return (event: unknown, context: { getRemainingTimeInMillis(): number }) =>
+            handleLaunchEvent(event, {
+              ec2,
+              jobs,
+              remainingTimeMs: () => context.getRemainingTimeInMillis(),
+            });
+        },
+      },
+      // The role must be able to write logs before the first invocation.
+      { parent: this, dependsOn: [policy] },
+    );
+
+    this.functionArn = this.function.arn;
+    this.functionName = this.function.name;
+    this.registerOutputs({ functionArn: this.functionArn, functionName: this.functionName });
+  }
+}

@@ -1,0 +1,181 @@
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { jobsForRegion, RegionConfig, StackConfig } from "../config";
+import { JobImage } from "./jobImage";
+import { Launcher, LauncherJob } from "./launcher";
+import { ResultsBucket } from "./resultsBucket";
+import { ScheduledJob } from "./scheduledJob";
+
+/** Arguments of {@link RegionalJobStack}. */
+export interface RegionalJobStackArgs {
+  /** The validated stack config. */
+  config: StackConfig;
+  /** The region this stack deploys, with its overrides. */
+  region: RegionConfig;
+}
+
+/** Outputs of one job in one region. */
+export interface RegionalJobOutputs {
+  repositoryUrl: pulumi.Output<string>;
+  imageUri: pulumi.Output<string>;
+  scheduleName: pulumi.Output<string>;
+  launchTemplateId: pulumi.Output<string>;
+  logGroupName: pulumi.Output<string>;
+  deadLetterQueueArn: pulumi.Output<string>;
+}
+
+/** Name of the image a job builds, shared by jobs with the same context and architecture. */
+export function imageKey(context: string, architecture: string): string {
+  const slug = context.replace(/[^A-Za-z0-9]+/g, "-").replace(/^-|-$/g, "").toLowerCase();
+  return `${slug}-${architecture === "arm64" ? "arm64" : "amd64"}`;
+}
+
+/**
+ * Everything one region needs to run the stack's jobs: a results bucket, images, a launcher, and
+ * one {@link ScheduledJob} per job. Pass the region's provider in `opts.providers`; every child
+ * and lookup inherits it.
+ */
+export class RegionalJobStack extends pulumi.ComponentResource {
+  readonly bucketName: pulumi.Output<string>;
+  readonly launcherFunctionName: pulumi.Output<string>;
+  readonly jobs: Record<string, RegionalJobOutputs>;
+
+  constructor(name: string, args: RegionalJobStackArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("transient-jobs:index:RegionalJobStack", name, {}, opts);
+    const { config, region } = args;
+    const invoke = { parent: this };
+    const partition = aws.getPartitionOutput({}, invoke).partition;
+    const accountId = aws.getCallerIdentityOutput({}, invoke).accountId;
+    const network = this.lookUpNetwork(region, invoke);
+
+    const securityGroup = new aws.ec2.SecurityGroup(
+      `${name}-sg`,
+      {
+        description: "transient-jobs instances: no inbound traffic, HTTPS out",
+        vpcId: network.vpcId,
+        ingress: [],
+        egress: [
+          {
+            description: "HTTPS to ECR, S3, CloudWatch Logs and package mirrors",
+            protocol: "tcp",
+            fromPort: 443,
+            toPort: 443,
+            cidrBlocks: ["0.0.0.0/0"],
+          },
+        ],
+      },
+      { parent: this },
+    );
+    const bucket = new ResultsBucket(
+      `${name}-results`,
+      { retainOnDelete: config.retainResources },
+      { parent: this },
+    );
+
+    const jobs = jobsForRegion(config, region);
+    const images = new Map<string, JobImage>();
+    for (const job of jobs) {
+      const key = imageKey(job.image, job.architecture);
+      if (!images.has(key)) {
+        images.set(
+          key,
+          new JobImage(
+            `${name}-${key}`,
+            {
+              context: job.image,
+              architecture: job.architecture,
+              imagesToKeep: config.imagesToKeep,
+              retainOnDelete: config.retainResources,
+            },
+            { parent: this },
+          ),
+        );
+      }
+    }
+
+    // The launcher needs the jobs' launch templates and the schedules need the launcher: the
+    // launcher's job list is resolved once the jobs exist.
+    const [launcherJobs, resolveLauncherJobs] = pulumi.deferredOutput<LauncherJob[]>();
+    const launcher = new Launcher(
+      `${name}-launcher`,
+      {
+        environment: config.environment,
+        region: region.name,
+        partition,
+        accountId,
+        jobs: launcherJobs,
+        logRetentionDays: config.logRetentionDays,
+      },
+      { parent: this },
+    );
+
+    const scheduledJobs = jobs.map((job) => {
+      const image = images.get(imageKey(job.image, job.architecture))!;
+      const scheduled = new ScheduledJob(
+        `${name}-${job.name}`,
+        {
+          job,
+          environment: config.environment,
+          region: region.name,
+          enabled: region.enabled,
+          partition,
+          accountId,
+          image,
+          bucket,
+          launcherArn: launcher.functionArn,
+          securityGroupId: securityGroup.id,
+          subnetIds: network.subnetIds,
+          logRetentionDays: config.logRetentionDays,
+        },
+        { parent: this },
+      );
+      return { job, image, scheduled };
+    });
+    resolveLauncherJobs(pulumi.all(scheduledJobs.map(({ scheduled }) => scheduled.launcherJob)));
+
+    this.bucketName = bucket.bucketName;
+    this.launcherFunctionName = launcher.functionName;
+    this.jobs = Object.fromEntries(
+      scheduledJobs.map(({ job, image, scheduled }) => [
+        job.name,
+        {
+          repositoryUrl: image.repositoryUrl,
+          imageUri: image.imageUri,
+          scheduleName: scheduled.scheduleName,
+          launchTemplateId: scheduled.launchTemplateId,
+          logGroupName: scheduled.logGroupName,
+          deadLetterQueueArn: scheduled.deadLetterQueueArn,
+        },
+      ]),
+    );
+    this.registerOutputs({
+      bucketName: this.bucketName,
+      launcherFunctionName: this.launcherFunctionName,
+      jobs: this.jobs,
+    });
+  }
+
+  /** The configured subnets, or the default VPC's default subnets (one per AZ). */
+  private lookUpNetwork(
+    region: RegionConfig,
+    invoke: pulumi.InvokeOutputOptions,
+  ): { vpcId: pulumi.Output<string>; subnetIds: pulumi.Output<string[]> } {
+    if (region.subnetIds) {
+      return {
+        vpcId: aws.ec2.getSubnetOutput({ id: region.subnetIds[0] }, invoke).vpcId,
+        subnetIds: pulumi.output(region.subnetIds),
+      };
+    }
+    const vpcId = aws.ec2.getVpcOutput({ default: true }, invoke).id;
+    const subnetIds = aws.ec2.getSubnetsOutput(
+      {
+        filters: [
+          { name: "vpc-id", values: [vpcId] },
+          { name: "default-for-az", values: ["true"] },
+        ],
+      },
+      invoke,
+    ).ids;
+    return { vpcId, subnetIds };
+  }
+}

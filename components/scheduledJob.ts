@@ -1,0 +1,161 @@
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { JobConfig } from "../config";
+import { PROJECT_TAG_VALUE, TAGS } from "../launcher/types";
+import { JobImage } from "./jobImage";
+import { JobInstanceProfile } from "./jobInstanceProfile";
+import { ecsOptimizedAmiParameter, JobLaunchTemplate } from "./jobLaunchTemplate";
+import { JobSchedule } from "./jobSchedule";
+import { LauncherJob } from "./launcher";
+import { ResultsBucket } from "./resultsBucket";
+
+/** Arguments of {@link ScheduledJob}. */
+export interface ScheduledJobArgs {
+  /** The validated job config, with the region's overrides applied. */
+  job: JobConfig;
+  /** Stack name. */
+  environment: string;
+  /** Region of this job instance. */
+  region: string;
+  /** `false` keeps everything but stops the schedule firing. */
+  enabled: boolean;
+  /** Partition and account of the region's resources. */
+  partition: pulumi.Input<string>;
+  accountId: pulumi.Input<string>;
+  /** The image the job runs (shared by jobs with the same build context and architecture). */
+  image: JobImage;
+  /** The region's results bucket; the job writes under `jobs/<name>/`. */
+  bucket: ResultsBucket;
+  /** The region's launcher function ARN, the schedule's target. */
+  launcherArn: pulumi.Input<string>;
+  /** Security group with no inbound rules. */
+  securityGroupId: pulumi.Input<string>;
+  /** Subnets to launch into, one per availability zone. */
+  subnetIds: pulumi.Input<string[]>;
+  /** Days to keep the job's logs. */
+  logRetentionDays: number;
+  /** Topic for run outcome notifications, if any. */
+  topicArn?: pulumi.Input<string>;
+}
+
+/** Key prefix of a job in its region's bucket. */
+export function jobResultsPrefix(job: string): string {
+  return `jobs/${job}`;
+}
+
+/**
+ * One job in one region: its instance identity, launch template, log group and schedule. The
+ * region's launcher starts its runs with {@link ScheduledJob.launcherJob}.
+ */
+export class ScheduledJob extends pulumi.ComponentResource {
+  /** What the launcher needs to start a run, and the permissions that needs. */
+  readonly launcherJob: pulumi.Output<LauncherJob>;
+  readonly launchTemplateId: pulumi.Output<string>;
+  readonly scheduleName: pulumi.Output<string>;
+  readonly logGroupName: pulumi.Output<string>;
+  readonly deadLetterQueueArn: pulumi.Output<string>;
+
+  constructor(name: string, args: ScheduledJobArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("transient-jobs:index:ScheduledJob", name, {}, opts);
+    const { job } = args;
+    const resultsPrefix = jobResultsPrefix(job.name);
+    const tags = {
+      [TAGS.project]: PROJECT_TAG_VALUE,
+      [TAGS.environment]: args.environment,
+      [TAGS.job]: job.name,
+    };
+
+    const logGroup = new aws.cloudwatch.LogGroup(
+      `${name}-logs`,
+      { retentionInDays: args.logRetentionDays, tags },
+      { parent: this },
+    );
+    const identity = new JobInstanceProfile(
+      `${name}-instance`,
+      {
+        repositoryArn: args.image.repositoryArn,
+        bucketArn: args.bucket.bucketArn,
+        resultsPrefix,
+        logGroupArn: logGroup.arn,
+        topicArn: args.topicArn,
+      },
+      { parent: this },
+    );
+    const imageId = aws.ssm.getParameterOutput(
+      { name: ecsOptimizedAmiParameter(job.architecture) },
+      { parent: this },
+    ).value;
+    const template = new JobLaunchTemplate(
+      `${name}`,
+      {
+        imageId,
+        instanceType: job.instanceTypes[0],
+        volumeGiB: job.volumeGiB,
+        instanceProfileArn: identity.profileArn,
+        securityGroupId: args.securityGroupId,
+        tags,
+      },
+      { parent: this },
+    );
+    const schedule = new JobSchedule(
+      `${name}`,
+      {
+        job: job.name,
+        expression: job.schedule,
+        timezone: job.timezone,
+        enabled: args.enabled,
+        launcherArn: args.launcherArn,
+        retry: job.retry,
+        accountId: args.accountId,
+      },
+      { parent: this },
+    );
+
+    this.launcherJob = pulumi
+      .output({
+        launchTemplateId: template.launchTemplateId,
+        launchTemplateArn: template.launchTemplateArn,
+        instanceRoleArn: identity.roleArn,
+        imageId,
+        subnetIds: args.subnetIds,
+        imageUri: args.image.imageUri,
+        bucket: args.bucket.bucketName,
+        logGroup: logGroup.name,
+        topicArn: args.topicArn ?? "",
+      })
+      .apply((resolved): LauncherJob => ({
+        spec: {
+          job: job.name,
+          launchTemplateId: resolved.launchTemplateId,
+          subnetIds: resolved.subnetIds,
+          imageUri: resolved.imageUri,
+          bucket: resolved.bucket,
+          logGroup: resolved.logGroup,
+          environment: args.environment,
+          region: args.region,
+          instanceTypes: job.instanceTypes,
+          purchaseOption: job.purchaseOption,
+          concurrencyPolicy: job.concurrencyPolicy,
+          maxRuntimeMinutes: job.maxRuntimeMinutes,
+          resultsPrefix,
+          ...(resolved.topicArn ? { topicArn: resolved.topicArn } : {}),
+          parameters: job.parameters,
+        },
+        permissions: {
+          job: job.name,
+          launchTemplateArn: resolved.launchTemplateArn,
+          instanceRoleArn: resolved.instanceRoleArn,
+          imageId: resolved.imageId,
+        },
+      }));
+    this.launchTemplateId = template.launchTemplateId;
+    this.scheduleName = schedule.scheduleName;
+    this.logGroupName = logGroup.name;
+    this.deadLetterQueueArn = schedule.deadLetterQueue.arn;
+    this.registerOutputs({
+      launchTemplateId: this.launchTemplateId,
+      scheduleName: this.scheduleName,
+      logGroupName: this.logGroupName,
+    });
+  }
+}

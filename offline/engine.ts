@@ -1,0 +1,252 @@
+/**
+ * Runs the Pulumi program offline, under Pulumi's official unit-test mocks, and records every
+ * resource it declares. Used by `npm run plan` and by the infrastructure tests: no Pulumi CLI,
+ * no plugins, no AWS account.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { createHash } from "node:crypto";
+import * as pulumi from "@pulumi/pulumi";
+import { parse as parseYaml } from "yaml";
+
+/** The project root (where `Pulumi.yaml` lives). */
+export const PROJECT_ROOT = path.resolve(__dirname, "..");
+
+/** Account id the mocks report. */
+export const MOCK_ACCOUNT_ID = "123456789012";
+
+/** One registered resource, as the engine would see it. */
+export interface RecordedResource {
+  urn: string;
+  type: string;
+  name: string;
+  /** URN of the parent resource, if any. */
+  parent?: string;
+  /** `true` for custom (cloud) resources, `false` for components. */
+  custom: boolean;
+  /** Region of the explicit AWS provider the resource was registered with, if any. */
+  providerRegion?: string;
+  /** Inputs as the provider would receive them (Outputs resolved). */
+  inputs: Record<string, unknown>;
+  /** State returned by the mock, i.e. inputs plus computed attributes. */
+  state: Record<string, unknown>;
+}
+
+/** One data-source call, e.g. the default-VPC lookup. */
+export interface RecordedCall {
+  token: string;
+  inputs: Record<string, unknown>;
+  providerRegion?: string;
+}
+
+/** Everything one offline run produced. */
+export interface Evaluation {
+  resources: RecordedResource[];
+  calls: RecordedCall[];
+  /** The stack outputs (the program's exports). */
+  outputs: Record<string, unknown>;
+}
+
+/**
+ * Reads `Pulumi.<stack>.yaml` (and the defaults of `Pulumi.yaml`) into Pulumi's flat config map:
+ * `namespace:key` → string, with non-string values JSON-encoded, as the CLI passes them.
+ */
+export function loadStackConfig(stack: string, root = PROJECT_ROOT): Record<string, string> {
+  const stackFile = path.join(root, `Pulumi.${stack}.yaml`);
+  if (!fs.existsSync(stackFile)) {
+    throw new Error(`stack "${stack}" has no ${path.basename(stackFile)}; known stacks: ${knownStacks(root).join(", ")}`);
+  }
+  const project = parseYaml(fs.readFileSync(path.join(root, "Pulumi.yaml"), "utf8")) as {
+    name: string;
+    config?: Record<string, { default?: unknown; value?: unknown }>;
+  };
+  const encode = (value: unknown): string => (typeof value === "string" ? value : JSON.stringify(value));
+  const config: Record<string, string> = {};
+  for (const [key, declaration] of Object.entries(project.config ?? {})) {
+    const value = declaration?.value ?? declaration?.default;
+    if (value !== undefined) config[key.includes(":") ? key : `${project.name}:${key}`] = encode(value);
+  }
+  const stackConfig = (parseYaml(fs.readFileSync(stackFile, "utf8")) as { config?: Record<string, unknown> })?.config ?? {};
+  for (const [key, value] of Object.entries(stackConfig)) {
+    if (value && typeof value === "object" && "secure" in (value as object)) {
+      throw new Error(`${key} is a secret; secrets cannot be decrypted offline: override it in the test`);
+    }
+    config[key] = encode(value);
+  }
+  return config;
+}
+
+/** Stack names that have a `Pulumi.<stack>.yaml`. */
+export function knownStacks(root = PROJECT_ROOT): string[] {
+  return fs
+    .readdirSync(root)
+    .map((f) => /^Pulumi\.(.+)\.yaml$/.exec(f)?.[1])
+    .filter((s): s is string => s !== undefined)
+    .sort();
+}
+
+const shortHash = (text: string, length = 17): string =>
+  createHash("sha256").update(text).digest("hex").slice(0, length);
+
+/** Computed attributes a real provider would return, for the resource types the program uses. */
+function computedState(type: string, name: string, inputs: Record<string, any>, region: string): Record<string, unknown> {
+  const account = MOCK_ACCOUNT_ID;
+  const physical = `${name}-${shortHash(name, 7)}`;
+  switch (type) {
+    case "aws:s3/bucket:Bucket":
+      return { bucket: physical, arn: `arn:aws:s3:::${physical}` };
+    case "aws:ecr/repository:Repository":
+      return {
+        name: physical,
+        arn: `arn:aws:ecr:${region}:${account}:repository/${physical}`,
+        repositoryUrl: `${account}.dkr.ecr.${region}.amazonaws.com/${physical}`,
+      };
+    case "awsx:ecr:Image":
+      return { imageUri: `${inputs.repositoryUrl}@sha256:${shortHash(`${name}:image`, 64)}` };
+    case "aws:iam/role:Role":
+      return { name: physical, arn: `arn:aws:iam::${account}:role/${physical}` };
+    case "aws:iam/instanceProfile:InstanceProfile":
+      return { name: physical, arn: `arn:aws:iam::${account}:instance-profile/${physical}` };
+    case "aws:ec2/launchTemplate:LaunchTemplate": {
+      const id = `lt-${shortHash(name)}`;
+      return { arn: `arn:aws:ec2:${region}:${account}:launch-template/${id}`, latestVersion: 1 };
+    }
+    case "aws:lambda/function:Function":
+      return { name: physical, arn: `arn:aws:lambda:${region}:${account}:function:${physical}` };
+    case "aws:cloudwatch/logGroup:LogGroup": {
+      const logGroup = inputs.name ?? `/mock/${physical}`;
+      return { name: logGroup, arn: `arn:aws:logs:${region}:${account}:log-group:${logGroup}` };
+    }
+    case "aws:sqs/queue:Queue":
+      return {
+        name: physical,
+        arn: `arn:aws:sqs:${region}:${account}:${physical}`,
+        url: `https://sqs.${region}.amazonaws.com/${account}/${physical}`,
+      };
+    case "aws:sns/topic:Topic":
+      return { name: physical, arn: `arn:aws:sns:${region}:${account}:${physical}` };
+    case "aws:scheduler/schedule:Schedule":
+      return { name: physical, arn: `arn:aws:scheduler:${region}:${account}:schedule/default/${physical}` };
+    default:
+      return { arn: `arn:aws:mock:${region}:${account}:${type.split(":").pop()}/${physical}` };
+  }
+}
+
+function resourceId(type: string, name: string): string {
+  if (type === "aws:ec2/launchTemplate:LaunchTemplate") return `lt-${shortHash(name)}`;
+  if (type === "aws:ec2/securityGroup:SecurityGroup") return `sg-${shortHash(name)}`;
+  return `${name}-id`;
+}
+
+/** Deterministic answers for the data sources the program calls, per region. */
+function callResult(token: string, inputs: Record<string, any>, region: string): Record<string, unknown> {
+  switch (token) {
+    case "aws:index/getCallerIdentity:getCallerIdentity":
+      return { accountId: MOCK_ACCOUNT_ID, arn: `arn:aws:iam::${MOCK_ACCOUNT_ID}:user/mock`, userId: "MOCK" };
+    case "aws:index/getPartition:getPartition":
+      return { partition: "aws", dnsSuffix: "amazonaws.com" };
+    case "aws:index/getRegion:getRegion":
+      return { name: region, region };
+    case "aws:ec2/getVpc:getVpc":
+      return { id: `vpc-${shortHash(region)}`, cidrBlock: "172.31.0.0/16", default: true };
+    case "aws:ec2/getSubnets:getSubnets":
+      return { ids: ["a", "b", "c"].map((az) => `subnet-${shortHash(`${region}${az}`)}`) };
+    case "aws:ec2/getSubnet:getSubnet":
+      return { id: inputs.id, vpcId: `vpc-${shortHash(`${inputs.id}`)}`, availabilityZone: `${region}a` };
+    case "aws:ssm/getParameter:getParameter":
+      return { name: inputs.name, value: `ami-${shortHash(`${region}${inputs.name}`)}`, type: "String" };
+    default:
+      throw new Error(`the offline engine has no mock for ${token}; add one in offline/engine.ts`);
+  }
+}
+
+/** Forgets the project's own modules, so the program can be evaluated again with other config. */
+function forgetProjectModules(): void {
+  for (const file of Object.keys(require.cache)) {
+    if (file.startsWith(PROJECT_ROOT) && !file.includes(`${path.sep}node_modules${path.sep}`) && !file.includes(`${path.sep}offline${path.sep}`)) {
+      delete require.cache[file];
+    }
+  }
+}
+
+/**
+ * Evaluates the program (`index.ts`) with `config` as stack `stack`, and returns every resource
+ * and call it made. Evaluations run one at a time: Pulumi's runtime state is global.
+ */
+export async function evaluateProgram(stack: string, config: Record<string, string>, program = path.join(PROJECT_ROOT, "index")): Promise<Evaluation> {
+  const resources: RecordedResource[] = [];
+  const calls: RecordedCall[] = [];
+  const providerRegions = new Map<string, string>();
+  const regionOf = (provider?: string): string | undefined => (provider ? providerRegions.get(provider) : undefined);
+  const pending: Record<string, RecordedResource> = {};
+
+  const mocks: pulumi.runtime.Mocks = {
+    newResource(args) {
+      const inputs = args.inputs as Record<string, any>;
+      const id = resourceId(args.type, args.name);
+      if (args.type === "pulumi:providers:aws") {
+        const region = String(inputs.region);
+        return { id, state: { ...inputs, __region: region } };
+      }
+      const region = regionOf(args.provider) ?? "mock-region";
+      const state = { ...inputs, ...computedState(args.type, args.name, inputs, region) };
+      pending[`${args.type}::${args.name}`] = {
+        urn: "",
+        type: args.type,
+        name: args.name,
+        custom: args.custom ?? true,
+        providerRegion: regionOf(args.provider),
+        inputs,
+        state,
+      };
+      return { id, state };
+    },
+    call(args) {
+      const region = regionOf(args.provider) ?? "mock-region";
+      calls.push({ token: args.token, inputs: args.inputs, providerRegion: regionOf(args.provider) });
+      return callResult(args.token, args.inputs, region);
+    },
+  };
+
+  const previousDirectory = process.cwd();
+  // Closure serialization resolves packages from the working directory.
+  process.chdir(PROJECT_ROOT);
+  try {
+    pulumi.runtime.setAllConfig(config);
+    await pulumi.runtime.setMocks(mocks, "transient-jobs", stack, false);
+    const monitor = pulumi.runtime.getMonitor() as unknown as {
+      registerResource(req: any, callback: (err: any, res: any) => void): void;
+    };
+    const register = monitor.registerResource.bind(monitor);
+    monitor.registerResource = (req, callback) =>
+      register(req, (err, res) => {
+        if (!err) {
+          const type: string = req.getType();
+          const name: string = req.getName();
+          if (type === "pulumi:providers:aws") {
+            providerRegions.set(`${res.getUrn()}::${res.getId()}`, String(res.getObject().toJavaScript().__region));
+          }
+          const record = pending[`${type}::${name}`];
+          if (record) {
+            delete pending[`${type}::${name}`];
+            record.urn = res.getUrn();
+            record.parent = req.getParent() || undefined;
+            resources.push(record);
+          }
+        }
+        callback(err, res);
+      });
+
+    forgetProjectModules();
+    const outputs = (await pulumi.runtime.runInPulumiStack(async () => require(program))) ?? {};
+    await (pulumi.runtime as unknown as { waitForRPCs(): Promise<void> }).waitForRPCs?.();
+    return { resources, calls, outputs };
+  } finally {
+    process.chdir(previousDirectory);
+  }
+}
+
+/** Resolves an Output (or plain value) in a test or tool; the engine never runs in preview. */
+export function resolve<T>(value: pulumi.Input<T>): Promise<pulumi.Unwrap<T>> {
+  return new Promise((done) => pulumi.output(value).apply((v) => done(v)));
+}

@@ -1,0 +1,119 @@
+/**
+ * `npm run plan -- <stack> [--now ISO-TIME]`: evaluates the program offline under Pulumi's mocks
+ * and prints, per region and job, the resources `pulumi up` would create and the next 3 runs.
+ * Nothing is deployed and no AWS account is needed.
+ */
+import { parseStackConfig, rawConfigFromPulumi, StackConfig, StackConfigError } from "../config";
+import { nextRunTimes } from "../components/scheduleExpression";
+import { evaluateProgram, knownStacks, loadStackConfig, RecordedResource } from "./engine";
+
+const USAGE = "usage: npm run plan -- <stack> [--now <ISO time>]   (stacks: " + knownStacks().join(", ") + ")";
+
+/** Parsed command line of the plan tool. */
+export interface PlanOptions {
+  stack: string;
+  now: Date;
+}
+
+/** Thrown for a bad command line; the message names the flag and what is allowed. */
+export class UsageError extends Error {}
+
+/** Parses `<stack> [--now ISO]`. */
+export function parsePlanArgs(argv: string[]): PlanOptions {
+  let stack: string | undefined;
+  let now = new Date();
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === "--now") {
+      const value = argv[++i];
+      now = new Date(value ?? "");
+      if (value === undefined || Number.isNaN(now.getTime())) {
+        throw new UsageError(`--now: ${JSON.stringify(value ?? null)} is not an ISO time (e.g. 2026-11-23T12:00:00Z)`);
+      }
+    } else if (arg.startsWith("-")) {
+      throw new UsageError(`unknown flag ${JSON.stringify(arg)}; ${USAGE}`);
+    } else if (stack === undefined) {
+      stack = arg;
+    } else {
+      throw new UsageError(`unexpected argument ${JSON.stringify(arg)}; ${USAGE}`);
+    }
+  }
+  if (!stack) throw new UsageError(`missing stack name; ${USAGE}`);
+  if (!knownStacks().includes(stack)) {
+    throw new UsageError(`stack ${JSON.stringify(stack)} has no Pulumi.${stack}.yaml; ${USAGE}`);
+  }
+  return { stack, now };
+}
+
+/** Formats `date` as wall-clock time in `timezone`, e.g. `2026-11-24 06:00 GMT`. */
+export function formatInZone(date: Date, timezone: string): string {
+  const parts = new Intl.DateTimeFormat("en-GB", {
+    timeZone: timezone,
+    hourCycle: "h23",
+    year: "numeric",
+    month: "2-digit",
+    day: "2-digit",
+    hour: "2-digit",
+    minute: "2-digit",
+    timeZoneName: "short",
+  }).formatToParts(date);
+  const get = (type: string) => parts.find((p) => p.type === type)?.value ?? "";
+  return `${get("year")}-${get("month")}-${get("day")} ${get("hour")}:${get("minute")} ${get("timeZoneName")}`;
+}
+
+/** The ancestors of a resource, nearest first. */
+function ancestors(resource: RecordedResource, byUrn: Map<string, RecordedResource>): RecordedResource[] {
+  const chain: RecordedResource[] = [];
+  for (let parent = resource.parent && byUrn.get(resource.parent); parent; parent = parent.parent && byUrn.get(parent.parent)) {
+    chain.push(parent);
+  }
+  return chain;
+}
+
+/** Renders the plan text for a config and the resources its evaluation recorded. */
+export function renderPlan(config: StackConfig, resources: RecordedResource[], now: Date): string {
+  const byUrn = new Map(resources.map((r) => [r.urn, r]));
+  const lines: string[] = [];
+  const line = (indent: number, text: string) => lines.push(`${" ".repeat(indent)}${text}`);
+  const show = (r: RecordedResource) => `+ ${r.type.padEnd(52)} ${r.name}`;
+  const custom = resources.filter((r) => r.custom);
+  line(
+    0,
+    `Stack ${config.environment}: ${config.regions.length} region(s), ${config.jobs.length} job(s), ${custom.length} resources to create (offline plan; nothing is deployed)`,
+  );
+  for (const region of config.regions) {
+    const stackComponent = resources.find((r) => r.type === "transient-jobs:index:RegionalJobStack" && r.name.endsWith(region.name));
+    const inRegion = custom.filter((r) => stackComponent && ancestors(r, byUrn).includes(stackComponent));
+    lines.push("");
+    line(0, `Region ${region.name} (${region.enabled ? "enabled" : "disabled: schedules paused"}) — ${inRegion.length} resources`);
+    const jobComponents = resources.filter((r) => r.type === "transient-jobs:index:ScheduledJob" && r.parent === stackComponent?.urn);
+    const shared = inRegion.filter((r) => !ancestors(r, byUrn).some((a) => jobComponents.includes(a)));
+    line(2, "shared:");
+    shared.forEach((r) => line(4, show(r)));
+    for (const component of jobComponents) {
+      const job = config.jobs.find((j) => component.name === `${stackComponent!.name}-${j.name}`);
+      if (!job) continue;
+      const runs = nextRunTimes(job.parsedSchedule, job.timezone, now, 3).map((d) => formatInZone(d, job.timezone));
+      line(2, `job ${job.name}: ${job.schedule} in ${job.timezone}; instance types ${job.instanceTypes.join(", ")}`);
+      line(4, `next runs: ${runs.join(" | ")}`);
+      inRegion.filter((r) => ancestors(r, byUrn).includes(component)).forEach((r) => line(4, show(r)));
+    }
+  }
+  return lines.join("\n");
+}
+
+async function main(): Promise<void> {
+  const options = parsePlanArgs(process.argv.slice(2));
+  const rawConfig = loadStackConfig(options.stack);
+  const config = parseStackConfig(rawConfigFromPulumi(rawConfig), options.stack);
+  const { resources } = await evaluateProgram(options.stack, rawConfig);
+  console.log(renderPlan(config, resources, options.now));
+}
+
+if (require.main === module) {
+  main().catch((error: unknown) => {
+    const known = error instanceof UsageError || error instanceof StackConfigError;
+    console.error(known ? (error as Error).message : error);
+    process.exit(known ? 2 : 1);
+  });
+}

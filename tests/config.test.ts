@@ -1,0 +1,266 @@
+import * as assert from "node:assert/strict";
+import {
+  instanceArchitecture,
+  jobsForRegion,
+  parseStackConfig,
+  rawConfigFromPulumi,
+  RawStackConfig,
+  StackConfigError,
+} from "../config";
+import { loadStackConfig } from "../offline/engine";
+
+const job = (overrides: Record<string, unknown> = {}) => ({
+  schedule: "cron(0 6 * * ? *)",
+  instanceTypes: ["t3.medium"],
+  ...overrides,
+});
+const valid = (overrides: RawStackConfig = {}): RawStackConfig => ({
+  regions: ["eu-west-1"],
+  jobs: { pi: job() },
+  ...overrides,
+});
+
+function problemsOf(raw: RawStackConfig, environment = "dev"): string[] {
+  try {
+    parseStackConfig(raw, environment);
+  } catch (error) {
+    assert.ok(error instanceof StackConfigError, `expected StackConfigError, got ${String(error)}`);
+    return error.problems;
+  }
+  assert.fail("config was accepted");
+}
+
+describe("parseStackConfig", () => {
+  const badConfigs: Array<[string, RawStackConfig, string]> = [
+    [
+      "unknown region",
+      valid({ regions: ["eu-west-1", "eu-west-9"] }),
+      'transient-jobs:regions[1]: "eu-west-9" is not an AWS region',
+    ],
+    [
+      "duplicate region",
+      valid({ regions: ["eu-west-1", { name: "eu-west-1" }] }),
+      'transient-jobs:regions[1]: "eu-west-1" is listed twice; list each region once',
+    ],
+    ["no regions", valid({ regions: [] }), "transient-jobs:regions: [] must list at least one region"],
+    ["no jobs", valid({ jobs: {} }), "transient-jobs:jobs: {} must define at least one job"],
+    [
+      "bad cron",
+      valid({ jobs: { pi: job({ schedule: "cron(0 6 * * * *)" }) } }),
+      'transient-jobs:jobs.pi.schedule: "cron(0 6 * * * *)" is not a valid schedule: exactly one of day-of-month ("*") and day-of-week ("*") must be "?"',
+    ],
+    [
+      "cron with five fields",
+      valid({ jobs: { pi: job({ schedule: "cron(0 6 * * ?)" }) } }),
+      'transient-jobs:jobs.pi.schedule: "cron(0 6 * * ?)" is not a valid schedule: cron needs 6 fields (minutes hours day-of-month month day-of-week year), got 5',
+    ],
+    [
+      "minute out of range",
+      valid({ jobs: { pi: job({ schedule: "cron(61 6 * * ? *)" }) } }),
+      'transient-jobs:jobs.pi.schedule: "cron(61 6 * * ? *)" is not a valid schedule: minutes value "61" is out of range 0-59',
+    ],
+    [
+      "rate with wrong plural",
+      valid({ jobs: { pi: job({ schedule: "rate(1 hours)" }) } }),
+      'transient-jobs:jobs.pi.schedule: "rate(1 hours)" is not a valid schedule: rate unit must be singular for 1 and plural otherwise',
+    ],
+    [
+      "unknown timezone",
+      valid({ jobs: { pi: job({ timezone: "Europe/Atlantis" }) } }),
+      'transient-jobs:jobs.pi.timezone: "Europe/Atlantis" is not an IANA time zone (e.g. "UTC", "Europe/Paris")',
+    ],
+    [
+      "empty instance types",
+      valid({ jobs: { pi: job({ instanceTypes: [] }) } }),
+      "transient-jobs:jobs.pi.instanceTypes: [] must list at least one instance type, most preferred first",
+    ],
+    [
+      "malformed instance type",
+      valid({ jobs: { pi: job({ instanceTypes: ["large"] }) } }),
+      'transient-jobs:jobs.pi.instanceTypes[0]: "large" is not an EC2 instance type (e.g. "m7i.large", "c7g.xlarge")',
+    ],
+    [
+      "arm64 type with x86_64 architecture",
+      valid({ jobs: { pi: job({ instanceTypes: ["m7i.large", "m7g.large"] }) } }),
+      'transient-jobs:jobs.pi.instanceTypes[1]: "m7g.large" is arm64 but architecture is x86_64; use an x86_64 type or set architecture: arm64',
+    ],
+    [
+      "x86_64 type with arm64 architecture",
+      valid({ jobs: { pi: job({ architecture: "arm64", instanceTypes: ["c7g.large", "c7i.large"] }) } }),
+      'transient-jobs:jobs.pi.instanceTypes[1]: "c7i.large" is x86_64 but architecture is arm64; use an arm64 type or set architecture: x86_64',
+    ],
+    [
+      "negative runtime",
+      valid({ jobs: { pi: job({ maxRuntimeMinutes: -5 }) } }),
+      "transient-jobs:jobs.pi.maxRuntimeMinutes: -5 is too small: expected number to be >=1",
+    ],
+    [
+      "runtime as text",
+      valid({ jobs: { pi: job({ maxRuntimeMinutes: "two hours" }) } }),
+      'transient-jobs:jobs.pi.maxRuntimeMinutes: "two hours" is invalid: expected number, received string',
+    ],
+    [
+      "job region the stack does not have",
+      valid({ jobs: { pi: job({ regions: ["us-east-1"] }) } }),
+      'transient-jobs:jobs.pi.regions[0]: "us-east-1" is not one of the stack\'s regions (eu-west-1); add it to transient-jobs:regions first',
+    ],
+    [
+      "unknown concurrency policy",
+      valid({ jobs: { pi: job({ concurrencyPolicy: "skip" }) } }),
+      'transient-jobs:jobs.pi.concurrencyPolicy: "skip" is invalid: expected one of "forbid"|"allow"|"replace"',
+    ],
+    [
+      "misspelt key",
+      valid({ jobs: { pi: job({ instanceType: "t3.micro" }) } }),
+      'transient-jobs:jobs.pi: unknown key(s) "instanceType"; check the spelling against Pulumi.yaml',
+    ],
+    [
+      "bad job name",
+      valid({ jobs: { "Nightly Pi": job() } }),
+      'transient-jobs:jobs.Nightly Pi: "Nightly Pi" is not a valid job name',
+    ],
+    [
+      "parameter that is not an env var name",
+      valid({ jobs: { pi: job({ parameters: { "duration-seconds": "10" } }) } }),
+      'transient-jobs:jobs.pi.parameters.duration-seconds: "duration-seconds" is not an environment variable name',
+    ],
+    [
+      "reserved parameter",
+      valid({ jobs: { pi: job({ parameters: { RUN_ID: "x" } }) } }),
+      'transient-jobs:jobs.pi.parameters.RUN_ID: "RUN_ID" is reserved; the init script sets RUN_ID, RESULTS_BUCKET, RESULTS_PREFIX, AWS_REGION',
+    ],
+    [
+      "region flag of the wrong type",
+      valid({ regions: [{ name: "eu-west-1", enabled: "no" }] }),
+      'transient-jobs:regions[0].enabled: "no" is invalid: expected boolean, received string',
+    ],
+    [
+      "bad subnet id",
+      valid({ regions: [{ name: "eu-west-1", subnetIds: ["sn-1"] }] }),
+      'transient-jobs:regions[0].subnetIds[0]: "sn-1" is not a subnet id ("subnet-" and hex)',
+    ],
+    [
+      "region that runs no job",
+      valid({ regions: ["eu-west-1", "us-east-1"], jobs: { pi: job({ regions: ["eu-west-1"] }) } }),
+      'transient-jobs:regions[1]: "us-east-1" runs no job (every job\'s regions leaves it out); remove the region or add it to a job\'s regions',
+    ],
+    [
+      "region override with the wrong architecture",
+      valid({ regions: [{ name: "eu-west-1", instanceTypes: ["m7g.large"] }] }),
+      'transient-jobs:regions[0].instanceTypes[0]: "m7g.large" is arm64 but job "pi" is x86_64',
+    ],
+    [
+      "log retention CloudWatch does not offer",
+      valid({ logRetentionDays: 31 }),
+      "transient-jobs:logRetentionDays: 31 is not a CloudWatch Logs retention",
+    ],
+    [
+      "notification email",
+      valid({ notifications: { emails: ["ops"] } }),
+      'transient-jobs:notifications.emails[0]: "ops" is not an email address',
+    ],
+    [
+      "plain http endpoint",
+      valid({ notifications: { httpsEndpoints: ["http://hooks.example.com/x"] } }),
+      'transient-jobs:notifications.httpsEndpoints[0]: "http://hooks.example.com/x" is not an https:// URL',
+    ],
+  ];
+
+  for (const [title, raw, expected] of badConfigs) {
+    it(`rejects ${title}`, () => {
+      const problems = problemsOf(raw);
+      assert.ok(
+        problems.some((p) => p.startsWith(expected)),
+        `expected a problem starting with\n  ${expected}\ngot\n  ${problems.join("\n  ")}`,
+      );
+    });
+  }
+
+  it("reports every problem at once", () => {
+    const problems = problemsOf(
+      valid({ regions: ["eu-west-9"], jobs: { pi: job({ timezone: "Nowhere", instanceTypes: [] }) } }),
+    );
+    assert.equal(problems.length, 3, problems.join("\n"));
+  });
+
+  it("applies documented defaults", () => {
+    const config = parseStackConfig(valid(), "dev");
+    assert.deepEqual(config.regions, [{ name: "eu-west-1", enabled: true, scheduleOffsetMinutes: 0 }]);
+    const { parsedSchedule, ...pi } = config.jobs[0];
+    assert.equal(parsedSchedule.kind, "cron");
+    assert.deepEqual(pi, {
+      name: "pi",
+      schedule: "cron(0 6 * * ? *)",
+      timezone: "UTC",
+      image: "job-image",
+      architecture: "x86_64",
+      instanceTypes: ["t3.medium"],
+      volumeGiB: 30,
+      maxRuntimeMinutes: 120,
+      concurrencyPolicy: "forbid",
+      purchaseOption: "on-demand",
+      parameters: {},
+      retry: { maximumRetryAttempts: 3, maximumEventAgeSeconds: 3600 },
+    });
+    assert.equal(config.retainResources, false);
+    assert.equal(parseStackConfig(valid(), "prod").retainResources, true);
+    assert.equal(config.logRetentionDays, 30);
+  });
+
+  it("applies a region's instance type override to the jobs that run there", () => {
+    const config = parseStackConfig(
+      valid({ regions: ["eu-west-1", { name: "us-east-1", instanceTypes: ["c7i.large"] }] }),
+      "prod",
+    );
+    assert.deepEqual(jobsForRegion(config, config.regions[0])[0].instanceTypes, ["t3.medium"]);
+    assert.deepEqual(jobsForRegion(config, config.regions[1])[0].instanceTypes, ["c7i.large"]);
+  });
+});
+
+describe("instanceArchitecture", () => {
+  const table: Array<[string, string]> = [
+    ["m7g.large", "arm64"],
+    ["c7gn.xlarge", "arm64"],
+    ["r8gd.2xlarge", "arm64"],
+    ["g5g.xlarge", "arm64"],
+    ["is4gen.large", "arm64"],
+    ["a1.medium", "arm64"],
+    ["g5.xlarge", "x86_64"],
+    ["g4dn.xlarge", "x86_64"],
+    ["m7i.8xlarge", "x86_64"],
+    ["t3a.medium", "x86_64"],
+    ["c6in.large", "x86_64"],
+  ];
+  for (const [type, arch] of table) {
+    it(`${type} is ${arch}`, () => assert.equal(instanceArchitecture(type), arch));
+  }
+});
+
+describe("the shipped stack configs", () => {
+  it("dev runs one small job in one region", () => {
+    const config = parseStackConfig(rawConfigFromPulumi(loadStackConfig("dev")), "dev");
+    assert.equal(config.regions.length, 1);
+    assert.deepEqual(config.jobs.map((j) => j.name), ["pi"]);
+  });
+
+  it("prod runs at least two jobs in at least two regions, and keeps its data", () => {
+    const config = parseStackConfig(rawConfigFromPulumi(loadStackConfig("prod")), "prod");
+    assert.ok(config.regions.length >= 2, `prod has ${config.regions.length} region(s)`);
+    assert.ok(config.jobs.length >= 2, `prod has ${config.jobs.length} job(s)`);
+    assert.equal(config.retainResources, true);
+  });
+});
+
+describe("rawConfigFromPulumi", () => {
+  it("keeps only the project's keys and decodes JSON values", () => {
+    assert.deepEqual(
+      rawConfigFromPulumi({
+        "transient-jobs:regions": '["eu-west-1"]',
+        "transient-jobs:logRetentionDays": "14",
+        "transient-jobs:name": "plain text",
+        "aws:region": "eu-west-1",
+      }),
+      { regions: ["eu-west-1"], logRetentionDays: 14, name: "plain text" },
+    );
+  });
+});

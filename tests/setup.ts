@@ -1,0 +1,10 @@
+/** Mocha root setup, loaded before every spec (see .mocharc.json). */
+import { stopMoto } from "./support/moto";
+
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = "true";
+
+export const mochaHooks = {
+  async afterAll(): Promise<void> {
+    await stopMoto();
+  },
+};

@@ -1,0 +1,88 @@
+/**
+ * The AWS emulator (moto) for end-to-end tests over real HTTP. Started once per mocha process on
+ * the first `startMoto()`, stopped by the root hook. Missing moto is a failure, never a skip.
+ */
+import { ChildProcess, spawn } from "node:child_process";
+import * as net from "node:net";
+
+let server: { process: ChildProcess; endpoint: string } | undefined;
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once("error", reject);
+    probe.listen(0, "127.0.0.1", () => {
+      const address = probe.address() as net.AddressInfo;
+      probe.close(() => resolve(address.port));
+    });
+  });
+}
+
+async function waitUntilUp(endpoint: string, child: ChildProcess, timeoutMs: number): Promise<void> {
+  const started = Date.now();
+  let exited: number | null = null;
+  child.once("exit", (code) => (exited = code ?? -1));
+  while (Date.now() - started < timeoutMs) {
+    if (exited !== null) {
+      throw new Error(
+        `moto exited with code ${exited}; install it with "pip install 'moto[server]'" (see ../shared/PULUMI-OFFLINE.md)`,
+      );
+    }
+    try {
+      const response = await fetch(`${endpoint}/moto-api/`);
+      if (response.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`moto did not answer on ${endpoint} within ${timeoutMs} ms`);
+}
+
+/** Starts moto if it is not running and returns its endpoint, e.g. `http://127.0.0.1:5123`. */
+export async function startMoto(): Promise<string> {
+  if (server) return server.endpoint;
+  const port = await freePort();
+  const child = spawn("python3", ["-m", "moto.server", "-H", "127.0.0.1", "-p", String(port)], {
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  let stderr = "";
+  child.stderr?.on("data", (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
+  const endpoint = `http://127.0.0.1:${port}`;
+  try {
+    await waitUntilUp(endpoint, child, 15000);
+  } catch (error) {
+    child.kill("SIGKILL");
+    throw new Error(`${(error as Error).message}\n${stderr}`);
+  }
+  server = { process: child, endpoint };
+  return endpoint;
+}
+
+/** Clears every resource moto holds, so each test starts from an empty account. */
+export async function resetMoto(): Promise<void> {
+  if (!server) throw new Error("moto is not running; call startMoto() first");
+  const response = await fetch(`${server.endpoint}/moto-api/reset`, { method: "POST" });
+  if (!response.ok) throw new Error(`moto reset failed: HTTP ${response.status}`);
+}
+
+/** Fake credentials and region for SDK clients pointed at moto. */
+export const MOTO_CLIENT_CONFIG = {
+  region: "eu-west-1",
+  credentials: { accessKeyId: "testing", secretAccessKey: "testing" },
+} as const;
+
+/** Stops moto if this process started it. */
+export async function stopMoto(): Promise<void> {
+  if (!server) return;
+  const { process: child } = server;
+  server = undefined;
+  await new Promise<void>((resolve) => {
+    child.once("exit", () => resolve());
+    child.kill("SIGTERM");
+    setTimeout(() => {
+      child.kill("SIGKILL");
+      resolve();
+    }, 3000).unref();
+  });
+}
