@@ -4,8 +4,17 @@
  * tables. Defaults live here and in `Pulumi.yaml` (with descriptions); keep the two in step.
  */
 import { z } from "zod";
-import { parseScheduleExpression, ParsedSchedule, isValidTimezone } from "./components/scheduleExpression";
-import { CONCURRENCY_POLICIES, ConcurrencyPolicy, PURCHASE_OPTIONS, PurchaseOption } from "./launcher/types";
+import {
+  parseScheduleExpression,
+  ParsedSchedule,
+  isValidTimezone,
+} from "./components/scheduleExpression";
+import {
+  CONCURRENCY_POLICIES,
+  ConcurrencyPolicy,
+  PURCHASE_OPTIONS,
+  PurchaseOption,
+} from "./launcher/types";
 
 /** The Pulumi project name, which is also the config namespace. */
 export const PROJECT = "transient-jobs";
@@ -144,7 +153,8 @@ const nameRule = (what: string, max: number) =>
     );
 
 const regionName = z.string().refine((r) => AWS_REGIONS.includes(r), {
-  message: 'is not an AWS region (e.g. "eu-west-1", "us-east-2"; the full list is AWS_REGIONS in config.ts)',
+  message:
+    'is not an AWS region (e.g. "eu-west-1", "us-east-2"; the full list is AWS_REGIONS in config.ts)',
 });
 
 const instanceTypes = z
@@ -172,7 +182,10 @@ const scheduleRule = z.string().superRefine((expression, ctx) => {
   try {
     parseScheduleExpression(expression);
   } catch (error) {
-    ctx.addIssue({ code: "custom", message: `is not a valid schedule: ${(error as Error).message}` });
+    ctx.addIssue({
+      code: "custom",
+      message: `is not a valid schedule: ${(error as Error).message}`,
+    });
   }
 });
 
@@ -187,23 +200,46 @@ const jobSchema = z.strictObject({
   image: z
     .string()
     .regex(/^[A-Za-z0-9._/-]+$/, "is not a relative path to a Docker build context")
-    .refine((p) => !p.startsWith("/") && !p.split("/").includes(".."), "must stay inside the project")
+    .refine(
+      (p) => !p.startsWith("/") && !p.split("/").includes(".."),
+      "must stay inside the project",
+    )
     .default("job-image"),
   architecture: z.enum(["x86_64", "arm64"]).default("x86_64"),
   instanceTypes,
-  volumeGiB: z.number().int().min(30, "must be at least 30 (the AMI's root snapshot)").max(16384).default(30),
-  maxRuntimeMinutes: z.number().int().min(1).max(10080, "must be at most 10080 (7 days)").default(120),
-  concurrencyPolicy: z.enum(CONCURRENCY_POLICIES as [ConcurrencyPolicy, ...ConcurrencyPolicy[]]).default("forbid"),
-  purchaseOption: z.enum(PURCHASE_OPTIONS as [PurchaseOption, ...PurchaseOption[]]).default("on-demand"),
+  volumeGiB: z
+    .number()
+    .int()
+    .min(30, "must be at least 30 (the AMI's root snapshot)")
+    .max(16384)
+    .default(30),
+  maxRuntimeMinutes: z
+    .number()
+    .int()
+    .min(1)
+    .max(10080, "must be at most 10080 (7 days)")
+    .default(120),
+  concurrencyPolicy: z
+    .enum(CONCURRENCY_POLICIES as [ConcurrencyPolicy, ...ConcurrencyPolicy[]])
+    .default("forbid"),
+  purchaseOption: z
+    .enum(PURCHASE_OPTIONS as [PurchaseOption, ...PurchaseOption[]])
+    .default("on-demand"),
   parameters: z
     .record(
       z
         .string()
-        .regex(parameterName, "is not an environment variable name (A-Z, 0-9, _; not starting with a digit)")
+        .regex(
+          parameterName,
+          "is not an environment variable name (A-Z, 0-9, _; not starting with a digit)",
+        )
         .refine((n) => !RESERVED_PARAMETERS.includes(n), {
           message: `is reserved; the init script sets ${RESERVED_PARAMETERS.join(", ")}`,
         }),
-      z.string().max(4096).refine((v) => !v.includes("\0"), "must not contain NUL"),
+      z
+        .string()
+        .max(4096)
+        .refine((v) => !v.includes("\0"), "must not contain NUL"),
     )
     .default({}),
   regions: z.array(regionName).min(1).optional(),
@@ -274,10 +310,13 @@ function issueProblems(issue: Issue, raw: unknown, base: readonly PropertyKey[])
         `${key}: unknown key(s) ${issue.keys.map((k) => `"${k}"`).join(", ")}; check the spelling against Pulumi.yaml`,
       ];
     case "invalid_key":
-      return [`${key}: ${describe(path[path.length - 1])} ${issue.issues.map((i) => i.message).join("; ")}`];
+      return [
+        `${key}: ${describe(path[path.length - 1])} ${issue.issues.map((i) => i.message).join("; ")}`,
+      ];
     case "invalid_union": {
       // Region entries are a name or an object: report the branch that matches the value's shape.
-      const branch = issue.errors[typeof value === "object" && value !== null ? 1 : 0] ?? issue.errors[0];
+      const branch =
+        issue.errors[typeof value === "object" && value !== null ? 1 : 0] ?? issue.errors[0];
       return branch.flatMap((inner) => issueProblems(inner, raw, path));
     }
     default:
@@ -311,7 +350,9 @@ export function parseStackConfig(raw: RawStackConfig, environment: string): Stac
   const seen = new Set<string>();
   regions.forEach((region, i) => {
     if (seen.has(region.name)) {
-      problems.push(`${PROJECT}:regions[${i}]: "${region.name}" is listed twice; list each region once`);
+      problems.push(
+        `${PROJECT}:regions[${i}]: "${region.name}" is listed twice; list each region once`,
+      );
     }
     seen.add(region.name);
   });

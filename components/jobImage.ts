@@ -76,7 +76,8 @@ export class JobImage extends pulumi.ComponentResource {
         context: args.context,
         platform: dockerPlatform(args.architecture),
       },
-      { parent: this },
+      // A remote component does not inherit providers from its parent: hand it the region's.
+      { parent: this, providers: [this.getProvider("aws::")].filter((p) => p !== undefined) },
     );
 
     this.repositoryArn = this.repository.arn;

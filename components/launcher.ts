@@ -4,7 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { handleLaunchEvent } from "../launcher/handler";
 import { JobLaunchSpec } from "../launcher/types";
 import { LaunchableJob, launcherPolicy, serviceTrustPolicy } from "./policies";
-import packageJson = require("../package.json");
+import packageJson from "../package.json";
 
 /** One job as the launcher needs it: what to launch, and what that needs permission for. */
 export interface LauncherJob {

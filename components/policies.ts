@@ -61,7 +61,9 @@ export function serviceTrustPolicy(service: string, sourceAccount?: string): Pol
       Effect: "Allow",
       Principal: { Service: service },
       Action: "sts:AssumeRole",
-      ...(sourceAccount ? { Condition: { StringEquals: { "aws:SourceAccount": sourceAccount } } } : {}),
+      ...(sourceAccount
+        ? { Condition: { StringEquals: { "aws:SourceAccount": sourceAccount } } }
+        : {}),
     },
   ]);
 }
@@ -177,7 +179,11 @@ export function instancePolicy(inputs: InstancePolicyInputs): PolicyDocument {
     {
       Sid: "PullJobImage",
       Effect: "Allow",
-      Action: ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
+      Action: [
+        "ecr:BatchGetImage",
+        "ecr:GetDownloadUrlForLayer",
+        "ecr:BatchCheckLayerAvailability",
+      ],
       Resource: inputs.repositoryArn,
     },
     {

@@ -26,7 +26,10 @@ export interface RegionalJobOutputs {
 
 /** Name of the image a job builds, shared by jobs with the same context and architecture. */
 export function imageKey(context: string, architecture: string): string {
-  const slug = context.replace(/[^A-Za-z0-9]+/g, "-").replace(/^-|-$/g, "").toLowerCase();
+  const slug = context
+    .replace(/[^A-Za-z0-9]+/g, "-")
+    .replace(/^-|-$/g, "")
+    .toLowerCase();
   return `${slug}-${architecture === "arm64" ? "arm64" : "amd64"}`;
 }
 

@@ -71,7 +71,9 @@ function parseValue(token: string, rule: FieldRule): number {
   const named = rule.names?.indexOf(token.toUpperCase()) ?? -1;
   const value = named >= 0 ? named + rule.min : /^\d+$/.test(token) ? Number(token) : NaN;
   if (!Number.isInteger(value) || value < rule.min || value > rule.max) {
-    const allowed = rule.names ? `${rule.min}-${rule.max} or ${rule.names.join(",")}` : `${rule.min}-${rule.max}`;
+    const allowed = rule.names
+      ? `${rule.min}-${rule.max} or ${rule.names.join(",")}`
+      : `${rule.min}-${rule.max}`;
     throw new ScheduleExpressionError(`${rule.name} value "${token}" is out of range ${allowed}`);
   }
   return value;
@@ -87,7 +89,9 @@ function parseSet(field: string, rule: FieldRule): Set<number> {
     }
     const step = stepText === undefined ? 1 : Number(stepText);
     if (!Number.isInteger(step) || step < 1) {
-      throw new ScheduleExpressionError(`${rule.name} step "${stepText}" must be a positive integer`);
+      throw new ScheduleExpressionError(
+        `${rule.name} step "${stepText}" must be a positive integer`,
+      );
     }
     let from: number;
     let to: number;
@@ -95,7 +99,8 @@ function parseSet(field: string, rule: FieldRule): Set<number> {
       [from, to] = [rule.min, rule.max];
     } else if (range.includes("-")) {
       const [a, b, ...more] = range.split("-");
-      if (more.length > 0) throw new ScheduleExpressionError(`${rule.name} range "${range}" is malformed`);
+      if (more.length > 0)
+        throw new ScheduleExpressionError(`${rule.name} range "${range}" is malformed`);
       [from, to] = [parseValue(a, rule), parseValue(b, rule)];
       if (from > to) {
         throw new ScheduleExpressionError(`${rule.name} range "${range}" runs backwards`);
@@ -220,12 +225,26 @@ function timezoneOffsetMs(timezone: string, utcMs: number): number {
     second: "numeric",
   }).formatToParts(new Date(utcMs));
   const get = (type: string): number => Number(parts.find((p) => p.type === type)?.value);
-  const local = Date.UTC(get("year"), get("month") - 1, get("day"), get("hour"), get("minute"), get("second"));
+  const local = Date.UTC(
+    get("year"),
+    get("month") - 1,
+    get("day"),
+    get("hour"),
+    get("minute"),
+    get("second"),
+  );
   return local - Math.floor(utcMs / 1000) * 1000;
 }
 
 /** UTC instant of a wall-clock time in `timezone`; a time skipped by DST moves forward by the gap. */
-function zonedToUtc(timezone: string, year: number, month: number, day: number, hour: number, minute: number): number {
+function zonedToUtc(
+  timezone: string,
+  year: number,
+  month: number,
+  day: number,
+  hour: number,
+  minute: number,
+): number {
   const wall = Date.UTC(year, month - 1, day, hour, minute);
   const guess = wall - timezoneOffsetMs(timezone, wall);
   return wall - timezoneOffsetMs(timezone, guess);
@@ -235,25 +254,39 @@ function zonedToUtc(timezone: string, year: number, month: number, day: number, 
  * The next `count` run times strictly after `from`. For `rate`, runs are counted from `from`
  * (Scheduler starts a rate schedule when it is created).
  */
-export function nextRunTimes(schedule: ParsedSchedule, timezone: string, from: Date, count: number): Date[] {
+export function nextRunTimes(
+  schedule: ParsedSchedule,
+  timezone: string,
+  from: Date,
+  count: number,
+): Date[] {
   if (schedule.kind === "rate") {
-    return Array.from({ length: count }, (_, i) => new Date(from.getTime() + (i + 1) * schedule.everyMinutes * 60_000));
+    return Array.from(
+      { length: count },
+      (_, i) => new Date(from.getTime() + (i + 1) * schedule.everyMinutes * 60_000),
+    );
   }
   const runs: Date[] = [];
   const start = new Date(from.getTime() + timezoneOffsetMs(timezone, from.getTime()));
   // Scan day by day in local time; 5 years covers every satisfiable expression but Feb 29 leap cases.
   for (let dayIndex = 0; dayIndex < 366 * 8 && runs.length < count; dayIndex++) {
-    const date = new Date(Date.UTC(start.getUTCFullYear(), start.getUTCMonth(), start.getUTCDate() + dayIndex));
+    const date = new Date(
+      Date.UTC(start.getUTCFullYear(), start.getUTCMonth(), start.getUTCDate() + dayIndex),
+    );
     const local: LocalDay = {
       year: date.getUTCFullYear(),
       month: date.getUTCMonth() + 1,
       day: date.getUTCDate(),
       weekday: date.getUTCDay() + 1,
-      daysInMonth: new Date(Date.UTC(date.getUTCFullYear(), date.getUTCMonth() + 1, 0)).getUTCDate(),
+      daysInMonth: new Date(
+        Date.UTC(date.getUTCFullYear(), date.getUTCMonth() + 1, 0),
+      ).getUTCDate(),
     };
     if (!schedule.months.has(local.month)) continue;
     if (schedule.years && !schedule.years.has(local.year)) continue;
-    const dayMatches = schedule.dayOfMonth ? schedule.dayOfMonth(local) : schedule.dayOfWeek!(local);
+    const dayMatches = schedule.dayOfMonth
+      ? schedule.dayOfMonth(local)
+      : schedule.dayOfWeek!(local);
     if (!dayMatches) continue;
     for (const hour of [...schedule.hours].sort((a, b) => a - b)) {
       for (const minute of [...schedule.minutes].sort((a, b) => a - b)) {
@@ -268,7 +301,11 @@ export function nextRunTimes(schedule: ParsedSchedule, timezone: string, from: D
 }
 
 /** The longest gap between consecutive runs over the next 24, in minutes: what a missed-run alarm waits for. */
-export function schedulePeriodMinutes(schedule: ParsedSchedule, timezone: string, from: Date): number {
+export function schedulePeriodMinutes(
+  schedule: ParsedSchedule,
+  timezone: string,
+  from: Date,
+): number {
   if (schedule.kind === "rate") return schedule.everyMinutes;
   const runs = nextRunTimes(schedule, timezone, from, 24);
   let longest = 0;

@@ -54,22 +54,30 @@ export interface Evaluation {
 export function loadStackConfig(stack: string, root = PROJECT_ROOT): Record<string, string> {
   const stackFile = path.join(root, `Pulumi.${stack}.yaml`);
   if (!fs.existsSync(stackFile)) {
-    throw new Error(`stack "${stack}" has no ${path.basename(stackFile)}; known stacks: ${knownStacks(root).join(", ")}`);
+    throw new Error(
+      `stack "${stack}" has no ${path.basename(stackFile)}; known stacks: ${knownStacks(root).join(", ")}`,
+    );
   }
   const project = parseYaml(fs.readFileSync(path.join(root, "Pulumi.yaml"), "utf8")) as {
     name: string;
     config?: Record<string, { default?: unknown; value?: unknown }>;
   };
-  const encode = (value: unknown): string => (typeof value === "string" ? value : JSON.stringify(value));
+  const encode = (value: unknown): string =>
+    typeof value === "string" ? value : JSON.stringify(value);
   const config: Record<string, string> = {};
   for (const [key, declaration] of Object.entries(project.config ?? {})) {
     const value = declaration?.value ?? declaration?.default;
-    if (value !== undefined) config[key.includes(":") ? key : `${project.name}:${key}`] = encode(value);
+    if (value !== undefined)
+      config[key.includes(":") ? key : `${project.name}:${key}`] = encode(value);
   }
-  const stackConfig = (parseYaml(fs.readFileSync(stackFile, "utf8")) as { config?: Record<string, unknown> })?.config ?? {};
+  const stackConfig =
+    (parseYaml(fs.readFileSync(stackFile, "utf8")) as { config?: Record<string, unknown> })
+      ?.config ?? {};
   for (const [key, value] of Object.entries(stackConfig)) {
     if (value && typeof value === "object" && "secure" in (value as object)) {
-      throw new Error(`${key} is a secret; secrets cannot be decrypted offline: override it in the test`);
+      throw new Error(
+        `${key} is a secret; secrets cannot be decrypted offline: override it in the test`,
+      );
     }
     config[key] = encode(value);
   }
@@ -89,7 +97,15 @@ const shortHash = (text: string, length = 17): string =>
   createHash("sha256").update(text).digest("hex").slice(0, length);
 
 /** Computed attributes a real provider would return, for the resource types the program uses. */
-function computedState(type: string, name: string, inputs: Record<string, any>, region: string): Record<string, unknown> {
+/** Resource inputs and call arguments as the mock receives them (already deserialized). */
+type MockInputs = Record<string, string | undefined>;
+
+function computedState(
+  type: string,
+  name: string,
+  inputs: MockInputs,
+  region: string,
+): Record<string, unknown> {
   const account = MOCK_ACCOUNT_ID;
   const physical = `${name}-${shortHash(name, 7)}`;
   switch (type) {
@@ -126,7 +142,10 @@ function computedState(type: string, name: string, inputs: Record<string, any>, 
     case "aws:sns/topic:Topic":
       return { name: physical, arn: `arn:aws:sns:${region}:${account}:${physical}` };
     case "aws:scheduler/schedule:Schedule":
-      return { name: physical, arn: `arn:aws:scheduler:${region}:${account}:schedule/default/${physical}` };
+      return {
+        name: physical,
+        arn: `arn:aws:scheduler:${region}:${account}:schedule/default/${physical}`,
+      };
     default:
       return { arn: `arn:aws:mock:${region}:${account}:${type.split(":").pop()}/${physical}` };
   }
@@ -139,10 +158,14 @@ function resourceId(type: string, name: string): string {
 }
 
 /** Deterministic answers for the data sources the program calls, per region. */
-function callResult(token: string, inputs: Record<string, any>, region: string): Record<string, unknown> {
+function callResult(token: string, inputs: MockInputs, region: string): Record<string, unknown> {
   switch (token) {
     case "aws:index/getCallerIdentity:getCallerIdentity":
-      return { accountId: MOCK_ACCOUNT_ID, arn: `arn:aws:iam::${MOCK_ACCOUNT_ID}:user/mock`, userId: "MOCK" };
+      return {
+        accountId: MOCK_ACCOUNT_ID,
+        arn: `arn:aws:iam::${MOCK_ACCOUNT_ID}:user/mock`,
+        userId: "MOCK",
+      };
     case "aws:index/getPartition:getPartition":
       return { partition: "aws", dnsSuffix: "amazonaws.com" };
     case "aws:index/getRegion:getRegion":
@@ -152,18 +175,49 @@ function callResult(token: string, inputs: Record<string, any>, region: string):
     case "aws:ec2/getSubnets:getSubnets":
       return { ids: ["a", "b", "c"].map((az) => `subnet-${shortHash(`${region}${az}`)}`) };
     case "aws:ec2/getSubnet:getSubnet":
-      return { id: inputs.id, vpcId: `vpc-${shortHash(`${inputs.id}`)}`, availabilityZone: `${region}a` };
+      return {
+        id: inputs.id,
+        vpcId: `vpc-${shortHash(`${inputs.id}`)}`,
+        availabilityZone: `${region}a`,
+      };
     case "aws:ssm/getParameter:getParameter":
-      return { name: inputs.name, value: `ami-${shortHash(`${region}${inputs.name}`)}`, type: "String" };
+      return {
+        name: inputs.name,
+        value: `ami-${shortHash(`${region}${inputs.name}`)}`,
+        type: "String",
+      };
     default:
       throw new Error(`the offline engine has no mock for ${token}; add one in offline/engine.ts`);
   }
 }
 
+/** The parts of Pulumi's mock monitor and its gRPC messages that the recorder reads. */
+interface MockMonitor {
+  registerResource(
+    request: RegisterRequest,
+    callback: (error: unknown, response: RegisterResponse) => void,
+  ): void;
+}
+interface RegisterRequest {
+  getType(): string;
+  getName(): string;
+  getParent(): string;
+  getProvidersMap?(): { get(pkg: string): string | undefined };
+}
+interface RegisterResponse {
+  getUrn(): string;
+  getId(): string;
+  getObject(): { toJavaScript(): Record<string, unknown> };
+}
+
 /** Forgets the project's own modules, so the program can be evaluated again with other config. */
 function forgetProjectModules(): void {
   for (const file of Object.keys(require.cache)) {
-    if (file.startsWith(PROJECT_ROOT) && !file.includes(`${path.sep}node_modules${path.sep}`) && !file.includes(`${path.sep}offline${path.sep}`)) {
+    if (
+      file.startsWith(PROJECT_ROOT) &&
+      !file.includes(`${path.sep}node_modules${path.sep}`) &&
+      !file.includes(`${path.sep}offline${path.sep}`)
+    ) {
       delete require.cache[file];
     }
   }
@@ -173,16 +227,21 @@ function forgetProjectModules(): void {
  * Evaluates the program (`index.ts`) with `config` as stack `stack`, and returns every resource
  * and call it made. Evaluations run one at a time: Pulumi's runtime state is global.
  */
-export async function evaluateProgram(stack: string, config: Record<string, string>, program = path.join(PROJECT_ROOT, "index")): Promise<Evaluation> {
+export async function evaluateProgram(
+  stack: string,
+  config: Record<string, string>,
+  program = path.join(PROJECT_ROOT, "index"),
+): Promise<Evaluation> {
   const resources: RecordedResource[] = [];
   const calls: RecordedCall[] = [];
   const providerRegions = new Map<string, string>();
-  const regionOf = (provider?: string): string | undefined => (provider ? providerRegions.get(provider) : undefined);
+  const regionOf = (provider?: string): string | undefined =>
+    provider ? providerRegions.get(provider) : undefined;
   const pending: Record<string, RecordedResource> = {};
 
   const mocks: pulumi.runtime.Mocks = {
     newResource(args) {
-      const inputs = args.inputs as Record<string, any>;
+      const inputs = args.inputs as MockInputs;
       const id = resourceId(args.type, args.name);
       if (args.type === "pulumi:providers:aws") {
         const region = String(inputs.region);
@@ -203,7 +262,11 @@ export async function evaluateProgram(stack: string, config: Record<string, stri
     },
     call(args) {
       const region = regionOf(args.provider) ?? "mock-region";
-      calls.push({ token: args.token, inputs: args.inputs, providerRegion: regionOf(args.provider) });
+      calls.push({
+        token: args.token,
+        inputs: args.inputs,
+        providerRegion: regionOf(args.provider),
+      });
       return callResult(args.token, args.inputs, region);
     },
   };
@@ -214,9 +277,7 @@ export async function evaluateProgram(stack: string, config: Record<string, stri
   try {
     pulumi.runtime.setAllConfig(config);
     await pulumi.runtime.setMocks(mocks, "transient-jobs", stack, false);
-    const monitor = pulumi.runtime.getMonitor() as unknown as {
-      registerResource(req: any, callback: (err: any, res: any) => void): void;
-    };
+    const monitor = pulumi.runtime.getMonitor() as unknown as MockMonitor;
     const register = monitor.registerResource.bind(monitor);
     monitor.registerResource = (req, callback) =>
       register(req, (err, res) => {
@@ -224,11 +285,16 @@ export async function evaluateProgram(stack: string, config: Record<string, stri
           const type: string = req.getType();
           const name: string = req.getName();
           if (type === "pulumi:providers:aws") {
-            providerRegions.set(`${res.getUrn()}::${res.getId()}`, String(res.getObject().toJavaScript().__region));
+            providerRegions.set(
+              `${res.getUrn()}::${res.getId()}`,
+              String(res.getObject().toJavaScript().__region),
+            );
           }
           const record = pending[`${type}::${name}`];
           if (record) {
             delete pending[`${type}::${name}`];
+            // Remote components (awsx) receive their provider through the providers map.
+            record.providerRegion ??= regionOf(req.getProvidersMap?.().get("aws"));
             record.urn = res.getUrn();
             record.parent = req.getParent() || undefined;
             resources.push(record);
@@ -238,7 +304,7 @@ export async function evaluateProgram(stack: string, config: Record<string, stri
       });
 
     forgetProjectModules();
-    const outputs = (await pulumi.runtime.runInPulumiStack(async () => require(program))) ?? {};
+    const outputs = (await pulumi.runtime.runInPulumiStack(() => import(program))) ?? {};
     await (pulumi.runtime as unknown as { waitForRPCs(): Promise<void> }).waitForRPCs?.();
     return { resources, calls, outputs };
   } finally {

@@ -7,7 +7,8 @@ import { parseStackConfig, rawConfigFromPulumi, StackConfig, StackConfigError } 
 import { nextRunTimes } from "../components/scheduleExpression";
 import { evaluateProgram, knownStacks, loadStackConfig, RecordedResource } from "./engine";
 
-const USAGE = "usage: npm run plan -- <stack> [--now <ISO time>]   (stacks: " + knownStacks().join(", ") + ")";
+const USAGE =
+  "usage: npm run plan -- <stack> [--now <ISO time>]   (stacks: " + knownStacks().join(", ") + ")";
 
 /** Parsed command line of the plan tool. */
 export interface PlanOptions {
@@ -28,7 +29,9 @@ export function parsePlanArgs(argv: string[]): PlanOptions {
       const value = argv[++i];
       now = new Date(value ?? "");
       if (value === undefined || Number.isNaN(now.getTime())) {
-        throw new UsageError(`--now: ${JSON.stringify(value ?? null)} is not an ISO time (e.g. 2026-11-23T12:00:00Z)`);
+        throw new UsageError(
+          `--now: ${JSON.stringify(value ?? null)} is not an ISO time (e.g. 2026-11-23T12:00:00Z)`,
+        );
       }
     } else if (arg.startsWith("-")) {
       throw new UsageError(`unknown flag ${JSON.stringify(arg)}; ${USAGE}`);
@@ -62,9 +65,16 @@ export function formatInZone(date: Date, timezone: string): string {
 }
 
 /** The ancestors of a resource, nearest first. */
-function ancestors(resource: RecordedResource, byUrn: Map<string, RecordedResource>): RecordedResource[] {
+function ancestors(
+  resource: RecordedResource,
+  byUrn: Map<string, RecordedResource>,
+): RecordedResource[] {
   const chain: RecordedResource[] = [];
-  for (let parent = resource.parent && byUrn.get(resource.parent); parent; parent = parent.parent && byUrn.get(parent.parent)) {
+  for (
+    let parent = resource.parent && byUrn.get(resource.parent);
+    parent;
+    parent = parent.parent && byUrn.get(parent.parent)
+  ) {
     chain.push(parent);
   }
   return chain;
@@ -76,27 +86,48 @@ export function renderPlan(config: StackConfig, resources: RecordedResource[], n
   const lines: string[] = [];
   const line = (indent: number, text: string) => lines.push(`${" ".repeat(indent)}${text}`);
   const show = (r: RecordedResource) => `+ ${r.type.padEnd(52)} ${r.name}`;
-  const custom = resources.filter((r) => r.custom);
+  // Custom resources and remote components (e.g. awsx:ecr:Image) are what the engine creates.
+  const custom = resources
+    .filter((r) => r.custom || !r.type.startsWith("transient-jobs:"))
+    .sort((a, b) => a.type.localeCompare(b.type) || a.name.localeCompare(b.name));
   line(
     0,
     `Stack ${config.environment}: ${config.regions.length} region(s), ${config.jobs.length} job(s), ${custom.length} resources to create (offline plan; nothing is deployed)`,
   );
   for (const region of config.regions) {
-    const stackComponent = resources.find((r) => r.type === "transient-jobs:index:RegionalJobStack" && r.name.endsWith(region.name));
-    const inRegion = custom.filter((r) => stackComponent && ancestors(r, byUrn).includes(stackComponent));
+    const stackComponent = resources.find(
+      (r) => r.type === "transient-jobs:index:RegionalJobStack" && r.name.endsWith(region.name),
+    );
+    const inRegion = custom.filter(
+      (r) => stackComponent && ancestors(r, byUrn).includes(stackComponent),
+    );
     lines.push("");
-    line(0, `Region ${region.name} (${region.enabled ? "enabled" : "disabled: schedules paused"}) — ${inRegion.length} resources`);
-    const jobComponents = resources.filter((r) => r.type === "transient-jobs:index:ScheduledJob" && r.parent === stackComponent?.urn);
-    const shared = inRegion.filter((r) => !ancestors(r, byUrn).some((a) => jobComponents.includes(a)));
+    line(
+      0,
+      `Region ${region.name} (${region.enabled ? "enabled" : "disabled: schedules paused"}) — ${inRegion.length} resources`,
+    );
+    const jobComponents = resources.filter(
+      (r) => r.type === "transient-jobs:index:ScheduledJob" && r.parent === stackComponent?.urn,
+    );
+    const shared = inRegion.filter(
+      (r) => !ancestors(r, byUrn).some((a) => jobComponents.includes(a)),
+    );
     line(2, "shared:");
     shared.forEach((r) => line(4, show(r)));
     for (const component of jobComponents) {
       const job = config.jobs.find((j) => component.name === `${stackComponent!.name}-${j.name}`);
       if (!job) continue;
-      const runs = nextRunTimes(job.parsedSchedule, job.timezone, now, 3).map((d) => formatInZone(d, job.timezone));
-      line(2, `job ${job.name}: ${job.schedule} in ${job.timezone}; instance types ${job.instanceTypes.join(", ")}`);
+      const runs = nextRunTimes(job.parsedSchedule, job.timezone, now, 3).map((d) =>
+        formatInZone(d, job.timezone),
+      );
+      line(
+        2,
+        `job ${job.name}: ${job.schedule} in ${job.timezone}; instance types ${job.instanceTypes.join(", ")}`,
+      );
       line(4, `next runs: ${runs.join(" | ")}`);
-      inRegion.filter((r) => ancestors(r, byUrn).includes(component)).forEach((r) => line(4, show(r)));
+      inRegion
+        .filter((r) => ancestors(r, byUrn).includes(component))
+        .forEach((r) => line(4, show(r)));
     }
   }
   return lines.join("\n");

@@ -42,7 +42,11 @@ describe("parseStackConfig", () => {
       valid({ regions: ["eu-west-1", { name: "eu-west-1" }] }),
       'transient-jobs:regions[1]: "eu-west-1" is listed twice; list each region once',
     ],
-    ["no regions", valid({ regions: [] }), "transient-jobs:regions: [] must list at least one region"],
+    [
+      "no regions",
+      valid({ regions: [] }),
+      "transient-jobs:regions: [] must list at least one region",
+    ],
     ["no jobs", valid({ jobs: {} }), "transient-jobs:jobs: {} must define at least one job"],
     [
       "bad cron",
@@ -86,7 +90,9 @@ describe("parseStackConfig", () => {
     ],
     [
       "x86_64 type with arm64 architecture",
-      valid({ jobs: { pi: job({ architecture: "arm64", instanceTypes: ["c7g.large", "c7i.large"] }) } }),
+      valid({
+        jobs: { pi: job({ architecture: "arm64", instanceTypes: ["c7g.large", "c7i.large"] }) },
+      }),
       'transient-jobs:jobs.pi.instanceTypes[1]: "c7i.large" is x86_64 but architecture is arm64; use an arm64 type or set architecture: x86_64',
     ],
     [
@@ -142,7 +148,7 @@ describe("parseStackConfig", () => {
     [
       "region that runs no job",
       valid({ regions: ["eu-west-1", "us-east-1"], jobs: { pi: job({ regions: ["eu-west-1"] }) } }),
-      'transient-jobs:regions[1]: "us-east-1" runs no job (every job\'s regions leaves it out); remove the region or add it to a job\'s regions',
+      "transient-jobs:regions[1]: \"us-east-1\" runs no job (every job's regions leaves it out); remove the region or add it to a job's regions",
     ],
     [
       "region override with the wrong architecture",
@@ -178,14 +184,19 @@ describe("parseStackConfig", () => {
 
   it("reports every problem at once", () => {
     const problems = problemsOf(
-      valid({ regions: ["eu-west-9"], jobs: { pi: job({ timezone: "Nowhere", instanceTypes: [] }) } }),
+      valid({
+        regions: ["eu-west-9"],
+        jobs: { pi: job({ timezone: "Nowhere", instanceTypes: [] }) },
+      }),
     );
     assert.equal(problems.length, 3, problems.join("\n"));
   });
 
   it("applies documented defaults", () => {
     const config = parseStackConfig(valid(), "dev");
-    assert.deepEqual(config.regions, [{ name: "eu-west-1", enabled: true, scheduleOffsetMinutes: 0 }]);
+    assert.deepEqual(config.regions, [
+      { name: "eu-west-1", enabled: true, scheduleOffsetMinutes: 0 },
+    ]);
     const { parsedSchedule, ...pi } = config.jobs[0];
     assert.equal(parsedSchedule.kind, "cron");
     assert.deepEqual(pi, {
@@ -240,7 +251,10 @@ describe("the shipped stack configs", () => {
   it("dev runs one small job in one region", () => {
     const config = parseStackConfig(rawConfigFromPulumi(loadStackConfig("dev")), "dev");
     assert.equal(config.regions.length, 1);
-    assert.deepEqual(config.jobs.map((j) => j.name), ["pi"]);
+    assert.deepEqual(
+      config.jobs.map((j) => j.name),
+      ["pi"],
+    );
   });
 
   it("prod runs at least two jobs in at least two regions, and keeps its data", () => {

@@ -101,7 +101,8 @@ describe("parseScheduleExpression", () => {
     ["rate(5 weeks)", /must be "cron\(/],
   ];
   for (const [expression, message] of rejected) {
-    it(`rejects ${expression}`, () => assert.throws(() => parseScheduleExpression(expression), message));
+    it(`rejects ${expression}`, () =>
+      assert.throws(() => parseScheduleExpression(expression), message));
   }
 });
 
@@ -109,7 +110,10 @@ describe("schedulePeriodMinutes", () => {
   it("is the interval of a rate and the longest gap of a cron", () => {
     const from = new Date("2026-11-23T00:00:00Z");
     assert.equal(schedulePeriodMinutes(parseScheduleExpression("rate(2 hours)"), "UTC", from), 120);
-    assert.equal(schedulePeriodMinutes(parseScheduleExpression("cron(0 6 * * ? *)"), "UTC", from), 1440);
+    assert.equal(
+      schedulePeriodMinutes(parseScheduleExpression("cron(0 6 * * ? *)"), "UTC", from),
+      1440,
+    );
     // Weekdays only: the weekend gap is the longest.
     assert.equal(
       schedulePeriodMinutes(parseScheduleExpression("cron(0 9 ? * MON-FRI *)"), "UTC", from),
@@ -127,6 +131,7 @@ describe("isValidTimezone", () => {
     ["", false],
     ["../etc/passwd", false],
   ] as const) {
-    it(`${JSON.stringify(zone)} is ${valid ? "valid" : "invalid"}`, () => assert.equal(isValidTimezone(zone), valid));
+    it(`${JSON.stringify(zone)} is ${valid ? "valid" : "invalid"}`, () =>
+      assert.equal(isValidTimezone(zone), valid));
   }
 });

@@ -18,7 +18,11 @@ async function freePort(): Promise<number> {
   });
 }
 
-async function waitUntilUp(endpoint: string, child: ChildProcess, timeoutMs: number): Promise<void> {
+async function waitUntilUp(
+  endpoint: string,
+  child: ChildProcess,
+  timeoutMs: number,
+): Promise<void> {
   const started = Date.now();
   let exited: number | null = null;
   child.once("exit", (code) => (exited = code ?? -1));

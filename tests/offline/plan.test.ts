@@ -1,0 +1,80 @@
+import * as assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { parsePlanArgs, UsageError } from "../../offline/plan";
+import { PROJECT_ROOT } from "../../offline/engine";
+
+function plan(...args: string[]) {
+  return spawnSync("npm", ["run", "--silent", "plan", "--", ...args], {
+    cwd: PROJECT_ROOT,
+    encoding: "utf8",
+    env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true" },
+  });
+}
+
+describe("npm run plan", function () {
+  this.timeout(60000);
+
+  it("lists every region's resources and each job's next 3 runs in its timezone", () => {
+    const result = plan("prod", "--now", "2026-11-23T12:00:00Z");
+    assert.equal(result.status, 0, result.stderr);
+    const out = result.stdout;
+    assert.match(out, /^Stack prod: 2 region\(s\), 2 job\(s\), \d+ resources to create/);
+    for (const region of ["eu-west-1", "us-east-1"]) {
+      const section = out.split(`Region ${region} (enabled)`)[1]?.split("\nRegion ")[0];
+      assert.ok(section, `no section for ${region}`);
+      for (const type of [
+        "aws:s3/bucket:Bucket",
+        "aws:lambda/function:Function",
+        "aws:ec2/securityGroup:SecurityGroup",
+        "awsx:ecr:Image",
+      ]) {
+        assert.match(
+          section,
+          new RegExp(`\\+ ${type.replace(/[/:]/g, "\\$&")}\\s+tj-prod-${region}-`),
+        );
+      }
+      assert.equal(section.match(/aws:ec2\/launchTemplate:LaunchTemplate/g)?.length, 2);
+      assert.equal(section.match(/aws:scheduler\/schedule:Schedule/g)?.length, 2);
+      // 02:30 Paris time, CET in November.
+      assert.match(
+        section,
+        /job nightly-pi: cron\(30 2 \* \* \? \*\) in Europe\/Paris.*\n\s+next runs: 2026-11-24 02:30 CET \| 2026-11-25 02:30 CET \| 2026-11-26 02:30 CET/,
+      );
+      assert.match(
+        section,
+        /job hourly-pi: rate\(1 hour\) in UTC.*\n\s+next runs: 2026-11-23 13:00 UTC \| 2026-11-23 14:00 UTC \| 2026-11-23 15:00 UTC/,
+      );
+    }
+  });
+
+  it("fails with exit code 2 and the allowed stacks for an unknown stack", () => {
+    const result = plan("staging");
+    assert.equal(result.status, 2);
+    assert.match(
+      result.stderr,
+      /stack "staging" has no Pulumi\.staging\.yaml; usage: npm run plan -- <stack> .*\(stacks: dev, prod\)/,
+    );
+  });
+});
+
+describe("parsePlanArgs", () => {
+  it("reads the stack and --now", () => {
+    assert.deepEqual(parsePlanArgs(["dev", "--now", "2026-01-02T03:04:05Z"]), {
+      stack: "dev",
+      now: new Date("2026-01-02T03:04:05Z"),
+    });
+  });
+  for (const [args, message] of [
+    [[], /missing stack name/],
+    [["dev", "--now", "yesterday"], /--now: "yesterday" is not an ISO time/],
+    [["dev", "--now"], /--now: null is not an ISO time/],
+    [["dev", "--verbose"], /unknown flag "--verbose"/],
+    [["dev", "prod"], /unexpected argument "prod"/],
+  ] as Array<[string[], RegExp]>) {
+    it(`rejects ${JSON.stringify(args)}`, () =>
+      assert.throws(
+        () => parsePlanArgs(args),
+        (e: unknown) => e instanceof UsageError && message.test((e as Error).message),
+      ));
+  }
+});
