@@ -1,0 +1,429 @@
+/**
+ * The instance init script (user data), rendered per run by the launcher Lambda.
+ *
+ * The script body is static; only the value block at its top is generated, and every value in it
+ * is validated here and single-quoted. The script reaches the outside world only through commands
+ * looked up on PATH (`shutdown`, `curl`, `aws`, `docker`, `dnf`, `sleep`, `timeout`, `date`, `tr`,
+ * `sed`), which is also how the tests replace them.
+ */
+import { InvalidLaunchSpecError } from "./errors";
+import type { JobLaunchSpec } from "./types";
+
+/** What {@link renderInitScript} needs: the job's spec fields plus this run's values. */
+export interface InitScriptInput extends Pick<
+  JobLaunchSpec,
+  | "job"
+  | "environment"
+  | "region"
+  | "imageUri"
+  | "bucket"
+  | "resultsPrefix"
+  | "logGroup"
+  | "topicArn"
+  | "parameters"
+> {
+  /** Run id (see `runIdFor`): the log stream name and the run record's file name. */
+  runId: string;
+  /** ISO-8601 scheduled time of the run, copied into the run record. */
+  scheduledTime: string;
+  /** The watchdog powers the instance off this many minutes after the script starts. */
+  deadlineMinutes: number;
+  /** How many times `docker pull` is tried. Default 5. */
+  pullAttempts?: number;
+  /** First wait between retries in seconds; it doubles each retry, up to 60 s. Default 5. */
+  retryBaseSeconds?: number;
+}
+
+/** EC2 accepts at most 16 KB of user data before base64 encoding. */
+export const USER_DATA_MAX_BYTES = 16384;
+
+/** Longest allowed deadline: one week. */
+export const MAX_DEADLINE_MINUTES = 10080;
+
+/** Environment variables the launcher sets itself; job parameters must not use these names. */
+export const RESERVED_PARAMETER_NAMES: readonly string[] = [
+  "RUN_ID",
+  "RESULTS_BUCKET",
+  "RESULTS_PREFIX",
+  "AWS_REGION",
+];
+
+const PARAMETER_NAME = /^[A-Z_][A-Z0-9_]*$/;
+const ECR_REGISTRY = /^\d{12}\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?$/;
+const IMAGE_URI =
+  /^([a-z0-9-]+(?:\.[a-z0-9-]+)+(?::\d{1,5})?)\/[a-z0-9]+(?:(?:[._]|__|-+|\/)[a-z0-9]+)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
+const TOPIC_ARN = /^arn:aws[a-z-]*:sns:([a-z0-9-]+):\d{12}:[A-Za-z0-9_-]{1,256}(?:\.fifo)?$/;
+
+const RULES: Record<string, { pattern: RegExp; rule: string }> = {
+  runId: { pattern: /^[A-Za-z0-9][A-Za-z0-9-]{0,127}$/, rule: "letters, digits and hyphens" },
+  job: { pattern: /^[a-z0-9][a-z0-9-]{0,62}$/, rule: "lower-case letters, digits and hyphens" },
+  environment: {
+    pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/,
+    rule: "a Pulumi stack name: letters, digits, '.', '_' and '-'",
+  },
+  region: { pattern: /^[a-z]{2}(?:-[a-z]+)+-\d+$/, rule: "an AWS region such as eu-west-1" },
+  scheduledTime: {
+    pattern: /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,3})?Z$/,
+    rule: "an ISO-8601 UTC time such as 2026-11-23T03:00:00Z",
+  },
+  imageUri: {
+    pattern: IMAGE_URI,
+    rule: "an image reference <registry-host>/<repository>[:tag][@sha256:digest]",
+  },
+  bucket: {
+    pattern: /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/,
+    rule: "an S3 bucket name (3-63 lower-case letters, digits, '.' and '-')",
+  },
+  resultsPrefix: {
+    pattern: /^[A-Za-z0-9_.-]+(?:\/[A-Za-z0-9_.-]+)*$/,
+    rule: "S3 key segments of letters, digits, '_', '.' and '-' separated by single '/', without leading or trailing '/'",
+  },
+  logGroup: {
+    pattern: /^[A-Za-z0-9_./#-]{1,512}$/,
+    rule: "a CloudWatch Logs group name (letters, digits, '_', '-', '/', '.', '#')",
+  },
+};
+
+function invalid(field: string, value: unknown, rule: string): InvalidLaunchSpecError {
+  return new InvalidLaunchSpecError(
+    `initScript.${field}: ${JSON.stringify(value)} is invalid; it must be ${rule}`,
+  );
+}
+
+function checked(field: keyof typeof RULES & keyof InitScriptInput, value: unknown): string {
+  const { pattern, rule } = RULES[field];
+  if (typeof value !== "string" || !pattern.test(value)) throw invalid(field, value, rule);
+  if (field === "resultsPrefix" && value.split("/").some((s) => s === "." || s === "..")) {
+    throw invalid(field, value, `${rule}, and without "." or ".." segments`);
+  }
+  return value;
+}
+
+function checkedInteger(field: string, value: unknown, min: number, max: number): number {
+  if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
+    throw invalid(field, value, `an integer from ${min} to ${max}`);
+  }
+  return value;
+}
+
+/** Quotes `value` as one bash word: single quotes, with each `'` written as `'\''`. */
+export function shellQuote(value: string): string {
+  if (value.includes("\0")) {
+    throw new InvalidLaunchSpecError(
+      `shellQuote: a value contains a NUL character, which no shell word can hold`,
+    );
+  }
+  return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * The `--env NAME=value` arguments for the job parameters, sorted by name so that the rendered
+ * script (and so the launch request and its ClientToken) does not depend on key order.
+ */
+function parameterArguments(parameters: Record<string, string>): string[] {
+  if (typeof parameters !== "object" || parameters === null || Array.isArray(parameters)) {
+    throw invalid("parameters", parameters, "an object of NAME: value strings");
+  }
+  return Object.keys(parameters)
+    .sort()
+    .map((name) => {
+      const value: unknown = parameters[name];
+      if (!PARAMETER_NAME.test(name)) {
+        throw invalid(`parameters.${name}`, name, "a name matching ^[A-Z_][A-Z0-9_]*$");
+      }
+      if (RESERVED_PARAMETER_NAMES.includes(name)) {
+        throw invalid(
+          `parameters.${name}`,
+          name,
+          `a name other than ${RESERVED_PARAMETER_NAMES.join(", ")}, which the launcher sets itself`,
+        );
+      }
+      if (typeof value !== "string") throw invalid(`parameters.${name}`, value, "a string");
+      return `  --env ${shellQuote(`${name}=${value}`)} \\`;
+    });
+}
+
+/**
+ * Renders the init script of one run: a bash script that
+ * 1. schedules the watchdog power-off at the deadline before doing anything else,
+ * 2. reads instance id, type and zone from IMDSv2, installs the AWS CLI if it is missing,
+ *    waits for Docker, logs in to ECR with the instance role and pulls the image (with retries),
+ * 3. runs the container with the `awslogs` log driver and the run's environment,
+ * 4. on exit, whatever happened, writes `s3://<bucket>/<resultsPrefix>/runs/<runId>.json`,
+ *    publishes a one-line outcome to SNS if a topic is set (best effort), and powers off.
+ *
+ * Throws {@link InvalidLaunchSpecError} naming the field when a value breaks its rule, or when
+ * the script exceeds {@link USER_DATA_MAX_BYTES}.
+ */
+export function renderInitScript(input: InitScriptInput): string {
+  const runId = checked("runId", input.runId);
+  const job = checked("job", input.job);
+  const environment = checked("environment", input.environment);
+  const region = checked("region", input.region);
+  const scheduledTime = checked("scheduledTime", input.scheduledTime);
+  const imageUri = checked("imageUri", input.imageUri);
+  const bucket = checked("bucket", input.bucket);
+  const resultsPrefix = checked("resultsPrefix", input.resultsPrefix);
+  const logGroup = checked("logGroup", input.logGroup);
+  const deadlineMinutes = checkedInteger(
+    "deadlineMinutes",
+    input.deadlineMinutes,
+    1,
+    MAX_DEADLINE_MINUTES,
+  );
+  const pullAttempts = checkedInteger("pullAttempts", input.pullAttempts ?? 5, 1, 20);
+  const retryBaseSeconds = checkedInteger("retryBaseSeconds", input.retryBaseSeconds ?? 5, 1, 60);
+
+  let topicArn = "";
+  let topicRegion = "";
+  if (input.topicArn !== undefined && input.topicArn !== "") {
+    const match = TOPIC_ARN.exec(input.topicArn);
+    if (!match) throw invalid("topicArn", input.topicArn, "an SNS topic ARN");
+    topicArn = input.topicArn;
+    topicRegion = match[1];
+  }
+
+  const registry = IMAGE_URI.exec(imageUri)?.[1] ?? "";
+  const ecr = ECR_REGISTRY.exec(registry);
+  const ecrRegistry = ecr ? registry : "";
+  const ecrRegion = ecr ? ecr[1] : "";
+
+  const values: [string, string | number][] = [
+    ["RUN_ID", runId],
+    ["JOB", job],
+    ["ENVIRONMENT", environment],
+    ["SCHEDULED_TIME", scheduledTime],
+    ["DEADLINE_MINUTES", deadlineMinutes],
+    ["REGION", region],
+    ["IMAGE_URI", imageUri],
+    ["ECR_REGISTRY", ecrRegistry],
+    ["ECR_REGION", ecrRegion],
+    ["BUCKET", bucket],
+    ["RECORD_KEY", `${resultsPrefix}/runs/${runId}.json`],
+    ["RESULTS_PREFIX", `${resultsPrefix}/results`],
+    ["LOG_GROUP", logGroup],
+    ["TOPIC_ARN", topicArn],
+    ["TOPIC_REGION", topicRegion],
+    ["PULL_ATTEMPTS", pullAttempts],
+    ["RETRY_BASE_SECONDS", retryBaseSeconds],
+  ];
+
+  const script = [
+    "#!/bin/bash",
+    `# transient-jobs: init script of run ${runId} (job ${job}, environment ${environment}).`,
+    "# Rendered per run by launcher/initScript.ts; do not edit the rendered copy.",
+    "set -euo pipefail",
+    "",
+    ...values.map(([name, value]) =>
+      typeof value === "number"
+        ? `readonly ${name}=${value}`
+        : `readonly ${name}=${shellQuote(value)}`,
+    ),
+    "",
+    FUNCTIONS,
+    MAIN_BEFORE_RUN,
+    RUN_COMMAND_HEAD,
+    ...parameterArguments(input.parameters),
+    RUN_COMMAND_TAIL,
+    MAIN_AFTER_RUN,
+  ].join("\n");
+
+  const bytes = Buffer.byteLength(script, "utf8");
+  if (bytes > USER_DATA_MAX_BYTES) {
+    throw new InvalidLaunchSpecError(
+      `initScript: the rendered script of run ${runId} is ${bytes} bytes, over the EC2 user data limit of ${USER_DATA_MAX_BYTES}; shorten the job parameters`,
+    );
+  }
+  return script;
+}
+
+// The static parts of the script. String.raw keeps bash's backslashes; they contain no `${`, so
+// nothing in them is interpolated by JavaScript.
+
+const FUNCTIONS = String.raw`status=failed
+phase=watchdog
+message=''
+exit_code=null
+started_at=''
+ended_at=''
+instance_id=''
+instance_type=''
+availability_zone=''
+image_digest=''
+
+log() {
+  printf 'transient-jobs %s: %s\n' "$RUN_ID" "$*" >&2
+}
+
+now() {
+  date -u +%Y-%m-%dT%H:%M:%SZ
+}
+
+# Stops the run: the EXIT trap records the failure and powers off.
+fail() {
+  message=$1
+  log "failed during $phase: $message"
+  exit 1
+}
+
+# retry ATTEMPTS WHAT COMMAND...: runs COMMAND until it succeeds, at most ATTEMPTS times, waiting
+# RETRY_BASE_SECONDS between the first two attempts and twice as long each time after (at most 60 s).
+retry() {
+  local attempts=$1 what=$2 attempt=1 delay=$RETRY_BASE_SECONDS
+  shift 2
+  until "$@"; do
+    if ((attempt >= attempts)); then
+      log "$what failed $attempt times; giving up"
+      return 1
+    fi
+    log "$what failed (attempt $attempt of $attempts); retrying in $delay s"
+    sleep "$delay"
+    attempt=$((attempt + 1))
+    delay=$((delay * 2 > 60 ? 60 : delay * 2))
+  done
+}
+
+# imds PATH: one value of the instance metadata, over IMDSv2.
+imds() {
+  local token
+  token=$(curl -fsS -m 2 -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 300' \
+    http://169.254.169.254/latest/api/token) || return 1
+  curl -fsS -m 2 -H "X-aws-ec2-metadata-token: $token" \
+    "http://169.254.169.254/latest/meta-data/$1"
+}
+
+docker_ready() {
+  timeout 20 docker info >/dev/null 2>&1
+}
+
+ecr_login() {
+  timeout 60 aws ecr get-login-password --region "$ECR_REGION" |
+    timeout 60 docker login --username AWS --password-stdin "$ECR_REGISTRY" >/dev/null
+}
+
+# Prints $1 as a JSON string; newlines and tabs become spaces, other control characters are dropped.
+json_string() {
+  printf '"%s"' "$(printf '%s' "$1" | tr '\n\r\t' '   ' | tr -d '\000-\037' |
+    sed -e 's/\\/\\\\/g' -e 's/"/\\"/g')"
+}
+
+# Prints $1 as a JSON string, or null when it is empty.
+json_or_null() {
+  if [[ -n $1 ]]; then json_string "$1"; else printf 'null'; fi
+}
+
+run_record() {
+  printf '{"runId":%s,"job":%s,"environment":%s,"status":%s,"phase":%s,"exitCode":%s,"message":%s,"scheduledTime":%s,"startedAt":%s,"endedAt":%s,"instanceId":%s,"instanceType":%s,"availabilityZone":%s,"imageUri":%s,"imageDigest":%s}\n' \
+    "$(json_string "$RUN_ID")" "$(json_string "$JOB")" "$(json_string "$ENVIRONMENT")" \
+    "$(json_string "$status")" "$(json_string "$phase")" "$exit_code" "$(json_string "$message")" \
+    "$(json_string "$SCHEDULED_TIME")" "$(json_or_null "$started_at")" \
+    "$(json_or_null "$ended_at")" "$(json_or_null "$instance_id")" \
+    "$(json_or_null "$instance_type")" "$(json_or_null "$availability_zone")" \
+    "$(json_string "$IMAGE_URI")" "$(json_or_null "$image_digest")"
+}
+
+put_record() {
+  run_record | timeout 60 aws s3 cp - "s3://$BUCKET/$RECORD_KEY" --region "$REGION" \
+    --content-type application/json --only-show-errors
+}
+
+# Best effort, bounded by its timeout: a missing topic permission must not keep the instance up.
+notify() {
+  if [[ -z $TOPIC_ARN ]]; then return 0; fi
+  timeout 30 aws sns publish --region "$TOPIC_REGION" --topic-arn "$TOPIC_ARN" \
+    --message "transient-jobs $JOB ($ENVIRONMENT) run $RUN_ID $status: $message" >/dev/null
+}
+
+# The EXIT trap: whatever happened, write the run record, notify, and power off.
+finish() {
+  local code=$?
+  trap - EXIT
+  set +e
+  ended_at=$(now)
+  if [[ -z $started_at ]]; then started_at=$ended_at; fi
+  if [[ -z $message ]]; then message="the init script exited with status $code during $phase"; fi
+  log "run $status: $message"
+  retry 3 "writing the run record" put_record || log "the run record could not be written"
+  notify || log "the outcome could not be published"
+  log "powering off"
+  shutdown -h now
+}
+
+on_signal() {
+  message="interrupted by SIG$1 during $phase (deadline reached or instance shutting down)"
+  exit 143
+}
+
+trap finish EXIT
+trap 'on_signal TERM' TERM
+trap 'on_signal INT' INT
+trap 'on_signal HUP' HUP
+`;
+
+const MAIN_BEFORE_RUN = String.raw`# The watchdog comes first: whatever happens below, even a hung Docker daemon, the instance powers
+# off at the deadline (and terminates: the launch template's shutdown behaviour).
+shutdown -h "+$DEADLINE_MINUTES" "transient-jobs run $RUN_ID reached its deadline" ||
+  fail "could not schedule the power-off at the deadline"
+started_at=$(now)
+
+phase=metadata
+instance_id=$(imds instance-id) || instance_id=''
+instance_type=$(imds instance-type) || instance_type=''
+availability_zone=$(imds placement/availability-zone) || availability_zone=''
+
+phase=aws-cli
+if ! command -v aws >/dev/null 2>&1; then
+  log "installing the AWS CLI"
+  retry 3 "installing awscli-2" timeout 300 dnf install -y awscli-2 ||
+    fail "the AWS CLI is missing and could not be installed"
+fi
+
+phase=docker
+retry 12 "waiting for Docker" docker_ready || fail "the Docker daemon did not become ready"
+
+phase=login
+if [[ -n $ECR_REGISTRY ]]; then
+  retry 3 "logging in to $ECR_REGISTRY" ecr_login || fail "could not log in to $ECR_REGISTRY"
+fi
+
+phase=pull
+retry "$PULL_ATTEMPTS" "pulling $IMAGE_URI" docker pull --quiet "$IMAGE_URI" ||
+  fail "could not pull $IMAGE_URI"
+image_digest=$(docker image inspect --format '{{index .RepoDigests 0}}' "$IMAGE_URI" |
+  sed -n 's/.*@//p') || image_digest=''
+
+phase=run`;
+
+const RUN_COMMAND_HEAD =
+  String.raw`if docker run --name "tj-$RUN_ID" \
+  --log-driver awslogs \
+  --log-opt "awslogs-region=$REGION" \
+  --log-opt "awslogs-group=$LOG_GROUP" \
+  --log-opt "awslogs-stream=$RUN_ID" \
+  --env "RUN_ID=$RUN_ID" \
+  --env "RESULTS_BUCKET=$BUCKET" \
+  --env "RESULTS_PREFIX=$RESULTS_PREFIX" \
+  --env "AWS_REGION=$REGION"` + " \\"; // a raw template cannot end in a backslash
+
+const RUN_COMMAND_TAIL = String.raw`  "$IMAGE_URI"; then
+  exit_code=0
+else
+  exit_code=$?
+fi`;
+
+const MAIN_AFTER_RUN = String.raw`
+case $exit_code in
+  0)
+    status=succeeded
+    phase=finished
+    message="the job exited with status 0"
+    ;;
+  125 | 126 | 127)
+    message="docker run failed with status $exit_code; the container did not start"
+    ;;
+  *)
+    phase=finished
+    message="the job exited with status $exit_code"
+    ;;
+esac
+`;

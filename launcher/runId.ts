@@ -1,0 +1,74 @@
+/**
+ * Run ids and EC2 ClientTokens. Both are derived only from values that are the same for every
+ * retried invocation of one scheduled run, so a retry finds (or re-creates idempotently) the same
+ * instance instead of starting a second one.
+ */
+import { createHash } from "node:crypto";
+import { InvalidLaunchSpecError } from "./errors";
+
+/** Job names: lower-case letters, digits and hyphens, starting with a letter or digit. */
+export const JOB_NAME_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
+
+/** Run ids as produced by {@link runIdFor}, e.g. `pi-20261123T0300Z`. */
+export const RUN_ID_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}-\d{8}T\d{4}Z$/;
+
+/** Maximum length of an EC2 ClientToken. */
+export const CLIENT_TOKEN_MAX_LENGTH = 64;
+
+function pad(value: number): string {
+  return String(value).padStart(2, "0");
+}
+
+/**
+ * The run id of one run of `job` scheduled at `scheduledTime`: `<job>-<yyyymmdd>T<hhmm>Z` (UTC).
+ * Seconds are dropped: schedules fire at most once a minute and manual launches are truncated to
+ * the minute, so two runs of one job never share a minute. The result is safe as an S3 key
+ * segment, a tag value, a log stream name and a shell word.
+ */
+export function runIdFor(job: string, scheduledTime: Date): string {
+  if (!JOB_NAME_PATTERN.test(job)) {
+    throw new InvalidLaunchSpecError(
+      `job: ${JSON.stringify(job)} is not a valid job name; use 1-63 lower-case letters, digits and hyphens, starting with a letter or digit`,
+    );
+  }
+  const time = scheduledTime.getTime();
+  if (Number.isNaN(time)) {
+    throw new InvalidLaunchSpecError(`scheduledTime: not a valid date for job ${job}`);
+  }
+  const d = scheduledTime;
+  const stamp =
+    `${d.getUTCFullYear()}${pad(d.getUTCMonth() + 1)}${pad(d.getUTCDate())}` +
+    `T${pad(d.getUTCHours())}${pad(d.getUTCMinutes())}Z`;
+  return `${job}-${stamp}`;
+}
+
+/** The parameters one launch attempt is made with; each combination gets its own ClientToken. */
+export interface ClientTokenInput {
+  environment: string;
+  launchTemplateId: string;
+  runId: string;
+  purchaseOption: "spot" | "on-demand";
+  instanceType: string;
+  subnetId: string;
+}
+
+/**
+ * The ClientToken of one launch attempt: `tj-` and 48 hex digits of a SHA-256 over the stack's
+ * launch template, the run and the attempt's instance type, subnet and purchase option.
+ *
+ * One token per attempt, because EC2 rejects a reused token with other parameters
+ * (`IdempotentParameterMismatch`); the same attempt retried reuses its token, so a throttled or
+ * timed-out request that did launch returns that instance. The environment and launch template
+ * are included because tokens are scoped to the account and region, which stacks may share.
+ */
+export function clientTokenFor(input: ClientTokenInput): string {
+  const material = [
+    input.environment,
+    input.launchTemplateId,
+    input.runId,
+    input.purchaseOption,
+    input.instanceType,
+    input.subnetId,
+  ].join("\n");
+  return `tj-${createHash("sha256").update(material).digest("hex").slice(0, 48)}`;
+}

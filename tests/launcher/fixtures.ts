@@ -1,0 +1,29 @@
+/** Shared fixtures of the launcher tests. */
+import type { JobLaunchSpec } from "../../launcher/types";
+
+/** A valid spec of job `pi` in `dev`, eu-west-1; override any field. */
+export function specFixture(overrides: Partial<JobLaunchSpec> = {}): JobLaunchSpec {
+  return {
+    job: "pi",
+    environment: "dev",
+    region: "eu-west-1",
+    launchTemplateId: "lt-0123456789abcdef0",
+    instanceTypes: ["m7i.large", "m6i.large"],
+    subnetIds: ["subnet-aaaa", "subnet-bbbb"],
+    purchaseOption: "on-demand",
+    concurrencyPolicy: "forbid",
+    maxRuntimeMinutes: 120,
+    imageUri: "123456789012.dkr.ecr.eu-west-1.amazonaws.com/transient-jobs-pi:v1",
+    bucket: "tj-results-dev-eu-west-1",
+    resultsPrefix: "jobs/pi",
+    logGroup: "/transient-jobs/dev/pi",
+    parameters: { DIGITS: "10000" },
+    ...overrides,
+  };
+}
+
+/** The scheduled time used throughout: 2026-11-23 03:00 UTC. */
+export const SCHEDULED = new Date("2026-11-23T03:00:00Z");
+
+/** The launch time used throughout: ten seconds after {@link SCHEDULED}. */
+export const NOW = new Date("2026-11-23T03:00:10Z");

@@ -1,0 +1,448 @@
+import * as assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { InvalidLaunchSpecError } from "../../launcher/errors";
+import {
+  renderInitScript,
+  shellQuote,
+  USER_DATA_MAX_BYTES,
+  type InitScriptInput,
+} from "../../launcher/initScript";
+import { specFixture } from "./fixtures";
+import { runScript, shellcheck, type ScriptRun } from "./scriptHarness";
+
+const IMAGE = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/transient-jobs-pi:v1";
+const DIGEST = `sha256:${"ab".repeat(32)}`;
+const TOPIC = "arn:aws:sns:eu-west-1:123456789012:tj-dev-outcomes";
+
+function input(overrides: Partial<InitScriptInput> = {}): InitScriptInput {
+  const { job, environment, region, imageUri, bucket, resultsPrefix, logGroup, parameters } =
+    specFixture();
+  return {
+    job,
+    environment,
+    region,
+    imageUri,
+    bucket,
+    resultsPrefix,
+    logGroup,
+    parameters,
+    runId: "pi-20261123T0300Z",
+    scheduledTime: "2026-11-23T03:00:00Z",
+    deadlineMinutes: 120,
+    ...overrides,
+  };
+}
+
+/** The calls that matter for ordering: everything but clock, polling and IMDS. */
+function steps(run: ScriptRun): string[] {
+  return run.calls.filter((c) => !/^(curl|date|docker info|docker image|sleep)\b/.test(c));
+}
+
+function baseRecord(overrides: Record<string, unknown>): Record<string, unknown> {
+  return {
+    runId: "pi-20261123T0300Z",
+    job: "pi",
+    environment: "dev",
+    scheduledTime: "2026-11-23T03:00:00Z",
+    instanceId: "i-0123456789abcdef0",
+    instanceType: "m7i.large",
+    availabilityZone: "eu-west-1b",
+    imageUri: IMAGE,
+    ...overrides,
+  };
+}
+
+/** Asserts the record and drops its times after checking they are ordered ISO times. */
+function recordWithoutTimes(record: Record<string, unknown>): Record<string, unknown> {
+  const { startedAt, endedAt, ...rest } = record;
+  assert.match(String(startedAt), /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/);
+  assert.match(String(endedAt), /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/);
+  assert.ok(String(startedAt) <= String(endedAt));
+  return rest;
+}
+
+const S3_CP =
+  "aws s3 cp - s3://tj-results-dev-eu-west-1/jobs/pi/runs/pi-20261123T0300Z.json --region eu-west-1 --content-type application/json --only-show-errors";
+const WATCHDOG = "shutdown -h +120 transient-jobs run pi-20261123T0300Z reached its deadline";
+const POWER_OFF = "shutdown -h now";
+
+/** argv of `docker run` for the default input (parameters `{ DIGITS: "10000" }`). */
+const DOCKER_RUN_ARGS = [
+  "run",
+  "--name",
+  "tj-pi-20261123T0300Z",
+  "--log-driver",
+  "awslogs",
+  "--log-opt",
+  "awslogs-region=eu-west-1",
+  "--log-opt",
+  "awslogs-group=/transient-jobs/dev/pi",
+  "--log-opt",
+  "awslogs-stream=pi-20261123T0300Z",
+  "--env",
+  "RUN_ID=pi-20261123T0300Z",
+  "--env",
+  "RESULTS_BUCKET=tj-results-dev-eu-west-1",
+  "--env",
+  "RESULTS_PREFIX=jobs/pi/results",
+  "--env",
+  "AWS_REGION=eu-west-1",
+  "--env",
+  "DIGITS=10000",
+  IMAGE,
+];
+
+describe("renderInitScript", () => {
+  describe("static checks", () => {
+    const variants: [string, InitScriptInput][] = [
+      ["the default input", input()],
+      [
+        "a topic, a digest-pinned image and awkward parameter values",
+        input({
+          topicArn: TOPIC,
+          imageUri: `${IMAGE}@${DIGEST}`,
+          parameters: {
+            QUOTE: "it's",
+            SHELL: '$(reboot) `id` $HOME ${PATH} \\ "x"',
+            MULTI: "line 1\nline 2",
+            EMPTY: "",
+          },
+        }),
+      ],
+      [
+        "a public image and no parameters",
+        input({ imageUri: "public.ecr.aws/docker/library/busybox:1.36", parameters: {} }),
+      ],
+    ];
+    for (const [title, variant] of variants) {
+      it(`passes bash -n and shellcheck with ${title}`, () => {
+        const script = renderInitScript(variant);
+        const syntax = spawnSync("bash", ["-n"], { input: script, encoding: "utf8" });
+        assert.equal(syntax.status, 0, syntax.stderr);
+        const lint = shellcheck(script);
+        assert.deepEqual(lint, { status: 0, output: "" });
+      });
+    }
+
+    it("single-quotes every inserted value", () => {
+      const script = renderInitScript(
+        input({ parameters: { NOTE: "it's $(x)" }, topicArn: TOPIC }),
+      );
+      assert.ok(script.includes(`readonly RUN_ID='pi-20261123T0300Z'`));
+      assert.ok(script.includes(`readonly RECORD_KEY='jobs/pi/runs/pi-20261123T0300Z.json'`));
+      assert.ok(script.includes(`readonly RESULTS_PREFIX='jobs/pi/results'`));
+      assert.ok(
+        script.includes(`readonly ECR_REGISTRY='123456789012.dkr.ecr.eu-west-1.amazonaws.com'`),
+      );
+      assert.ok(script.includes(`readonly TOPIC_REGION='eu-west-1'`));
+      assert.ok(script.includes(`readonly DEADLINE_MINUTES=120`));
+      assert.ok(script.includes(`  --env 'NOTE=it'\\''s $(x)' \\`));
+    });
+
+    it("is deterministic, whatever the order of the parameters", () => {
+      assert.equal(
+        renderInitScript(input({ parameters: { A: "1", B: "2" } })),
+        renderInitScript(input({ parameters: { B: "2", A: "1" } })),
+      );
+    });
+  });
+
+  describe("validation", () => {
+    const cases: [string, Partial<InitScriptInput>, string][] = [
+      [
+        "runId",
+        { runId: "pi 1" },
+        `initScript.runId: "pi 1" is invalid; it must be letters, digits and hyphens`,
+      ],
+      [
+        "job",
+        { job: "Pi" },
+        `initScript.job: "Pi" is invalid; it must be lower-case letters, digits and hyphens`,
+      ],
+      [
+        "region",
+        { region: "eu-west-1;" },
+        `initScript.region: "eu-west-1;" is invalid; it must be an AWS region such as eu-west-1`,
+      ],
+      [
+        "bucket",
+        { bucket: "Bad_Bucket" },
+        `initScript.bucket: "Bad_Bucket" is invalid; it must be an S3 bucket name (3-63 lower-case letters, digits, '.' and '-')`,
+      ],
+      [
+        "imageUri without registry",
+        { imageUri: "busybox" },
+        `initScript.imageUri: "busybox" is invalid; it must be an image reference <registry-host>/<repository>[:tag][@sha256:digest]`,
+      ],
+      [
+        "imageUri with a quote",
+        { imageUri: `${IMAGE}'` },
+        `initScript.imageUri: "${IMAGE}'" is invalid; it must be an image reference <registry-host>/<repository>[:tag][@sha256:digest]`,
+      ],
+      [
+        "resultsPrefix with a trailing slash",
+        { resultsPrefix: "jobs/pi/" },
+        `initScript.resultsPrefix: "jobs/pi/" is invalid; it must be S3 key segments of letters, digits, '_', '.' and '-' separated by single '/', without leading or trailing '/'`,
+      ],
+      [
+        "resultsPrefix with ..",
+        { resultsPrefix: "jobs/../pi" },
+        `initScript.resultsPrefix: "jobs/../pi" is invalid; it must be S3 key segments of letters, digits, '_', '.' and '-' separated by single '/', without leading or trailing '/', and without "." or ".." segments`,
+      ],
+      [
+        "logGroup",
+        { logGroup: "/tj/$(x)" },
+        `initScript.logGroup: "/tj/$(x)" is invalid; it must be a CloudWatch Logs group name (letters, digits, '_', '-', '/', '.', '#')`,
+      ],
+      [
+        "scheduledTime",
+        { scheduledTime: "2026-11-23 03:00" },
+        `initScript.scheduledTime: "2026-11-23 03:00" is invalid; it must be an ISO-8601 UTC time such as 2026-11-23T03:00:00Z`,
+      ],
+      [
+        "deadlineMinutes zero",
+        { deadlineMinutes: 0 },
+        `initScript.deadlineMinutes: 0 is invalid; it must be an integer from 1 to 10080`,
+      ],
+      [
+        "deadlineMinutes fractional",
+        { deadlineMinutes: 1.5 },
+        `initScript.deadlineMinutes: 1.5 is invalid; it must be an integer from 1 to 10080`,
+      ],
+      [
+        "topicArn",
+        { topicArn: "arn:aws:sqs:eu-west-1:123456789012:q" },
+        `initScript.topicArn: "arn:aws:sqs:eu-west-1:123456789012:q" is invalid; it must be an SNS topic ARN`,
+      ],
+      [
+        "a parameter name",
+        { parameters: { lower: "x" } },
+        `initScript.parameters.lower: "lower" is invalid; it must be a name matching ^[A-Z_][A-Z0-9_]*$`,
+      ],
+      [
+        "a reserved parameter",
+        { parameters: { RUN_ID: "x" } },
+        `initScript.parameters.RUN_ID: "RUN_ID" is invalid; it must be a name other than RUN_ID, RESULTS_BUCKET, RESULTS_PREFIX, AWS_REGION, which the launcher sets itself`,
+      ],
+      [
+        "a non-string parameter",
+        { parameters: { N: 3 as unknown as string } },
+        `initScript.parameters.N: 3 is invalid; it must be a string`,
+      ],
+      [
+        "a NUL in a parameter",
+        { parameters: { N: "a\0b" } },
+        `shellQuote: a value contains a NUL character, which no shell word can hold`,
+      ],
+    ];
+    for (const [title, overrides, message] of cases) {
+      it(`rejects ${title}`, () => {
+        assert.throws(
+          () => renderInitScript(input(overrides)),
+          (e: Error) => e instanceof InvalidLaunchSpecError && e.message === message,
+        );
+      });
+    }
+
+    it("rejects a script over the user data limit", () => {
+      assert.throws(
+        () => renderInitScript(input({ parameters: { BIG: "x".repeat(USER_DATA_MAX_BYTES) } })),
+        /initScript: the rendered script of run pi-20261123T0300Z is \d+ bytes, over the EC2 user data limit of 16384; shorten the job parameters/,
+      );
+    });
+
+    it("shellQuote round-trips through bash", () => {
+      const value = `a'b "c" $(d) \`e\` \\f\n'`;
+      const echoed = spawnSync("bash", ["-c", `printf '%s' ${shellQuote(value)}`], {
+        encoding: "utf8",
+      });
+      assert.equal(echoed.stdout, value);
+    });
+  });
+
+  describe("behaviour under bash with stub commands", function () {
+    this.timeout(20000);
+
+    it("runs watchdog, login, pull, run, record, power off in that order and records success", async () => {
+      const run = await runScript(renderInitScript(input({ topicArn: TOPIC })));
+      assert.equal(run.status, 0, run.stderr);
+      const [watchdog, ...rest] = steps(run);
+      assert.equal(run.calls[0], WATCHDOG);
+      assert.equal(watchdog, WATCHDOG);
+      // The two sides of the login pipe start together, in either order.
+      assert.deepEqual(rest.slice(0, 2).sort(), [
+        "aws ecr get-login-password --region eu-west-1",
+        "docker login --username AWS --password-stdin 123456789012.dkr.ecr.eu-west-1.amazonaws.com",
+      ]);
+      assert.deepEqual(rest.slice(2), [
+        `docker pull --quiet ${IMAGE}`,
+        `docker ${DOCKER_RUN_ARGS.join(" ")}`,
+        S3_CP,
+        `aws sns publish --region eu-west-1 --topic-arn ${TOPIC} --message transient-jobs pi (dev) run pi-20261123T0300Z succeeded: the job exited with status 0`,
+        POWER_OFF,
+      ]);
+      assert.deepEqual(run.records.map(recordWithoutTimes), [
+        baseRecord({
+          status: "succeeded",
+          phase: "finished",
+          exitCode: 0,
+          message: "the job exited with status 0",
+          imageDigest: DIGEST,
+        }),
+      ]);
+    });
+
+    it("passes the run's environment and the awslogs driver to docker run, values intact", async () => {
+      const parameters = { DIGITS: "10000", NOTE: "it's $(reboot) `id`\nsecond line" };
+      const run = await runScript(renderInitScript(input({ parameters })));
+      assert.deepEqual(run.dockerRunArgs, [
+        ...DOCKER_RUN_ARGS.slice(0, -1),
+        "--env",
+        "NOTE=it's $(reboot) `id`\nsecond line",
+        IMAGE,
+      ]);
+    });
+
+    it("retries the pull with a doubling backoff", async () => {
+      const run = await runScript(renderInitScript(input()), { pullFailures: 2 });
+      const pulls = run.calls.filter((c) => c.startsWith("docker pull"));
+      assert.equal(pulls.length, 3);
+      const afterFirstPull = run.calls.slice(run.calls.indexOf(pulls[0]));
+      assert.deepEqual(
+        afterFirstPull.filter((c) => c.startsWith("sleep") || c.startsWith("docker pull")),
+        [pulls[0], "sleep 5", pulls[0], "sleep 10", pulls[0]],
+      );
+      assert.equal(run.records[0].status, "succeeded");
+    });
+
+    it("records a failed run and powers off when the pull never succeeds", async () => {
+      const run = await runScript(renderInitScript(input({ pullAttempts: 3 })), {
+        pullFailures: 99,
+      });
+      assert.equal(run.calls.filter((c) => c.startsWith("docker pull")).length, 3);
+      assert.equal(
+        run.calls.some((c) => c.startsWith("docker run")),
+        false,
+      );
+      assert.deepEqual(steps(run).slice(-2), [S3_CP, POWER_OFF]);
+      assert.deepEqual(run.records.map(recordWithoutTimes), [
+        baseRecord({
+          status: "failed",
+          phase: "pull",
+          exitCode: null,
+          message: `could not pull ${IMAGE}`,
+          imageDigest: null,
+        }),
+      ]);
+    });
+
+    it("records a failed run with the job's exit code and powers off", async () => {
+      const run = await runScript(renderInitScript(input()), { runExit: 3 });
+      assert.equal(run.calls.at(-1), POWER_OFF);
+      assert.deepEqual(run.records.map(recordWithoutTimes), [
+        baseRecord({
+          status: "failed",
+          phase: "finished",
+          exitCode: 3,
+          message: "the job exited with status 3",
+          imageDigest: DIGEST,
+        }),
+      ]);
+    });
+
+    it("tells a container that could not start from a job that failed", async () => {
+      const run = await runScript(renderInitScript(input()), { runExit: 125 });
+      assert.deepEqual(
+        [
+          run.records[0].status,
+          run.records[0].phase,
+          run.records[0].exitCode,
+          run.records[0].message,
+        ],
+        ["failed", "run", 125, "docker run failed with status 125; the container did not start"],
+      );
+      assert.equal(run.calls.at(-1), POWER_OFF);
+    });
+
+    it("gives up on a Docker daemon that never answers, records it and powers off", async () => {
+      const run = await runScript(renderInitScript(input()), { dockerInfoFailures: 99 });
+      assert.equal(run.calls.filter((c) => c === "docker info").length, 12);
+      assert.equal(
+        run.calls.some((c) => c.startsWith("docker pull")),
+        false,
+      );
+      assert.deepEqual(
+        [run.records[0].status, run.records[0].phase, run.records[0].message],
+        ["failed", "docker", "the Docker daemon did not become ready"],
+      );
+      assert.equal(run.calls.at(-1), POWER_OFF);
+    });
+
+    it("does not run the job when the watchdog cannot be scheduled", async () => {
+      const run = await runScript(renderInitScript(input()), { watchdogExit: 1 });
+      assert.equal(
+        run.calls.some((c) => c.startsWith("docker")),
+        false,
+      );
+      assert.deepEqual(
+        [run.records[0].status, run.records[0].phase, run.records[0].message],
+        ["failed", "watchdog", "could not schedule the power-off at the deadline"],
+      );
+      assert.equal(run.calls.at(-1), POWER_OFF);
+    });
+
+    it("retries writing the record, and powers off even if SNS fails", async () => {
+      const run = await runScript(renderInitScript(input({ topicArn: TOPIC })), {
+        s3Failures: 1,
+        snsExit: 1,
+      });
+      assert.equal(run.calls.filter((c) => c === S3_CP).length, 2);
+      assert.equal(run.records.length, 2);
+      assert.equal(run.calls.at(-1), POWER_OFF);
+      assert.match(run.stderr, /the outcome could not be published/);
+    });
+
+    it("still powers off when the record can never be written", async () => {
+      const run = await runScript(renderInitScript(input()), { s3Failures: 99 });
+      assert.equal(run.calls.filter((c) => c === S3_CP).length, 3);
+      assert.equal(run.calls.at(-1), POWER_OFF);
+      assert.match(run.stderr, /the run record could not be written/);
+    });
+
+    it("records an interrupted run when shutdown's SIGTERM arrives mid-job", async () => {
+      const run = await runScript(
+        renderInitScript(input()),
+        { runSleepSeconds: 30 },
+        "docker-run.argv",
+      );
+      assert.equal(run.calls.at(-1), POWER_OFF);
+      assert.deepEqual(
+        [run.records[0].status, run.records[0].phase, run.records[0].exitCode],
+        ["failed", "run", null],
+      );
+      assert.equal(
+        run.records[0].message,
+        "interrupted by SIGTERM during run (deadline reached or instance shutting down)",
+      );
+    });
+
+    it("installs the AWS CLI with dnf when it is missing", async () => {
+      const run = await runScript(renderInitScript(input()), { awsMissing: true });
+      assert.deepEqual(
+        run.calls.filter((c) => c.startsWith("dnf")),
+        ["dnf install -y awscli-2"],
+      );
+      assert.equal(run.records[0].status, "succeeded");
+    });
+
+    it("skips the ECR login for an image from another registry", async () => {
+      const image = "public.ecr.aws/docker/library/busybox:1.36";
+      const run = await runScript(renderInitScript(input({ imageUri: image })));
+      assert.equal(
+        run.calls.some((c) => c.includes("login")),
+        false,
+      );
+      assert.ok(run.calls.includes(`docker pull --quiet ${image}`));
+    });
+  });
+});

@@ -1,0 +1,216 @@
+/**
+ * Runs a rendered init script under bash with stub commands on PATH. Only the stubs and a few
+ * harmless coreutils (`tr`, `sed`, `timeout`) are reachable, so a script that calls any
+ * other command fails here instead of touching this machine (no real `shutdown`, `dnf` or
+ * `systemd-run`). Stubs append `name args...` to a calls log; their behaviour is set with
+ * `STUB_*` variables that only the stubs read.
+ */
+import { spawn, spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+
+/** How the stubs behave; everything succeeds by default. */
+export interface StubBehaviour {
+  /** `docker info` fails this many times before succeeding. */
+  dockerInfoFailures?: number;
+  /** `docker pull` fails this many times before succeeding. */
+  pullFailures?: number;
+  /** Exit status of `docker run`. */
+  runExit?: number;
+  /** `docker run` sleeps this many seconds (to be interrupted). */
+  runSleepSeconds?: number;
+  /** `aws s3 cp` fails this many times before succeeding. */
+  s3Failures?: number;
+  /** Exit status of `aws sns publish`. */
+  snsExit?: number;
+  /** Exit status of `shutdown -h +N` (the watchdog); `shutdown -h now` always succeeds. */
+  watchdogExit?: number;
+  /** `aws` is not installed until the `dnf` stub installs it. */
+  awsMissing?: boolean;
+}
+
+/** What one run of the script did. */
+export interface ScriptRun {
+  /** Exit status of bash (null if killed by a signal). */
+  status: number | null;
+  /** One line per stub call: `name arg1 arg2 ...`, newlines in arguments written as `\n`. */
+  calls: string[];
+  /** Run records, parsed, in the order they were uploaded. */
+  records: Record<string, unknown>[];
+  /** argv of `docker run`, exactly as received (NUL-separated by the stub). */
+  dockerRunArgs: string[] | undefined;
+  stderr: string;
+}
+
+const COREUTILS = ["tr", "sed", "timeout"];
+
+function which(command: string): string {
+  const found = spawnSync("bash", ["-c", `command -v ${command}`], { encoding: "utf8" });
+  if (found.status !== 0) throw new Error(`${command} is needed by the script tests but missing`);
+  return found.stdout.trim();
+}
+
+const STUB_PRELUDE = `#!/bin/bash
+line="\${0##*/} $*"
+printf '%s\\n' "\${line//$'\\n'/\\\\n}" >>"$TJ_CALLS"
+# count NAME: prints how many times NAME was counted, this time included.
+count() {
+  local n=0
+  if [[ -f "$TJ_STATE/$1.count" ]]; then n=$(<"$TJ_STATE/$1.count"); fi
+  n=$((n + 1))
+  printf '%s' "$n" >"$TJ_STATE/$1.count"
+  printf '%s' "$n"
+}
+`;
+
+const STUBS: Record<string, string> = {
+  shutdown: `if [[ "$2" == +* ]]; then exit "\${STUB_WATCHDOG_EXIT:-0}"; fi`,
+  sleep: ``,
+  date: `exec ${which("date")} "$@"`,
+  curl: `case "$*" in
+  *api/token*) printf 'TOKEN' ;;
+  *meta-data/instance-id) printf 'i-0123456789abcdef0' ;;
+  *meta-data/instance-type) printf 'm7i.large' ;;
+  *meta-data/placement/availability-zone) printf 'eu-west-1b' ;;
+  *) exit 22 ;;
+esac`,
+  docker: `case "$1" in
+  info) (( $(count docker-info) > \${STUB_DOCKER_INFO_FAILURES:-0} )) || exit 1 ;;
+  login) /bin/cat >/dev/null ;;
+  pull) (( $(count docker-pull) > \${STUB_PULL_FAILURES:-0} )) || { echo "pull: timeout" >&2; exit 1; } ;;
+  image) printf '%s\\n' "123456789012.dkr.ecr.eu-west-1.amazonaws.com/transient-jobs-pi@sha256:${"ab".repeat(32)}" ;;
+  run)
+    printf '%s\\0' "$@" >"$TJ_STATE/docker-run.argv"
+    if [[ -n "\${STUB_RUN_SLEEP:-}" ]]; then /bin/sleep "$STUB_RUN_SLEEP"; fi
+    exit "\${STUB_RUN_EXIT:-0}" ;;
+esac`,
+  aws: `case "$1 $2" in
+  "ecr get-login-password") printf 'PASSWORD\\n' ;;
+  "s3 cp")
+    n=$(count s3-cp)
+    /bin/cat >"$TJ_STATE/record-$n.json"
+    (( n > \${STUB_S3_FAILURES:-0} )) || exit 1 ;;
+  "sns publish") exit "\${STUB_SNS_EXIT:-0}" ;;
+  *) exit 2 ;;
+esac`,
+  dnf: `/bin/cp "$TJ_STATE/aws.installable" "\${0%/*}/aws"`,
+};
+
+/** A temporary sandbox: `bin/` (stubs), `core/` (allowed coreutils), `state/` (logs, records). */
+export class ScriptSandbox {
+  readonly root = fs.mkdtempSync(path.join(os.tmpdir(), "tj-script-"));
+  readonly bin = path.join(this.root, "bin");
+  readonly core = path.join(this.root, "core");
+  readonly state = path.join(this.root, "state");
+
+  constructor(behaviour: StubBehaviour) {
+    for (const dir of [this.bin, this.core, this.state]) fs.mkdirSync(dir);
+    for (const tool of COREUTILS) fs.symlinkSync(which(tool), path.join(this.core, tool));
+    for (const [name, body] of Object.entries(STUBS)) {
+      const file =
+        name === "aws" && behaviour.awsMissing
+          ? path.join(this.state, "aws.installable")
+          : path.join(this.bin, name);
+      fs.writeFileSync(file, `${STUB_PRELUDE}${body}\n`, { mode: 0o755 });
+    }
+    fs.writeFileSync(path.join(this.state, "calls.log"), "");
+  }
+
+  env(behaviour: StubBehaviour): NodeJS.ProcessEnv {
+    const stub = (value: number | undefined) => (value === undefined ? "" : String(value));
+    return {
+      PATH: `${this.bin}:${this.core}`,
+      LC_ALL: "C",
+      TJ_CALLS: path.join(this.state, "calls.log"),
+      TJ_STATE: this.state,
+      STUB_DOCKER_INFO_FAILURES: stub(behaviour.dockerInfoFailures),
+      STUB_PULL_FAILURES: stub(behaviour.pullFailures),
+      STUB_RUN_EXIT: stub(behaviour.runExit),
+      STUB_RUN_SLEEP: stub(behaviour.runSleepSeconds),
+      STUB_S3_FAILURES: stub(behaviour.s3Failures),
+      STUB_SNS_EXIT: stub(behaviour.snsExit),
+      STUB_WATCHDOG_EXIT: stub(behaviour.watchdogExit),
+    };
+  }
+
+  result(status: number | null, stderr: string): ScriptRun {
+    const records: Record<string, unknown>[] = [];
+    for (let n = 1; fs.existsSync(path.join(this.state, `record-${n}.json`)); n++) {
+      records.push(JSON.parse(fs.readFileSync(path.join(this.state, `record-${n}.json`), "utf8")));
+    }
+    const argvFile = path.join(this.state, "docker-run.argv");
+    return {
+      status,
+      calls: fs
+        .readFileSync(path.join(this.state, "calls.log"), "utf8")
+        .split("\n")
+        .filter(Boolean),
+      records,
+      dockerRunArgs: fs.existsSync(argvFile)
+        ? fs.readFileSync(argvFile, "utf8").split("\0").slice(0, -1)
+        : undefined,
+      stderr,
+    };
+  }
+
+  remove(): void {
+    fs.rmSync(this.root, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Runs `script` with the stubs. With `interruptWhen`, sends SIGTERM to the script's process group
+ * (as systemd does at shutdown) once that file appears in the state folder.
+ */
+export async function runScript(
+  script: string,
+  behaviour: StubBehaviour = {},
+  interruptWhen?: string,
+): Promise<ScriptRun> {
+  const sandbox = new ScriptSandbox(behaviour);
+  try {
+    const file = path.join(sandbox.root, "user-data.sh");
+    fs.writeFileSync(file, script);
+    const child = spawn("/bin/bash", [file], {
+      env: sandbox.env(behaviour),
+      cwd: sandbox.root,
+      detached: true,
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    let stderr = "";
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    let poll: NodeJS.Timeout | undefined;
+    if (interruptWhen) {
+      const target = path.join(sandbox.state, interruptWhen);
+      poll = setInterval(() => {
+        if (fs.existsSync(target) && child.pid !== undefined) {
+          clearInterval(poll);
+          process.kill(-child.pid, "SIGTERM");
+        }
+      }, 20);
+    }
+    const status = await new Promise<number | null>((resolve, reject) => {
+      child.once("error", reject);
+      child.once("close", (code) => resolve(code));
+    });
+    if (poll) clearInterval(poll);
+    return sandbox.result(status, stderr);
+  } finally {
+    sandbox.remove();
+  }
+}
+
+/** Runs `shellcheck` on `script`; returns its output (empty when clean). */
+export function shellcheck(script: string): { status: number | null; output: string } {
+  const run = spawnSync("shellcheck", ["--shell=bash", "--severity=style", "-"], {
+    input: script,
+    encoding: "utf8",
+  });
+  if (run.error) {
+    throw new Error(
+      `shellcheck is missing (${run.error.message}); install it with "apt-get install -y shellcheck"`,
+    );
+  }
+  return { status: run.status, output: `${run.stdout}${run.stderr}` };
+}

@@ -1,0 +1,342 @@
+import * as assert from "node:assert/strict";
+import {
+  CreateLaunchTemplateCommand,
+  DescribeImagesCommand,
+  DescribeInstanceAttributeCommand,
+  DescribeInstancesCommand,
+  DescribeSubnetsCommand,
+  DescribeVolumesCommand,
+  EC2Client,
+  type Instance,
+} from "@aws-sdk/client-ec2";
+import { renderInitScript } from "../../launcher/initScript";
+import { clientTokenFor } from "../../launcher/runId";
+import type { JobLaunchSpec } from "../../launcher/types";
+import { MOTO_CLIENT_CONFIG, resetMoto, startMoto } from "../support/moto";
+import { specFixture } from "./fixtures";
+import {
+  assertSelfContained,
+  ec2Xml,
+  EC2_CLIENT_SPECIFIERS,
+  invokeSerializedHandler,
+  requiredModules,
+  serializeLauncherClosure,
+  startEc2Stub,
+  type Ec2Stub,
+} from "./serializedClosure";
+
+const EVENT = { job: "pi", scheduledTime: "2026-11-23T03:00:00Z" };
+const RUN_ID = "pi-20261123T0300Z";
+
+function expectedUserData(spec: JobLaunchSpec): string {
+  return renderInitScript({
+    ...spec,
+    runId: RUN_ID,
+    scheduledTime: "2026-11-23T03:00:00Z",
+    deadlineMinutes: spec.maxRuntimeMinutes,
+  });
+}
+
+/** Tag params of the EC2 Query API (`TagSpecification.N.Tag.M.Key/Value`) as a map. */
+function queryTags(params: Record<string, string>, spec: number): Record<string, string> {
+  const tags: Record<string, string> = {};
+  for (let m = 1; params[`TagSpecification.${spec}.Tag.${m}.Key`] !== undefined; m++) {
+    tags[params[`TagSpecification.${spec}.Tag.${m}.Key`]] =
+      params[`TagSpecification.${spec}.Tag.${m}.Value`];
+  }
+  return tags;
+}
+
+describe("the serialized launcher closure", function () {
+  this.timeout(60000);
+
+  describe("against a local EC2 stub", () => {
+    const spec = specFixture({ subnetIds: ["subnet-aaaa"] });
+    let code: string;
+    let stub: Ec2Stub;
+
+    before(async () => {
+      code = await serializeLauncherClosure({ pi: spec });
+      stub = await startEc2Stub(({ action, params }) => {
+        if (action === "DescribeInstances") return { body: ec2Xml.describeInstances([]) };
+        if (action === "RunInstances" && params.InstanceType === "m7i.large") {
+          return {
+            status: 500,
+            body: ec2Xml.error(
+              "InsufficientInstanceCapacity",
+              "We currently do not have sufficient m7i.large capacity",
+            ),
+          };
+        }
+        if (action === "RunInstances") {
+          return {
+            body: ec2Xml.runInstances({
+              instanceId: "i-0stub",
+              instanceType: params.InstanceType,
+              availabilityZone: "eu-west-1a",
+            }),
+          };
+        }
+        return { status: 400, body: ec2Xml.error("InvalidAction", `unexpected ${action}`) };
+      });
+    });
+
+    after(async () => stub?.close());
+    beforeEach(() => stub.requests.splice(0));
+
+    it("is small, requires only node built-ins and @aws-sdk/client-ec2, and bundles no SDK", () => {
+      assertSelfContained(code);
+      assert.deepEqual(requiredModules(code), [EC2_CLIENT_SPECIFIERS[1], "crypto"].sort());
+      assert.ok(code.length < 100000, `serialized closure is ${code.length} bytes`);
+      assert.match(code, /exports\.handler = /);
+    });
+
+    it("rejects code that bundles or needs more than the runtime has", () => {
+      assert.throws(
+        () => assertSelfContained(`${code}\nrequire("zod");`),
+        /requires modules the runtime lacks: zod/,
+      );
+      assert.throws(
+        () => assertSelfContained(`${code}\n// @smithy/smithy-client`),
+        /has AWS SDK code inlined/,
+      );
+      assert.throws(
+        () => assertSelfContained("exports.handler = () => 1;"),
+        /does not require @aws-sdk\/client-ec2/,
+      );
+    });
+
+    it("launches over real HTTP, falling back to the second instance type", async () => {
+      const before = Date.now();
+      const outcome = await invokeSerializedHandler(code, EVENT, stub.endpoint);
+      const after = Date.now();
+      assert.equal(outcome.ok, true, JSON.stringify(outcome.error) + outcome.stderr);
+      const result = outcome.result ?? {};
+      assert.deepEqual(
+        [
+          result.status,
+          result.runId,
+          result.instanceId,
+          result.instanceType,
+          result.availabilityZone,
+          result.existing,
+        ],
+        ["launched", RUN_ID, "i-0stub", "m6i.large", "eu-west-1a", false],
+      );
+      assert.deepEqual(
+        outcome.logs.map((l) => JSON.parse(l)),
+        [{ level: "info", ...result }],
+      );
+
+      const [describe, ...runs] = stub.requests;
+      assert.equal(describe.action, "DescribeInstances");
+      assert.deepEqual(
+        [1, 2, 3].map((n) => [
+          describe.params[`Filter.${n}.Name`],
+          describe.params[`Filter.${n}.Value.1`],
+        ]),
+        [
+          ["tag:transient-jobs:project", "transient-jobs"],
+          ["tag:transient-jobs:environment", "dev"],
+          ["tag:transient-jobs:job", "pi"],
+        ],
+      );
+      const token = (instanceType: string) =>
+        clientTokenFor({
+          environment: "dev",
+          launchTemplateId: spec.launchTemplateId,
+          runId: RUN_ID,
+          purchaseOption: "on-demand",
+          instanceType,
+          subnetId: "subnet-aaaa",
+        });
+      // The SDK itself retries HTTP 500 a few times; each retry carries the same ClientToken.
+      const first = runs.filter((r) => r.params.InstanceType === "m7i.large");
+      assert.ok(first.length >= 1);
+      assert.deepEqual(
+        new Set(first.map((r) => r.params.ClientToken)),
+        new Set([token("m7i.large")]),
+      );
+      const last = runs[runs.length - 1];
+      assert.equal(runs.length, first.length + 1);
+      const { params } = last;
+      assert.deepEqual(
+        {
+          action: last.action,
+          template: params["LaunchTemplate.LaunchTemplateId"],
+          version: params["LaunchTemplate.Version"],
+          type: params.InstanceType,
+          subnet: params.SubnetId,
+          min: params.MinCount,
+          max: params.MaxCount,
+          token: params.ClientToken,
+          market: params["InstanceMarketOptions.MarketType"],
+          resourceTypes: [
+            params["TagSpecification.1.ResourceType"],
+            params["TagSpecification.2.ResourceType"],
+          ],
+        },
+        {
+          action: "RunInstances",
+          template: spec.launchTemplateId,
+          version: "$Latest",
+          type: "m6i.large",
+          subnet: "subnet-aaaa",
+          min: "1",
+          max: "1",
+          token: token("m6i.large"),
+          market: undefined,
+          resourceTypes: ["instance", "volume"],
+        },
+      );
+      assert.equal(Buffer.from(params.UserData, "base64").toString(), expectedUserData(spec));
+      const tags = queryTags(params, 1);
+      assert.deepEqual(queryTags(params, 2), tags);
+      const { "transient-jobs:deadline": deadline, ...rest } = tags;
+      assert.deepEqual(rest, {
+        Name: `tj-dev-${RUN_ID}`,
+        "transient-jobs:project": "transient-jobs",
+        "transient-jobs:environment": "dev",
+        "transient-jobs:job": "pi",
+        "transient-jobs:run-id": RUN_ID,
+        "transient-jobs:scheduled-time": "2026-11-23T03:00:00Z",
+      });
+      const deadlineMs = Date.parse(deadline);
+      const runtimeMs = spec.maxRuntimeMinutes * 60000;
+      assert.ok(
+        deadlineMs >= Math.floor(before / 1000) * 1000 + runtimeMs &&
+          deadlineMs <= after + runtimeMs,
+        `deadline ${deadline} is not launch time + ${spec.maxRuntimeMinutes} min`,
+      );
+    });
+
+    it("fails the invocation with a clear error for a malformed or unknown event", async () => {
+      const malformed = await invokeSerializedHandler(code, { job: "pi" }, stub.endpoint);
+      assert.deepEqual(malformed.error, {
+        name: "InvalidLaunchEventError",
+        message: `launch event.scheduledTime: expected an ISO-8601 time string, got nothing; e.g. {"job": "pi", "scheduledTime": "2026-11-23T03:00:00Z"}`,
+        hasStack: true,
+      });
+      const unknown = await invokeSerializedHandler(
+        code,
+        { ...EVENT, job: "nightly" },
+        stub.endpoint,
+      );
+      assert.deepEqual(unknown.error, {
+        name: "UnknownJobError",
+        message: `launch event.job: no job "nightly" in this launcher (deployed jobs: pi); check the job name or deploy it to this region`,
+        hasStack: true,
+      });
+      assert.deepEqual(stub.requests, []);
+    });
+  });
+
+  describe("against moto", () => {
+    let ec2: EC2Client;
+    let endpoint: string;
+    let spec: JobLaunchSpec;
+    let code: string;
+
+    before(async () => {
+      endpoint = await startMoto();
+      await resetMoto();
+      ec2 = new EC2Client({ ...MOTO_CLIENT_CONFIG, endpoint });
+      const image = (await ec2.send(new DescribeImagesCommand({}))).Images?.[0]?.ImageId;
+      assert.ok(image, "moto has no AMI");
+      const template = await ec2.send(
+        new CreateLaunchTemplateCommand({
+          LaunchTemplateName: "tj-dev-eu-west-1-pi",
+          LaunchTemplateData: { ImageId: image, InstanceInitiatedShutdownBehavior: "terminate" },
+        }),
+      );
+      const subnets = (await ec2.send(new DescribeSubnetsCommand({}))).Subnets ?? [];
+      spec = specFixture({
+        launchTemplateId: template.LaunchTemplate?.LaunchTemplateId ?? "",
+        instanceTypes: ["t3.micro"],
+        subnetIds: subnets
+          .map((s) => s.SubnetId ?? "")
+          .sort()
+          .slice(0, 2),
+      });
+      code = await serializeLauncherClosure({ pi: spec });
+    });
+
+    async function runInstances(runId: string): Promise<Instance[]> {
+      const out = await ec2.send(
+        new DescribeInstancesCommand({
+          Filters: [{ Name: "tag:transient-jobs:run-id", Values: [runId] }],
+        }),
+      );
+      return (out.Reservations ?? []).flatMap((r) => r.Instances ?? []);
+    }
+
+    it("launches once per scheduled run, with the run's tags and user data, and honours forbid", async () => {
+      const first = await invokeSerializedHandler(code, EVENT, endpoint);
+      assert.equal(first.ok, true, JSON.stringify(first.error) + first.stderr);
+      assert.equal(first.result?.status, "launched");
+      assert.equal(first.result?.existing, false);
+
+      const instances = await runInstances(RUN_ID);
+      assert.equal(instances.length, 1);
+      const [instance] = instances;
+      assert.equal(instance.InstanceId, first.result?.instanceId);
+      assert.equal(instance.InstanceType, "t3.micro");
+      assert.equal(instance.SubnetId, spec.subnetIds[0]);
+      const tags = Object.fromEntries((instance.Tags ?? []).map((t) => [t.Key, t.Value]));
+      assert.deepEqual(
+        {
+          job: tags["transient-jobs:job"],
+          environment: tags["transient-jobs:environment"],
+          project: tags["transient-jobs:project"],
+          scheduled: tags["transient-jobs:scheduled-time"],
+          deadline: tags["transient-jobs:deadline"],
+        },
+        {
+          job: "pi",
+          environment: "dev",
+          project: "transient-jobs",
+          scheduled: "2026-11-23T03:00:00Z",
+          deadline: first.result?.deadline,
+        },
+      );
+      const volumes = await ec2.send(
+        new DescribeVolumesCommand({
+          Filters: [{ Name: "tag:transient-jobs:run-id", Values: [RUN_ID] }],
+        }),
+      );
+      assert.deepEqual(
+        volumes.Volumes?.map((v) => v.Attachments?.[0]?.InstanceId),
+        [instance.InstanceId],
+      );
+      const userData = await ec2.send(
+        new DescribeInstanceAttributeCommand({
+          InstanceId: instance.InstanceId,
+          Attribute: "userData",
+        }),
+      );
+      assert.equal(
+        Buffer.from(userData.UserData?.Value ?? "", "base64").toString(),
+        expectedUserData(spec),
+      );
+
+      // A retried invocation of the same run finds the instance instead of launching another
+      // (moto ignores ClientToken, so this is the launcher's own run-id lookup at work).
+      const retry = await invokeSerializedHandler(code, EVENT, endpoint);
+      assert.deepEqual(
+        [retry.result?.status, retry.result?.existing, retry.result?.instanceId],
+        ["launched", true, instance.InstanceId],
+      );
+      assert.equal((await runInstances(RUN_ID)).length, 1);
+
+      // The next run is due while this one is alive: forbid skips it.
+      const next = await invokeSerializedHandler(
+        code,
+        { ...EVENT, scheduledTime: "2026-11-23T04:00:00Z" },
+        endpoint,
+      );
+      assert.equal(next.result?.status, "skipped");
+      assert.match(String(next.result?.reason), /concurrencyPolicy forbid: run pi-20261123T0300Z/);
+      assert.equal((await runInstances("pi-20261123T0400Z")).length, 0);
+    });
+  });
+});
