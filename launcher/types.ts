@@ -1,0 +1,79 @@
+/**
+ * Contracts shared by the Pulumi program (which renders them at deploy time) and the code that
+ * runs in the launcher Lambda and on the instance. Plain data only: everything here must survive
+ * JSON and closure serialization.
+ */
+
+/** What to do when a run is due while an earlier run of the same job is still alive (as in Kubernetes CronJob). */
+export type ConcurrencyPolicy = "forbid" | "allow" | "replace";
+
+/** How the launcher buys capacity. `spot-then-on-demand` tries every spot option before any on-demand one. */
+export type PurchaseOption = "on-demand" | "spot" | "spot-then-on-demand";
+
+/** Allowed values, in one place, for validation and documentation. */
+export const CONCURRENCY_POLICIES: readonly ConcurrencyPolicy[] = ["forbid", "allow", "replace"];
+export const PURCHASE_OPTIONS: readonly PurchaseOption[] = [
+  "on-demand",
+  "spot",
+  "spot-then-on-demand",
+];
+
+/** Tag keys the launcher writes on every instance and volume; the reaper and the CLIs read them. */
+export const TAGS = {
+  project: "transient-jobs:project",
+  environment: "transient-jobs:environment",
+  job: "transient-jobs:job",
+  runId: "transient-jobs:run-id",
+  scheduledTime: "transient-jobs:scheduled-time",
+  deadline: "transient-jobs:deadline",
+} as const;
+
+/** The value of the `transient-jobs:project` tag. */
+export const PROJECT_TAG_VALUE = "transient-jobs";
+
+/**
+ * Everything the launcher needs to start one run of one job in one region. The `Launcher`
+ * component resolves these at deploy time and embeds them in the serialized closure.
+ */
+export interface JobLaunchSpec {
+  /** Job name, the key in the `jobs` stack config map. */
+  job: string;
+  /** Stack name (`dev`, `prod`). */
+  environment: string;
+  /** AWS region of this regional stack. */
+  region: string;
+  /** Launch template id of this job in this region. */
+  launchTemplateId: string;
+  /** Instance types, most preferred first. */
+  instanceTypes: string[];
+  /** Subnets to try, one per availability zone. */
+  subnetIds: string[];
+  purchaseOption: PurchaseOption;
+  concurrencyPolicy: ConcurrencyPolicy;
+  /** Hard limit for one run; the instance powers off at launch time plus this. */
+  maxRuntimeMinutes: number;
+  /** Root volume size, for the run's cost estimate. Default: no volume cost known, no estimate. */
+  volumeGiB?: number;
+  /** Image URI to run (repository URL with tag or digest). */
+  imageUri: string;
+  /** Results bucket name of this region. */
+  bucket: string;
+  /** Key prefix of this job in the bucket, without trailing slash (e.g. `jobs/pi`). */
+  resultsPrefix: string;
+  /** CloudWatch Logs group the container logs to. */
+  logGroup: string;
+  /** SNS topic for run outcome notifications, if the stack has one. */
+  topicArn?: string;
+  /** Environment passed to the container, validated at deploy time. */
+  parameters: Record<string, string>;
+}
+
+/** The EventBridge Scheduler target input (and the manual launch payload). */
+export interface LaunchEvent {
+  /** Job name. */
+  job: string;
+  /** ISO-8601 time of the scheduled run; Scheduler fills `<aws.scheduler.scheduled-time>`. */
+  scheduledTime: string;
+  /** True for a run requested by `npm run launch`. */
+  manual?: boolean;
+}
