@@ -8,6 +8,7 @@ import {
   parseScheduleExpression,
   ParsedSchedule,
   isValidTimezone,
+  offsetSchedule,
 } from "./components/scheduleExpression";
 import {
   CONCURRENCY_POLICIES,
@@ -78,6 +79,11 @@ export interface RegionConfig {
   instanceTypes?: string[];
   /** Minutes added to every cron schedule in this region, so regions do not launch at once. */
   scheduleOffsetMinutes: number;
+  /**
+   * Place in the rollout: a region's images are built and pushed only after every region with a
+   * lower number is up to date. Equal numbers deploy in parallel. Default 0.
+   */
+  rolloutOrder: number;
 }
 
 /** Scheduler retry policy for one job. */
@@ -175,19 +181,23 @@ const regionEntry = z.union([
     subnetIds: subnetIds.optional(),
     instanceTypes: instanceTypes.optional(),
     scheduleOffsetMinutes: z.number().int().min(0).max(59).default(0),
+    rolloutOrder: z.number().int().min(0).max(99).default(0),
   }),
 ]);
 
-const scheduleRule = z.string().superRefine((expression, ctx) => {
-  try {
-    parseScheduleExpression(expression);
-  } catch (error) {
-    ctx.addIssue({
-      code: "custom",
-      message: `is not a valid schedule: ${(error as Error).message}`,
-    });
-  }
-});
+const scheduleRule = z
+  .string()
+  .max(256, "is longer than the 256 characters EventBridge Scheduler accepts")
+  .superRefine((expression, ctx) => {
+    try {
+      parseScheduleExpression(expression);
+    } catch (error) {
+      ctx.addIssue({
+        code: "custom",
+        message: `is not a valid schedule: ${(error as Error).message}`,
+      });
+    }
+  });
 
 const parameterName = /^[A-Z_][A-Z0-9_]*$/;
 
@@ -278,8 +288,11 @@ const stackSchema = z.strictObject({
 export type RawStackConfig = Record<string, unknown>;
 
 function formatPath(path: readonly PropertyKey[]): string {
+  // A hostile or mistaken key (a 100 kB job name) must not turn one problem into 100 kB.
+  const segment = (p: PropertyKey) =>
+    String(p).length > 40 ? `${String(p).slice(0, 37)}...` : String(p);
   return path
-    .map((p, i) => (typeof p === "number" ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`))
+    .map((p, i) => (typeof p === "number" ? `[${p}]` : i === 0 ? segment(p) : `.${segment(p)}`))
     .join("");
 }
 
@@ -345,7 +358,9 @@ export function parseStackConfig(raw: RawStackConfig, environment: string): Stac
   const problems: string[] = [];
 
   const regions: RegionConfig[] = data.regions.map((entry) =>
-    typeof entry === "string" ? { name: entry, enabled: true, scheduleOffsetMinutes: 0 } : entry,
+    typeof entry === "string"
+      ? { name: entry, enabled: true, scheduleOffsetMinutes: 0, rolloutOrder: 0 }
+      : entry,
   );
   const seen = new Set<string>();
   regions.forEach((region, i) => {
@@ -393,6 +408,17 @@ export function parseStackConfig(raw: RawStackConfig, environment: string): Stac
     });
   });
   regions.forEach((region, i) => {
+    for (const job of jobs.filter((j) => runsIn(j, region.name))) {
+      try {
+        offsetSchedule(job.schedule, region.scheduleOffsetMinutes);
+      } catch (error) {
+        problems.push(
+          `${PROJECT}:regions[${i}].scheduleOffsetMinutes: ${region.scheduleOffsetMinutes} cannot shift job "${job.name}": ${(error as Error).message}`,
+        );
+      }
+    }
+  });
+  regions.forEach((region, i) => {
     if (!jobs.some((job) => runsIn(job, region.name))) {
       problems.push(
         `${PROJECT}:regions[${i}]: "${region.name}" runs no job (every job's regions leaves it out); remove the region or add it to a job's regions`,
@@ -421,6 +447,14 @@ export function jobsForRegion(config: StackConfig, region: RegionConfig): JobCon
   return config.jobs
     .filter((job) => runsIn(job, region.name))
     .map((job) => (region.instanceTypes ? { ...job, instanceTypes: region.instanceTypes } : job));
+}
+
+/**
+ * The regions that roll out before `region`: those with a lower `rolloutOrder`. A region's images
+ * wait for them, so a new image reaches them first.
+ */
+export function regionsBefore(regions: RegionConfig[], region: RegionConfig): RegionConfig[] {
+  return regions.filter((r) => r.rolloutOrder < region.rolloutOrder);
 }
 
 /**

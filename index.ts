@@ -4,23 +4,33 @@
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { parseStackConfig, rawConfigFromPulumi } from "./config";
+import { parseStackConfig, rawConfigFromPulumi, regionsBefore } from "./config";
 import { RegionalJobStack } from "./components/regionalJobStack";
+import { JobsDashboard, queueNameFromArn } from "./components/monitoring";
 
 const config = parseStackConfig(rawConfigFromPulumi(pulumi.runtime.allConfig()), pulumi.getStack());
 
-const stacks = config.regions.map((region) => {
+// Declared in rollout order, so each region can wait for the regions before it. Names depend on
+// the region only: adding or removing a region never renames another region's resources.
+const declared = new Map<string, RegionalJobStack>();
+const providers = new Map<string, aws.Provider>();
+for (const region of [...config.regions].sort((a, b) => a.rolloutOrder - b.rolloutOrder)) {
   const provider = new aws.Provider(`aws-${region.name}`, {
     region: region.name as aws.Region,
     defaultTags: { tags: { "transient-jobs:environment": config.environment } },
   });
-  const stack = new RegionalJobStack(
-    `tj-${config.environment}-${region.name}`,
-    { config, region },
-    { providers: { aws: provider } },
+  providers.set(region.name, provider);
+  const rolloutAfter = regionsBefore(config.regions, region).map((r) => declared.get(r.name)!);
+  declared.set(
+    region.name,
+    new RegionalJobStack(
+      `tj-${config.environment}-${region.name}`,
+      { config, region, rolloutAfter },
+      { providers: { aws: provider } },
+    ),
   );
-  return { region, stack };
-});
+}
+const stacks = config.regions.map((region) => ({ region, stack: declared.get(region.name)! }));
 
 /** Per region: whether its schedules fire, its bucket, its launcher, and per job its resources. */
 export const regions = Object.fromEntries(
@@ -30,7 +40,42 @@ export const regions = Object.fromEntries(
       enabled: region.enabled,
       bucketName: stack.bucketName,
       launcherFunctionName: stack.launcherFunctionName,
+      topicArn: stack.topicArn,
       jobs: stack.jobs,
     },
   ]),
 );
+
+// Dashboards are global to the account: one per environment, declared with the first region's
+// provider, showing every region.
+const dashboard = new JobsDashboard(
+  `tj-${config.environment}`,
+  {
+    environment: config.environment,
+    regions: pulumi.all(
+      stacks.map(({ region, stack }) =>
+        pulumi
+          .all([
+            stack.launcherFunctionName,
+            pulumi.all(
+              Object.entries(stack.jobs).map(([job, outputs]) =>
+                outputs.deadLetterQueueArn.apply((arn) => ({
+                  job,
+                  deadLetterQueueName: queueNameFromArn(arn),
+                })),
+              ),
+            ),
+          ])
+          .apply(([launcherFunctionName, jobs]) => ({
+            region: region.name,
+            launcherFunctionName,
+            jobs,
+          })),
+      ),
+    ),
+  },
+  { providers: { aws: providers.get(config.regions[0].name)! } },
+);
+
+/** The environment's CloudWatch dashboard (`npm run runs` prints where to find it). */
+export const dashboardName = dashboard.dashboardName;

@@ -13,6 +13,8 @@ export interface JobImageArgs {
   imagesToKeep?: number;
   /** Keep the repository and its images when it is removed from the program. Default: false. */
   retainOnDelete?: boolean;
+  /** Resources that must be up to date before the image is built and pushed (the rollout). */
+  buildAfter?: pulumi.Resource[];
 }
 
 /** Docker platform for an EC2 architecture. */
@@ -77,7 +79,11 @@ export class JobImage extends pulumi.ComponentResource {
         platform: dockerPlatform(args.architecture),
       },
       // A remote component does not inherit providers from its parent: hand it the region's.
-      { parent: this, providers: [this.getProvider("aws::")].filter((p) => p !== undefined) },
+      {
+        parent: this,
+        providers: [this.getProvider("aws::")].filter((p) => p !== undefined),
+        dependsOn: args.buildAfter,
+      },
     );
 
     this.repositoryArn = this.repository.arn;

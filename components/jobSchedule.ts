@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { RetryConfig } from "../config";
 import { LaunchEvent } from "../launcher/types";
 import { schedulePolicy, serviceTrustPolicy } from "./policies";
+import { offsetSchedule } from "./scheduleExpression";
 
 /** Arguments of {@link JobSchedule}. */
 export interface JobScheduleArgs {
@@ -12,6 +13,11 @@ export interface JobScheduleArgs {
   expression: string;
   /** IANA time zone the expression is read in. */
   timezone: string;
+  /**
+   * Minutes to run later than `expression` says, so regions do not all launch at once (see
+   * {@link offsetSchedule}: cron expressions only; a rate keeps its creation-time phase). Default 0.
+   */
+  offsetMinutes?: number;
   /** `false` keeps the schedule but stops it firing. */
   enabled: boolean;
   /** Launcher function ARN, the schedule's target. */
@@ -79,7 +85,7 @@ export class JobSchedule extends pulumi.ComponentResource {
       `${name}-schedule`,
       {
         description: `transient-jobs: run job "${args.job}"`,
-        scheduleExpression: args.expression,
+        scheduleExpression: offsetSchedule(args.expression, args.offsetMinutes ?? 0),
         scheduleExpressionTimezone: args.timezone,
         state: args.enabled ? "ENABLED" : "DISABLED",
         flexibleTimeWindow: { mode: "OFF" },

@@ -1,7 +1,10 @@
+import { CloudWatchClient } from "@aws-sdk/client-cloudwatch";
 import { EC2Client } from "@aws-sdk/client-ec2";
+import { SNSClient } from "@aws-sdk/client-sns";
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { handleLaunchEvent } from "../launcher/handler";
+import { METRIC_NAMESPACE } from "../launcher/telemetry";
 import { JobLaunchSpec } from "../launcher/types";
 import { LaunchableJob, launcherPolicy, serviceTrustPolicy } from "./policies";
 import packageJson from "../package.json";
@@ -27,6 +30,8 @@ export interface LauncherArgs {
   logRetentionDays: number;
   /** Topic for run outcome notifications, if any. */
   topicArn?: pulumi.Input<string>;
+  /** KMS key encrypting the launcher's log group. Default: CloudWatch Logs' own encryption. */
+  logsKmsKeyArn?: pulumi.Input<string>;
   /** Seconds one invocation may take, including capacity fallbacks and retries. Default: 120. */
   timeoutSeconds?: number;
 }
@@ -58,7 +63,7 @@ export class Launcher extends pulumi.ComponentResource {
 
     this.logGroup = new aws.cloudwatch.LogGroup(
       `${name}-logs`,
-      { retentionInDays: args.logRetentionDays },
+      { retentionInDays: args.logRetentionDays, kmsKeyId: args.logsKmsKeyArn },
       { parent: this },
     );
     const role = new aws.iam.Role(
@@ -85,6 +90,7 @@ export class Launcher extends pulumi.ComponentResource {
                 jobs: jobs.map((j) => j.permissions),
                 logGroupArn,
                 topicArn,
+                metricNamespace: METRIC_NAMESPACE,
               }),
             ),
           ),
@@ -95,6 +101,7 @@ export class Launcher extends pulumi.ComponentResource {
     const specs = pulumi
       .output(args.jobs)
       .apply((jobs) => Object.fromEntries(jobs.map((j) => [j.spec.job, j.spec])));
+    const logGroupName = this.logGroup.name;
     this.function = new aws.lambda.CallbackFunction(
       `${name}-fn`,
       {
@@ -111,11 +118,17 @@ export class Launcher extends pulumi.ComponentResource {
         callbackFactory: () => {
           // Created once per container and reused by every invocation it serves.
           const ec2 = new EC2Client({});
+          const sns = new SNSClient({});
+          const cloudwatch = new CloudWatchClient({});
           const jobs = specs.get();
+          const launcherLogGroup = logGroupName.get();
           return (event: unknown, context: { getRemainingTimeInMillis(): number }) =>
             handleLaunchEvent(event, {
               ec2,
+              sns,
+              cloudwatch,
               jobs,
+              launcherLogGroup,
               remainingTimeMs: () => context.getRemainingTimeInMillis(),
             });
         },

@@ -3,7 +3,8 @@
  * written here, so the whole set can be read in one place, simulated in tests, and kept to the
  * narrowest that works. No statement grants a `*` action.
  */
-import { TAGS } from "../launcher/types";
+import { METRIC_NAMESPACE } from "../launcher/telemetry";
+import { PROJECT_TAG_VALUE, TAGS } from "../launcher/types";
 
 /** An IAM policy statement (the subset of the grammar we use). */
 export interface PolicyStatement {
@@ -36,6 +37,8 @@ export interface LaunchableJob {
   instanceRoleArn: string;
   /** The AMI the launch template resolves to; RunInstances with any other image is denied. */
   imageId: string;
+  /** The security group of the launch template; RunInstances with any other group is denied. */
+  securityGroupId: string;
 }
 
 /** Inputs of the launcher role's policy. */
@@ -44,6 +47,8 @@ export interface LauncherPolicyInputs extends AccountScope {
   jobs: LaunchableJob[];
   logGroupArn: string;
   topicArn?: string;
+  /** CloudWatch namespace the launcher puts its launch metrics in, if any. */
+  metricNamespace?: string;
 }
 
 const document = (statements: PolicyStatement[]): PolicyDocument => ({
@@ -79,7 +84,17 @@ export function launcherPolicy(inputs: LauncherPolicyInputs): PolicyDocument {
   const imageArns = [...new Set(inputs.jobs.map((j) => j.imageId))].map(
     (id) => `arn:${partition}:ec2:${region}::image/${id}`,
   );
-  const fromOurTemplates = { ArnEquals: { "ec2:LaunchTemplate": templateArns } };
+  const securityGroupArns = [...new Set(inputs.jobs.map((j) => j.securityGroupId))].map((id) =>
+    ec2(`security-group/${id}`),
+  );
+  // A request may override launch template parameters: the image and security groups are pinned
+  // by resource, and overriding IMDSv2 or volume encryption is denied (absent keys mean "as the
+  // template says").
+  const fromOurTemplates = {
+    ArnEquals: { "ec2:LaunchTemplate": templateArns },
+    StringEqualsIfExists: { "ec2:MetadataHttpTokens": "required" },
+    BoolIfExists: { "ec2:Encrypted": "true" },
+  };
   const statements: PolicyStatement[] = [
     {
       Sid: "RunFromJobLaunchTemplates",
@@ -91,11 +106,19 @@ export function launcherPolicy(inputs: LauncherPolicyInputs): PolicyDocument {
         ec2("volume/*"),
         ec2("network-interface/*"),
         ec2("subnet/*"),
-        ec2("security-group/*"),
-        ec2("spot-instances-request/*"),
+        ...securityGroupArns,
         ...imageArns,
       ],
       Condition: fromOurTemplates,
+    },
+    {
+      // The ec2:LaunchTemplate key does not apply to spot requests: under the statement above
+      // every spot launch would be denied. A spot request alone launches nothing; the instance
+      // it needs still must come from a job launch template.
+      Sid: "RequestSpotForJobLaunches",
+      Effect: "Allow",
+      Action: "ec2:RunInstances",
+      Resource: ec2("spot-instances-request/*"),
     },
     {
       Sid: "TagOnlyAtLaunch",
@@ -130,6 +153,7 @@ export function launcherPolicy(inputs: LauncherPolicyInputs): PolicyDocument {
       Resource: ec2("instance/*"),
       Condition: {
         StringEquals: {
+          [`aws:ResourceTag/${TAGS.project}`]: PROJECT_TAG_VALUE,
           [`aws:ResourceTag/${TAGS.environment}`]: inputs.environment,
           [`aws:ResourceTag/${TAGS.job}`]: inputs.jobs.map((j) => j.job),
         },
@@ -150,7 +174,21 @@ export function launcherPolicy(inputs: LauncherPolicyInputs): PolicyDocument {
       Resource: inputs.topicArn,
     });
   }
+  if (inputs.metricNamespace) {
+    statements.push(putMetricsStatement("PublishLaunchMetrics", inputs.metricNamespace));
+  }
   return document(statements);
+}
+
+/** PutMetricData supports no resource-level permissions; the namespace key narrows it. */
+function putMetricsStatement(sid: string, namespace: string): PolicyStatement {
+  return {
+    Sid: sid,
+    Effect: "Allow",
+    Action: "cloudwatch:PutMetricData",
+    Resource: "*",
+    Condition: { StringEquals: { "cloudwatch:namespace": namespace } },
+  };
 }
 
 /** Inputs of a job instance role's policy. */
@@ -161,11 +199,13 @@ export interface InstancePolicyInputs {
   resultsPrefix: string;
   logGroupArn: string;
   topicArn?: string;
+  /** CloudWatch namespace the init script puts the run's metrics in. Default `TransientJobs`. */
+  metricNamespace?: string;
 }
 
 /**
  * A job instance may pull its one repository, write (never read back or delete) under its job's
- * prefix, write its own log group, and publish its outcome.
+ * prefix, write its own log group, put its run's metrics, and publish its outcome.
  */
 export function instancePolicy(inputs: InstancePolicyInputs): PolicyDocument {
   const statements: PolicyStatement[] = [
@@ -207,6 +247,10 @@ export function instancePolicy(inputs: InstancePolicyInputs): PolicyDocument {
       Resource: inputs.topicArn,
     });
   }
+  // The init script always reports its run; without this the missed-run alarm would fire.
+  statements.push(
+    putMetricsStatement("PublishRunMetrics", inputs.metricNamespace ?? METRIC_NAMESPACE),
+  );
   return document(statements);
 }
 
@@ -244,6 +288,224 @@ export function schedulePolicy(inputs: SchedulePolicyInputs): PolicyDocument {
       Effect: "Allow",
       Action: "sqs:SendMessage",
       Resource: inputs.deadLetterQueueArn,
+    },
+  ]);
+}
+
+/** Inputs of the reaper role's policy. */
+export interface ReaperPolicyInputs extends AccountScope {
+  environment: string;
+  /** Results bucket ARN; the reaper writes run records only. */
+  bucketArn: string;
+  logGroupArn: string;
+  /** CloudWatch namespace the reaper publishes its metrics to. */
+  metricNamespace: string;
+  topicArn?: string;
+}
+
+/**
+ * The reaper may list instances, terminate only instances carrying this project's and this
+ * environment's tags, write run records (never read or delete), publish its metrics to its own
+ * namespace, write its own log group, and notify.
+ */
+export function reaperPolicy(inputs: ReaperPolicyInputs): PolicyDocument {
+  const { partition, accountId, region } = inputs;
+  const statements: PolicyStatement[] = [
+    {
+      // DescribeInstances supports no resource-level permissions.
+      Sid: "FindRuns",
+      Effect: "Allow",
+      Action: "ec2:DescribeInstances",
+      Resource: "*",
+    },
+    {
+      Sid: "TerminateOnlyOwnInstances",
+      Effect: "Allow",
+      Action: "ec2:TerminateInstances",
+      Resource: `arn:${partition}:ec2:${region}:${accountId}:instance/*`,
+      Condition: {
+        StringEquals: {
+          [`aws:ResourceTag/${TAGS.project}`]: PROJECT_TAG_VALUE,
+          [`aws:ResourceTag/${TAGS.environment}`]: inputs.environment,
+        },
+      },
+    },
+    {
+      Sid: "WriteRunRecords",
+      Effect: "Allow",
+      Action: "s3:PutObject",
+      Resource: `${inputs.bucketArn}/jobs/*/runs/*`,
+    },
+    {
+      // PutMetricData supports no resource-level permissions; the namespace key narrows it.
+      Sid: "PublishReaperMetrics",
+      Effect: "Allow",
+      Action: "cloudwatch:PutMetricData",
+      Resource: "*",
+      Condition: { StringEquals: { "cloudwatch:namespace": inputs.metricNamespace } },
+    },
+    {
+      Sid: "WriteOwnLogs",
+      Effect: "Allow",
+      Action: ["logs:CreateLogStream", "logs:PutLogEvents"],
+      Resource: `${inputs.logGroupArn}:*`,
+    },
+  ];
+  if (inputs.topicArn) {
+    statements.push({
+      Sid: "NotifyReapedRuns",
+      Effect: "Allow",
+      Action: "sns:Publish",
+      Resource: inputs.topicArn,
+    });
+  }
+  return document(statements);
+}
+
+/** EventBridge Scheduler may invoke one function (a schedule without a dead-letter queue). */
+export function invokeFunctionPolicy(functionArn: string): PolicyDocument {
+  return document([
+    {
+      Sid: "InvokeFunction",
+      Effect: "Allow",
+      Action: "lambda:InvokeFunction",
+      Resource: functionArn,
+    },
+  ]);
+}
+
+/** Inputs of the regional notification key's policy. */
+export interface NotificationKeyPolicyInputs extends AccountScope {
+  /**
+   * Name prefix of this regional stack's IAM roles (launcher, job instances, reaper): Pulumi
+   * names each `<component name>-<random>`, and every component name starts with it.
+   */
+  rolePrefix: string;
+}
+
+/** Key administration, delegated to the account's IAM policies; listed, never `kms:*`. */
+export const KEY_ADMIN_ACTIONS: readonly string[] = [
+  "kms:DescribeKey",
+  "kms:GetKeyPolicy",
+  "kms:PutKeyPolicy",
+  "kms:GetKeyRotationStatus",
+  "kms:EnableKeyRotation",
+  "kms:DisableKeyRotation",
+  "kms:ListKeyPolicies",
+  "kms:ListResourceTags",
+  "kms:TagResource",
+  "kms:UntagResource",
+  "kms:UpdateKeyDescription",
+  "kms:EnableKey",
+  "kms:DisableKey",
+  "kms:ScheduleKeyDeletion",
+  "kms:CancelKeyDeletion",
+  "kms:CreateAlias",
+  "kms:UpdateAlias",
+  "kms:DeleteAlias",
+  "kms:ListAliases",
+  "kms:ListGrants",
+  "kms:RevokeGrant",
+];
+
+/**
+ * The customer-managed key of a region's notification topic and log groups. The AWS-managed
+ * `alias/aws/sns` key cannot be used: its policy cannot be changed, and CloudWatch alarms (a
+ * service principal) cannot publish to a topic encrypted with it. So:
+ * - the account administers the key through IAM (listed actions);
+ * - CloudWatch alarms of this account and region may use it to publish;
+ * - this stack's roles may use it only through SNS in this region (matched by role name prefix,
+ *   so the key policy needs no role ARN and the roles, created later, need no KMS statement);
+ * - CloudWatch Logs may use it for this account's log groups in this region.
+ */
+export function notificationKeyPolicy(inputs: NotificationKeyPolicyInputs): PolicyDocument {
+  const { partition, accountId, region } = inputs;
+  const useForSns = ["kms:GenerateDataKey", "kms:Decrypt"];
+  return document([
+    {
+      Sid: "AccountAdministersKey",
+      Effect: "Allow",
+      Principal: { AWS: `arn:${partition}:iam::${accountId}:root` },
+      Action: [...KEY_ADMIN_ACTIONS],
+      Resource: "*",
+    },
+    {
+      Sid: "AlarmsPublishToTopic",
+      Effect: "Allow",
+      Principal: { Service: "cloudwatch.amazonaws.com" },
+      Action: useForSns,
+      Resource: "*",
+      Condition: {
+        StringEquals: { "aws:SourceAccount": accountId },
+        ArnLike: { "aws:SourceArn": `arn:${partition}:cloudwatch:${region}:${accountId}:alarm:*` },
+      },
+    },
+    {
+      Sid: "StackRolesPublishThroughSns",
+      Effect: "Allow",
+      Principal: { AWS: "*" },
+      Action: useForSns,
+      Resource: "*",
+      Condition: {
+        StringEquals: {
+          "kms:CallerAccount": accountId,
+          "kms:ViaService": `sns.${region}.amazonaws.com`,
+        },
+        ArnLike: {
+          "aws:PrincipalArn": `arn:${partition}:iam::${accountId}:role/${inputs.rolePrefix}*`,
+        },
+      },
+    },
+    {
+      Sid: "LogsEncryptOwnLogGroups",
+      Effect: "Allow",
+      Principal: { Service: `logs.${region}.amazonaws.com` },
+      Action: [
+        "kms:Encrypt",
+        "kms:Decrypt",
+        "kms:ReEncryptFrom",
+        "kms:ReEncryptTo",
+        "kms:GenerateDataKey",
+        "kms:GenerateDataKeyWithoutPlaintext",
+        "kms:DescribeKey",
+      ],
+      Resource: "*",
+      Condition: {
+        ArnLike: {
+          "kms:EncryptionContext:aws:logs:arn": `arn:${partition}:logs:${region}:${accountId}:log-group:*`,
+        },
+      },
+    },
+  ]);
+}
+
+/**
+ * The notification topic's policy: CloudWatch alarms of this account and region may publish;
+ * nothing may publish without TLS. The stack's roles publish through their IAM policies.
+ */
+export function notificationTopicPolicy(
+  inputs: AccountScope & { topicArn: string },
+): PolicyDocument {
+  const { partition, accountId, region, topicArn } = inputs;
+  return document([
+    {
+      Sid: "AlarmsPublish",
+      Effect: "Allow",
+      Principal: { Service: "cloudwatch.amazonaws.com" },
+      Action: "sns:Publish",
+      Resource: topicArn,
+      Condition: {
+        StringEquals: { "aws:SourceAccount": accountId },
+        ArnLike: { "aws:SourceArn": `arn:${partition}:cloudwatch:${region}:${accountId}:alarm:*` },
+      },
+    },
+    {
+      Sid: "DenyInsecureTransport",
+      Effect: "Deny",
+      Principal: "*",
+      Action: "sns:Publish",
+      Resource: topicArn,
+      Condition: { Bool: { "aws:SecureTransport": false } },
     },
   ]);
 }

@@ -3,6 +3,9 @@ import * as pulumi from "@pulumi/pulumi";
 import { jobsForRegion, RegionConfig, StackConfig } from "../config";
 import { JobImage } from "./jobImage";
 import { Launcher, LauncherJob } from "./launcher";
+import { queueNameFromArn, RegionalAlarms } from "./monitoring";
+import { RunNotifications } from "./notifications";
+import { Reaper } from "./reaper";
 import { ResultsBucket } from "./resultsBucket";
 import { ScheduledJob } from "./scheduledJob";
 
@@ -12,6 +15,11 @@ export interface RegionalJobStackArgs {
   config: StackConfig;
   /** The region this stack deploys, with its overrides. */
   region: RegionConfig;
+  /**
+   * The regional stacks earlier in the rollout (lower `rolloutOrder`): this region builds and
+   * pushes its images only once they are up to date, so a new image reaches them first.
+   */
+  rolloutAfter?: pulumi.Resource[];
 }
 
 /** Outputs of one job in one region. */
@@ -42,6 +50,8 @@ export class RegionalJobStack extends pulumi.ComponentResource {
   readonly bucketName: pulumi.Output<string>;
   readonly launcherFunctionName: pulumi.Output<string>;
   readonly jobs: Record<string, RegionalJobOutputs>;
+  /** The region's topic for run outcomes and alarms. */
+  readonly topicArn: pulumi.Output<string>;
 
   constructor(name: string, args: RegionalJobStackArgs, opts?: pulumi.ComponentResourceOptions) {
     super("transient-jobs:index:RegionalJobStack", name, {}, opts);
@@ -89,12 +99,30 @@ export class RegionalJobStack extends pulumi.ComponentResource {
               architecture: job.architecture,
               imagesToKeep: config.imagesToKeep,
               retainOnDelete: config.retainResources,
+              buildAfter: args.rolloutAfter,
             },
             { parent: this },
           ),
         );
       }
     }
+
+    // Its key trusts every role whose name starts with this stack's name (see RunNotifications).
+    const notifications = new RunNotifications(
+      `${name}-notifications`,
+      {
+        environment: config.environment,
+        region: region.name,
+        partition,
+        accountId,
+        rolePrefix: `${name}-`,
+        subscribers: config.notifications,
+        keyDeletionWindowDays: config.retainResources ? 30 : 7,
+      },
+      { parent: this },
+    );
+    const topicArn = notifications.topicArn;
+    const logsKmsKeyArn = notifications.keyArn;
 
     // The launcher needs the jobs' launch templates and the schedules need the launcher: the
     // launcher's job list is resolved once the jobs exist.
@@ -108,6 +136,8 @@ export class RegionalJobStack extends pulumi.ComponentResource {
         accountId,
         jobs: launcherJobs,
         logRetentionDays: config.logRetentionDays,
+        topicArn,
+        logsKmsKeyArn,
       },
       { parent: this },
     );
@@ -121,6 +151,7 @@ export class RegionalJobStack extends pulumi.ComponentResource {
           environment: config.environment,
           region: region.name,
           enabled: region.enabled,
+          scheduleOffsetMinutes: region.scheduleOffsetMinutes,
           partition,
           accountId,
           image,
@@ -129,13 +160,46 @@ export class RegionalJobStack extends pulumi.ComponentResource {
           securityGroupId: securityGroup.id,
           subnetIds: network.subnetIds,
           logRetentionDays: config.logRetentionDays,
+          topicArn,
+          logsKmsKeyArn,
         },
         { parent: this },
       );
       return { job, image, scheduled };
     });
     resolveLauncherJobs(pulumi.all(scheduledJobs.map(({ scheduled }) => scheduled.launcherJob)));
+    new Reaper(
+      `${name}-reaper`,
+      {
+        environment: config.environment,
+        region: region.name,
+        partition,
+        accountId,
+        bucketName: bucket.bucketName,
+        bucketArn: bucket.bucketArn,
+        logRetentionDays: config.logRetentionDays,
+        topicArn,
+        logsKmsKeyArn,
+      },
+      { parent: this },
+    );
+    new RegionalAlarms(
+      `${name}-alarms`,
+      {
+        environment: config.environment,
+        region: region.name,
+        enabled: region.enabled,
+        launcherFunctionName: launcher.functionName,
+        jobs: scheduledJobs.map(({ job, scheduled }) => ({
+          job,
+          deadLetterQueueName: scheduled.deadLetterQueueArn.apply(queueNameFromArn),
+        })),
+        topicArn,
+      },
+      { parent: this },
+    );
 
+    this.topicArn = topicArn;
     this.bucketName = bucket.bucketName;
     this.launcherFunctionName = launcher.functionName;
     this.jobs = Object.fromEntries(
@@ -155,6 +219,7 @@ export class RegionalJobStack extends pulumi.ComponentResource {
       bucketName: this.bucketName,
       launcherFunctionName: this.launcherFunctionName,
       jobs: this.jobs,
+      topicArn: this.topicArn,
     });
   }
 

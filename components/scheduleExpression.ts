@@ -314,3 +314,74 @@ export function schedulePeriodMinutes(
   }
   return longest || 366 * 1440;
 }
+
+/** Writes a set of field values back as cron text: `*`, `a`, `a-b`, `a/n`, `a-b/n` or a list. */
+function formatSet(values: Set<number>, rule: FieldRule): string {
+  const sorted = [...values].sort((a, b) => a - b);
+  const [first, last] = [sorted[0], sorted[sorted.length - 1]];
+  if (sorted.length === rule.max - rule.min + 1) return "*";
+  if (sorted.length === 1) return String(first);
+  const step = sorted[1] - first;
+  const evenlySpaced = sorted.every((v, i) => v === first + i * step);
+  if (evenlySpaced && step === 1) return `${first}-${last}`;
+  if (evenlySpaced && sorted.length > 2) {
+    return last + step > rule.max ? `${first}/${step}` : `${first}-${last}/${step}`;
+  }
+  return sorted.join(",");
+}
+
+/**
+ * Shifts a schedule `minutes` later in wall-clock time, so the regions that share a job do not all
+ * launch in the same minute. A cron expression gets new minutes (carrying into the hours); the
+ * shifted expression fires exactly `minutes` after each run of the original one. A rate
+ * expression is returned unchanged: Scheduler counts a rate from the moment the schedule is
+ * created, so regions are already out of step, and fixing a phase would need a `startDate`, a
+ * timestamp that would change on every deployment.
+ * @param minutes 0-59.
+ * @throws ScheduleExpressionError when no single cron expression fires at exactly the shifted
+ *   times: some runs would cross into the next hour and others not (e.g. `cron(0,30 6 * * ? *)`
+ *   shifted by 45), or runs would cross midnight in a schedule limited to certain days, months
+ *   or years (the day fields cannot follow them).
+ */
+export function offsetSchedule(expression: string, minutes: number): string {
+  if (!Number.isInteger(minutes) || minutes < 0 || minutes > 59) {
+    throw new ScheduleExpressionError(
+      `offset ${minutes} is not a whole number of minutes from 0 to 59`,
+    );
+  }
+  const schedule = parseScheduleExpression(expression);
+  if (schedule.kind === "rate" || minutes === 0) return expression;
+  const [, hourField, dayOfMonth, month, dayOfWeek, year] = CRON.exec(expression)![1]
+    .trim()
+    .split(/\s+/);
+
+  const shifted = new Set<number>();
+  let crossesMidnight = false;
+  for (const hour of schedule.hours) {
+    for (const minute of schedule.minutes) {
+      const time = hour * 60 + minute + minutes;
+      crossesMidnight ||= time >= 24 * 60;
+      shifted.add(time % (24 * 60));
+    }
+  }
+  const hours = new Set([...shifted].map((t) => Math.floor(t / 60)));
+  const minuteValues = new Set([...shifted].map((t) => t % 60));
+  if (hours.size * minuteValues.size !== shifted.size) {
+    throw new ScheduleExpressionError(
+      `"${expression}" shifted by ${minutes} minutes would move some runs into the next hour and not others, which one cron expression cannot list; use an offset that keeps every run in its hour or carries every run over`,
+    );
+  }
+  const everyDay =
+    ((dayOfMonth === "*" && dayOfWeek === "?") || (dayOfMonth === "?" && dayOfWeek === "*")) &&
+    month === "*" &&
+    year === "*";
+  if (crossesMidnight && !everyDay) {
+    throw new ScheduleExpressionError(
+      `"${expression}" shifted by ${minutes} minutes would move runs past midnight into days its day-of-month, month, day-of-week or year fields do not allow; use a smaller offset`,
+    );
+  }
+  const sameHours =
+    hours.size === schedule.hours.size && [...hours].every((h) => schedule.hours.has(h));
+  const hourText = sameHours ? hourField : formatSet(hours, FIELDS.hours);
+  return `cron(${formatSet(minuteValues, FIELDS.minutes)} ${hourText} ${dayOfMonth} ${month} ${dayOfWeek} ${year})`;
+}

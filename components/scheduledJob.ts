@@ -19,6 +19,8 @@ export interface ScheduledJobArgs {
   region: string;
   /** `false` keeps everything but stops the schedule firing. */
   enabled: boolean;
+  /** Minutes this region's schedule runs later than the job's (the region's offset). Default 0. */
+  scheduleOffsetMinutes?: number;
   /** Partition and account of the region's resources. */
   partition: pulumi.Input<string>;
   accountId: pulumi.Input<string>;
@@ -36,6 +38,8 @@ export interface ScheduledJobArgs {
   logRetentionDays: number;
   /** Topic for run outcome notifications, if any. */
   topicArn?: pulumi.Input<string>;
+  /** KMS key encrypting the job's log group. Default: CloudWatch Logs' own encryption. */
+  logsKmsKeyArn?: pulumi.Input<string>;
 }
 
 /** Key prefix of a job in its region's bucket. */
@@ -67,7 +71,7 @@ export class ScheduledJob extends pulumi.ComponentResource {
 
     const logGroup = new aws.cloudwatch.LogGroup(
       `${name}-logs`,
-      { retentionInDays: args.logRetentionDays, tags },
+      { retentionInDays: args.logRetentionDays, kmsKeyId: args.logsKmsKeyArn, tags },
       { parent: this },
     );
     const identity = new JobInstanceProfile(
@@ -103,6 +107,7 @@ export class ScheduledJob extends pulumi.ComponentResource {
         job: job.name,
         expression: job.schedule,
         timezone: job.timezone,
+        offsetMinutes: args.scheduleOffsetMinutes,
         enabled: args.enabled,
         launcherArn: args.launcherArn,
         retry: job.retry,
@@ -117,6 +122,7 @@ export class ScheduledJob extends pulumi.ComponentResource {
         launchTemplateArn: template.launchTemplateArn,
         instanceRoleArn: identity.roleArn,
         imageId,
+        securityGroupId: args.securityGroupId,
         subnetIds: args.subnetIds,
         imageUri: args.image.imageUri,
         bucket: args.bucket.bucketName,
@@ -137,6 +143,7 @@ export class ScheduledJob extends pulumi.ComponentResource {
           purchaseOption: job.purchaseOption,
           concurrencyPolicy: job.concurrencyPolicy,
           maxRuntimeMinutes: job.maxRuntimeMinutes,
+          volumeGiB: job.volumeGiB,
           resultsPrefix,
           ...(resolved.topicArn ? { topicArn: resolved.topicArn } : {}),
           parameters: job.parameters,
@@ -146,6 +153,7 @@ export class ScheduledJob extends pulumi.ComponentResource {
           launchTemplateArn: resolved.launchTemplateArn,
           instanceRoleArn: resolved.instanceRoleArn,
           imageId: resolved.imageId,
+          securityGroupId: resolved.securityGroupId,
         },
       }));
     this.launchTemplateId = template.launchTemplateId;

@@ -10,6 +10,7 @@ import {
   type LaunchedResult,
   type SkippedResult,
 } from "./launch";
+import { reportLaunchOutcome, type OutcomeClients } from "./outcomes";
 import { JOB_NAME_PATTERN } from "./runId";
 import type { JobLaunchSpec, LaunchEvent } from "./types";
 
@@ -38,7 +39,7 @@ export function parseLaunchEvent(event: unknown): LaunchEvent {
   }
   if (!JOB_NAME_PATTERN.test(job)) {
     throw new InvalidLaunchEventError(
-      `launch event.job: ${JSON.stringify(job)} is not a job name (1-63 lower-case letters, digits and hyphens)`,
+      `launch event.job: ${quoted(job)} is not a job name (1-63 lower-case letters, digits and hyphens)`,
     );
   }
   if (typeof scheduledTime !== "string") {
@@ -53,7 +54,7 @@ export function parseLaunchEvent(event: unknown): LaunchEvent {
   }
   if (!ISO_TIME.test(scheduledTime) || Number.isNaN(Date.parse(scheduledTime))) {
     throw new InvalidLaunchEventError(
-      `launch event.scheduledTime: ${JSON.stringify(scheduledTime)} is not an ISO-8601 time with a zone, e.g. 2026-11-23T03:00:00Z`,
+      `launch event.scheduledTime: ${quoted(scheduledTime)} is not an ISO-8601 time with a zone, e.g. 2026-11-23T03:00:00Z`,
     );
   }
   if (manual !== undefined && typeof manual !== "boolean") {
@@ -62,6 +63,12 @@ export function parseLaunchEvent(event: unknown): LaunchEvent {
     );
   }
   return manual === undefined ? { job, scheduledTime } : { job, scheduledTime, manual };
+}
+
+/** A string for a message, JSON-quoted and cut at 80 characters: an event can hold 256 kB. */
+function quoted(value: string): string {
+  const text = JSON.stringify(value);
+  return text.length > 80 ? `${text.slice(0, 80)}...` : text;
 }
 
 // Not named `describe`: the closure serializer treats a free name that is also a global of the
@@ -87,13 +94,20 @@ export interface LaunchHandlerDeps {
   log?: (line: string) => void;
   /** Waits between retries; tests shorten it. */
   sleep?: LaunchOptions["sleep"];
+  /** Publishes each outcome to the job's topic (when its spec has one). */
+  sns?: OutcomeClients["sns"];
+  /** Puts each outcome's metrics. */
+  cloudwatch?: OutcomeClients["cloudwatch"];
+  /** The launcher's log group, linked from skipped and failed notifications. */
+  launcherLogGroup?: string;
 }
 
 /**
  * Handles one launch event. Returns the `launched` or `skipped` result; throws
  * {@link InvalidLaunchEventError} or {@link UnknownJobError} for a bad event (after logging it as
  * one JSON line), and {@link LaunchFailedError} when the run could not be launched, so that the
- * invocation counts as failed and asynchronous retries and alarms apply.
+ * invocation counts as failed and asynchronous retries and alarms apply. Every new outcome is
+ * notified and counted first (best effort: a failure to report is logged, never thrown).
  */
 export async function handleLaunchEvent(
   event: unknown,
@@ -122,6 +136,22 @@ export async function handleLaunchEvent(
     { spec, scheduledTime: new Date(parsed.scheduledTime), manual: parsed.manual },
     { now: deps.now, remainingTimeMs: deps.remainingTimeMs, log, sleep: deps.sleep },
   );
+  const report = await reportLaunchOutcome(
+    { sns: deps.sns, cloudwatch: deps.cloudwatch },
+    result,
+    { spec, launcherLogGroup: deps.launcherLogGroup },
+    deps.now?.() ?? new Date(),
+  );
+  if (report.errors.length > 0) {
+    log(
+      JSON.stringify({
+        level: "warn",
+        status: "report-failed",
+        runId: result.runId,
+        errors: report.errors,
+      }),
+    );
+  }
   if (result.status === "failed") {
     throw new LaunchFailedError(
       `run ${result.runId} of job ${result.job} was not launched: ${result.reason}`,

@@ -7,6 +7,8 @@
  * `sed`), which is also how the tests replace them.
  */
 import { InvalidLaunchSpecError } from "./errors";
+import { INSTANCE_OVERHEAD_SECONDS } from "./prices";
+import { logsConsoleUrl, METRIC_NAMESPACE } from "./telemetry";
 import type { JobLaunchSpec } from "./types";
 
 /** What {@link renderInitScript} needs: the job's spec fields plus this run's values. */
@@ -32,6 +34,13 @@ export interface InitScriptInput extends Pick<
   pullAttempts?: number;
   /** First wait between retries in seconds; it doubles each retry, up to 60 s. Default 5. */
   retryBaseSeconds?: number;
+  /**
+   * Estimated price per hour, in micro-dollars, of each `<instance type>/<market>` the run may
+   * be launched as (see `hourlyPriceTable`); the script picks its own from IMDS. Default none.
+   */
+  instancePrices?: Record<string, number>;
+  /** Estimated price per hour of the root volume, in micro-dollars. Default unknown. */
+  volumeMicroUsdPerHour?: number;
 }
 
 /** EC2 accepts at most 16 KB of user data before base64 encoding. */
@@ -53,6 +62,9 @@ const ECR_REGISTRY = /^\d{12}\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?$/
 const IMAGE_URI =
   /^([a-z0-9-]+(?:\.[a-z0-9-]+)+(?::\d{1,5})?)\/[a-z0-9]+(?:(?:[._]|__|-+|\/)[a-z0-9]+)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
 const TOPIC_ARN = /^arn:aws[a-z-]*:sns:([a-z0-9-]+):\d{12}:[A-Za-z0-9_-]{1,256}(?:\.fifo)?$/;
+const PRICE_KEY = /^[a-z][a-z0-9-]*\.[a-z0-9-]+\/(?:spot|on-demand)$/;
+/** Largest price the script's 64-bit arithmetic can multiply by a week of seconds. */
+const MAX_MICRO_USD_PER_HOUR = 1_000_000_000;
 
 const RULES: Record<string, { pattern: RegExp; rule: string }> = {
   runId: { pattern: /^[A-Za-z0-9][A-Za-z0-9-]{0,127}$/, rule: "letters, digits and hyphens" },
@@ -144,13 +156,40 @@ function parameterArguments(parameters: Record<string, string>): string[] {
 }
 
 /**
+ * `price_of TYPE/MARKET`: prints the price per hour in micro-dollars, nothing when unknown. A
+ * `case` over validated keys rather than an associative array, whose lookups need `${...}`.
+ */
+function priceTable(prices: Record<string, number> | undefined): string {
+  if (prices !== undefined && (typeof prices !== "object" || prices === null)) {
+    throw invalid("instancePrices", prices, "an object of <type>/<market>: micro-dollars");
+  }
+  const entries = Object.keys(prices ?? {})
+    .sort()
+    .map((key) => {
+      if (!PRICE_KEY.test(key)) {
+        throw invalid(`instancePrices.${key}`, key, "a key <instance type>/<spot|on-demand>");
+      }
+      const value = checkedInteger(
+        `instancePrices.${key}`,
+        prices![key],
+        0,
+        MAX_MICRO_USD_PER_HOUR,
+      );
+      return `    ${shellQuote(key)}) printf '%s' ${value} ;;`;
+    });
+  return ["price_of() {", "  case $1 in", ...entries, "    *) ;;", "  esac", "}"].join("\n");
+}
+
+/**
  * Renders the init script of one run: a bash script that
  * 1. schedules the watchdog power-off at the deadline before doing anything else,
  * 2. reads instance id, type and zone from IMDSv2, installs the AWS CLI if it is missing,
  *    waits for Docker, logs in to ECR with the instance role and pulls the image (with retries),
  * 3. runs the container with the `awslogs` log driver and the run's environment,
- * 4. on exit, whatever happened, writes `s3://<bucket>/<resultsPrefix>/runs/<runId>.json`,
- *    publishes a one-line outcome to SNS if a topic is set (best effort), and powers off.
+ * 4. on exit, whatever happened, measures the run (duration, estimated cost from the price of
+ *    the instance type and market IMDS reports), writes
+ *    `s3://<bucket>/<resultsPrefix>/runs/<runId>.json`, puts its metrics, publishes a short
+ *    outcome to SNS if a topic is set (both best effort), and powers off.
  *
  * Throws {@link InvalidLaunchSpecError} naming the field when a value breaks its rule, or when
  * the script exceeds {@link USER_DATA_MAX_BYTES}.
@@ -173,6 +212,15 @@ export function renderInitScript(input: InitScriptInput): string {
   );
   const pullAttempts = checkedInteger("pullAttempts", input.pullAttempts ?? 5, 1, 20);
   const retryBaseSeconds = checkedInteger("retryBaseSeconds", input.retryBaseSeconds ?? 5, 1, 60);
+  const volumePrice =
+    input.volumeMicroUsdPerHour === undefined
+      ? ""
+      : checkedInteger(
+          "volumeMicroUsdPerHour",
+          input.volumeMicroUsdPerHour,
+          0,
+          MAX_MICRO_USD_PER_HOUR,
+        );
 
   let topicArn = "";
   let topicRegion = "";
@@ -206,6 +254,10 @@ export function renderInitScript(input: InitScriptInput): string {
     ["TOPIC_REGION", topicRegion],
     ["PULL_ATTEMPTS", pullAttempts],
     ["RETRY_BASE_SECONDS", retryBaseSeconds],
+    ["LOGS_URL", logsConsoleUrl(region, logGroup, runId)],
+    ["METRIC_NAMESPACE", METRIC_NAMESPACE],
+    ["VOLUME_MICRO_USD_PER_HOUR", volumePrice],
+    ["OVERHEAD_SECONDS", INSTANCE_OVERHEAD_SECONDS],
   ];
 
   const script = [
@@ -217,8 +269,10 @@ export function renderInitScript(input: InitScriptInput): string {
     ...values.map(([name, value]) =>
       typeof value === "number"
         ? `readonly ${name}=${value}`
-        : `readonly ${name}=${shellQuote(value)}`,
+        : // The console URL's `$252F` escapes are literal text, not expansions.
+          `${value.includes("$") ? "# shellcheck disable=SC2016\n" : ""}readonly ${name}=${shellQuote(value)}`,
     ),
+    priceTable(input.instancePrices),
     "",
     FUNCTIONS,
     MAIN_BEFORE_RUN,
@@ -249,7 +303,13 @@ ended_at=''
 instance_id=''
 instance_type=''
 availability_zone=''
+purchase_option=''
 image_digest=''
+summary=''
+started_epoch=''
+duration_seconds=null
+cost_micro=''
+estimated_cost=null
 
 log() {
   printf 'transient-jobs %s: %s\n' "$RUN_ID" "$*" >&2
@@ -312,14 +372,49 @@ json_or_null() {
   if [[ -n $1 ]]; then json_string "$1"; else printf 'null'; fi
 }
 
+# usd DECIMALS MICRO: micro-dollars as dollars with 6 (JSON) or 4 (messages) decimals.
+usd() {
+  if (($1 == 6)); then
+    printf '%d.%06d' $(($2 / 1000000)) $(($2 % 1000000))
+  else
+    printf '$%d.%04d' $(($2 / 1000000)) $(($2 % 1000000 / 100))
+  fi
+}
+
+human_duration() {
+  if (($1 >= 3600)); then
+    printf '%dh %02dm' $(($1 / 3600)) $(($1 % 3600 / 60))
+  elif (($1 >= 60)); then
+    printf '%dm %02ds' $(($1 / 60)) $(($1 % 60))
+  else
+    printf '%ds' "$1"
+  fi
+}
+
+# Sets the duration and, when this instance type and market have a price, the estimated cost:
+# (instance + volume price per hour) x (script time + boot and power-off overhead).
+measure() {
+  local ended_epoch price
+  if [[ -z $started_epoch ]]; then return 0; fi
+  ended_epoch=$(date -u +%s) || return 0
+  duration_seconds=$((ended_epoch - started_epoch))
+  price=$(price_of "$instance_type/$purchase_option")
+  if [[ -n $price && -n $VOLUME_MICRO_USD_PER_HOUR ]]; then
+    cost_micro=$(((price + VOLUME_MICRO_USD_PER_HOUR) * (duration_seconds + OVERHEAD_SECONDS) / 3600))
+    estimated_cost=$(usd 6 "$cost_micro")
+  fi
+}
+
 run_record() {
-  printf '{"runId":%s,"job":%s,"environment":%s,"status":%s,"phase":%s,"exitCode":%s,"message":%s,"scheduledTime":%s,"startedAt":%s,"endedAt":%s,"instanceId":%s,"instanceType":%s,"availabilityZone":%s,"imageUri":%s,"imageDigest":%s}\n' \
+  printf '{"runId":%s,"job":%s,"environment":%s,"region":%s,"status":%s,"phase":%s,"exitCode":%s,"message":%s,"scheduledTime":%s,"startedAt":%s,"endedAt":%s,"durationSeconds":%s,"instanceId":%s,"instanceType":%s,"purchaseOption":%s,"availabilityZone":%s,"estimatedCostUsd":%s,"imageUri":%s,"imageDigest":%s,"logGroup":%s,"logStream":%s,"summary":%s}\n' \
     "$(json_string "$RUN_ID")" "$(json_string "$JOB")" "$(json_string "$ENVIRONMENT")" \
-    "$(json_string "$status")" "$(json_string "$phase")" "$exit_code" "$(json_string "$message")" \
-    "$(json_string "$SCHEDULED_TIME")" "$(json_or_null "$started_at")" \
-    "$(json_or_null "$ended_at")" "$(json_or_null "$instance_id")" \
-    "$(json_or_null "$instance_type")" "$(json_or_null "$availability_zone")" \
-    "$(json_string "$IMAGE_URI")" "$(json_or_null "$image_digest")"
+    "$(json_string "$REGION")" "$(json_string "$status")" "$(json_string "$phase")" \
+    "$exit_code" "$(json_string "$message")" "$(json_string "$SCHEDULED_TIME")" \
+    "$(json_or_null "$started_at")" "$(json_or_null "$ended_at")" "$duration_seconds" \
+    "$(json_or_null "$instance_id")" "$(json_or_null "$instance_type")" \
+    "$(json_or_null "$purchase_option")" "$(json_or_null "$availability_zone")" \
+    "$estimated_cost" "$(json_string "$IMAGE_URI")" "$(json_or_null "$image_digest")" \
+    "$(json_string "$LOG_GROUP")" "$(json_string "$RUN_ID")" "$(json_or_null "$summary")"
 }
 
 put_record() {
@@ -327,23 +422,72 @@ put_record() {
     --content-type application/json --only-show-errors
 }
 
+# metric NAME VALUE UNIT: one MetricDatum with the job's dimensions, as JSON.
+metric() {
+  printf '{"MetricName":"%s","Dimensions":[{"Name":"Environment","Value":%s},{"Name":"Region","Value":%s},{"Name":"Job","Value":%s}],"Value":%s,"Unit":"%s"}' \
+    "$1" "$(json_string "$ENVIRONMENT")" "$(json_string "$REGION")" "$(json_string "$JOB")" "$2" "$3"
+}
+
+# Best effort, bounded by its timeout, like notify: metrics must not keep the instance up.
+put_metrics() {
+  local data
+  if [[ $status == succeeded ]]; then
+    data=$(metric RunSucceeded 1 Count)
+  else
+    data=$(metric RunFailed 1 Count)
+  fi
+  if [[ $duration_seconds != null ]]; then
+    data+=",$(metric RunDurationSeconds "$duration_seconds" Seconds)"
+  fi
+  if [[ $estimated_cost != null ]]; then
+    data+=",$(metric RunEstimatedCostUsd "$estimated_cost" None)"
+  fi
+  timeout 30 aws cloudwatch put-metric-data --region "$REGION" --namespace "$METRIC_NAMESPACE" \
+    --metric-data "[$data]" >/dev/null
+}
+
+# One line of facts about the run for the message: time, machine, cost.
+run_facts() {
+  local facts=Ran
+  if [[ $duration_seconds != null ]]; then facts+=" for $(human_duration "$duration_seconds")"; fi
+  if [[ -n $instance_type ]]; then facts+=" on $instance_type"; fi
+  if [[ -n $purchase_option ]]; then facts+=" $purchase_option"; fi
+  if [[ -n $availability_zone ]]; then facts+=" in $availability_zone"; fi
+  if [[ -n $instance_id ]]; then facts+=" ($instance_id)"; fi
+  if [[ -n $cost_micro ]]; then
+    facts+=", estimated cost $(usd 4 "$cost_micro")"
+  else
+    facts+=", no cost estimate (no price for this instance type and region)"
+  fi
+  printf '%s.' "$facts"
+}
+
 # Best effort, bounded by its timeout: a missing topic permission must not keep the instance up.
 notify() {
   if [[ -z $TOPIC_ARN ]]; then return 0; fi
+  local where='' text
+  if [[ $status != succeeded && $phase != finished ]]; then where=" during $phase"; fi
+  text="$RUN_ID $status$where: $message."
+  text+=$'\n'"Job $JOB, environment $ENVIRONMENT, region $REGION, scheduled $SCHEDULED_TIME."
+  text+=$'\n'"$(run_facts)"
+  if [[ -n $summary ]]; then text+=$'\n'"Result: $summary"; fi
+  text+=$'\n'"Logs: $LOGS_URL"$'\n'"Record: s3://$BUCKET/$RECORD_KEY"
   timeout 30 aws sns publish --region "$TOPIC_REGION" --topic-arn "$TOPIC_ARN" \
-    --message "transient-jobs $JOB ($ENVIRONMENT) run $RUN_ID $status: $message" >/dev/null
+    --subject "[transient-jobs $ENVIRONMENT] $JOB $status in $REGION" --message "$text" >/dev/null
 }
 
-# The EXIT trap: whatever happened, write the run record, notify, and power off.
+# The EXIT trap: whatever happened, write the run record, report, and power off.
 finish() {
   local code=$?
   trap - EXIT
   set +e
   ended_at=$(now)
   if [[ -z $started_at ]]; then started_at=$ended_at; fi
+  measure
   if [[ -z $message ]]; then message="the init script exited with status $code during $phase"; fi
   log "run $status: $message"
   retry 3 "writing the run record" put_record || log "the run record could not be written"
+  put_metrics || log "the metrics could not be published"
   notify || log "the outcome could not be published"
   log "powering off"
   shutdown -h now
@@ -365,11 +509,17 @@ const MAIN_BEFORE_RUN = String.raw`# The watchdog comes first: whatever happens 
 shutdown -h "+$DEADLINE_MINUTES" "transient-jobs run $RUN_ID reached its deadline" ||
   fail "could not schedule the power-off at the deadline"
 started_at=$(now)
+started_epoch=$(date -u +%s) || started_epoch=''
 
 phase=metadata
 instance_id=$(imds instance-id) || instance_id=''
 instance_type=$(imds instance-type) || instance_type=''
 availability_zone=$(imds placement/availability-zone) || availability_zone=''
+purchase_option=$(imds instance-life-cycle) || purchase_option=''
+case $purchase_option in
+  spot | on-demand) ;;
+  *) purchase_option='' ;;
+esac
 
 phase=aws-cli
 if ! command -v aws >/dev/null 2>&1; then
@@ -412,6 +562,11 @@ else
 fi`;
 
 const MAIN_AFTER_RUN = String.raw`
+# The job's last output line (Docker keeps a local copy of awslogs output), for the notification.
+summary=$(timeout 20 docker logs --tail 1 "tj-$RUN_ID" 2>&1 | tr -d '
+') || summary=''
+summary=$(printf '%.200s' "$summary")
+
 case $exit_code in
   0)
     status=succeeded

@@ -16,7 +16,8 @@ import type {
   Tag,
 } from "@aws-sdk/client-ec2";
 import { classifyEc2Error, errorCode, errorMessage, type Ec2ErrorKind } from "./errors";
-import { renderInitScript } from "./initScript";
+import { renderInitScript, type InitScriptInput } from "./initScript";
+import { hourlyPriceTable } from "./prices";
 import { clientTokenFor, runIdFor } from "./runId";
 import { PROJECT_TAG_VALUE, TAGS, type JobLaunchSpec } from "./types";
 
@@ -245,6 +246,20 @@ function describeFound(instance: Instance): FoundInstance {
   };
 }
 
+/** The price inputs of a run's init script; none when the spec has no volume size. */
+function runPrices(
+  spec: JobLaunchSpec,
+): Pick<InitScriptInput, "instancePrices" | "volumeMicroUsdPerHour"> {
+  if (spec.volumeGiB === undefined) return {};
+  const table = hourlyPriceTable(spec.region, spec.instanceTypes, spec.volumeGiB);
+  return {
+    instancePrices: table.instances,
+    ...(table.volumeMicroUsdPerHour === undefined
+      ? {}
+      : { volumeMicroUsdPerHour: table.volumeMicroUsdPerHour }),
+  };
+}
+
 /** What every attempt of one run shares. */
 interface PreparedLaunch {
   deadline: Date;
@@ -367,6 +382,8 @@ async function decideAndLaunch(ctx: RunContext): Promise<LaunchResult> {
       runId: identity.runId,
       scheduledTime: identity.scheduledTime,
       deadlineMinutes: spec.maxRuntimeMinutes,
+      // Every type the loop may try, in both markets: the script reads which one it got from IMDS.
+      ...runPrices(spec),
     }),
   };
 

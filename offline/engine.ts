@@ -18,6 +18,8 @@ export const MOCK_ACCOUNT_ID = "123456789012";
 /** One registered resource, as the engine would see it. */
 export interface RecordedResource {
   urn: string;
+  /** Physical id the mock assigned (e.g. `lt-…` for a launch template). */
+  id: string;
   type: string;
   name: string;
   /** URN of the parent resource, if any. */
@@ -28,6 +30,10 @@ export interface RecordedResource {
   providerRegion?: string;
   /** Inputs as the provider would receive them (Outputs resolved). */
   inputs: Record<string, unknown>;
+  /** URNs the resource waits for (explicit `dependsOn`, components expanded, and its inputs'). */
+  dependencies?: string[];
+  /** The `retainOnDelete` option: deleting it from the program leaves it in the cloud. */
+  retainOnDelete?: boolean;
   /** State returned by the mock, i.e. inputs plus computed attributes. */
   state: Record<string, unknown>;
 }
@@ -119,6 +125,12 @@ function computedState(
       };
     case "awsx:ecr:Image":
       return { imageUri: `${inputs.repositoryUrl}@sha256:${shortHash(`${name}:image`, 64)}` };
+    case "aws:iam/openIdConnectProvider:OpenIdConnectProvider":
+      return {
+        arn: `arn:aws:iam::${account}:oidc-provider/${String(inputs.url).replace(/^https:\/\//, "")}`,
+      };
+    case "aws:iam/policy:Policy":
+      return { name: physical, arn: `arn:aws:iam::${account}:policy/${physical}` };
     case "aws:iam/role:Role":
       return { name: physical, arn: `arn:aws:iam::${account}:role/${physical}` };
     case "aws:iam/instanceProfile:InstanceProfile":
@@ -141,6 +153,13 @@ function computedState(
       };
     case "aws:sns/topic:Topic":
       return { name: physical, arn: `arn:aws:sns:${region}:${account}:${physical}` };
+    case "aws:kms/key:Key": {
+      const h = shortHash(`${region}${name}`, 32);
+      const keyId = `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
+      return { keyId, arn: `arn:aws:kms:${region}:${account}:key/${keyId}` };
+    }
+    case "aws:cloudwatch/metricAlarm:MetricAlarm":
+      return { name: physical, arn: `arn:aws:cloudwatch:${region}:${account}:alarm:${physical}` };
     case "aws:scheduler/schedule:Schedule":
       return {
         name: physical,
@@ -180,6 +199,16 @@ function callResult(token: string, inputs: MockInputs, region: string): Record<s
         vpcId: `vpc-${shortHash(`${inputs.id}`)}`,
         availabilityZone: `${region}a`,
       };
+    case "aws:iam/getOpenIdConnectProvider:getOpenIdConnectProvider": {
+      const url = String(inputs.url ?? "").replace(/^https:\/\//, "");
+      return {
+        arn: inputs.arn ?? `arn:aws:iam::${MOCK_ACCOUNT_ID}:oidc-provider/${url}`,
+        url,
+        clientIdLists: [],
+        thumbprintLists: [],
+        tags: {},
+      };
+    }
     case "aws:ssm/getParameter:getParameter":
       return {
         name: inputs.name,
@@ -203,6 +232,8 @@ interface RegisterRequest {
   getName(): string;
   getParent(): string;
   getProvidersMap?(): { get(pkg: string): string | undefined };
+  getDependenciesList?(): string[];
+  getRetainondelete?(): boolean;
 }
 interface RegisterResponse {
   getUrn(): string;
@@ -225,12 +256,15 @@ function forgetProjectModules(): void {
 
 /**
  * Evaluates the program (`index.ts`) with `config` as stack `stack`, and returns every resource
- * and call it made. Evaluations run one at a time: Pulumi's runtime state is global.
+ * and call it made. Evaluations run one at a time: Pulumi's runtime state is global. Another
+ * program of the repository (e.g. `deploy/index`) runs with its own `project` name.
  */
 export async function evaluateProgram(
   stack: string,
   config: Record<string, string>,
   program = path.join(PROJECT_ROOT, "index"),
+  /** The `name` in the program's `Pulumi.yaml`: the config namespace `new pulumi.Config()` reads. */
+  project = "transient-jobs",
 ): Promise<Evaluation> {
   const resources: RecordedResource[] = [];
   const calls: RecordedCall[] = [];
@@ -251,6 +285,7 @@ export async function evaluateProgram(
       const state = { ...inputs, ...computedState(args.type, args.name, inputs, region) };
       pending[`${args.type}::${args.name}`] = {
         urn: "",
+        id,
         type: args.type,
         name: args.name,
         custom: args.custom ?? true,
@@ -276,7 +311,7 @@ export async function evaluateProgram(
   process.chdir(PROJECT_ROOT);
   try {
     pulumi.runtime.setAllConfig(config);
-    await pulumi.runtime.setMocks(mocks, "transient-jobs", stack, false);
+    await pulumi.runtime.setMocks(mocks, project, stack, false);
     const monitor = pulumi.runtime.getMonitor() as unknown as MockMonitor;
     const register = monitor.registerResource.bind(monitor);
     monitor.registerResource = (req, callback) =>
@@ -296,6 +331,8 @@ export async function evaluateProgram(
             // Remote components (awsx) receive their provider through the providers map.
             record.providerRegion ??= regionOf(req.getProvidersMap?.().get("aws"));
             record.urn = res.getUrn();
+            record.dependencies = req.getDependenciesList?.() ?? [];
+            record.retainOnDelete = req.getRetainondelete?.() ?? false;
             record.parent = req.getParent() || undefined;
             resources.push(record);
           }

@@ -4,7 +4,7 @@
  * Nothing is deployed and no AWS account is needed.
  */
 import { parseStackConfig, rawConfigFromPulumi, StackConfig, StackConfigError } from "../config";
-import { nextRunTimes } from "../components/scheduleExpression";
+import { nextRunTimes, parseScheduleExpression } from "../components/scheduleExpression";
 import { evaluateProgram, knownStacks, loadStackConfig, RecordedResource } from "./engine";
 
 const USAGE =
@@ -117,17 +117,21 @@ export function renderPlan(config: StackConfig, resources: RecordedResource[], n
     for (const component of jobComponents) {
       const job = config.jobs.find((j) => component.name === `${stackComponent!.name}-${j.name}`);
       if (!job) continue;
-      const runs = nextRunTimes(job.parsedSchedule, job.timezone, now, 3).map((d) =>
-        formatInZone(d, job.timezone),
+      const resourcesOfJob = inRegion.filter((r) => ancestors(r, byUrn).includes(component));
+      // What Scheduler will be given, after the region's offset, not the configured text.
+      const expression = String(
+        resourcesOfJob.find((r) => r.type === "aws:scheduler/schedule:Schedule")?.inputs
+          .scheduleExpression ?? job.schedule,
+      );
+      const runs = nextRunTimes(parseScheduleExpression(expression), job.timezone, now, 3).map(
+        (d) => formatInZone(d, job.timezone),
       );
       line(
         2,
-        `job ${job.name}: ${job.schedule} in ${job.timezone}; instance types ${job.instanceTypes.join(", ")}`,
+        `job ${job.name}: ${expression} in ${job.timezone}; instance types ${job.instanceTypes.join(", ")}`,
       );
       line(4, `next runs: ${runs.join(" | ")}`);
-      inRegion
-        .filter((r) => ancestors(r, byUrn).includes(component))
-        .forEach((r) => line(4, show(r)));
+      resourcesOfJob.forEach((r) => line(4, show(r)));
     }
   }
   return lines.join("\n");

@@ -5,6 +5,7 @@ import {
   parseStackConfig,
   rawConfigFromPulumi,
   RawStackConfig,
+  regionsBefore,
   StackConfigError,
 } from "../config";
 import { loadStackConfig } from "../offline/engine";
@@ -170,6 +171,42 @@ describe("parseStackConfig", () => {
       valid({ notifications: { httpsEndpoints: ["http://hooks.example.com/x"] } }),
       'transient-jobs:notifications.httpsEndpoints[0]: "http://hooks.example.com/x" is not an https:// URL',
     ],
+    [
+      "schedule offset of an hour",
+      valid({ regions: [{ name: "eu-west-1", scheduleOffsetMinutes: 60 }] }),
+      "transient-jobs:regions[0].scheduleOffsetMinutes: 60 is too big: expected number to be <=59",
+    ],
+    [
+      "schedule offset that cannot shift a job's cron exactly",
+      valid({
+        regions: ["eu-west-1", { name: "us-east-1", scheduleOffsetMinutes: 45 }],
+        jobs: { pi: job({ schedule: "cron(0,30 6 * * ? *)" }) },
+      }),
+      'transient-jobs:regions[1].scheduleOffsetMinutes: 45 cannot shift job "pi": "cron(0,30 6 * * ? *)" shifted by 45 minutes would move some runs into the next hour and not others',
+    ],
+    [
+      "schedule offset that pushes a weekday job past midnight",
+      valid({
+        regions: [{ name: "eu-west-1", scheduleOffsetMinutes: 15 }],
+        jobs: { pi: job({ schedule: "cron(50 23 ? * MON-FRI *)" }) },
+      }),
+      'transient-jobs:regions[0].scheduleOffsetMinutes: 15 cannot shift job "pi": "cron(50 23 ? * MON-FRI *)" shifted by 15 minutes would move runs past midnight',
+    ],
+    [
+      "negative rollout order",
+      valid({ regions: [{ name: "eu-west-1", rolloutOrder: -1 }] }),
+      "transient-jobs:regions[0].rolloutOrder: -1 is too small: expected number to be >=0",
+    ],
+    [
+      "fractional rollout order",
+      valid({ regions: [{ name: "eu-west-1", rolloutOrder: 1.5 }] }),
+      "transient-jobs:regions[0].rolloutOrder: 1.5 is invalid: expected int, received number",
+    ],
+    [
+      "rollout order as text",
+      valid({ regions: [{ name: "eu-west-1", rolloutOrder: "first" }] }),
+      'transient-jobs:regions[0].rolloutOrder: "first" is invalid: expected number, received string',
+    ],
   ];
 
   for (const [title, raw, expected] of badConfigs) {
@@ -195,7 +232,7 @@ describe("parseStackConfig", () => {
   it("applies documented defaults", () => {
     const config = parseStackConfig(valid(), "dev");
     assert.deepEqual(config.regions, [
-      { name: "eu-west-1", enabled: true, scheduleOffsetMinutes: 0 },
+      { name: "eu-west-1", enabled: true, scheduleOffsetMinutes: 0, rolloutOrder: 0 },
     ]);
     const { parsedSchedule, ...pi } = config.jobs[0];
     assert.equal(parsedSchedule.kind, "cron");
@@ -262,6 +299,31 @@ describe("the shipped stack configs", () => {
     assert.ok(config.regions.length >= 2, `prod has ${config.regions.length} region(s)`);
     assert.ok(config.jobs.length >= 2, `prod has ${config.jobs.length} job(s)`);
     assert.equal(config.retainResources, true);
+  });
+});
+
+describe("regionsBefore", () => {
+  it("lists the regions with a lower rollout order, whatever their place in the list", () => {
+    const { regions } = parseStackConfig(
+      valid({
+        regions: [
+          { name: "us-east-1", rolloutOrder: 2 },
+          "eu-west-1",
+          { name: "eu-central-1", rolloutOrder: 1 },
+          { name: "ap-southeast-2", rolloutOrder: 1 },
+        ],
+      }),
+      "prod",
+    );
+    const before = (name: string) =>
+      regionsBefore(
+        regions,
+        regions.find((r) => r.name === name)!,
+      ).map((r) => r.name);
+    assert.deepEqual(before("eu-west-1"), []);
+    assert.deepEqual(before("eu-central-1"), ["eu-west-1"]);
+    assert.deepEqual(before("ap-southeast-2"), ["eu-west-1"]);
+    assert.deepEqual(before("us-east-1"), ["eu-west-1", "eu-central-1", "ap-southeast-2"]);
   });
 });
 

@@ -48,13 +48,20 @@ function baseRecord(overrides: Record<string, unknown>): Record<string, unknown>
     instanceType: "m7i.large",
     availabilityZone: "eu-west-1b",
     imageUri: IMAGE,
+    region: "eu-west-1",
+    purchaseOption: "on-demand",
+    logGroup: "/transient-jobs/dev/pi",
+    logStream: "pi-20261123T0300Z",
+    estimatedCostUsd: null,
+    summary: null,
     ...overrides,
   };
 }
 
 /** Asserts the record and drops its times after checking they are ordered ISO times. */
 function recordWithoutTimes(record: Record<string, unknown>): Record<string, unknown> {
-  const { startedAt, endedAt, ...rest } = record;
+  const { startedAt, endedAt, durationSeconds, ...rest } = record;
+  assert.ok(Number.isInteger(durationSeconds) && (durationSeconds as number) >= 0);
   assert.match(String(startedAt), /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/);
   assert.match(String(endedAt), /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/);
   assert.ok(String(startedAt) <= String(endedAt));
@@ -65,6 +72,31 @@ const S3_CP =
   "aws s3 cp - s3://tj-results-dev-eu-west-1/jobs/pi/runs/pi-20261123T0300Z.json --region eu-west-1 --content-type application/json --only-show-errors";
 const WATCHDOG = "shutdown -h +120 transient-jobs run pi-20261123T0300Z reached its deadline";
 const POWER_OFF = "shutdown -h now";
+const LOGS_URL =
+  "https://eu-west-1.console.aws.amazon.com/cloudwatch/home?region=eu-west-1#logsV2:log-groups/log-group/$252Ftransient-jobs$252Fdev$252Fpi/log-events/pi-20261123T0300Z";
+const DIMENSIONS =
+  '[{"Name":"Environment","Value":"dev"},{"Name":"Region","Value":"eu-west-1"},{"Name":"Job","Value":"pi"}]';
+
+/** The `aws cloudwatch put-metric-data` call of a run, its duration written as `<d>`. */
+function putMetrics(outcome: "RunSucceeded" | "RunFailed", cost?: string): string {
+  const data = [
+    `{"MetricName":"${outcome}","Dimensions":${DIMENSIONS},"Value":1,"Unit":"Count"}`,
+    `{"MetricName":"RunDurationSeconds","Dimensions":${DIMENSIONS},"Value":<d>,"Unit":"Seconds"}`,
+    ...(cost
+      ? [
+          `{"MetricName":"RunEstimatedCostUsd","Dimensions":${DIMENSIONS},"Value":${cost},"Unit":"None"}`,
+        ]
+      : []),
+  ];
+  return `aws cloudwatch put-metric-data --region eu-west-1 --namespace TransientJobs --metric-data [${data.join(",")}]`;
+}
+
+/** A call with the run's measured duration (0-2 s here) replaced by `<d>`. */
+function withoutDuration(call: string): string {
+  return call
+    .replace(/"RunDurationSeconds"(.*?)"Value":\d+/, '"RunDurationSeconds"$1"Value":<d>')
+    .replace(/Ran for \d+s/, "Ran for <d>s");
+}
 
 /** argv of `docker run` for the default input (parameters `{ DIGITS: "10000" }`). */
 const DOCKER_RUN_ARGS = [
@@ -274,11 +306,13 @@ describe("renderInitScript", () => {
         "aws ecr get-login-password --region eu-west-1",
         "docker login --username AWS --password-stdin 123456789012.dkr.ecr.eu-west-1.amazonaws.com",
       ]);
-      assert.deepEqual(rest.slice(2), [
+      assert.deepEqual(rest.slice(2).map(withoutDuration), [
         `docker pull --quiet ${IMAGE}`,
         `docker ${DOCKER_RUN_ARGS.join(" ")}`,
+        "docker logs --tail 1 tj-pi-20261123T0300Z",
         S3_CP,
-        `aws sns publish --region eu-west-1 --topic-arn ${TOPIC} --message transient-jobs pi (dev) run pi-20261123T0300Z succeeded: the job exited with status 0`,
+        putMetrics("RunSucceeded"),
+        `aws sns publish --region eu-west-1 --topic-arn ${TOPIC} --subject [transient-jobs dev] pi succeeded in eu-west-1 --message pi-20261123T0300Z succeeded: the job exited with status 0.\\nJob pi, environment dev, region eu-west-1, scheduled 2026-11-23T03:00:00Z.\\nRan for <d>s on m7i.large on-demand in eu-west-1b (i-0123456789abcdef0), no cost estimate (no price for this instance type and region).\\nLogs: ${LOGS_URL}\\nRecord: s3://tj-results-dev-eu-west-1/jobs/pi/runs/pi-20261123T0300Z.json`,
         POWER_OFF,
       ]);
       assert.deepEqual(run.records.map(recordWithoutTimes), [
@@ -324,7 +358,11 @@ describe("renderInitScript", () => {
         run.calls.some((c) => c.startsWith("docker run")),
         false,
       );
-      assert.deepEqual(steps(run).slice(-2), [S3_CP, POWER_OFF]);
+      assert.deepEqual(steps(run).slice(-3).map(withoutDuration), [
+        S3_CP,
+        putMetrics("RunFailed"),
+        POWER_OFF,
+      ]);
       assert.deepEqual(run.records.map(recordWithoutTimes), [
         baseRecord({
           status: "failed",

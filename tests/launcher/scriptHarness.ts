@@ -28,6 +28,12 @@ export interface StubBehaviour {
   watchdogExit?: number;
   /** `aws` is not installed until the `dnf` stub installs it. */
   awsMissing?: boolean;
+  /** What IMDS says of `instance-life-cycle`. Default `on-demand`. */
+  lifecycle?: string;
+  /** The line `docker logs --tail 1` prints. Default nothing. */
+  lastLine?: string;
+  /** Exit status of `aws cloudwatch put-metric-data`. */
+  metricsExit?: number;
 }
 
 /** What one run of the script did. */
@@ -73,12 +79,14 @@ const STUBS: Record<string, string> = {
   *meta-data/instance-id) printf 'i-0123456789abcdef0' ;;
   *meta-data/instance-type) printf 'm7i.large' ;;
   *meta-data/placement/availability-zone) printf 'eu-west-1b' ;;
+  *meta-data/instance-life-cycle) printf '%s' "\${STUB_LIFECYCLE:-on-demand}" ;;
   *) exit 22 ;;
 esac`,
   docker: `case "$1" in
   info) (( $(count docker-info) > \${STUB_DOCKER_INFO_FAILURES:-0} )) || exit 1 ;;
   login) /bin/cat >/dev/null ;;
   pull) (( $(count docker-pull) > \${STUB_PULL_FAILURES:-0} )) || { echo "pull: timeout" >&2; exit 1; } ;;
+  logs) printf '%s\\n' "\${STUB_LAST_LINE:-}" ;;
   image) printf '%s\\n' "123456789012.dkr.ecr.eu-west-1.amazonaws.com/transient-jobs-pi@sha256:${"ab".repeat(32)}" ;;
   run)
     printf '%s\\0' "$@" >"$TJ_STATE/docker-run.argv"
@@ -92,6 +100,7 @@ esac`,
     /bin/cat >"$TJ_STATE/record-$n.json"
     (( n > \${STUB_S3_FAILURES:-0} )) || exit 1 ;;
   "sns publish") exit "\${STUB_SNS_EXIT:-0}" ;;
+  "cloudwatch put-metric-data") exit "\${STUB_CW_EXIT:-0}" ;;
   *) exit 2 ;;
 esac`,
   dnf: `/bin/cp "$TJ_STATE/aws.installable" "\${0%/*}/aws"`,
@@ -131,6 +140,9 @@ export class ScriptSandbox {
       STUB_S3_FAILURES: stub(behaviour.s3Failures),
       STUB_SNS_EXIT: stub(behaviour.snsExit),
       STUB_WATCHDOG_EXIT: stub(behaviour.watchdogExit),
+      STUB_LIFECYCLE: behaviour.lifecycle ?? "",
+      STUB_LAST_LINE: behaviour.lastLine ?? "",
+      STUB_CW_EXIT: stub(behaviour.metricsExit),
     };
   }
 

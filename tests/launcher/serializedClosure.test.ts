@@ -18,6 +18,7 @@ import {
   assertSelfContained,
   ec2Xml,
   EC2_CLIENT_SPECIFIERS,
+  sdkClientSpecifiers,
   invokeSerializedHandler,
   requiredModules,
   serializeLauncherClosure,
@@ -84,9 +85,17 @@ describe("the serialized launcher closure", function () {
     after(async () => stub?.close());
     beforeEach(() => stub.requests.splice(0));
 
-    it("is small, requires only node built-ins and @aws-sdk/client-ec2, and bundles no SDK", () => {
+    it("is small, requires only node built-ins and the runtime's SDK clients, and bundles no SDK", () => {
       assertSelfContained(code);
-      assert.deepEqual(requiredModules(code), [EC2_CLIENT_SPECIFIERS[1], "crypto"].sort());
+      assert.deepEqual(
+        requiredModules(code),
+        [
+          EC2_CLIENT_SPECIFIERS[1],
+          sdkClientSpecifiers("@aws-sdk/client-sns")[1],
+          sdkClientSpecifiers("@aws-sdk/client-cloudwatch")[1],
+          "crypto",
+        ].sort(),
+      );
       assert.ok(code.length < 100000, `serialized closure is ${code.length} bytes`);
       assert.match(code, /exports\.handler = /);
     });

@@ -49,28 +49,40 @@ export function requiredModules(code: string): string[] {
   return [...new Set([...code.matchAll(/require\("([^"]+)"\)/g)].map((m) => m[1]))].sort();
 }
 
-/** The specifiers by which the code may load the EC2 client the Lambda runtime provides. */
-export const EC2_CLIENT_SPECIFIERS: readonly string[] = [
-  "@aws-sdk/client-ec2",
-  // Pulumi's serializer names the package's main file (e.g. dist-cjs/index.js); the runtime's copy
-  // of the package has the same layout.
-  `@aws-sdk/client-ec2/${path
-    .relative(
-      path.dirname(require.resolve("@aws-sdk/client-ec2/package.json")),
-      require.resolve("@aws-sdk/client-ec2"),
-    )
+/**
+ * The specifiers by which the code may load an SDK client package the Lambda runtime provides:
+ * the package name, or (as Pulumi's serializer writes it) its main file, e.g. dist-cjs/index.js;
+ * the runtime's copy of the package has the same layout.
+ */
+export function sdkClientSpecifiers(pkg: string): string[] {
+  const main = path
+    .relative(path.dirname(require.resolve(`${pkg}/package.json`)), require.resolve(pkg))
     .split(path.sep)
-    .join("/")}`,
+    .join("/");
+  return [pkg, `${pkg}/${main}`];
+}
+
+/** The specifiers by which the code may load the EC2 client the Lambda runtime provides. */
+export const EC2_CLIENT_SPECIFIERS: readonly string[] = sdkClientSpecifiers("@aws-sdk/client-ec2");
+
+/** The SDK clients the launcher loads: EC2 to launch, SNS and CloudWatch to report outcomes. */
+export const LAUNCHER_SDK_SPECIFIERS: readonly string[] = [
+  ...EC2_CLIENT_SPECIFIERS,
+  ...sdkClientSpecifiers("@aws-sdk/client-sns"),
+  ...sdkClientSpecifiers("@aws-sdk/client-cloudwatch"),
 ];
 
 /**
- * Throws unless the code loads only Node built-ins and `@aws-sdk/client-ec2` (which the Lambda
- * Node.js runtime provides), does load the latter, and has no SDK or smithy code inlined.
+ * Throws unless the code loads only Node built-ins and the SDK clients of
+ * {@link LAUNCHER_SDK_SPECIFIERS} (which the Lambda Node.js runtime provides), does load
+ * `@aws-sdk/client-ec2`, and has no SDK or smithy code inlined.
  */
 export function assertSelfContained(code: string): void {
   const builtins = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));
   const required = requiredModules(code);
-  const unexpected = required.filter((m) => !builtins.has(m) && !EC2_CLIENT_SPECIFIERS.includes(m));
+  const unexpected = required.filter(
+    (m) => !builtins.has(m) && !LAUNCHER_SDK_SPECIFIERS.includes(m),
+  );
   if (unexpected.length > 0) {
     throw new Error(
       `the serialized launcher requires modules the runtime lacks: ${unexpected.join(", ")}`,
@@ -124,13 +136,19 @@ Promise.resolve()
  * Writes `code` to a fresh folder outside the project, loads it in a new `node` process that
  * resolves packages only through NODE_PATH (this project's node_modules, standing in for the
  * Lambda runtime's SDK), and calls `handler(event, context)` with fake credentials and
- * `AWS_ENDPOINT_URL_EC2` set to `ec2Endpoint`.
+ * `AWS_ENDPOINT_URL_EC2` set to `ec2Endpoint`. SNS and CloudWatch (outcome reporting) go to the
+ * same endpoint unless `options.env` points them elsewhere, so nothing leaves the machine.
  */
 export async function invokeSerializedHandler(
   code: string,
   event: unknown,
   ec2Endpoint: string,
-  options: { region?: string; budgetMs?: number; timeoutMs?: number } = {},
+  options: {
+    region?: string;
+    budgetMs?: number;
+    timeoutMs?: number;
+    env?: Record<string, string>;
+  } = {},
 ): Promise<Invocation> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tj-lambda-"));
   try {
@@ -158,7 +176,10 @@ export async function invokeSerializedHandler(
           AWS_SECRET_ACCESS_KEY: "testing",
           AWS_EC2_METADATA_DISABLED: "true",
           AWS_ENDPOINT_URL_EC2: ec2Endpoint,
+          AWS_ENDPOINT_URL_SNS: ec2Endpoint,
+          AWS_ENDPOINT_URL_CLOUDWATCH: ec2Endpoint,
           AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
+          ...options.env,
         },
         stdio: ["ignore", "pipe", "pipe"],
       },

@@ -19,7 +19,11 @@ describe("npm run plan", function () {
     assert.equal(result.status, 0, result.stderr);
     const out = result.stdout;
     assert.match(out, /^Stack prod: 2 region\(s\), 2 job\(s\), \d+ resources to create/);
-    for (const region of ["eu-west-1", "us-east-1"]) {
+    // us-east-1 has scheduleOffsetMinutes: 15 in Pulumi.prod.yaml.
+    for (const [region, minute] of [
+      ["eu-west-1", "30"],
+      ["us-east-1", "45"],
+    ]) {
       const section = out.split(`Region ${region} (enabled)`)[1]?.split("\nRegion ")[0];
       assert.ok(section, `no section for ${region}`);
       for (const type of [
@@ -34,11 +38,15 @@ describe("npm run plan", function () {
         );
       }
       assert.equal(section.match(/aws:ec2\/launchTemplate:LaunchTemplate/g)?.length, 2);
-      assert.equal(section.match(/aws:scheduler\/schedule:Schedule/g)?.length, 2);
-      // 02:30 Paris time, CET in November.
+      // Two jobs and the reaper.
+      assert.equal(section.match(/aws:scheduler\/schedule:Schedule/g)?.length, 3);
+      // 02:30 (plus the region's offset) Paris time, CET in November.
       assert.match(
         section,
-        /job nightly-pi: cron\(30 2 \* \* \? \*\) in Europe\/Paris.*\n\s+next runs: 2026-11-24 02:30 CET \| 2026-11-25 02:30 CET \| 2026-11-26 02:30 CET/,
+        new RegExp(
+          `job nightly-pi: cron\\(${minute} 2 \\* \\* \\? \\*\\) in Europe/Paris.*\n\\s+` +
+            `next runs: 2026-11-24 02:${minute} CET \\| 2026-11-25 02:${minute} CET \\| 2026-11-26 02:${minute} CET`,
+        ),
       );
       assert.match(
         section,

@@ -1,0 +1,278 @@
+/**
+ * Benchmark 1: our Pi job against the reference design's job (Gibbons' spigot in pure Python,
+ * `bench/gibbons.py`), both given the same durations. One core: both pinned to the same CPU with
+ * `taskset`, our job with one worker thread. All cores: our job with one worker per CPU, unpinned.
+ * Both programs run as they would in production, start-up included, and their digits are checked
+ * against each other.
+ */
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import type { Manifest } from "../job-image/src/manifest";
+import { allowedCpus, hasCommand, runChild } from "./child";
+import {
+  checked,
+  checkedFlag,
+  info,
+  formatNumber,
+  formatRatio,
+  type BenchmarkResult,
+  type Figure,
+  type RunOptions,
+} from "./report";
+
+const PROJECT_ROOT = path.resolve(__dirname, "..");
+const JOB_MAIN = path.join(PROJECT_ROOT, "job-image", "dist", "main.js");
+const REFERENCE = path.join(__dirname, "gibbons.py");
+
+/** Durations (seconds) of the one-core comparison and of the all-cores runs. */
+export const DURATIONS = {
+  full: { oneCore: [2, 5, 10, 30, 60, 120], allCores: [10, 120] },
+  quick: { oneCore: [2, 5], allCores: [5] },
+} as const;
+
+/** Targets of the issue: ours / reference digits on one core, by duration. */
+export const RATIO_TARGETS: Readonly<Record<number, number>> = { 10: 200, 120: 500 };
+
+/**
+ * Smallest acceptable growth of our digits per doubling of the duration: with Chudnovsky the time
+ * grows as digits^k with k a little above 1, so a doubling should give well over 1.5× the digits;
+ * below 1.3× the curve is collapsing.
+ */
+export const MIN_GROWTH_PER_DOUBLING = 1.3;
+
+/** One run of either program. */
+export interface PiRun {
+  program: "ours" | "reference";
+  durationSeconds: number;
+  /** Worker threads (ours) or 1 (reference). */
+  threads: number;
+  /** The CPU both programs were pinned to, if any. */
+  pinnedCpu?: number;
+  /** Decimal places reached. */
+  digits: number;
+  /** Seconds the program says it computed for (ours: process start to the end of the last step). */
+  seconds: number;
+  /** Wall time of the process, spawn to exit. */
+  wallSeconds: number;
+  /** Our job's steps: digits and seconds of each. */
+  steps?: { digits: number; seconds: number }[];
+  /** File with `3.<digits>`. */
+  piFile: string;
+  /** 1-minute load average when the run started: how busy the shared machine was. */
+  loadAverage: number;
+}
+
+function pinned(cpu: number | undefined, file: string, args: string[]): [string, string[]] {
+  return cpu === undefined ? [file, args] : ["taskset", ["-c", String(cpu), file, ...args]];
+}
+
+async function runOurs(
+  durationSeconds: number,
+  threads: number,
+  cpu: number | undefined,
+  dir: string,
+): Promise<PiRun> {
+  const runId = `bench-${threads}w-${durationSeconds}s`;
+  const loadAverage = os.loadavg()[0];
+  const [file, args] = pinned(cpu, process.execPath, [
+    JOB_MAIN,
+    "--duration",
+    String(durationSeconds),
+    "--workers",
+    String(threads),
+    "--out",
+    dir,
+    "--run-id",
+    runId,
+  ]);
+  const run = await runChild(file, args, {
+    cwd: dir,
+    timeoutMs: durationSeconds * 2000 + 60_000,
+  });
+  const manifest = JSON.parse(
+    fs.readFileSync(path.join(dir, runId, "manifest.json"), "utf8"),
+  ) as Manifest;
+  return {
+    program: "ours",
+    durationSeconds,
+    threads,
+    pinnedCpu: cpu,
+    digits: manifest.digits,
+    seconds: manifest.seconds,
+    wallSeconds: run.wallMs / 1000,
+    steps: manifest.steps,
+    piFile: path.join(dir, runId, manifest.dataFile),
+    loadAverage,
+  };
+}
+
+async function runReference(
+  durationSeconds: number,
+  cpu: number | undefined,
+  dir: string,
+): Promise<PiRun> {
+  const piFile = path.join(dir, `reference-${durationSeconds}s.txt`);
+  const loadAverage = os.loadavg()[0];
+  const [file, args] = pinned(cpu, "python3", [
+    REFERENCE,
+    "--duration",
+    String(durationSeconds),
+    "--out",
+    piFile,
+  ]);
+  const run = await runChild(file, args, { cwd: dir, timeoutMs: durationSeconds * 2000 + 60_000 });
+  const result = JSON.parse(run.stdout.trim().split("\n").pop() ?? "{}") as {
+    digits: number;
+    seconds: number;
+  };
+  return {
+    program: "reference",
+    durationSeconds,
+    threads: 1,
+    pinnedCpu: cpu,
+    digits: result.digits,
+    seconds: result.seconds,
+    wallSeconds: run.wallMs / 1000,
+    piFile,
+    loadAverage,
+  };
+}
+
+/** The first position where the reference's digits and ours differ, or -1 when they agree. */
+function disagreement(reference: PiRun, ours: PiRun): number {
+  const theirs = fs.readFileSync(reference.piFile, "utf8").trim();
+  const fd = fs.openSync(ours.piFile, "r");
+  try {
+    const buffer = Buffer.alloc(theirs.length);
+    fs.readSync(fd, buffer, 0, theirs.length, 0);
+    const mine = buffer.toString("ascii");
+    if (mine === theirs) return -1;
+    let i = 0;
+    while (mine[i] === theirs[i]) i++;
+    return i;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** How our run ended: its last step and how much of the duration it used. */
+function lastStep(run: PiRun): string {
+  const last = run.steps?.[run.steps.length - 1];
+  const step = last
+    ? `last step ${formatNumber(last.digits)} digits in ${last.seconds.toFixed(2)} s, `
+    : "";
+  return `${step}done at ${run.seconds.toFixed(1)} s of ${run.durationSeconds} s`;
+}
+
+/** Growth of digits per doubling of the duration between two runs. */
+export function growthPerDoubling(
+  before: { durationSeconds: number; digits: number },
+  after: { durationSeconds: number; digits: number },
+): number {
+  const doublings = Math.log2(after.durationSeconds / before.durationSeconds);
+  return (after.digits / before.digits) ** (1 / doublings);
+}
+
+/** Runs benchmark 1. */
+export async function runPiBenchmark(options: RunOptions): Promise<BenchmarkResult> {
+  if (!fs.existsSync(JOB_MAIN)) {
+    throw new Error(`${JOB_MAIN} is missing; build the job first: npx tsc -p job-image`);
+  }
+  const durations = options.quick ? DURATIONS.quick : DURATIONS.full;
+  const cpus = allowedCpus();
+  // The last CPU: the first is where interrupts and most other work tend to land.
+  const cpu = hasCommand("taskset") && cpus && cpus.length > 0 ? cpus[cpus.length - 1] : undefined;
+  const allCores = os.availableParallelism();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tj-bench-pi-"));
+  const figures: Figure[] = [];
+  const runs: PiRun[] = [];
+  const where = cpu === undefined ? "1 thread, unpinned (no taskset)" : `pinned to CPU ${cpu}`;
+  try {
+    const oneCore: { reference: PiRun; ours: PiRun }[] = [];
+    for (const d of durations.oneCore) {
+      options.log(`pi: ${d} s on one core: reference (Python), then ours`);
+      const reference = await runReference(d, cpu, dir);
+      const ours = await runOurs(d, 1, cpu, dir);
+      runs.push(reference, ours);
+      oneCore.push({ reference, ours });
+      const ratio = ours.digits / reference.digits;
+      const metric = `${d} s, 1 core: ours / reference digits`;
+      const text = `${formatNumber(ours.digits)} / ${formatNumber(reference.digits)} = ${formatRatio(ratio)}`;
+      const note = `ours: ${lastStep(ours)}`;
+      const target = RATIO_TARGETS[d];
+      figures.push(
+        target === undefined
+          ? info("pi", metric, text, ratio, note)
+          : checked("pi", metric, ratio, text, { op: ">=", limit: target, unit: "×" }, note),
+      );
+    }
+
+    const wrong = oneCore
+      .map(({ reference, ours }) => ({
+        d: ours.durationSeconds,
+        at: disagreement(reference, ours),
+      }))
+      .filter((x) => x.at >= 0);
+    figures.push(
+      checkedFlag(
+        "pi",
+        "reference digits = the prefix of ours, every duration",
+        wrong.length === 0,
+        true,
+        wrong.length === 0
+          ? undefined
+          : `differ at ${wrong.map((w) => `${w.d} s: character ${w.at}`).join(", ")}`,
+      ),
+    );
+
+    // The curve: digits per second and growth per doubling of the duration.
+    oneCore.forEach(({ ours }, i) => {
+      const perSecond = ours.digits / ours.durationSeconds;
+      const metric = `${ours.durationSeconds} s, 1 core: our digits/s, growth per doubling`;
+      if (i === 0) {
+        figures.push(info("pi", metric, `${formatNumber(Math.round(perSecond))}/s`, perSecond));
+        return;
+      }
+      const previous = oneCore[i - 1].ours;
+      const growth = growthPerDoubling(previous, ours);
+      figures.push(
+        checked(
+          "pi",
+          metric,
+          growth,
+          `${formatNumber(Math.round(perSecond))}/s, ${growth.toFixed(2)}× per doubling since ${previous.durationSeconds} s`,
+          { op: ">=", limit: MIN_GROWTH_PER_DOUBLING, unit: "×" },
+        ),
+      );
+    });
+
+    for (const d of durations.allCores) {
+      options.log(`pi: ${d} s on all ${allCores} cores: ours`);
+      const ours = await runOurs(d, allCores, undefined, dir);
+      runs.push(ours);
+      const single = oneCore.find((r) => r.ours.durationSeconds === d);
+      if (!single) throw new Error(`no one-core run of ${d} s to compare the all-cores run with`);
+      const speedUp = ours.digits / single.ours.digits;
+      figures.push(
+        info(
+          "pi",
+          `${d} s, all ${allCores} cores: ours, speed-up over 1 core; vs reference`,
+          `${formatNumber(ours.digits)}, ${speedUp.toFixed(2)}× 1 core; ${formatRatio(ours.digits / single.reference.digits)} reference`,
+          speedUp,
+          `${lastStep(ours)}; 1 core: ${lastStep(single.ours)}; load average ${ours.loadAverage.toFixed(1)} (other users' work takes cores too)`,
+        ),
+      );
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  return {
+    figures,
+    details: {
+      oneCore: where,
+      allCores,
+      runs: runs.map(({ piFile: _piFile, ...run }) => run),
+    },
+  };
+}

@@ -1,0 +1,185 @@
+/**
+ * Run records as the tools read them: the JSON each run leaves at
+ * `s3://<bucket>/jobs/<job>/runs/<run id>.json` (written by the init script, or by the reaper for
+ * a run it terminated), listed and read with an injected S3 client.
+ */
+import { GetObjectCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
+import type { S3Client } from "@aws-sdk/client-s3";
+import { estimateRunCost, Market } from "../launcher/prices";
+import { RUN_ID_PATTERN } from "../launcher/runId";
+import { UsageError } from "./args";
+
+/** A run record; fields older records or the reaper's lack are optional. */
+export interface RunRecord {
+  runId: string;
+  job: string;
+  environment?: string;
+  region?: string;
+  status: string;
+  phase?: string;
+  exitCode?: number | null;
+  message?: string;
+  scheduledTime?: string | null;
+  startedAt?: string | null;
+  endedAt?: string | null;
+  durationSeconds?: number | null;
+  instanceId?: string | null;
+  instanceType?: string | null;
+  purchaseOption?: string | null;
+  availabilityZone?: string | null;
+  estimatedCostUsd?: number | null;
+  imageUri?: string | null;
+  imageDigest?: string | null;
+  logGroup?: string;
+  logStream?: string;
+  summary?: string | null;
+  deadline?: string;
+  reapedAt?: string;
+}
+
+/** A record with where it was found and the figures the tools show. */
+export interface FoundRun {
+  region: string;
+  bucket: string;
+  key: string;
+  record: RunRecord;
+  durationSeconds?: number;
+  /** The record's estimate, or the tools' own when the record has none (`costEstimatedHere`). */
+  costUsd?: number;
+  costEstimatedHere: boolean;
+}
+
+/** Volume size the tools assume for a record without an estimate (the config default). */
+export const ASSUMED_VOLUME_GIB = 30;
+
+/** Key of a run's record. */
+export function recordKey(job: string, runId: string): string {
+  return `jobs/${job}/runs/${runId}.json`;
+}
+
+/** The job and scheduled minute of a run id (`pi-20261123T0300Z`); throws a usage error. */
+export function parseRunId(runId: string): { job: string; time: Date } {
+  if (!RUN_ID_PATTERN.test(runId)) {
+    throw new UsageError(
+      `<run-id>: ${JSON.stringify(runId)} is not a run id; run ids look like pi-20261123T0300Z (job name, "-", UTC minute), as printed by npm run launch and npm run runs`,
+    );
+  }
+  const match = /^(.*)-(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})Z$/.exec(runId)!;
+  const [, job, y, mo, d, h, mi] = match;
+  return { job, time: new Date(Date.UTC(+y, +mo - 1, +d, +h, +mi)) };
+}
+
+/** Every run id with a record for `job` in `bucket`. */
+export async function listRunIds(
+  s3: Pick<S3Client, "send">,
+  bucket: string,
+  job: string,
+): Promise<string[]> {
+  const prefix = `jobs/${job}/runs/`;
+  const ids: string[] = [];
+  let token: string | undefined;
+  do {
+    const page = await s3.send(
+      new ListObjectsV2Command({
+        Bucket: bucket,
+        Prefix: prefix,
+        ...(token ? { ContinuationToken: token } : {}),
+      }),
+    );
+    for (const object of page.Contents ?? []) {
+      const id = object.Key?.slice(prefix.length).replace(/\.json$/, "");
+      if (id && RUN_ID_PATTERN.test(id)) ids.push(id);
+    }
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token);
+  return ids;
+}
+
+function isNotFound(error: unknown): boolean {
+  const { name, $metadata } = error as { name?: string; $metadata?: { httpStatusCode?: number } };
+  return name === "NoSuchKey" || name === "NotFound" || $metadata?.httpStatusCode === 404;
+}
+
+/** The record of `runId` in `bucket`, or undefined when the run has not written one. */
+export async function readRecord(
+  s3: Pick<S3Client, "send">,
+  region: string,
+  bucket: string,
+  runId: string,
+): Promise<FoundRun | undefined> {
+  const { job } = parseRunId(runId);
+  const key = recordKey(job, runId);
+  let text: string;
+  try {
+    const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    text = (await object.Body?.transformToString()) ?? "";
+  } catch (error) {
+    if (isNotFound(error)) return undefined;
+    throw error;
+  }
+  let record: RunRecord;
+  try {
+    record = JSON.parse(text) as RunRecord;
+  } catch {
+    record = { runId, job, status: "unreadable", message: `s3://${bucket}/${key} is not JSON` };
+  }
+  return withFigures({ region, bucket, key, record });
+}
+
+function seconds(from?: string | null, to?: string | null): number | undefined {
+  if (!from || !to) return undefined;
+  const ms = Date.parse(to) - Date.parse(from);
+  return Number.isFinite(ms) && ms >= 0 ? Math.round(ms / 1000) : undefined;
+}
+
+/**
+ * Adds the duration and cost. A record without an estimate (the reaper's) gets one here, from
+ * its times, at the on-demand price (spot is cheaper) with a {@link ASSUMED_VOLUME_GIB} volume.
+ */
+export function withFigures(
+  found: Omit<FoundRun, "costEstimatedHere" | "durationSeconds" | "costUsd">,
+): FoundRun {
+  const { record } = found;
+  const durationSeconds =
+    typeof record.durationSeconds === "number"
+      ? record.durationSeconds
+      : seconds(record.startedAt, record.endedAt);
+  if (typeof record.estimatedCostUsd === "number") {
+    return {
+      ...found,
+      durationSeconds,
+      costUsd: record.estimatedCostUsd,
+      costEstimatedHere: false,
+    };
+  }
+  const market: Market = record.purchaseOption === "spot" ? "spot" : "on-demand";
+  const costUsd =
+    record.instanceType && durationSeconds !== undefined
+      ? estimateRunCost({
+          region: found.region,
+          instanceType: record.instanceType,
+          market,
+          volumeGiB: ASSUMED_VOLUME_GIB,
+          durationSeconds,
+        })
+      : undefined;
+  return { ...found, durationSeconds, costUsd, costEstimatedHere: costUsd !== undefined };
+}
+
+/** Runs `task` over `items`, at most `limit` at a time, results in order. */
+export async function mapLimited<T, R>(
+  items: readonly T[],
+  limit: number,
+  task: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await task(items[i]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}

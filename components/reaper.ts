@@ -1,0 +1,203 @@
+import { CloudWatchClient } from "@aws-sdk/client-cloudwatch";
+import { EC2Client } from "@aws-sdk/client-ec2";
+import { S3Client } from "@aws-sdk/client-s3";
+import { SNSClient } from "@aws-sdk/client-sns";
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import {
+  DEFAULT_GRACE_MINUTES,
+  handleReaperInvocation,
+  MAX_GRACE_MINUTES,
+  METRIC_NAMESPACE,
+  ReaperSettings,
+} from "../launcher/reaper";
+import { launcherExcludedPackages } from "./launcher";
+import { invokeFunctionPolicy, reaperPolicy, serviceTrustPolicy } from "./policies";
+import { parseScheduleExpression } from "./scheduleExpression";
+import packageJson from "../package.json";
+
+/** Arguments of {@link Reaper}. */
+export interface ReaperArgs {
+  /** Stack name: the reaper touches only instances tagged with it. */
+  environment: string;
+  /** Region of the function and of the instances it reaps. */
+  region: string;
+  /** Partition and account of the region's resources. */
+  partition: pulumi.Input<string>;
+  accountId: pulumi.Input<string>;
+  /** The region's results bucket, for `reaped` run records. */
+  bucketName: pulumi.Input<string>;
+  bucketArn: pulumi.Input<string>;
+  /** Days to keep the reaper's logs. */
+  logRetentionDays: number;
+  /** KMS key encrypting the reaper's log group (the region's notification key), if any. */
+  logsKmsKeyArn?: pulumi.Input<string>;
+  /** Topic for run outcome notifications, if any. */
+  topicArn?: pulumi.Input<string>;
+  /** Minutes past a run's deadline before it is reaped. Default: 10. */
+  graceMinutes?: number;
+  /** How often the reaper runs, a Scheduler `rate(...)` expression. Default: `rate(5 minutes)`. */
+  rate?: string;
+}
+
+/** Checks the reaper's own arguments before any resource exists; the message names the fix. */
+export function validateReaperArgs(args: Pick<ReaperArgs, "graceMinutes" | "rate">): void {
+  const grace = args.graceMinutes ?? DEFAULT_GRACE_MINUTES;
+  if (!Number.isInteger(grace) || grace < 0 || grace > MAX_GRACE_MINUTES) {
+    throw new Error(
+      `Reaper graceMinutes: ${grace} must be an integer from 0 to ${MAX_GRACE_MINUTES} (minutes after a run's deadline)`,
+    );
+  }
+  const rate = args.rate ?? "rate(5 minutes)";
+  let kind: string;
+  try {
+    kind = parseScheduleExpression(rate).kind;
+  } catch (error) {
+    throw new Error(`Reaper rate: "${rate}" is not valid: ${(error as Error).message}`);
+  }
+  if (kind !== "rate") {
+    throw new Error(`Reaper rate: "${rate}" must be a rate expression such as "rate(5 minutes)"`);
+  }
+}
+
+/**
+ * The region's reaper: a scheduled Lambda, serialized from a closure, that terminates this
+ * stack's job instances still alive past their deadline tag plus a grace margin, writes their
+ * `reaped` run records, notifies and publishes `TransientJobs/InstancesReaped`. The second line
+ * of defence behind each instance's own watchdog; its role can terminate only instances with
+ * this project's and environment's tags.
+ */
+export class Reaper extends pulumi.ComponentResource {
+  /** The function. */
+  readonly function: aws.lambda.CallbackFunction<unknown, unknown>;
+  /** Function name. */
+  readonly functionName: pulumi.Output<string>;
+  /** The schedule that runs it. */
+  readonly scheduleName: pulumi.Output<string>;
+
+  constructor(name: string, args: ReaperArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("transient-jobs:index:Reaper", name, {}, opts);
+    validateReaperArgs(args);
+    const graceMinutes = args.graceMinutes ?? DEFAULT_GRACE_MINUTES;
+
+    const logGroup = new aws.cloudwatch.LogGroup(
+      `${name}-logs`,
+      { retentionInDays: args.logRetentionDays, kmsKeyId: args.logsKmsKeyArn },
+      { parent: this },
+    );
+    const role = new aws.iam.Role(
+      `${name}-role`,
+      {
+        description:
+          "transient-jobs reaper: terminate this stack's job instances past their deadline",
+        assumeRolePolicy: JSON.stringify(serviceTrustPolicy("lambda.amazonaws.com")),
+      },
+      { parent: this },
+    );
+    const policy = new aws.iam.RolePolicy(
+      `${name}-policy`,
+      {
+        role: role.id,
+        policy: pulumi
+          .all([args.partition, args.accountId, args.bucketArn, logGroup.arn, args.topicArn])
+          .apply(([partition, accountId, bucketArn, logGroupArn, topicArn]) =>
+            JSON.stringify(
+              reaperPolicy({
+                partition,
+                accountId,
+                region: args.region,
+                environment: args.environment,
+                bucketArn,
+                logGroupArn,
+                metricNamespace: METRIC_NAMESPACE,
+                topicArn,
+              }),
+            ),
+          ),
+      },
+      { parent: this },
+    );
+
+    const settings = pulumi
+      .all([args.bucketName, args.topicArn])
+      .apply(([bucket, topicArn]): ReaperSettings => ({
+        environment: args.environment,
+        region: args.region,
+        bucket,
+        graceMinutes,
+        ...(topicArn ? { topicArn } : {}),
+      }));
+    this.function = new aws.lambda.CallbackFunction(
+      `${name}-fn`,
+      {
+        description: "transient-jobs: terminate job instances past their deadline",
+        role,
+        runtime: aws.lambda.Runtime.NodeJS22dX,
+        architectures: ["arm64"],
+        timeout: 60,
+        memorySize: 256,
+        loggingConfig: { logFormat: "Text", logGroup: logGroup.name },
+        codePathOptions: {
+          extraExcludePackages: launcherExcludedPackages(packageJson.dependencies),
+        },
+        callbackFactory: () => {
+          // Created once per container and reused by every invocation it serves.
+          const clients = {
+            ec2: new EC2Client({}),
+            s3: new S3Client({}),
+            cloudwatch: new CloudWatchClient({}),
+            sns: new SNSClient({}),
+          };
+          const resolved = settings.get();
+          return () => handleReaperInvocation(clients, resolved);
+        },
+      },
+      // The role must be able to write logs before the first invocation.
+      { parent: this, dependsOn: [policy] },
+    );
+
+    const invokeRole = new aws.iam.Role(
+      `${name}-invoke`,
+      {
+        description: "EventBridge Scheduler: invoke the transient-jobs reaper",
+        assumeRolePolicy: pulumi
+          .output(args.accountId)
+          .apply((accountId) =>
+            JSON.stringify(serviceTrustPolicy("scheduler.amazonaws.com", accountId)),
+          ),
+      },
+      { parent: this },
+    );
+    const invokePolicy = new aws.iam.RolePolicy(
+      `${name}-invoke`,
+      {
+        role: invokeRole.id,
+        policy: this.function.arn.apply((arn) => JSON.stringify(invokeFunctionPolicy(arn))),
+      },
+      { parent: this },
+    );
+    const schedule = new aws.scheduler.Schedule(
+      `${name}-schedule`,
+      {
+        description: `transient-jobs: reap ${args.environment} job instances past their deadline`,
+        scheduleExpression: args.rate ?? "rate(5 minutes)",
+        // Always on, also in a disabled region: instances launched before still need reaping.
+        state: "ENABLED",
+        flexibleTimeWindow: { mode: "OFF" },
+        target: {
+          arn: this.function.arn,
+          roleArn: invokeRole.arn,
+          input: "{}",
+          // The next pass is minutes away: a missed one is not worth retrying.
+          retryPolicy: { maximumRetryAttempts: 0, maximumEventAgeInSeconds: 60 },
+        },
+      },
+      // Scheduler checks the role when the schedule is written.
+      { parent: this, dependsOn: [invokePolicy] },
+    );
+
+    this.functionName = this.function.name;
+    this.scheduleName = schedule.name;
+    this.registerOutputs({ functionName: this.functionName, scheduleName: this.scheduleName });
+  }
+}

@@ -1,0 +1,156 @@
+/**
+ * The job's entry point (`node dist/main.js`): parameters, the run loop on a worker pool, the
+ * result written to S3 or a local folder. Exit codes: 0 done, 1 failed, 2 invalid parameters,
+ * 143 stopped by SIGTERM/SIGINT (after writing what was done).
+ */
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { runPiJob } from "./job";
+import { LocalResultWriter } from "./localWriter";
+import { buildManifest, encodePiData, ResultWriter } from "./manifest";
+import { JobParams, ParamError, parseInvocation, USAGE } from "./params";
+import { computePiDigits } from "./pi";
+import { createProgressReporter, formatCount } from "./progress";
+import { WorkerPool } from "./workerPool";
+
+/** Exit codes, part of the job contract. */
+export const EXIT = { ok: 0, failed: 1, badParameters: 2, stopped: 143 } as const;
+
+/** Time kept for writing the result: 5% of the duration, from 0.2 s to 15 s. */
+export function writeReserveMs(durationSeconds: number): number {
+  return Math.min(15_000, Math.max(200, durationSeconds * 50));
+}
+
+/** The job package's version, from the package.json next to `src/` or `dist/`. */
+export function jobVersion(): string {
+  const file = path.join(__dirname, "..", "package.json");
+  return (JSON.parse(fs.readFileSync(file, "utf8")) as { version: string }).version;
+}
+
+async function createWriter(
+  params: JobParams,
+): Promise<{ writer: ResultWriter; close: () => void }> {
+  const { output } = params;
+  if (output.kind === "local") {
+    return { writer: new LocalResultWriter(output.dir, params.runId), close: () => undefined };
+  }
+  // Loaded only for S3 output: the SDK takes a few hundred milliseconds to load.
+  const [{ S3Client }, { S3ResultWriter }] = await Promise.all([
+    import("@aws-sdk/client-s3"),
+    import("./s3Writer"),
+  ]);
+  const client = new S3Client({ region: output.region });
+  const writer = new S3ResultWriter(client, {
+    bucket: output.bucket,
+    prefix: output.prefix,
+    runId: params.runId,
+    multipartThresholdBytes: output.multipartThresholdBytes,
+  });
+  return { writer, close: () => client.destroy() };
+}
+
+async function run(params: JobParams, out: (text: string) => void): Promise<number> {
+  // performance.now() counts from process start, so the budget includes Node's own start-up.
+  const startedAt = new Date(Date.now() - performance.now());
+  const deadline = params.durationSeconds * 1000 - writeReserveMs(params.durationSeconds);
+
+  // Installed first, so a signal during start-up is handled too.
+  const stop = new AbortController();
+  const onSignal = (name: NodeJS.Signals) => {
+    if (stop.signal.aborted) {
+      // A second signal (e.g. a second Ctrl-C while writing): give up at once.
+      process.exit(EXIT.stopped);
+    }
+    out(`\npi: ${name} received; keeping the last verified step\n`);
+    stop.abort("signal");
+  };
+  process.on("SIGTERM", onSignal);
+  process.on("SIGINT", onSignal);
+
+  let closeWriter: (() => void) | undefined;
+  let pool: WorkerPool | undefined;
+  const progress = createProgressReporter({
+    write: out,
+    tty: process.stdout.isTTY === true,
+    leftMs: () => deadline - performance.now(),
+  });
+  try {
+    const { writer, close } = await createWriter(params);
+    closeWriter = close;
+    out(
+      `pi: run ${params.runId}, ${params.durationSeconds} s on ${params.workers} worker thread(s), results to ${writer.destination}\n`,
+    );
+    const threads = new WorkerPool(params.workers);
+    pool = threads;
+    await threads.ready();
+    const result = await runPiJob({
+      deadline,
+      signal: stop.signal,
+      compute: (digits, signal) => computePiDigits(digits, { pool: threads, signal }),
+      onStepStarted: (target) => progress.stepStarted(target),
+      onStepFinished: (digits, ms) => progress.stepFinished(digits, ms),
+    });
+    progress.stop();
+    // Stop the threads now: a step abandoned at the deadline would otherwise keep a core busy.
+    await threads.close();
+    if (!result.pi) {
+      out("pi: stopped before the first step finished; nothing to write\n");
+      return EXIT.stopped;
+    }
+    const data = encodePiData(result.pi);
+    const manifest = buildManifest(data, {
+      runId: params.runId,
+      version: jobVersion(),
+      startedAt,
+      finishedAt: new Date(startedAt.getTime() + result.endedAt),
+      durationSeconds: params.durationSeconds,
+      workers: params.workers,
+      stopReason: result.stopReason,
+      steps: result.steps,
+    });
+    const stored = await writer.write(data, manifest);
+    out(
+      `pi: ${formatCount(manifest.digits)} digits in ${manifest.seconds} s (${result.stopReason}); wrote ${stored.data} and ${stored.manifest}\n`,
+    );
+    return result.stopReason === "signal" ? EXIT.stopped : EXIT.ok;
+  } finally {
+    progress.stop();
+    await pool?.close();
+    closeWriter?.();
+    process.off("SIGTERM", onSignal);
+    process.off("SIGINT", onSignal);
+  }
+}
+
+/** Parses the parameters, runs the job and returns the exit code; never rejects. */
+export async function main(
+  argv: readonly string[] = process.argv.slice(2),
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<number> {
+  const out = (text: string) => void process.stdout.write(text);
+  try {
+    const invocation = parseInvocation(env, argv, {
+      cpus: os.availableParallelism(),
+      now: new Date(),
+    });
+    if (invocation.kind === "help") {
+      out(USAGE);
+      return EXIT.ok;
+    }
+    return await run(invocation.params, out);
+  } catch (error) {
+    if (error instanceof ParamError) {
+      process.stderr.write(`pi: ${error.message}\n`);
+      return EXIT.badParameters;
+    }
+    process.stderr.write(`pi: failed: ${error instanceof Error ? error.message : String(error)}\n`);
+    return EXIT.failed;
+  }
+}
+
+if (require.main === module) {
+  void main().then((code) => {
+    process.exitCode = code;
+  });
+}

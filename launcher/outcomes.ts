@@ -1,0 +1,198 @@
+/**
+ * Launch outcomes as operators see them: the short notification the launcher publishes for each
+ * launch decision and the metrics it puts (names in `telemetry.ts`, shared with the init script,
+ * the alarms and the dashboard). Pure builders plus one best-effort sender with injected clients; runs
+ * inside the serialized launcher closure, so SDK commands are imported by name and errors are
+ * plain objects.
+ *
+ * Nothing here reads job parameters: they may hold secrets, so no message or metric carries them.
+ */
+import { PutMetricDataCommand } from "@aws-sdk/client-cloudwatch";
+import type { CloudWatchClient, MetricDatum } from "@aws-sdk/client-cloudwatch";
+import { PublishCommand } from "@aws-sdk/client-sns";
+import type { SNSClient } from "@aws-sdk/client-sns";
+import { errorCode, errorMessage } from "./errors";
+import type { FailedResult, LaunchedResult, LaunchResult, SkippedResult } from "./launch";
+import { formatUsd, hourlyPrice } from "./prices";
+import { jobDimensions, logsConsoleUrl, METRIC_NAMESPACE, METRICS } from "./telemetry";
+import type { JobLaunchSpec } from "./types";
+
+/** One notification: SNS subjects are at most 100 ASCII characters on one line. */
+export interface Notification {
+  subject: string;
+  message: string;
+}
+
+/** Where an operator looks next; the launcher's own log group holds its decision lines. */
+export interface OutcomeContext {
+  spec: JobLaunchSpec;
+  /** The launcher's log group name, linked from skipped and failed messages. */
+  launcherLogGroup?: string;
+}
+
+function subject(spec: JobLaunchSpec, what: string): string {
+  const text = `[transient-jobs ${spec.environment}] ${spec.job} ${what} in ${spec.region}`;
+  return text.replace(/[^\x20-\x7e]/g, "?").slice(0, 100);
+}
+
+function identityLine(result: LaunchResult): string {
+  return `Job ${result.job}, environment ${result.environment}, region ${result.region}, scheduled ${result.scheduledTime}${result.manual ? " (manual launch)" : ""}.`;
+}
+
+function launchedMessage(result: LaunchedResult, ctx: OutcomeContext): Notification {
+  const { spec } = ctx;
+  const price = hourlyPrice(spec.region, result.instanceType, result.purchaseOption);
+  const hoursToDeadline = spec.maxRuntimeMinutes / 60;
+  const cost =
+    price === undefined
+      ? "No price is known for this instance type and region (launcher/prices.ts)."
+      : `Estimated ${formatUsd(price)}/h, at most ${formatUsd(price * hoursToDeadline)} by the deadline.`;
+  const replaced =
+    result.replacedInstanceIds.length > 0
+      ? `\nReplaced the earlier run(s) on ${result.replacedInstanceIds.join(", ")}.`
+      : "";
+  return {
+    subject: subject(spec, "launched"),
+    message:
+      `${result.runId} launched: ${result.instanceType} ${result.purchaseOption} in ${result.availabilityZone} (${result.instanceId}), deadline ${result.deadline}, after ${result.attempts.length} attempt(s).\n` +
+      `${identityLine(result)}\n${cost}${replaced}\n` +
+      `Logs: ${logsConsoleUrl(spec.region, spec.logGroup, result.runId)}`,
+  };
+}
+
+function skippedMessage(result: SkippedResult, ctx: OutcomeContext): Notification {
+  const { spec } = ctx;
+  const live = result.liveInstances.find((i) => i.runId !== undefined);
+  const logs = live?.runId
+    ? `Logs of the running ${live.runId}: ${logsConsoleUrl(spec.region, spec.logGroup, live.runId)}`
+    : `Logs: ${logsConsoleUrl(spec.region, spec.logGroup)}`;
+  return {
+    subject: subject(spec, "skipped"),
+    message: `${result.runId} skipped: ${result.reason}.\n${identityLine(result)}\n${logs}`,
+  };
+}
+
+function failedMessage(result: FailedResult, ctx: OutcomeContext): Notification {
+  const { spec } = ctx;
+  const attempts = result.attempts
+    .slice(0, 5)
+    .map((a) => `${a.purchaseOption} ${a.instanceType} ${a.subnetId}: ${a.errorCode ?? a.outcome}`);
+  const more = result.attempts.length > 5 ? `; ${result.attempts.length - 5} more` : "";
+  const logs = ctx.launcherLogGroup
+    ? `Launcher logs: ${logsConsoleUrl(spec.region, ctx.launcherLogGroup)}`
+    : `Launcher logs: the launcher's log group in ${spec.region}`;
+  return {
+    subject: subject(spec, "failed at launch"),
+    message:
+      `${result.runId} failed at launch: ${result.reason}.\n${identityLine(result)}\n` +
+      (attempts.length > 0 ? `Attempts: ${attempts.join("; ")}${more}.\n` : "") +
+      logs,
+  };
+}
+
+/** The notification of one launch decision. */
+export function launchNotification(result: LaunchResult, ctx: OutcomeContext): Notification {
+  switch (result.status) {
+    case "launched":
+      return launchedMessage(result, ctx);
+    case "skipped":
+      return skippedMessage(result, ctx);
+    case "failed":
+      return failedMessage(result, ctx);
+  }
+}
+
+/** The metrics of one launch decision, all in {@link METRIC_NAMESPACE}. */
+export function launchMetricData(result: LaunchResult, timestamp: Date): MetricDatum[] {
+  const dimensions = jobDimensions(result.environment, result.region, result.job);
+  const count = (name: string, value: number, extra: { Name: string; Value: string }[] = []) => ({
+    MetricName: name,
+    Dimensions: [...dimensions, ...extra],
+    Timestamp: timestamp,
+    Value: value,
+    Unit: "Count" as const,
+  });
+  switch (result.status) {
+    case "launched":
+      return [
+        count(METRICS.launched, 1),
+        count(METRICS.launches, 1, [
+          { Name: "InstanceType", Value: result.instanceType },
+          { Name: "PurchaseOption", Value: result.purchaseOption },
+        ]),
+        count(METRICS.attempts, result.attempts.length),
+      ];
+    case "skipped":
+      return [count(METRICS.skipped, 1)];
+    case "failed":
+      return [count(METRICS.failed, 1), count(METRICS.attempts, result.attempts.length)];
+  }
+}
+
+/** The clients outcome reporting uses; either may be absent (then that half is skipped). */
+export interface OutcomeClients {
+  sns?: Pick<SNSClient, "send">;
+  cloudwatch?: Pick<CloudWatchClient, "send">;
+}
+
+/** What reporting one outcome did; failures never fail the launch. */
+export interface OutcomeReport {
+  notified: boolean;
+  metrics: boolean;
+  errors: string[];
+}
+
+/**
+ * Publishes the notification (when the spec has a topic) and puts the metrics of one launch
+ * decision, each best effort: a failure is returned (and logged by the caller), never thrown,
+ * because the instance is already running or the decision already made. A run found from an
+ * earlier invocation (`existing`) was reported by that invocation and is not reported again.
+ */
+export async function reportLaunchOutcome(
+  clients: OutcomeClients,
+  result: LaunchResult,
+  ctx: OutcomeContext,
+  now: Date,
+): Promise<OutcomeReport> {
+  const report: OutcomeReport = { notified: false, metrics: false, errors: [] };
+  if (result.status === "launched" && result.existing) return report;
+  const tasks: Promise<void>[] = [];
+  if (clients.sns && ctx.spec.topicArn) {
+    const { subject: Subject, message: Message } = launchNotification(result, ctx);
+    const sns = clients.sns;
+    tasks.push(
+      sns.send(new PublishCommand({ TopicArn: ctx.spec.topicArn, Subject, Message })).then(
+        () => {
+          report.notified = true;
+        },
+        (error: unknown) => {
+          report.errors.push(`sns:Publish ${errorCode(error)}: ${errorMessage(error)}`);
+        },
+      ),
+    );
+  }
+  if (clients.cloudwatch) {
+    const cloudwatch = clients.cloudwatch;
+    tasks.push(
+      cloudwatch
+        .send(
+          new PutMetricDataCommand({
+            Namespace: METRIC_NAMESPACE,
+            MetricData: launchMetricData(result, now),
+          }),
+        )
+        .then(
+          () => {
+            report.metrics = true;
+          },
+          (error: unknown) => {
+            report.errors.push(
+              `cloudwatch:PutMetricData ${errorCode(error)}: ${errorMessage(error)}`,
+            );
+          },
+        ),
+    );
+  }
+  await Promise.all(tasks);
+  return report;
+}

@@ -1,0 +1,53 @@
+/**
+ * Names and addresses shared by everything that reports or reads run outcomes: the launcher, the
+ * init script, the alarms, the dashboard and the CLIs. Plain data, no SDK: safe to import from
+ * the init script renderer and the Pulumi program alike.
+ */
+
+/** CloudWatch namespace of every metric of the project (the reaper's `METRIC_NAMESPACE` too). */
+export const METRIC_NAMESPACE = "TransientJobs";
+
+/** Metric names. Per-job metrics carry the dimensions of {@link jobDimensions}. */
+export const METRICS = {
+  /** 1 per run launched (launcher). */
+  launched: "RunLaunched",
+  /** 1 per run skipped by the concurrency policy (launcher). */
+  skipped: "RunSkipped",
+  /** 1 per run whose job exited 0 (init script): what the missed-run alarm waits for. */
+  succeeded: "RunSucceeded",
+  /** 1 per failed run: at launch (launcher) or on the instance (init script). */
+  failed: "RunFailed",
+  /** Seconds from the init script's start to its end (init script). */
+  duration: "RunDurationSeconds",
+  /** Estimated USD of a finished run (init script). */
+  cost: "RunEstimatedCostUsd",
+  /** 1 per instance launched, with InstanceType and PurchaseOption dimensions too (launcher). */
+  launches: "Launches",
+  /** RunInstances calls one launch took, capacity fallbacks and retries included (launcher). */
+  attempts: "LaunchAttempts",
+  /** Instances terminated past their deadline; dimensions Environment and Region (reaper). */
+  reaped: "InstancesReaped",
+} as const;
+
+/** The dimensions of every per-job metric, in this order. */
+export function jobDimensions(
+  environment: string,
+  region: string,
+  job: string,
+): { Name: string; Value: string }[] {
+  return [
+    { Name: "Environment", Value: environment },
+    { Name: "Region", Value: region },
+    { Name: "Job", Value: job },
+  ];
+}
+
+/**
+ * The CloudWatch console address of a log group, or of one stream in it. The console's fragment
+ * router wants each segment URI-encoded twice, with `$` in place of `%` (so `/` is `$252F`).
+ */
+export function logsConsoleUrl(region: string, logGroup: string, stream?: string): string {
+  const encode = (s: string) => encodeURIComponent(encodeURIComponent(s)).replace(/%/g, "$");
+  const group = `https://${region}.console.aws.amazon.com/cloudwatch/home?region=${region}#logsV2:log-groups/log-group/${encode(logGroup)}`;
+  return stream === undefined ? group : `${group}/log-events/${encode(stream)}`;
+}

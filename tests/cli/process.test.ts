@@ -1,0 +1,432 @@
+/**
+ * The compiled tools as an operator runs them: separate processes, a fake `pulumi` on PATH,
+ * S3 and CloudWatch Logs in moto, and a local Lambda endpoint that runs the real launcher handler
+ * against an EC2 stub. The run records and the job log come from a real init script run.
+ */
+import * as assert from "node:assert/strict";
+import {
+  CloudWatchLogsClient,
+  CreateLogGroupCommand,
+  CreateLogStreamCommand,
+  PutLogEventsCommand,
+} from "@aws-sdk/client-cloudwatch-logs";
+import { EC2Client } from "@aws-sdk/client-ec2";
+import { CreateBucketCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { handleLaunchEvent } from "../../launcher/handler";
+import { renderInitScript } from "../../launcher/initScript";
+import { hourlyPriceTable } from "../../launcher/prices";
+import { runIdFor } from "../../launcher/runId";
+import { specFixture } from "../launcher/fixtures";
+import { runScript } from "../launcher/scriptHarness";
+import { ec2Xml, startEc2Stub, type Ec2Stub } from "../launcher/serializedClosure";
+import { MOTO_CLIENT_CONFIG, resetMoto, startMoto } from "../support/moto";
+import {
+  compileCli,
+  fakePulumi,
+  OUTPUTS,
+  removeCompiledCli,
+  runCli,
+  startLambdaStub,
+  type CliRun,
+} from "./support";
+
+const EU = OUTPUTS.regions["eu-west-1"];
+const US = OUTPUTS.regions["us-east-1"];
+/** 06:00 UTC `days` ago: CloudWatch Logs takes events from the last 14 days only. */
+function daysAgo(days: number): Date {
+  const d = new Date(Date.now() - days * 86_400_000);
+  return new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate(), 6));
+}
+const SUCCEEDED_AT = daysAgo(2);
+const FAILED_AT = daysAgo(1);
+const SUCCEEDED = runIdFor("pi", SUCCEEDED_AT);
+const FAILED = runIdFor("pi", FAILED_AT);
+const iso = (d: Date) => d.toISOString().replace(/\.000Z$/, "Z");
+const day = (d: Date) => iso(d).slice(0, 10);
+
+/** A record written by the real init script (under bash with stubs) for `runId`. */
+async function recordOf(runId: string, scheduledTime: string, runExit: number) {
+  const prices = hourlyPriceTable("eu-west-1", ["m7i.large"], 30);
+  const run = await runScript(
+    renderInitScript({
+      ...specFixture({ bucket: EU.bucketName, logGroup: EU.jobs.pi.logGroupName }),
+      runId,
+      scheduledTime,
+      deadlineMinutes: 20,
+      instancePrices: prices.instances,
+      volumeMicroUsdPerHour: prices.volumeMicroUsdPerHour,
+    }),
+    { runExit, lastLine: runExit === 0 ? "pi: 512,000 digits in 295 s (planned)" : "" },
+  );
+  assert.equal(run.records.length, 1, run.stderr);
+  return run.records[0];
+}
+
+describe("the compiled CLIs against moto", function () {
+  this.timeout(120000);
+  let env: NodeJS.ProcessEnv;
+  let pulumi: ReturnType<typeof fakePulumi>;
+  let ec2: Ec2Stub;
+  let lambda: Awaited<ReturnType<typeof startLambdaStub>>;
+  let ec2Mode: "launch" | "no-capacity" | "busy" = "launch";
+
+  before(async () => {
+    const [moto] = await Promise.all([startMoto(), Promise.resolve(compileCli())]);
+    await resetMoto();
+    pulumi = fakePulumi("dev", OUTPUTS);
+
+    const s3 = new S3Client({ ...MOTO_CLIENT_CONFIG, endpoint: moto, forcePathStyle: true });
+    await s3.send(
+      new CreateBucketCommand({
+        Bucket: EU.bucketName,
+        CreateBucketConfiguration: { LocationConstraint: "eu-west-1" },
+      }),
+    );
+    await new S3Client({
+      ...MOTO_CLIENT_CONFIG,
+      region: "us-east-1",
+      endpoint: moto,
+      forcePathStyle: true,
+    }).send(new CreateBucketCommand({ Bucket: US.bucketName }));
+    const records = [
+      await recordOf(SUCCEEDED, iso(SUCCEEDED_AT), 0),
+      await recordOf(FAILED, iso(FAILED_AT), 3),
+    ];
+    for (const record of records) {
+      await s3.send(
+        new PutObjectCommand({
+          Bucket: EU.bucketName,
+          Key: `jobs/pi/runs/${record.runId}.json`,
+          Body: JSON.stringify(record),
+          ContentType: "application/json",
+        }),
+      );
+    }
+    const logs = new CloudWatchLogsClient({ ...MOTO_CLIENT_CONFIG, endpoint: moto });
+    await logs.send(new CreateLogGroupCommand({ logGroupName: EU.jobs.pi.logGroupName }));
+    const lines: Record<string, string[]> = {
+      [SUCCEEDED]: [
+        `pi: run ${SUCCEEDED}, 295 s on 2 worker thread(s)`,
+        "pi: 512,000 digits in 295 s (planned)",
+      ],
+      [FAILED]: [
+        `pi: run ${FAILED}, 295 s on 2 worker thread(s)`,
+        "pi: failed: AccessDenied writing results",
+      ],
+    };
+    for (const [stream, messages] of Object.entries(lines)) {
+      await logs.send(
+        new CreateLogStreamCommand({
+          logGroupName: EU.jobs.pi.logGroupName,
+          logStreamName: stream,
+        }),
+      );
+      const start = (stream === FAILED ? FAILED_AT : SUCCEEDED_AT).getTime() + 60_000;
+      await logs.send(
+        new PutLogEventsCommand({
+          logGroupName: EU.jobs.pi.logGroupName,
+          logStreamName: stream,
+          logEvents: messages.map((message, i) => ({ timestamp: start + i * 1000, message })),
+        }),
+      );
+    }
+
+    ec2 = await startEc2Stub(({ action, params }) => {
+      if (action === "DescribeInstances") {
+        return {
+          body: ec2Xml.describeInstances(
+            ec2Mode === "busy"
+              ? [
+                  {
+                    instanceId: "i-0busy",
+                    instanceType: "t3.medium",
+                    availabilityZone: "eu-west-1a",
+                    state: "running",
+                    tags: {
+                      "transient-jobs:project": "transient-jobs",
+                      "transient-jobs:environment": "dev",
+                      "transient-jobs:job": "pi",
+                      "transient-jobs:run-id": "pi-20261123T1000Z",
+                      "transient-jobs:deadline": "2026-11-23T10:20:00Z",
+                    },
+                  },
+                ]
+              : [],
+          ),
+        };
+      }
+      if (action === "RunInstances" && ec2Mode === "no-capacity") {
+        return {
+          status: 500,
+          body: ec2Xml.error("InsufficientInstanceCapacity", "no t3.medium now"),
+        };
+      }
+      if (action === "RunInstances") {
+        return {
+          body: ec2Xml.runInstances({
+            instanceId: "i-0cli",
+            instanceType: params.InstanceType,
+            availabilityZone: "eu-west-1b",
+          }),
+        };
+      }
+      return { status: 400, body: ec2Xml.error("InvalidAction", action) };
+    });
+    const client = new EC2Client({ ...MOTO_CLIENT_CONFIG, endpoint: ec2.endpoint, maxAttempts: 1 });
+    const spec = specFixture({
+      bucket: EU.bucketName,
+      logGroup: EU.jobs.pi.logGroupName,
+      instanceTypes: ["t3.medium"],
+      subnetIds: ["subnet-aaaa"],
+      maxRuntimeMinutes: 20,
+      volumeGiB: 30,
+    });
+    lambda = await startLambdaStub(async ({ event }) => {
+      try {
+        return {
+          payload: await handleLaunchEvent(event, {
+            ec2: client,
+            jobs: { pi: spec },
+            log: () => undefined,
+            sleep: async () => undefined,
+          }),
+        };
+      } catch (error) {
+        const { name, message } = error as Error;
+        return { payload: { errorType: name, errorMessage: message }, functionError: "Unhandled" };
+      }
+    });
+
+    env = {
+      PATH: `${pulumi.dir}:${process.env.PATH}`,
+      AWS_ENDPOINT_URL: moto,
+      AWS_ENDPOINT_URL_LAMBDA: lambda.endpoint,
+    };
+  });
+
+  after(async () => {
+    pulumi?.remove();
+    await ec2?.close();
+    await lambda?.close();
+    removeCompiledCli();
+  });
+
+  const cli = (name: string, ...args: string[]): Promise<CliRun> => runCli(name, args, env);
+
+  for (const name of ["launch", "runs", "logs"]) {
+    it(`${name} --help prints its usage and exits 0`, async () => {
+      const run = await cli(name, "--help");
+      assert.equal(run.status, 0, run.stderr);
+      assert.match(run.stdout, new RegExp(`^usage: npm run ${name} -- `));
+      assert.match(run.stdout, /\n {2}--stack <stack> +Pulumi stack/);
+      assert.match(run.stdout, /\nexit status: 0 /);
+      assert.equal(run.stderr, "");
+    });
+  }
+
+  const badFlags: [string, string[], string][] = [
+    [
+      "runs",
+      ["--stack", "dev", "--last", "0"],
+      `error: --last: "0" is not a whole number from 1 to 10000; see npm run runs -- --help\n`,
+    ],
+    [
+      "launch",
+      ["--stack", "dev", "--job", "pi", "--region", "mars"],
+      `error: --region: "mars" is not an AWS region such as eu-west-1; see npm run launch -- --help\n`,
+    ],
+    ["logs", ["--stack", "dev"], "error: missing <run-id>; see npm run logs -- --help\n"],
+    [
+      "logs",
+      ["--stack", "dev", "--interval", "0", FAILED],
+      `error: --interval: "0" is not a whole number from 1 to 300; see npm run logs -- --help\n`,
+    ],
+  ];
+  for (const [name, args, message] of badFlags) {
+    it(`${name} ${args.join(" ")} exits 2 and names the flag`, async () => {
+      assert.deepEqual(await cli(name, ...args), { status: 2, stdout: "", stderr: message });
+    });
+  }
+
+  it("exits 1 and says how to fix it when Pulumi is missing or the stack is unknown", async () => {
+    const missing = await runCli("runs", ["--stack", "dev"], { ...env, PATH: "/nonexistent" });
+    assert.equal(missing.status, 1);
+    assert.match(missing.stderr, /^error: the pulumi CLI is not on PATH; install it/);
+    const unknown = await cli("runs", "--stack", "staging");
+    assert.deepEqual(unknown, {
+      status: 1,
+      stdout: "",
+      stderr:
+        "error: pulumi stack output --json --stack staging failed (exit 255): error: no stack named 'staging' found\n",
+    });
+  });
+
+  it("runs: says so when a region has no history yet", async () => {
+    const run = await cli("runs", "--stack", "dev", "--region", "us-east-1");
+    assert.equal(run.status, 0, run.stderr);
+    assert.equal(
+      run.stdout,
+      "No runs recorded (stack dev, region us-east-1). A run writes its record when it ends; start one with:\n  npm run launch -- --stack dev --job pi\n",
+    );
+  });
+
+  it("runs: lists the recorded runs newest first, with costs summed per region and month", async () => {
+    const run = await cli("runs", "--stack", "dev");
+    assert.equal(run.status, 0, run.stderr);
+    const lines = run.stdout.split("\n");
+    assert.equal(
+      lines[0],
+      "Runs of stack dev, regions eu-west-1, us-east-1: 2 shown, newest first",
+    );
+    assert.match(
+      lines[1],
+      /^RUN ID +REGION +SCHEDULED \(UTC\) +STATUS +TYPE +MARKET +DURATION +EST\. COST$/,
+    );
+    assert.match(
+      lines[2],
+      new RegExp(
+        `^${FAILED} +eu-west-1 +${day(FAILED_AT)} 06:00 +failed +m7i\\.large +on-demand +\\d+s +\\$0\\.00\\d\\d$`,
+      ),
+    );
+    assert.match(
+      lines[3],
+      new RegExp(
+        `^${SUCCEEDED} +eu-west-1 +${day(SUCCEEDED_AT)} 06:00 +succeeded +m7i\\.large +on-demand +\\d+s +\\$0\\.00\\d\\d$`,
+      ),
+    );
+    // Both runs in one month, or one each when the last two days straddle a month's end.
+    for (const month of new Set([FAILED_AT, SUCCEEDED_AT].map((d) => day(d).slice(0, 7)))) {
+      assert.match(
+        run.stdout,
+        new RegExp(`\\n${month} +eu-west-1 +[12] +[01] +[01] +\\$0\\.00\\d\\d\\n`),
+      );
+    }
+
+    const json = await cli("runs", "--stack", "dev", "--json");
+    const parsed = JSON.parse(json.stdout);
+    assert.deepEqual(
+      parsed.runs.map((r: { runId: string; status: string }) => [r.runId, r.status]),
+      [
+        [FAILED, "failed"],
+        [SUCCEEDED, "succeeded"],
+      ],
+    );
+    const total = parsed.runs.reduce(
+      (sum: number, r: { estimatedCostUsd: number }) => sum + r.estimatedCostUsd,
+      0,
+    );
+    const summed = parsed.costs.reduce(
+      (sum: number, c: { estimatedCostUsd: number }) => sum + c.estimatedCostUsd,
+      0,
+    );
+    assert.equal(Math.round(summed * 1e6), Math.round(total * 1e6));
+    assert.ok(total > 0);
+  });
+
+  it("runs show: prints a failed run with its exit code and log location", async () => {
+    const run = await cli("runs", "--stack", "dev", "show", FAILED);
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(
+      run.stdout,
+      new RegExp(`^Run ${FAILED} \\(job pi, stack dev, region eu-west-1\\)\\n`),
+    );
+    assert.match(run.stdout, /\n {2}status +failed \(phase finished, exit code 3\)\n/);
+    assert.match(run.stdout, /\n {2}message +the job exited with status 3\n/);
+    assert.match(
+      run.stdout,
+      /\n {2}instance +i-0123456789abcdef0 m7i\.large on-demand in eu-west-1b\n/,
+    );
+    assert.match(
+      run.stdout,
+      new RegExp(
+        `\\n  logs +group ${EU.jobs.pi.logGroupName}, stream ${FAILED}\\n +npm run logs -- --stack dev ${FAILED}\\n`,
+      ),
+    );
+    const missing = await cli("runs", "--stack", "dev", "show", "pi-20201125T0600Z");
+    assert.equal(missing.status, 1);
+    assert.match(missing.stderr, /^error: no run record for pi-20201125T0600Z in s3:\/\//);
+  });
+
+  it("logs: prints a failed run's log and exits 1 with its outcome", async () => {
+    const run = await cli("logs", "--stack", "dev", "--no-follow", FAILED);
+    assert.equal(run.status, 1);
+    const at = (s: number) => iso(new Date(FAILED_AT.getTime() + 60_000 + s * 1000));
+    assert.equal(
+      run.stdout,
+      `${at(0)}  pi: run ${FAILED}, 295 s on 2 worker thread(s)\n${at(1)}  pi: failed: AccessDenied writing results\n`,
+    );
+    assert.equal(
+      run.stderr,
+      `${EU.jobs.pi.logGroupName} (eu-west-1), stream ${FAILED}:\nrun ${FAILED} failed during finished: the job exited with status 3\n`,
+    );
+  });
+
+  it("logs: follows a run until its record says it ended, and exits 0 for a success", async () => {
+    const run = await cli("logs", "--stack", "dev", "--region", "eu-west-1", SUCCEEDED);
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stdout, /pi: 512,000 digits in 295 s \(planned\)\n$/);
+    assert.match(
+      run.stderr,
+      new RegExp(`\\nrun ${SUCCEEDED} succeeded: the job exited with status 0\\n$`),
+    );
+  });
+
+  it("launch: runs the job through the launcher and prints the run id and how to follow it", async () => {
+    ec2Mode = "launch";
+    const before = lambda.invocations.length;
+    const run = await cli(
+      "launch",
+      "--stack",
+      "dev",
+      "--region",
+      "eu-west-1",
+      "--job",
+      "pi",
+      "--at",
+      "2026-11-23T10:15:00Z",
+    );
+    assert.equal(run.status, 0, run.stderr);
+    assert.deepEqual(lambda.invocations.slice(before), [
+      {
+        functionName: EU.launcherFunctionName,
+        event: { job: "pi", scheduledTime: "2026-11-23T10:15:00Z", manual: true },
+      },
+    ]);
+    assert.match(
+      run.stdout,
+      /^Launched pi-20261123T1015Z \(job pi, stack dev, region eu-west-1\)\n/,
+    );
+    assert.match(
+      run.stdout,
+      /\n {2}instance {3}i-0cli t3\.medium on-demand in eu-west-1b \(1 attempt\)\n/,
+    );
+    assert.match(run.stdout, /\nFollow it: {3}npm run logs -- --stack dev pi-20261123T1015Z\n/);
+  });
+
+  it("launch: exits 3 when the concurrency policy skips, 1 when nothing could be launched", async () => {
+    ec2Mode = "busy";
+    const skipped = await cli("launch", "--stack", "dev", "--region", "eu-west-1", "--job", "pi");
+    assert.equal(skipped.status, 3, skipped.stderr);
+    assert.match(
+      skipped.stdout,
+      /^Skipped pi-\d{8}T\d{4}Z: concurrencyPolicy forbid: run pi-20261123T1000Z \(i-0busy, running/,
+    );
+
+    ec2Mode = "no-capacity";
+    const failed = await cli(
+      "launch",
+      "--stack",
+      "dev",
+      "--region",
+      "eu-west-1",
+      "--job",
+      "pi",
+      "--json",
+    );
+    assert.equal(failed.status, 1);
+    const answer = JSON.parse(failed.stdout);
+    assert.equal(answer.status, "error");
+    assert.equal(answer.errorType, "LaunchFailedError");
+    assert.match(answer.errorMessage, /was not launched: no capacity/);
+  });
+});

@@ -1,0 +1,207 @@
+/**
+ * Helpers of the CLI tests: an in-memory world for in-process runs, the compiled CLI, a fake
+ * `pulumi` on PATH, and a local Lambda endpoint.
+ */
+import { spawn, spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as http from "node:http";
+import * as net from "node:net";
+import * as os from "node:os";
+import * as path from "node:path";
+import { CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
+import { LambdaClient } from "@aws-sdk/client-lambda";
+import { S3Client } from "@aws-sdk/client-s3";
+import type { CliDeps } from "../../cli/io";
+import type { RunResult } from "../../cli/stackOutputs";
+
+export const PROJECT_ROOT = path.resolve(__dirname, "../..");
+
+/** Outputs of a two-region stack, as `pulumi stack output --json` prints them. */
+export const OUTPUTS = {
+  regions: {
+    "eu-west-1": {
+      enabled: true,
+      bucketName: "tj-dev-eu-west-1-results-26bc1b5",
+      launcherFunctionName: "tj-dev-eu-west-1-launcher-fn-4cc3e77",
+      topicArn: "arn:aws:sns:eu-west-1:123456789012:tj-dev-eu-west-1-notifications-topic-165b0e5",
+      jobs: {
+        pi: {
+          logGroupName: "tj-dev-eu-west-1-pi-logs-4103397",
+          deadLetterQueueArn: "arn:aws:sqs:eu-west-1:123456789012:tj-dev-eu-west-1-pi-dlq-a0e54bd",
+        },
+      },
+    },
+    "us-east-1": {
+      enabled: true,
+      bucketName: "tj-dev-us-east-1-results-9f00c1d",
+      launcherFunctionName: "tj-dev-us-east-1-launcher-fn-77aa001",
+      topicArn: "arn:aws:sns:us-east-1:123456789012:tj-dev-us-east-1-notifications-topic-0b1c2d3",
+      jobs: {
+        pi: { logGroupName: "tj-dev-us-east-1-pi-logs-5e6f7a8" },
+        hourly: { logGroupName: "tj-dev-us-east-1-hourly-logs-1234abc" },
+      },
+    },
+  },
+  dashboardName: "transient-jobs-dev",
+};
+
+/** An in-process world: output captured, Pulumi answering with `outputs`, real SDK clients
+ * (mocked by the tests with aws-sdk-client-mock), a fixed clock and a recorded sleep. */
+export function memoryDeps(
+  options: { outputs?: unknown; pulumi?: (args: string[]) => Promise<RunResult>; now?: Date } = {},
+) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const pulumiCalls: string[][] = [];
+  const sleeps: number[] = [];
+  const deps: CliDeps = {
+    io: { out: (t) => out.push(t), err: (t) => err.push(t) },
+    pulumi:
+      options.pulumi ??
+      (async (args) => {
+        pulumiCalls.push(args);
+        return { code: 0, stdout: JSON.stringify(options.outputs ?? OUTPUTS), stderr: "" };
+      }),
+    s3: (region) => new S3Client({ region }),
+    lambda: (region) => new LambdaClient({ region }),
+    logs: (region) => new CloudWatchLogsClient({ region }),
+    now: () => options.now ?? new Date("2026-11-23T10:15:42Z"),
+    sleep: async (ms) => {
+      sleeps.push(ms);
+    },
+  };
+  return {
+    deps,
+    pulumiCalls,
+    sleeps,
+    stdout: () => out.join("\n"),
+    stderr: () => err.join("\n"),
+  };
+}
+
+let compiled: string | undefined;
+
+/** Compiles the CLI (`tsc -p cli`) once per process into a temporary folder; returns it. */
+export function compileCli(): string {
+  if (compiled) return compiled;
+  const outDir = fs.mkdtempSync(path.join(os.tmpdir(), "tj-cli-"));
+  const tsc = spawnSync(
+    process.execPath,
+    [path.join(PROJECT_ROOT, "node_modules/typescript/bin/tsc"), "-p", "cli", "--outDir", outDir],
+    { cwd: PROJECT_ROOT, encoding: "utf8" },
+  );
+  if (tsc.status !== 0) throw new Error(`tsc -p cli failed:\n${tsc.stdout}${tsc.stderr}`);
+  compiled = outDir;
+  return outDir;
+}
+
+/** Removes the compiled CLI. */
+export function removeCompiledCli(): void {
+  if (compiled) fs.rmSync(compiled, { recursive: true, force: true });
+  compiled = undefined;
+}
+
+/**
+ * A folder with a fake `pulumi` that prints `outputs` for `stack output --json --stack <stack>`
+ * (or for no `--stack`: the "selected" stack), and fails like Pulumi for any other stack.
+ */
+export function fakePulumi(stack: string, outputs: unknown): { dir: string; remove(): void } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tj-pulumi-"));
+  fs.writeFileSync(path.join(dir, "outputs.json"), JSON.stringify(outputs, null, 2));
+  fs.writeFileSync(
+    path.join(dir, "pulumi"),
+    `#!/bin/bash
+if [[ "$1 $2 $3" != "stack output --json" ]]; then echo "fake pulumi: unexpected $*" >&2; exit 64; fi
+if [[ $# -eq 3 || ( "$4" == "--stack" && "$5" == ${JSON.stringify(stack)} ) ]]; then
+  cat "${dir}/outputs.json"
+  exit 0
+fi
+echo "error: no stack named '$5' found" >&2
+exit 255
+`,
+    { mode: 0o755 },
+  );
+  return { dir, remove: () => fs.rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** What one CLI process did. */
+export interface CliRun {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the compiled tool `name` (`runs`, `launch`, `logs`) with `args` and `env`. */
+export function runCli(name: string, args: string[], env: NodeJS.ProcessEnv): Promise<CliRun> {
+  const main = path.join(compileCli(), "cli", `${name}.js`);
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [main, ...args], {
+      cwd: os.tmpdir(),
+      env: {
+        HOME: os.tmpdir(),
+        NODE_PATH: path.join(PROJECT_ROOT, "node_modules"),
+        AWS_ACCESS_KEY_ID: "testing",
+        AWS_SECRET_ACCESS_KEY: "testing",
+        AWS_EC2_METADATA_DISABLED: "true",
+        AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
+        ...env,
+      },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`${name} ${args.join(" ")} did not finish in 30 s\n${stdout}\n${stderr}`));
+    }, 30000);
+    child.once("error", reject);
+    child.once("close", (status) => {
+      clearTimeout(timer);
+      resolve({ status, stdout, stderr });
+    });
+  });
+}
+
+/** One Lambda invocation the stub received. */
+export interface Invocation {
+  functionName: string;
+  event: unknown;
+}
+
+/** A local Lambda Invoke endpoint; `respond` returns the payload, or an error to report. */
+export async function startLambdaStub(
+  respond: (invocation: Invocation) => Promise<{ payload: unknown; functionError?: string }>,
+) {
+  const invocations: Invocation[] = [];
+  const server = http.createServer((req, res) => {
+    let body = "";
+    req.on("data", (c: Buffer) => (body += c.toString()));
+    req.on("end", () => {
+      const match = /^\/2015-03-31\/functions\/([^/]+)\/invocations/.exec(req.url ?? "");
+      if (!match || req.method !== "POST") {
+        res.writeHead(404, { "content-type": "application/json" });
+        res.end(JSON.stringify({ message: `unexpected ${req.method} ${req.url}` }));
+        return;
+      }
+      const invocation = { functionName: decodeURIComponent(match[1]), event: JSON.parse(body) };
+      invocations.push(invocation);
+      void respond(invocation).then(({ payload, functionError }) => {
+        res.writeHead(200, {
+          "content-type": "application/json",
+          "x-amz-executed-version": "$LATEST",
+          ...(functionError ? { "x-amz-function-error": functionError } : {}),
+        });
+        res.end(JSON.stringify(payload));
+      });
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as net.AddressInfo;
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    invocations,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}

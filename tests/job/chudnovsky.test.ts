@@ -1,0 +1,198 @@
+import * as assert from "node:assert/strict";
+import {
+  bitLength,
+  decimalPlaces,
+  ERROR_BOUND_ULPS,
+  invSqrtFixed,
+  MAX_DIGITS,
+  mergeSeries,
+  piFixedPoint,
+  precisionFor,
+  seriesRange,
+  verifiedDecimals,
+} from "../../job-image/src/chudnovsky";
+import { runTask } from "../../job-image/src/tasks";
+import { PI_2000 } from "./helpers/jobBuild";
+
+/** floor(sqrt(n)) by Newton's method with division: a different method from the code's. */
+function isqrt(n: bigint): bigint {
+  if (n < 2n) return n;
+  let x = 1n << BigInt(Math.ceil(n.toString(2).length / 2));
+  for (;;) {
+    const y = (x + n / x) >> 1n;
+    if (y >= x) return x;
+    x = y;
+  }
+}
+
+/** Pi to `decimals` places through the pure functions, in this thread. */
+function piInThread(decimals: number, guard = 20, chunks = [0]): string | undefined {
+  const { scaledDigits, bits, terms } = precisionFor(decimals, guard);
+  const { q, t } = seriesRange(0, terms, false);
+  const fixed = piFixedPoint(q, t, invSqrtFixed(10005n, bits), bits);
+  const bounds = [...chunks, scaledDigits];
+  const places = bounds.slice(1).map((to, i) => decimalPlaces(fixed, bits, bounds[i], to));
+  return verifiedDecimals(`${fixed >> BigInt(bits)}.${places.join("")}`, decimals, guard);
+}
+
+describe("job chudnovsky (pure)", () => {
+  describe("precisionFor", () => {
+    const cases: [number, { scaledDigits: number; bits: number; terms: number }][] = [
+      // 21 * log2(10) = 69.76 -> 70 + 32 spare bits; 21 / 14.18 = 1.48 -> 2 + 1 spare term
+      [1, { scaledDigits: 21, bits: 102, terms: 3 }],
+      // 1020 * log2(10) = 3388.4 -> 3389 + 32; 1020 / 14.1816 = 71.92 -> 72 + 1
+      [1000, { scaledDigits: 1020, bits: 3421, terms: 73 }],
+    ];
+    for (const [decimals, expected] of cases) {
+      it(`sizes ${decimals} places`, () => assert.deepEqual(precisionFor(decimals), expected));
+    }
+    for (const bad of [0, -5, 1.5, Number.NaN, MAX_DIGITS + 1]) {
+      it(`rejects ${bad} places with the allowed range`, () =>
+        assert.throws(() => precisionFor(bad), /use a whole number from 1 to 100000000/));
+    }
+    it("rejects too few guard digits", () =>
+      assert.throws(() => precisionFor(10, 3), /use at least 8 guard digits/));
+  });
+
+  describe("series", () => {
+    it("has the textbook first terms", () => {
+      assert.deepEqual(seriesRange(0, 1, true), { p: 1n, q: 1n, t: 13591409n });
+      // a = 1: p = 1*1*5, q = 640320^3 / 24, t = -p (13591409 + 545140134)
+      assert.deepEqual(seriesRange(1, 2, true), {
+        p: 5n,
+        q: 10939058860032000n,
+        t: -2793657715n,
+      });
+      assert.deepEqual(seriesRange(1, 2, false), { q: 10939058860032000n, t: -2793657715n });
+    });
+
+    it("gives the same parts wherever a range is split", () => {
+      const whole = seriesRange(0, 50, true);
+      for (const m of [1, 7, 25, 49]) {
+        assert.deepEqual(
+          mergeSeries(seriesRange(0, m, true), seriesRange(m, 50, true), true),
+          whole,
+        );
+      }
+      const { q, t } = whole;
+      assert.deepEqual(mergeSeries(seriesRange(0, 20, true), seriesRange(20, 50, false), false), {
+        q,
+        t,
+      });
+    });
+
+    it("refuses merges that lack p and empty ranges", () => {
+      assert.throws(
+        () => mergeSeries(seriesRange(0, 3, false), seriesRange(3, 5, true), false),
+        /left part has no p/,
+      );
+      assert.throws(
+        () => mergeSeries(seriesRange(0, 3, true), seriesRange(3, 5, false), true),
+        /right part has no p/,
+      );
+      assert.throws(() => seriesRange(5, 5, true), /not a non-empty range/);
+    });
+  });
+
+  describe("bitLength", () => {
+    const cases: [bigint, number][] = [
+      [0n, 0],
+      [1n, 1],
+      [2n, 2],
+      [255n, 8],
+      [256n, 9],
+      [-256n, 9],
+      [1n << 100n, 101],
+      [(1n << 100n) - 1n, 100],
+    ];
+    for (const [n, bits] of cases)
+      it(`${n} has ${bits} bits`, () => assert.equal(bitLength(n), bits));
+  });
+
+  describe("invSqrtFixed", () => {
+    for (const a of [2n, 3n, 10005n]) {
+      for (const bits of [10, 40, 41, 64, 200, 1000, 5000]) {
+        it(`2^${bits} / sqrt(${a}) is within 2 of the exact floor`, () => {
+          const exact = isqrt((1n << BigInt(2 * bits)) / a);
+          const y = invSqrtFixed(a, bits);
+          const error = y > exact ? y - exact : exact - y;
+          assert.ok(error <= (bits <= 40 ? 0n : 2n), `error ${error} at ${bits} bits`);
+        });
+      }
+    }
+    it("rejects values it cannot handle", () => {
+      assert.throws(() => invSqrtFixed(0n, 10), /positive integer/);
+      assert.throws(() => invSqrtFixed(5n, 0), /positive whole number/);
+    });
+  });
+
+  describe("digits", () => {
+    it("match the reference for 1 to 2,000 places", () => {
+      for (const decimals of [1, 2, 15, 100, 999, 2000]) {
+        assert.equal(piInThread(decimals), PI_2000.slice(0, 2 + decimals), `${decimals} places`);
+      }
+    });
+
+    it("are the same whatever the chunks of the decimal conversion", () => {
+      const whole = piInThread(2000);
+      assert.equal(piInThread(2000, 20, [0, 1]), whole);
+      assert.equal(piInThread(2000, 20, [0, 700, 701, 1500]), whole);
+    });
+
+    it("through runTask, as a worker runs them", () => {
+      const { scaledDigits, bits, terms } = precisionFor(500);
+      const left = runTask({ op: "series", a: 0, b: 20, wantP: true });
+      const right = runTask({ op: "series", a: 20, b: terms, wantP: false });
+      const { q, t } = runTask({ op: "merge", left, right, wantP: false });
+      const invSqrt = runTask({ op: "invSqrt", a: 10005, bits });
+      const fixed = runTask({ op: "divide", q, t, invSqrt, bits });
+      const places = runTask({ op: "places", fixed, bits, from: 0, to: scaledDigits });
+      assert.equal(`3.${places}`.slice(0, 502), PI_2000.slice(0, 502));
+      assert.equal(runTask({ op: "mul", x: 6n, y: 7n }), 42n);
+    });
+  });
+
+  describe("decimalPlaces", () => {
+    it("pads leading zeros and rejects empty ranges", () => {
+      // 1/16 = 0.0625
+      assert.equal(decimalPlaces(1n, 4, 0, 4), "0625");
+      assert.equal(decimalPlaces(1n, 4, 1, 3), "62");
+      assert.equal(decimalPlaces(1n, 4, 4, 6), "00");
+      assert.throws(() => decimalPlaces(1n, 4, 3, 3), /not a non-empty range/);
+    });
+  });
+
+  describe("verifiedDecimals", () => {
+    const guard = 20;
+    const places = PI_2000.slice(2, 12);
+    const bound = Number(ERROR_BOUND_ULPS);
+    const cases: [string, string, string | undefined][] = [
+      ["an ordinary tail", "12345678901234567890", `3.${places}`],
+      ["a tail at the bound", String(bound).padStart(guard, "0"), `3.${places}`],
+      [
+        "a tail just below the bound (could carry down)",
+        String(bound - 1).padStart(guard, "0"),
+        undefined,
+      ],
+      ["all zeros", "0".repeat(guard), undefined],
+      [
+        "nines within the bound of a carry",
+        "9".repeat(guard - 2) + String(99 - bound + 1),
+        undefined,
+      ],
+      [
+        "nines just outside the bound",
+        "9".repeat(guard - 2) + String(99 - bound - 1),
+        `3.${places}`,
+      ],
+    ];
+    for (const [label, tail, expected] of cases) {
+      it(`${label}: ${expected ?? "undefined"}`, () =>
+        assert.equal(verifiedDecimals(`3.${places}${tail}`, 10, guard), expected));
+    }
+    it("rejects text of the wrong length or shape", () => {
+      assert.throws(() => verifiedDecimals("3.14", 10, guard), /expected "3\." and 30 places/);
+      assert.throws(() => verifiedDecimals(`4.${"1".repeat(30)}`, 10, guard), /expected/);
+    });
+  });
+});

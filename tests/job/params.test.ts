@@ -1,0 +1,200 @@
+import * as assert from "node:assert/strict";
+import { defaultRunId, JobParams, ParamError, parseInvocation } from "../../job-image/src/params";
+
+const context = { cpus: 4, now: new Date("2026-11-23T03:04:05.678Z") };
+const S3_ENV = {
+  RESULTS_BUCKET: "tj-results-eu-west-1",
+  RESULTS_PREFIX: "jobs/pi/results",
+  RUN_ID: "pi-20261123T0300Z",
+  AWS_REGION: "eu-west-1",
+};
+
+function params(env: Record<string, string>, argv: string[] = []): JobParams {
+  const invocation = parseInvocation(env, argv, context);
+  assert.equal(invocation.kind, "run");
+  return (invocation as { params: JobParams }).params;
+}
+
+function problems(env: Record<string, string>, argv: string[] = []): string[] {
+  try {
+    parseInvocation(env, argv, context);
+  } catch (error) {
+    assert.ok(error instanceof ParamError, `expected ParamError, got ${String(error)}`);
+    assert.match(error.message, /^invalid parameters:\n {2}/);
+    return error.problems;
+  }
+  assert.fail("expected a ParamError");
+}
+
+describe("job parameters", () => {
+  it("defaults to 10 s, one thread per CPU and ./results/local-<UTC time>", () => {
+    assert.deepEqual(params({}), {
+      durationSeconds: 10,
+      runId: "local-20261123T030405Z",
+      workers: 4,
+      output: { kind: "local", dir: "results" },
+    });
+    assert.equal(defaultRunId(new Date("2027-01-02T23:59:59.999Z")), "local-20270102T235959Z");
+  });
+
+  it("reads S3 output from the variables the init script sets", () => {
+    assert.deepEqual(params({ ...S3_ENV, DURATION_SECONDS: "300", WORKERS: "8" }), {
+      durationSeconds: 300,
+      runId: "pi-20261123T0300Z",
+      workers: 8,
+      output: {
+        kind: "s3",
+        bucket: "tj-results-eu-west-1",
+        prefix: "jobs/pi/results",
+        region: "eu-west-1",
+        multipartThresholdBytes: 8 * 1024 * 1024,
+      },
+    });
+    const lowered = params({ ...S3_ENV, RESULTS_MULTIPART_THRESHOLD_BYTES: "1024" });
+    assert.deepEqual(lowered.output, { ...params(S3_ENV).output, multipartThresholdBytes: 1024 });
+    const { RESULTS_PREFIX: _, ...withoutPrefix } = S3_ENV;
+    assert.equal((params(withoutPrefix).output as { prefix: string }).prefix, "results");
+  });
+
+  it("maps flags to the variables, flags winning, in both spellings", () => {
+    const env = { DURATION_SECONDS: "60", WORKERS: "3" };
+    assert.deepEqual(
+      params(env, ["--duration", "5", "--workers=1", "--out", "/tmp/x", "--run-id=r1"]),
+      {
+        durationSeconds: 5,
+        runId: "r1",
+        workers: 1,
+        output: { kind: "local", dir: "/tmp/x" },
+      },
+    );
+    assert.equal(params(env).durationSeconds, 60);
+  });
+
+  it("treats empty variables as unset", () => {
+    assert.deepEqual(params({ DURATION_SECONDS: "", RESULTS_BUCKET: "", WORKERS: "" }), params({}));
+  });
+
+  it("answers --help and -h without validating anything else", () => {
+    assert.deepEqual(parseInvocation({ WORKERS: "zero" }, ["--help"], context), { kind: "help" });
+    assert.deepEqual(parseInvocation({}, ["-h"], context), { kind: "help" });
+  });
+
+  const rejected: [string, Record<string, string>, string[], string[]][] = [
+    [
+      "a duration that is not a number",
+      { DURATION_SECONDS: "ten" },
+      [],
+      [
+        'DURATION_SECONDS: "ten" is not a whole number of seconds from 1 to 86400; use e.g. DURATION_SECONDS=10',
+      ],
+    ],
+    [
+      "a zero duration given as a flag, named as the flag",
+      {},
+      ["--duration", "0"],
+      ['--duration: "0" is not a whole number of seconds from 1 to 86400; use e.g. --duration 10'],
+    ],
+    [
+      "a fractional or too long duration",
+      { DURATION_SECONDS: "2.5" },
+      ["--workers", "1025"],
+      [
+        'DURATION_SECONDS: "2.5" is not a whole number of seconds from 1 to 86400; use e.g. DURATION_SECONDS=10',
+        '--workers: "1025" is not a whole number of threads from 1 to 1024; use e.g. --workers 2',
+      ],
+    ],
+    [
+      "zero workers",
+      { WORKERS: "0" },
+      [],
+      ['WORKERS: "0" is not a whole number of threads from 1 to 1024; use e.g. WORKERS=2'],
+    ],
+    [
+      "an unknown flag and a flag without value",
+      {},
+      ["--verbose", "--duration"],
+      [
+        '"--verbose" is not an option; use one of --duration, --workers, --out, --run-id (see --help)',
+        "--duration needs a value, e.g. --duration 10",
+      ],
+    ],
+    [
+      "a flag followed by another flag instead of its value",
+      {},
+      ["--out", "--workers", "2"],
+      ["--out needs a value, e.g. --out results"],
+    ],
+    [
+      "a run id that could escape its folder",
+      { RUN_ID: "../etc" },
+      [],
+      [
+        'RUN_ID: "../etc" is not a valid run id; use 1 to 128 letters, digits, ".", "_" or "-", starting with a letter or digit (e.g. pi-20261123T0300Z)',
+      ],
+    ],
+    [
+      "an invalid bucket and region",
+      { ...S3_ENV, RESULTS_BUCKET: "My_Bucket", AWS_REGION: "Europe" },
+      [],
+      [
+        'AWS_REGION: "Europe" is not an AWS region name; use e.g. eu-west-1',
+        'RESULTS_BUCKET: "My_Bucket" is not an S3 bucket name; use 3 to 63 lowercase letters, digits, "." or "-", starting and ending with a letter or digit',
+      ],
+    ],
+    [
+      "a bucket without region and run id",
+      { RESULTS_BUCKET: "tj-results" },
+      [],
+      [
+        "AWS_REGION: not set but RESULTS_BUCKET is; set AWS_REGION to the bucket's region (e.g. eu-west-1)",
+        "RUN_ID: not set but RESULTS_BUCKET is; the launcher sets it on every run (e.g. RUN_ID=pi-20261123T0300Z)",
+      ],
+    ],
+    [
+      "a local folder together with a bucket",
+      S3_ENV,
+      ["--out", "here"],
+      [
+        "--out: a local folder cannot be used with RESULTS_BUCKET; unset RESULTS_BUCKET to write locally, or drop --out",
+      ],
+    ],
+    [
+      "S3-only settings without a bucket",
+      { RESULTS_PREFIX: "jobs/pi", RESULTS_MULTIPART_THRESHOLD_BYTES: "5" },
+      [],
+      [
+        "RESULTS_PREFIX: applies only to S3 output but RESULTS_BUCKET is not set; set RESULTS_BUCKET or unset RESULTS_PREFIX",
+        "RESULTS_MULTIPART_THRESHOLD_BYTES: applies only to S3 output but RESULTS_BUCKET is not set; set RESULTS_BUCKET or unset RESULTS_MULTIPART_THRESHOLD_BYTES",
+      ],
+    ],
+    [
+      "a zero multipart threshold",
+      { ...S3_ENV, RESULTS_MULTIPART_THRESHOLD_BYTES: "0" },
+      [],
+      [
+        'RESULTS_MULTIPART_THRESHOLD_BYTES: "0" is not a whole number of bytes from 1 to 5368709120; use e.g. RESULTS_MULTIPART_THRESHOLD_BYTES=8388608',
+      ],
+    ],
+  ];
+  for (const [label, env, argv, expected] of rejected) {
+    it(`rejects ${label}`, () => assert.deepEqual(problems(env, argv), expected));
+  }
+
+  for (const prefix of ["/jobs/pi", "jobs/pi/", "jobs//pi", "jobs/../pi", "jobs/pi results", "."]) {
+    it(`rejects the prefix ${JSON.stringify(prefix)}`, () => {
+      const [problem, ...others] = problems({ ...S3_ENV, RESULTS_PREFIX: prefix });
+      assert.deepEqual(others, []);
+      assert.ok(
+        problem.startsWith(`RESULTS_PREFIX: ${JSON.stringify(prefix)} is not a key prefix;`),
+      );
+    });
+  }
+
+  for (const region of ["us-east-1", "ap-southeast-5", "us-gov-west-1", "eu-central-2"]) {
+    it(`accepts the region ${region}`, () =>
+      assert.equal(
+        (params({ ...S3_ENV, AWS_REGION: region }).output as { region: string }).region,
+        region,
+      ));
+  }
+});

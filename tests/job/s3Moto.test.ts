@@ -1,0 +1,156 @@
+/**
+ * S3 output end to end over real HTTP against moto: the compiled job as a child process with the
+ * variables the init script sets, then the objects read back and checked.
+ */
+import * as assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import * as fs from "node:fs";
+import {
+  CreateBucketCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListMultipartUploadsCommand,
+  ListObjectsV2Command,
+  S3Client,
+} from "@aws-sdk/client-s3";
+import { buildManifest, encodePiData } from "../../job-image/src/manifest";
+import { S3ResultWriter } from "../../job-image/src/s3Writer";
+import { MOTO_CLIENT_CONFIG, resetMoto, startMoto } from "../support/moto";
+import { buildJob, PI_2000, startJob, temporaryDir } from "./helpers/jobBuild";
+import { checkStoredResult } from "./helpers/results";
+
+const BUCKET = "tj-results-eu-west-1";
+const PREFIX = "jobs/pi/results";
+const MiB = 1024 * 1024;
+
+describe("job S3 output against moto", function () {
+  this.timeout(60000);
+  let endpoint: string;
+  let s3: S3Client;
+  let cwd: string;
+
+  before(async () => {
+    [endpoint] = await Promise.all([startMoto(), buildJob()]);
+    s3 = new S3Client({ ...MOTO_CLIENT_CONFIG, endpoint, forcePathStyle: true });
+  });
+  after(() => s3?.destroy());
+
+  beforeEach(async () => {
+    await resetMoto();
+    await s3.send(
+      new CreateBucketCommand({
+        Bucket: BUCKET,
+        CreateBucketConfiguration: { LocationConstraint: MOTO_CLIENT_CONFIG.region },
+      }),
+    );
+    cwd = temporaryDir("s3");
+  });
+  afterEach(() => fs.rmSync(cwd, { recursive: true, force: true }));
+
+  /** The variables the init script passes to the container, pointed at moto. */
+  const containerEnv = (runId: string, extra: Record<string, string> = {}) => ({
+    DURATION_SECONDS: "1",
+    WORKERS: "2",
+    RUN_ID: runId,
+    RESULTS_BUCKET: BUCKET,
+    RESULTS_PREFIX: PREFIX,
+    AWS_REGION: MOTO_CLIENT_CONFIG.region,
+    AWS_ACCESS_KEY_ID: MOTO_CLIENT_CONFIG.credentials.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: MOTO_CLIENT_CONFIG.credentials.secretAccessKey,
+    AWS_ENDPOINT_URL_S3: endpoint,
+    ...extra,
+  });
+
+  async function getObject(key: string) {
+    const object = await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }));
+    const body = Buffer.from(
+      await (object.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray(),
+    );
+    return { body, contentType: object.ContentType, etag: object.ETag ?? "" };
+  }
+
+  async function keys(): Promise<string[]> {
+    const listed = await s3.send(new ListObjectsV2Command({ Bucket: BUCKET }));
+    return (listed.Contents ?? []).map((o) => o.Key ?? "").sort();
+  }
+
+  async function checkRun(runId: string) {
+    const folder = `${PREFIX}/${runId}`;
+    assert.deepEqual(await keys(), [`${folder}/manifest.json`, `${folder}/pi.txt`]);
+    const data = await getObject(`${folder}/pi.txt`);
+    const manifest = await getObject(`${folder}/manifest.json`);
+    assert.equal(data.contentType, "text/plain");
+    assert.equal(manifest.contentType, "application/json");
+    return { data, manifest: checkStoredResult(data.body, manifest.body.toString("utf8"), runId) };
+  }
+
+  it("stores pi.txt and manifest.json under RESULTS_PREFIX/RUN_ID with one PutObject each", async () => {
+    const run = await startJob({ cwd, env: containerEnv("pi-20261123T0300Z") });
+    assert.equal(run.code, 0, run.stderr);
+    const { data, manifest } = await checkRun("pi-20261123T0300Z");
+    assert.doesNotMatch(data.etag, /-\d+"?$/, "a single PUT has a plain MD5 ETag");
+    assert.ok(manifest.digits >= 10_000, `${manifest.digits} digits`);
+    assert.match(
+      run.stdout,
+      new RegExp(
+        `wrote s3://${BUCKET}/${PREFIX}/pi-20261123T0300Z/pi\\.txt and s3://${BUCKET}/${PREFIX}/pi-20261123T0300Z/manifest\\.json\\n$`,
+      ),
+    );
+    assert.deepEqual(fs.readdirSync(cwd), [], "nothing written locally");
+  });
+
+  it("uses a multipart upload above RESULTS_MULTIPART_THRESHOLD_BYTES", async () => {
+    const run = await startJob({
+      cwd,
+      env: containerEnv("multipart-run", { RESULTS_MULTIPART_THRESHOLD_BYTES: "1024" }),
+    });
+    assert.equal(run.code, 0, run.stderr);
+    const { data } = await checkRun("multipart-run");
+    // Multipart ETags end in -<number of parts>; below 5 MiB the data is a single (last) part.
+    assert.match(data.etag, /-1"?$/);
+    const uploads = await s3.send(new ListMultipartUploadsCommand({ Bucket: BUCKET }));
+    assert.deepEqual(uploads.Uploads ?? [], []);
+  });
+
+  it("uploads a result larger than one 5 MiB part in several parts", async () => {
+    // The job would need minutes for 5 MiB of digits; the writer is the same.
+    const places = Array.from({ length: 5.5 * MiB }, (_, i) => PI_2000[2 + (i % 2000)]).join("");
+    const body = encodePiData(`3.${places}`);
+    const manifest = buildManifest(body, {
+      runId: "big",
+      version: "1.0.0",
+      startedAt: new Date(),
+      finishedAt: new Date(),
+      durationSeconds: 1,
+      workers: 1,
+      stopReason: "planned",
+      steps: [{ digits: places.length, ms: 1 }],
+    });
+    const writer = new S3ResultWriter(s3, {
+      bucket: BUCKET,
+      prefix: PREFIX,
+      runId: "big",
+      multipartThresholdBytes: 5 * MiB,
+      partSizeBytes: 5 * MiB,
+    });
+    await writer.write(body, manifest);
+    const stored = await getObject(`${PREFIX}/big/pi.txt`);
+    assert.match(stored.etag, /-2"?$/);
+    assert.equal(createHash("sha256").update(stored.body).digest("hex"), manifest.sha256);
+    const head = await s3.send(
+      new HeadObjectCommand({ Bucket: BUCKET, Key: `${PREFIX}/big/pi.txt` }),
+    );
+    assert.equal(head.ContentLength, body.length);
+    assert.equal(head.ContentType, "text/plain");
+  });
+
+  it("fails with exit code 1 and the S3 error when the bucket does not exist", async () => {
+    const run = await startJob({
+      cwd,
+      env: containerEnv("no-bucket", { RESULTS_BUCKET: "tj-missing-bucket" }),
+    });
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, /^pi: failed: .*(NoSuchBucket|does not exist)/m);
+    assert.deepEqual(await keys(), []);
+  });
+});

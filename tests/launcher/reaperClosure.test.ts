@@ -1,0 +1,261 @@
+/**
+ * The reaper Lambda as deployed: the closure Pulumi serialized for the dev stack's eu-west-1
+ * Reaper, loaded in a fresh Node process and run once against moto over real HTTP (EC2, S3,
+ * CloudWatch).
+ */
+import * as assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import * as fs from "node:fs";
+import { builtinModules } from "node:module";
+import * as os from "node:os";
+import * as path from "node:path";
+import { CloudWatchClient, GetMetricStatisticsCommand } from "@aws-sdk/client-cloudwatch";
+import {
+  DescribeImagesCommand,
+  DescribeInstancesCommand,
+  EC2Client,
+  RunInstancesCommand,
+} from "@aws-sdk/client-ec2";
+import {
+  CreateBucketCommand,
+  GetObjectCommand,
+  PutObjectCommand,
+  S3Client,
+} from "@aws-sdk/client-s3";
+import { CreateTopicCommand, SNSClient } from "@aws-sdk/client-sns";
+import { PROJECT_ROOT, RecordedResource } from "../../offline/engine";
+import { evaluatedStack } from "../support/evaluations";
+import { MOTO_CLIENT_CONFIG, resetMoto, startMoto } from "../support/moto";
+import { requiredModules } from "./serializedClosure";
+
+/** The AWS SDK packages the Lambda runtime provides and the reaper uses. */
+const SDK_PACKAGES = [
+  "@aws-sdk/client-cloudwatch",
+  "@aws-sdk/client-ec2",
+  "@aws-sdk/client-s3",
+  "@aws-sdk/client-sns",
+];
+
+const RUNNER = `"use strict";
+const fs = require("fs");
+const [moduleFile, outFile] = process.argv.slice(2);
+const { handler } = require(moduleFile);
+Promise.resolve()
+  .then(() => handler({}, { awsRequestId: "local", getRemainingTimeInMillis: () => 60000 }))
+  .then(
+    (result) => fs.writeFileSync(outFile, JSON.stringify({ ok: true, result })),
+    (error) => fs.writeFileSync(outFile, JSON.stringify({ ok: false, error: { name: error.name, message: error.message } })),
+  );
+`;
+
+/** Runs `handler({})` of `code` in a fresh Node process with every AWS endpoint at `endpoint`. */
+async function invokeReaper(
+  code: string,
+  endpoint: string,
+): Promise<{ ok: boolean; result?: any; error?: any; stdout: string; stderr: string }> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tj-reaper-"));
+  try {
+    fs.writeFileSync(path.join(dir, "__index.js"), code);
+    fs.writeFileSync(path.join(dir, "runner.js"), RUNNER);
+    const outFile = path.join(dir, "outcome.json");
+    const child = spawn(
+      process.execPath,
+      [path.join(dir, "runner.js"), path.join(dir, "__index.js"), outFile],
+      {
+        cwd: dir,
+        env: {
+          PATH: process.env.PATH,
+          HOME: dir,
+          // Stands in for the Lambda runtime's SDK; nothing else is reachable.
+          NODE_PATH: path.join(PROJECT_ROOT, "node_modules"),
+          AWS_REGION: "eu-west-1",
+          AWS_ACCESS_KEY_ID: "testing",
+          AWS_SECRET_ACCESS_KEY: "testing",
+          AWS_EC2_METADATA_DISABLED: "true",
+          AWS_ENDPOINT_URL: endpoint,
+          AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
+        },
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        child.kill("SIGKILL");
+        reject(new Error(`the serialized reaper did not finish within 30 s\n${stderr}`));
+      }, 30000);
+      child.once("error", reject);
+      child.once("close", () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+    if (!fs.existsSync(outFile))
+      throw new Error(`the reaper exited without an outcome:\n${stderr}`);
+    return { ...JSON.parse(fs.readFileSync(outFile, "utf8")), stdout, stderr };
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+describe("the serialized reaper closure against moto", function () {
+  this.timeout(90000);
+  let code: string;
+  let bucket: string;
+  let topicArn: string;
+  let endpoint: string;
+  let ec2: EC2Client;
+  let s3: S3Client;
+
+  before(async () => {
+    const { evaluation } = await evaluatedStack("dev");
+    const find = (type: string, name: string): RecordedResource => {
+      const found = evaluation.resources.find((r) => r.type === type && r.name === name);
+      assert.ok(found, `no ${type} ${name}`);
+      return found;
+    };
+    const fn = find("aws:lambda/function:Function", "tj-dev-eu-west-1-reaper-fn");
+    code = await (await (fn.inputs.code as any).assets)["__index.js"].text;
+    bucket = String(find("aws:s3/bucket:Bucket", "tj-dev-eu-west-1-results").state.bucket);
+    topicArn = String(
+      find("aws:sns/topic:Topic", "tj-dev-eu-west-1-notifications-topic").state.arn,
+    );
+
+    endpoint = await startMoto();
+    await resetMoto();
+    ec2 = new EC2Client({ ...MOTO_CLIENT_CONFIG, endpoint });
+    s3 = new S3Client({ ...MOTO_CLIENT_CONFIG, endpoint, forcePathStyle: true });
+  });
+
+  it("requires only Node built-ins and the SDK clients the runtime provides", () => {
+    const builtins = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));
+    const foreign = requiredModules(code).filter(
+      (m) => !builtins.has(m) && !SDK_PACKAGES.some((p) => m === p || m.startsWith(`${p}/`)),
+    );
+    assert.deepEqual(foreign, []);
+    for (const marker of ["@smithy/", "class EC2Client", "class S3Client"]) {
+      assert.ok(!code.includes(marker), `the closure inlines SDK code (${marker})`);
+    }
+  });
+
+  it("terminates only this stack's expired runs, writes their records, keeps a run's own record, and counts them", async () => {
+    await s3.send(
+      new CreateBucketCommand({
+        Bucket: bucket,
+        CreateBucketConfiguration: { LocationConstraint: "eu-west-1" },
+      }),
+    );
+    // The mocks' account is moto's default one, so the topic gets the ARN the closure holds.
+    const sns = new SNSClient({ ...MOTO_CLIENT_CONFIG, endpoint });
+    const created = await sns.send(new CreateTopicCommand({ Name: topicArn.split(":").pop() }));
+    assert.equal(created.TopicArn, topicArn);
+    const image = (await ec2.send(new DescribeImagesCommand({}))).Images?.[0]?.ImageId;
+    assert.ok(image, "moto has no AMI");
+    const hourAgo = new Date(Date.now() - 3600000).toISOString().replace(/\.\d{3}Z$/, "Z");
+    const inAnHour = new Date(Date.now() + 3600000).toISOString().replace(/\.\d{3}Z$/, "Z");
+    const launch = async (tags: Record<string, string>): Promise<string> => {
+      const out = await ec2.send(
+        new RunInstancesCommand({
+          ImageId: image,
+          InstanceType: "t3.micro",
+          MinCount: 1,
+          MaxCount: 1,
+          TagSpecifications: [
+            {
+              ResourceType: "instance",
+              Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })),
+            },
+          ],
+        }),
+      );
+      return out.Instances?.[0]?.InstanceId ?? "";
+    };
+    const run = (job: string, runId: string, deadline: string) => ({
+      "transient-jobs:project": "transient-jobs",
+      "transient-jobs:environment": "dev",
+      "transient-jobs:job": job,
+      "transient-jobs:run-id": runId,
+      "transient-jobs:scheduled-time": "2026-11-23T03:00:00Z",
+      "transient-jobs:deadline": deadline,
+    });
+    const expired = await launch(run("pi", "pi-20261123T0300Z", hourAgo));
+    const ownRecord = await launch(run("pi", "pi-20261123T0200Z", hourAgo));
+    const fresh = await launch(run("pi", "pi-20261123T0400Z", inAnHour));
+    const malformed = await launch(run("pi", "pi-20261123T0500Z", "not-a-time"));
+    const otherEnvironment = await launch({
+      ...run("pi", "pi-20261123T0300Z", hourAgo),
+      "transient-jobs:environment": "prod",
+    });
+    const untagged = await launch({ "transient-jobs:deadline": hourAgo, Name: "someone else's" });
+    const ownBody = '{"status":"failed","note":"written by the run itself"}\n';
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: "jobs/pi/runs/pi-20261123T0200Z.json",
+        Body: ownBody,
+      }),
+    );
+
+    const outcome = await invokeReaper(code, endpoint);
+    assert.equal(outcome.ok, true, `${JSON.stringify(outcome.error)}\n${outcome.stderr}`);
+    assert.deepEqual(
+      outcome.result.reaped.map((r: any) => [r.instanceId, r.record]).sort(),
+      [
+        [expired, "written"],
+        [ownRecord, "exists"],
+      ].sort(),
+    );
+    assert.deepEqual(
+      outcome.result.unreapable.map((u: any) => u.instanceId),
+      [malformed],
+    );
+    assert.deepEqual(outcome.result.failures, []);
+    const log = JSON.parse(outcome.stdout.trim().split("\n").pop() ?? "{}");
+    assert.equal(log.level, "info");
+    assert.equal(log.environment, "dev");
+
+    const described = await ec2.send(new DescribeInstancesCommand({}));
+    const states = Object.fromEntries(
+      (described.Reservations ?? [])
+        .flatMap((r) => r.Instances ?? [])
+        .map((i) => [i.InstanceId, i.State?.Name]),
+    );
+    for (const id of [expired, ownRecord]) {
+      assert.ok(["shutting-down", "terminated"].includes(states[id] ?? ""), `${id}: ${states[id]}`);
+    }
+    for (const id of [fresh, malformed, otherEnvironment, untagged]) {
+      assert.equal(states[id], "running", `${id} was touched`);
+    }
+
+    const read = async (key: string) =>
+      (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }))).Body?.transformToString();
+    const record = JSON.parse((await read("jobs/pi/runs/pi-20261123T0300Z.json")) ?? "{}");
+    assert.equal(record.status, "reaped");
+    assert.equal(record.instanceId, expired);
+    assert.equal(record.deadline, hourAgo);
+    assert.equal(await read("jobs/pi/runs/pi-20261123T0200Z.json"), ownBody);
+
+    const cloudwatch = new CloudWatchClient({ ...MOTO_CLIENT_CONFIG, endpoint });
+    const stats = await cloudwatch.send(
+      new GetMetricStatisticsCommand({
+        Namespace: "TransientJobs",
+        MetricName: "InstancesReaped",
+        Dimensions: [
+          { Name: "Environment", Value: "dev" },
+          { Name: "Region", Value: "eu-west-1" },
+        ],
+        StartTime: new Date(Date.now() - 600000),
+        EndTime: new Date(Date.now() + 600000),
+        Period: 60,
+        Statistics: ["Sum"],
+      }),
+    );
+    assert.deepEqual(
+      stats.Datapoints?.map((d) => d.Sum),
+      [2],
+    );
+  });
+});

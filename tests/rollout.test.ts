@@ -1,0 +1,292 @@
+/**
+ * Rolling the program out to regions by editing stack config, checked on the URNs and inputs the
+ * mocks record: adding or removing a region touches no other region, `enabled: false` only
+ * pauses schedules, prod retains its data, schedules are staggered and images roll out in order.
+ */
+import * as assert from "node:assert/strict";
+import { evaluateProgram, Evaluation, loadStackConfig, RecordedResource } from "../offline/engine";
+import { evaluatedStack } from "./support/evaluations";
+
+const REGIONAL = "transient-jobs:index:RegionalJobStack";
+const SCHEDULE = "aws:scheduler/schedule:Schedule";
+const IMAGE = "awsx:ecr:Image";
+/** The resources prod keeps when a region is removed: its results and its images. */
+const RETAINED_TYPES = [
+  "aws:ecr/lifecyclePolicy:LifecyclePolicy",
+  "aws:ecr/repository:Repository",
+  "aws:s3/bucket:Bucket",
+  "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
+  "aws:s3/bucketOwnershipControls:BucketOwnershipControls",
+  "aws:s3/bucketPolicy:BucketPolicy",
+  "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
+  "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+  "aws:s3/bucketVersioning:BucketVersioning",
+];
+
+type RegionEntry = string | { name: string; [key: string]: unknown };
+const nameOf = (entry: RegionEntry) => (typeof entry === "string" ? entry : entry.name);
+
+/** The resources below the regional stack of `region`, the stack itself included. */
+function regionResources(evaluation: Evaluation, region: string): RecordedResource[] {
+  const { resources } = evaluation;
+  const root = resources.find((r) => r.type === REGIONAL && r.name === `tj-prod-${region}`);
+  assert.ok(root, `no regional stack for ${region}`);
+  const byUrn = new Map(resources.map((r) => [r.urn, r]));
+  return resources.filter((r) => {
+    for (
+      let p: RecordedResource | undefined = r;
+      p;
+      p = p.parent ? byUrn.get(p.parent) : undefined
+    ) {
+      if (p === root) return true;
+    }
+    return false;
+  });
+}
+
+const urns = (resources: RecordedResource[]) => new Set(resources.map((r) => r.urn));
+
+/** Inputs as JSON, for "would `pulumi up` update it": assets (the Lambda code) drop out. */
+const inputsOf = (r: RecordedResource) => JSON.stringify(r.inputs);
+
+function byUrn(evaluation: Evaluation): Map<string, RecordedResource> {
+  return new Map(evaluation.resources.map((r) => [r.urn, r]));
+}
+
+describe("region rollout by stack config (prod)", function () {
+  this.timeout(240_000);
+  const config = loadStackConfig("prod");
+  const regions = JSON.parse(config["transient-jobs:regions"]) as RegionEntry[];
+  const withRegions = (entries: RegionEntry[]) => ({
+    ...config,
+    "transient-jobs:regions": JSON.stringify(entries),
+  });
+  let base: Evaluation;
+  let adding: Promise<Evaluation> | undefined;
+  /** The stack with ap-southeast-2 appended (rolloutOrder 0), evaluated once. */
+  const withThirdRegion = () =>
+    (adding ??= evaluateProgram("prod", withRegions([...regions, "ap-southeast-2"])));
+
+  before(async () => {
+    assert.deepEqual(regions.map(nameOf), ["eu-west-1", "us-east-1"]);
+    base = (await evaluatedStack("prod")).evaluation;
+  });
+
+  it("names every regional resource after its region, never after its place in the list", () => {
+    for (const region of regions.map(nameOf)) {
+      for (const r of regionResources(base, region)) {
+        assert.ok(r.name.startsWith(`tj-prod-${region}`), `${r.type} ${r.name}`);
+      }
+    }
+  });
+
+  describe("adding a region (regions[2]: ap-southeast-2)", () => {
+    let added: Evaluation;
+    before(async () => {
+      added = await withThirdRegion();
+    });
+
+    it("adds exactly one regional stack, and every new resource is inside it", () => {
+      const newStacks = added.resources.filter(
+        (r) => r.type === REGIONAL && !urns(base.resources).has(r.urn),
+      );
+      assert.deepEqual(
+        newStacks.map((r) => r.name),
+        ["tj-prod-ap-southeast-2"],
+      );
+      const inside = urns(regionResources(added, "ap-southeast-2"));
+      const created = added.resources.filter((r) => !urns(base.resources).has(r.urn));
+      assert.ok(created.length > 20, `only ${created.length} new resources`);
+      for (const r of created) assert.ok(inside.has(r.urn), `${r.urn} is outside the new region`);
+    });
+
+    it("keeps every URN, and the inputs and provider of every other region's resources", () => {
+      const after = byUrn(added);
+      const otherRegions = urns([
+        ...regionResources(base, "eu-west-1"),
+        ...regionResources(base, "us-east-1"),
+      ]);
+      for (const r of base.resources) {
+        const same = after.get(r.urn);
+        assert.ok(same, `${r.urn} disappeared`);
+        // Stack-wide resources (the dashboard) may list the new region; they are not regional.
+        if (!otherRegions.has(r.urn)) continue;
+        assert.equal(inputsOf(same), inputsOf(r), `${r.urn} would be updated`);
+        assert.equal(same.providerRegion, r.providerRegion, `${r.urn} would change provider`);
+      }
+    });
+  });
+
+  describe("removing a region (eu-west-1, regions[0])", () => {
+    let removed: Evaluation;
+    before(async () => {
+      removed = await evaluateProgram(
+        "prod",
+        withRegions(regions.filter((r) => nameOf(r) !== "eu-west-1")),
+      );
+    });
+
+    it("keeps the remaining region's URNs and inputs exactly, though its index changed", () => {
+      const kept = regionResources(base, "us-east-1");
+      const after = byUrn(removed);
+      assert.deepEqual(urns(regionResources(removed, "us-east-1")), urns(kept));
+      for (const r of kept) {
+        const same = after.get(r.urn)!;
+        assert.equal(inputsOf(same), inputsOf(r), `${r.urn} would be updated`);
+        assert.equal(same.providerRegion, r.providerRegion, `${r.urn} would change provider`);
+      }
+    });
+
+    it("deletes only the removed region's resources, and retains its results and images", () => {
+      const gone = base.resources.filter((r) => !urns(removed.resources).has(r.urn));
+      assert.deepEqual(urns(gone), urns(regionResources(base, "eu-west-1")));
+      const retained = gone.filter((r) => r.retainOnDelete);
+      assert.deepEqual([...new Set(retained.map((r) => r.type))].sort(), RETAINED_TYPES);
+      assert.equal(
+        retained.filter((r) => r.type === "aws:s3/bucket:Bucket").length,
+        1,
+        "the results bucket",
+      );
+      assert.equal(
+        retained.filter((r) => r.type === "aws:ecr/repository:Repository").length,
+        2,
+        "one repository per image",
+      );
+      // Kept resources refuse deletion of their contents, should anyone delete them anyway.
+      for (const r of retained.filter((r) => r.type === "aws:s3/bucket:Bucket")) {
+        assert.equal(r.inputs.forceDestroy, false, r.name);
+      }
+      for (const r of retained.filter((r) => r.type === "aws:ecr/repository:Repository")) {
+        assert.equal(r.inputs.forceDelete, false, r.name);
+      }
+      // Everything else of the region really goes: schedules, functions, roles, templates.
+      const deleted = gone.filter((r) => r.custom && !r.retainOnDelete).map((r) => r.type);
+      for (const type of [
+        SCHEDULE,
+        "aws:lambda/function:Function",
+        "aws:iam/role:Role",
+        "aws:ec2/launchTemplate:LaunchTemplate",
+      ]) {
+        assert.ok(deleted.includes(type), `${type} is not deleted`);
+      }
+    });
+  });
+
+  describe("enabled: false (us-east-1)", () => {
+    let paused: Evaluation;
+    before(async () => {
+      paused = await evaluateProgram(
+        "prod",
+        withRegions(
+          regions.map((r) =>
+            nameOf(r) === "us-east-1" ? { ...(r as object), name: "us-east-1", enabled: false } : r,
+          ),
+        ),
+      );
+    });
+
+    it("keeps every resource, disables the region's job schedules and changes nothing elsewhere", () => {
+      assert.deepEqual(urns(paused.resources), urns(base.resources));
+      const after = byUrn(paused);
+      const inRegion = urns(regionResources(base, "us-east-1"));
+      const changedSchedules: string[] = [];
+      for (const r of base.resources) {
+        const now = after.get(r.urn)!;
+        if (inputsOf(now) === inputsOf(r)) continue;
+        assert.ok(inRegion.has(r.urn), `${r.name}, outside the paused region, changed`);
+        if (r.type !== SCHEDULE) continue;
+        changedSchedules.push(r.name);
+        assert.deepEqual({ ...now.inputs, state: "ENABLED" }, r.inputs);
+        assert.equal(now.inputs.state, "DISABLED");
+      }
+      assert.deepEqual(changedSchedules.sort(), [
+        "tj-prod-us-east-1-hourly-pi-schedule",
+        "tj-prod-us-east-1-nightly-pi-schedule",
+      ]);
+      const reaper = after.get(
+        base.resources.find((r) => r.name === "tj-prod-us-east-1-reaper-schedule")!.urn,
+      )!;
+      // Instances launched before the pause still get reaped.
+      assert.equal(reaper.inputs.state, "ENABLED");
+      const outputs = paused.outputs.regions as Record<string, { enabled: boolean }>;
+      assert.deepEqual([outputs["eu-west-1"].enabled, outputs["us-east-1"].enabled], [true, false]);
+    });
+  });
+
+  it("staggers the region's cron schedules by scheduleOffsetMinutes, and leaves rates alone", () => {
+    const expression = (name: string) =>
+      base.resources.find((r) => r.type === SCHEDULE && r.name === name)?.inputs.scheduleExpression;
+    assert.equal(expression("tj-prod-eu-west-1-nightly-pi-schedule"), "cron(30 2 * * ? *)");
+    assert.equal(expression("tj-prod-us-east-1-nightly-pi-schedule"), "cron(45 2 * * ? *)");
+    assert.equal(expression("tj-prod-eu-west-1-hourly-pi-schedule"), "rate(1 hour)");
+    assert.equal(expression("tj-prod-us-east-1-hourly-pi-schedule"), "rate(1 hour)");
+  });
+
+  describe("rolloutOrder", () => {
+    /** Which regions' resources each region's images wait for. */
+    function imageWaitsFor(evaluation: Evaluation, names: string[]): Record<string, string[]> {
+      const waits: Record<string, string[]> = {};
+      for (const region of names) {
+        const images = regionResources(evaluation, region).filter((r) => r.type === IMAGE);
+        assert.ok(images.length > 0, `no image in ${region}`);
+        const before = names.filter((other) => {
+          const theirs = regionResources(evaluation, other).filter((r) => r.custom);
+          const waited = images.map((image) =>
+            theirs.every((r) => image.dependencies?.includes(r.urn)),
+          );
+          return other !== region && waited.every(Boolean);
+        });
+        for (const image of images) {
+          for (const other of names.filter((o) => o !== region && !before.includes(o))) {
+            const theirs = urns(regionResources(evaluation, other));
+            assert.ok(
+              !image.dependencies?.some((d) => theirs.has(d)),
+              `${image.name} waits for part of ${other}`,
+            );
+          }
+        }
+        waits[region] = before;
+      }
+      return waits;
+    }
+
+    it("builds us-east-1's images (rolloutOrder 1) only after all of eu-west-1 (0) is up to date", () => {
+      assert.deepEqual(imageWaitsFor(base, ["eu-west-1", "us-east-1"]), {
+        "eu-west-1": [],
+        "us-east-1": ["eu-west-1"],
+      });
+    });
+
+    it("deploys regions of equal order in parallel and later orders after all earlier ones", async () => {
+      // ap-southeast-2 added with the default order 0, like eu-west-1.
+      assert.deepEqual(
+        imageWaitsFor(await withThirdRegion(), ["eu-west-1", "us-east-1", "ap-southeast-2"]),
+        {
+          "eu-west-1": [],
+          "ap-southeast-2": [],
+          "us-east-1": ["eu-west-1", "ap-southeast-2"],
+        },
+      );
+    });
+  });
+});
+
+describe("retained resources in dev", function () {
+  this.timeout(120_000);
+
+  it("retains nothing: removing a dev region deletes its bucket and images too", async () => {
+    const { evaluation } = await evaluatedStack("dev");
+    assert.deepEqual(
+      evaluation.resources.filter((r) => r.retainOnDelete).map((r) => r.name),
+      [],
+    );
+    for (const r of evaluation.resources.filter((r) => r.type === "aws:s3/bucket:Bucket")) {
+      assert.equal(r.inputs.forceDestroy, true);
+    }
+    for (const r of evaluation.resources.filter(
+      (r) => r.type === "aws:ecr/repository:Repository",
+    )) {
+      assert.equal(r.inputs.forceDelete, true);
+    }
+  });
+});
