@@ -3,7 +3,7 @@
  * program so the job stacks preview without a Pulumi Cloud token. Declares the account's OIDC
  * identity provider for Pulumi Cloud (or looks it up), a deploy role that only that stack's
  * deployments can assume and that can manage only that stack's resources, and the stack's
- * Pulumi Deployments settings. Run by hand: `cd deploy && pulumi up` (see README-deploying.md).
+ * Pulumi Deployments settings. Run by hand: `cd deploy && pulumi up` (see "Deploying" in README.md).
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";

@@ -14,7 +14,7 @@
  * pass them to Lambda, Scheduler and EC2, as any role deploying this program must (a permissions
  * boundary on those roles would cap that); and KMS, which has no "only when creating" condition,
  * lets it tag any key whose key policy defers to IAM with the stack's tag, and so manage it. See
- * deploy/README-deploying.md.
+ * "Deploying" in README.md.
  */
 import { dashboardName } from "../components/monitoring";
 import { PolicyDocument, PolicyStatement } from "../components/policies";

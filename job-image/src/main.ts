@@ -95,8 +95,13 @@ async function run(params: JobParams, out: (text: string) => void): Promise<numb
     // Stop the threads now: a step abandoned at the deadline would otherwise keep a core busy.
     await threads.close();
     if (!result.pi) {
-      out("pi: stopped before the first step finished; nothing to write\n");
-      return EXIT.stopped;
+      if (result.stopReason === "signal") {
+        out("pi: stopped before the first step finished; nothing to write\n");
+        return EXIT.stopped;
+      }
+      throw new Error(
+        `no step finished within ${params.durationSeconds} s; set a longer DURATION_SECONDS`,
+      );
     }
     const data = encodePiData(result.pi);
     const manifest = buildManifest(data, {

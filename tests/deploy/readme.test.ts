@@ -1,5 +1,5 @@
 /**
- * The "Deploying" section (deploy/README-deploying.md) against the code: its config commands,
+ * The "Deploying" section of README.md against the code: its config commands,
  * replayed on the real stack files, give configs the programs accept, and its examples hold.
  */
 import * as assert from "node:assert/strict";
@@ -10,7 +10,10 @@ import { parseStackConfig, rawConfigFromPulumi, RawStackConfig } from "../../con
 import { deployConfigFromPulumi, parseDeployConfig } from "../../deploy/config";
 import { loadStackConfig, PROJECT_ROOT } from "../../offline/engine";
 
-const README = fs.readFileSync(path.join(PROJECT_ROOT, "deploy", "README-deploying.md"), "utf8");
+const README = fs
+  .readFileSync(path.join(PROJECT_ROOT, "README.md"), "utf8")
+  .split(/^## Deploying$/m)[1]
+  .split(/^## /m)[0];
 
 /** Parses `regions[2].name` into `["regions", 2, "name"]`. */
 function parsePath(text: string): Array<string | number> {

@@ -99,7 +99,7 @@ const runTags = (f: Facts, overrides: Record<string, string | undefined> = {}) =
   );
 };
 
-/** The permission matrix. Keep it in step with README "Security" (policy/README-security.md). */
+/** The permission matrix. Keep it in step with README.md "Security". */
 const MATRIX: Row[] = [
   // The launcher: start runs from its launch templates, nothing else.
   ...[
