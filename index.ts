@@ -13,13 +13,11 @@ const config = parseStackConfig(rawConfigFromPulumi(pulumi.runtime.allConfig()),
 // Declared in rollout order, so each region can wait for the regions before it. Names depend on
 // the region only: adding or removing a region never renames another region's resources.
 const declared = new Map<string, RegionalJobStack>();
-const providers = new Map<string, aws.Provider>();
 for (const region of [...config.regions].sort((a, b) => a.rolloutOrder - b.rolloutOrder)) {
   const provider = new aws.Provider(`aws-${region.name}`, {
     region: region.name as aws.Region,
     defaultTags: { tags: { "transient-jobs:environment": config.environment } },
   });
-  providers.set(region.name, provider);
   const rolloutAfter = regionsBefore(config.regions, region).map((r) => declared.get(r.name)!);
   declared.set(
     region.name,
@@ -46,8 +44,13 @@ export const regions = Object.fromEntries(
   ]),
 );
 
-// Dashboards are global to the account: one per environment, declared with the first region's
-// provider, showing every region.
+// Dashboards are global to the account: one per environment, showing every region. It gets a
+// provider of its own whose region never changes, so adding, removing or reordering regions
+// never replaces it.
+const globalProvider = new aws.Provider("aws-global", {
+  region: "us-east-1",
+  defaultTags: { tags: { "transient-jobs:environment": config.environment } },
+});
 const dashboard = new JobsDashboard(
   `tj-${config.environment}`,
   {
@@ -74,7 +77,7 @@ const dashboard = new JobsDashboard(
       ),
     ),
   },
-  { providers: { aws: providers.get(config.regions[0].name)! } },
+  { providers: { aws: globalProvider } },
 );
 
 /** The environment's CloudWatch dashboard (`npm run runs` prints where to find it). */

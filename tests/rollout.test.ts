@@ -137,6 +137,13 @@ describe("region rollout by stack config (prod)", function () {
       }
     });
 
+    it("keeps the environment's dashboard and its provider when the first region goes", () => {
+      const dashboard = (e: Evaluation) =>
+        e.resources.find((r) => r.type === "aws:cloudwatch/dashboard:Dashboard")!;
+      assert.equal(dashboard(removed).urn, dashboard(base).urn);
+      assert.equal(dashboard(removed).providerRegion, dashboard(base).providerRegion);
+    });
+
     it("deletes only the removed region's resources, and retains its results and images", () => {
       const gone = base.resources.filter((r) => !urns(removed.resources).has(r.urn));
       assert.deepEqual(urns(gone), urns(regionResources(base, "eu-west-1")));
