@@ -16,6 +16,8 @@ import {
   PURCHASE_OPTIONS,
   PurchaseOption,
 } from "./launcher/types";
+import { RESERVED_PARAMETER_NAMES, renderInitScript } from "./launcher/initScript";
+import { hourlyPriceTable } from "./launcher/prices";
 
 /** The Pulumi project name, which is also the config namespace. */
 export const PROJECT = "transient-jobs";
@@ -64,7 +66,7 @@ export const LOG_RETENTION_DAYS = [
 ] as const;
 
 /** Container variables the init script sets itself; a job parameter may not override them. */
-export const RESERVED_PARAMETERS = ["RUN_ID", "RESULTS_BUCKET", "RESULTS_PREFIX", "AWS_REGION"];
+export const RESERVED_PARAMETERS = RESERVED_PARAMETER_NAMES;
 
 export type Architecture = "x86_64" | "arm64";
 
@@ -425,6 +427,10 @@ export function parseStackConfig(raw: RawStackConfig, environment: string): Stac
       );
     }
   });
+  for (const job of jobs) {
+    const problem = initScriptProblem(job, environment, regions);
+    if (problem) problems.push(`${PROJECT}:jobs.${job.name}.parameters: ${problem}`);
+  }
   if (problems.length > 0) throw new StackConfigError(problems);
 
   return {
@@ -474,4 +480,41 @@ export function rawConfigFromPulumi(all: Record<string, string>): RawStackConfig
     raw[key.slice(PROJECT.length + 1)] = value;
   }
   return raw;
+}
+
+/**
+ * Renders a run's init script with the longest values a deployment can produce (bucket and
+ * repository names at their limits, every price entry), so parameters that would push the user
+ * data over EC2's limit fail now, not at the job's first launch.
+ */
+function initScriptProblem(
+  job: JobConfig,
+  environment: string,
+  regions: RegionConfig[],
+): string | undefined {
+  const region = regions
+    .map((r) => r.name)
+    .filter((name) => runsIn(job, name))
+    .reduce((a, b) => (b.length > a.length ? b : a), "");
+  const account = "123456789012";
+  try {
+    renderInitScript({
+      job: job.name,
+      environment,
+      region,
+      imageUri: `${account}.dkr.ecr.${region}.amazonaws.com/${"r".repeat(100)}@sha256:${"0".repeat(64)}`,
+      bucket: "b".repeat(63),
+      resultsPrefix: `jobs/${job.name}`,
+      logGroup: `/${"l".repeat(100)}`,
+      topicArn: `arn:aws:sns:${region}:${account}:${"t".repeat(100)}`,
+      parameters: job.parameters,
+      runId: `${job.name}-20261123T0300Z`,
+      scheduledTime: "2026-11-23T03:00:00Z",
+      deadlineMinutes: job.maxRuntimeMinutes,
+      instancePrices: hourlyPriceTable(region, job.instanceTypes, job.volumeGiB).instances,
+    });
+    return undefined;
+  } catch (error) {
+    return (error as Error).message;
+  }
 }

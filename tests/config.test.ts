@@ -157,6 +157,19 @@ describe("parseStackConfig", () => {
       'transient-jobs:regions[0].instanceTypes[0]: "m7g.large" is arm64 but job "pi" is x86_64',
     ],
     [
+      "parameters too big for EC2 user data",
+      valid({
+        jobs: {
+          pi: job({
+            parameters: Object.fromEntries(
+              ["A", "B", "C", "D", "E"].map((name) => [name, "x".repeat(4000)]),
+            ),
+          }),
+        },
+      }),
+      "transient-jobs:jobs.pi.parameters: initScript: the rendered script of run pi-20261123T0300Z is",
+    ],
+    [
       "log retention CloudWatch does not offer",
       valid({ logRetentionDays: 31 }),
       "transient-jobs:logRetentionDays: 31 is not a CloudWatch Logs retention",
