@@ -464,7 +464,7 @@ describe("bad input: shell metacharacters in job parameters", function () {
     );
   });
 
-  it("too much of them is refused at launch, naming the field, with nothing launched", async () => {
+  it("too much of them is refused by config and again at launch, with nothing launched", async () => {
     const ec2 = new EC2Client({ region: "eu-west-1" });
     const ec2Mock = mockClient(ec2);
     ec2Mock.on(DescribeInstancesCommand).resolves({ Reservations: [] });
@@ -472,7 +472,10 @@ describe("bad input: shell metacharacters in job parameters", function () {
     const parameters = Object.fromEntries(
       ["A", "B", "C", "D", "E"].map((n) => [n, `'$(x)'`.repeat(680)]),
     );
-    parseStackConfig({ ...DEV, ...withJob({ parameters }) }, "dev");
+    assert.throws(
+      () => parseStackConfig({ ...DEV, ...withJob({ parameters }) }, "dev"),
+      /transient-jobs:jobs\.pi\.parameters: initScript: .* over the EC2 user data limit of 16384/,
+    );
     await assert.rejects(
       handleLaunchEvent(
         { job: "pi", scheduledTime: TIME },
