@@ -159,21 +159,9 @@ export function launcherPolicy(inputs: LauncherPolicyInputs): PolicyDocument {
         },
       },
     },
-    {
-      Sid: "WriteOwnLogs",
-      Effect: "Allow",
-      Action: ["logs:CreateLogStream", "logs:PutLogEvents"],
-      Resource: `${inputs.logGroupArn}:*`,
-    },
+    writeLogsStatement("WriteOwnLogs", inputs.logGroupArn),
   ];
-  if (inputs.topicArn) {
-    statements.push({
-      Sid: "NotifyRunOutcomes",
-      Effect: "Allow",
-      Action: "sns:Publish",
-      Resource: inputs.topicArn,
-    });
-  }
+  statements.push(...publishStatements("NotifyRunOutcomes", inputs.topicArn));
   if (inputs.metricNamespace) {
     statements.push(putMetricsStatement("PublishLaunchMetrics", inputs.metricNamespace));
   }
@@ -189,6 +177,21 @@ function putMetricsStatement(sid: string, namespace: string): PolicyStatement {
     Resource: "*",
     Condition: { StringEquals: { "cloudwatch:namespace": namespace } },
   };
+}
+
+/** Writing to one log group (the group's streams). */
+function writeLogsStatement(sid: string, logGroupArn: string): PolicyStatement {
+  return {
+    Sid: sid,
+    Effect: "Allow",
+    Action: ["logs:CreateLogStream", "logs:PutLogEvents"],
+    Resource: `${logGroupArn}:*`,
+  };
+}
+
+/** Publishing to the region's notification topic, when the stack has one. */
+function publishStatements(sid: string, topicArn: string | undefined): PolicyStatement[] {
+  return topicArn ? [{ Sid: sid, Effect: "Allow", Action: "sns:Publish", Resource: topicArn }] : [];
 }
 
 /** Inputs of a job instance role's policy. */
@@ -232,21 +235,9 @@ export function instancePolicy(inputs: InstancePolicyInputs): PolicyDocument {
       Action: ["s3:PutObject", "s3:AbortMultipartUpload"],
       Resource: `${inputs.bucketArn}/${inputs.resultsPrefix}/*`,
     },
-    {
-      Sid: "WriteJobLogs",
-      Effect: "Allow",
-      Action: ["logs:CreateLogStream", "logs:PutLogEvents"],
-      Resource: `${inputs.logGroupArn}:*`,
-    },
+    writeLogsStatement("WriteJobLogs", inputs.logGroupArn),
   ];
-  if (inputs.topicArn) {
-    statements.push({
-      Sid: "NotifyRunOutcome",
-      Effect: "Allow",
-      Action: "sns:Publish",
-      Resource: inputs.topicArn,
-    });
-  }
+  statements.push(...publishStatements("NotifyRunOutcome", inputs.topicArn));
   // The init script always reports its run; without this the missed-run alarm would fire.
   statements.push(
     putMetricsStatement("PublishRunMetrics", inputs.metricNamespace ?? METRIC_NAMESPACE),
@@ -336,29 +327,10 @@ export function reaperPolicy(inputs: ReaperPolicyInputs): PolicyDocument {
       Action: "s3:PutObject",
       Resource: `${inputs.bucketArn}/jobs/*/runs/*`,
     },
-    {
-      // PutMetricData supports no resource-level permissions; the namespace key narrows it.
-      Sid: "PublishReaperMetrics",
-      Effect: "Allow",
-      Action: "cloudwatch:PutMetricData",
-      Resource: "*",
-      Condition: { StringEquals: { "cloudwatch:namespace": inputs.metricNamespace } },
-    },
-    {
-      Sid: "WriteOwnLogs",
-      Effect: "Allow",
-      Action: ["logs:CreateLogStream", "logs:PutLogEvents"],
-      Resource: `${inputs.logGroupArn}:*`,
-    },
+    putMetricsStatement("PublishReaperMetrics", inputs.metricNamespace),
+    writeLogsStatement("WriteOwnLogs", inputs.logGroupArn),
   ];
-  if (inputs.topicArn) {
-    statements.push({
-      Sid: "NotifyReapedRuns",
-      Effect: "Allow",
-      Action: "sns:Publish",
-      Resource: inputs.topicArn,
-    });
-  }
+  statements.push(...publishStatements("NotifyReapedRuns", inputs.topicArn));
   return document(statements);
 }
 
