@@ -1,7 +1,8 @@
 /**
  * `npm run bench`: every benchmark in one run on this machine, printed as one table with each
- * figure beside its target, and written to `bench/results.json`. A full run also writes
- * `bench/README-performance.md` (the table and the machine, for the README).
+ * figure beside its target. A full run writes `bench/results.json` and replaces the table in the
+ * README's "Performance" section (between its `bench:start`/`bench:end` markers); a quick or
+ * partial run writes `bench/results.partial.json` only, so it never hides the full figures.
  *
  *   npm run bench                      full run (about ten minutes; mostly one core)
  *   npm run bench -- --quick           short durations and few iterations: a smoke run
@@ -88,14 +89,12 @@ export interface BenchResults {
   seconds: number;
 }
 
-/** The Markdown for the README's "Performance" section. */
+/** The generated Markdown of the README's "Performance" section (its heading stays in README). */
 export function performanceMarkdown(results: BenchResults): string {
   const m = results.machine;
   const missed = results.figures.filter((f) => f.status === "MISS").length;
   const hit = results.figures.filter((f) => f.status === "hit").length;
-  return `## Performance
-
-\`npm run bench\` measures everything side by side in one run on one machine and prints each
+  return `\`npm run bench\` measures everything side by side in one run on one machine and prints each
 figure beside its target (\`MISS\` when it is not met); the raw figures go to \`bench/results.json\`.
 The machines are shared and noisy, so compare ratios measured in the same run, not absolute times
 across runs. Latest run: ${results.generatedAt}, ${Math.round(results.seconds)} s, ${hit} targets hit, ${missed} missed.
@@ -170,17 +169,10 @@ async function main(argv: readonly string[]): Promise<number> {
     errors,
     seconds: Math.round(performance.now() - started) / 1000,
   };
-  fs.writeFileSync(path.join(__dirname, "results.json"), `${JSON.stringify(results, null, 2)}\n`);
   const complete = !args.quick && args.only.length === Object.keys(BENCHMARKS).length;
-  if (complete) {
-    const file = path.join(__dirname, "README-performance.md");
-    // Formatted as the repository's Prettier config would, so `prettier --check` stays clean.
-    const markdown = await prettier.format(performanceMarkdown(results), {
-      ...(await prettier.resolveConfig(file)),
-      filepath: file,
-    });
-    fs.writeFileSync(file, markdown);
-  }
+  const resultsFile = complete ? "results.json" : "results.partial.json";
+  fs.writeFileSync(path.join(__dirname, resultsFile), `${JSON.stringify(results, null, 2)}\n`);
+  if (complete) await updateReadme(performanceMarkdown(results));
 
   process.stdout.write(`${textTable(figures)}\n\n`);
   for (const f of figures.filter((x) => x.note)) {
@@ -191,9 +183,28 @@ async function main(argv: readonly string[]): Promise<number> {
     `\n${machine.cpuModel}, nproc ${machine.nproc}, Node ${machine.node}, Python ${machine.python}; load ${machine.loadAverage.start} → ${machine.loadAverage.end}\n` +
       `${figures.filter((f) => f.status === "hit").length} targets hit, ${missed.length} MISS` +
       `${Object.keys(errors).length > 0 ? `, crashed: ${Object.keys(errors).join(", ")}` : ""}; ` +
-      `wrote bench/results.json${complete ? " and bench/README-performance.md" : ""} (${results.seconds} s)\n`,
+      `wrote bench/${resultsFile}${complete ? " and README.md's Performance table" : ""} (${results.seconds} s)\n`,
   );
   return Object.keys(errors).length > 0 ? 1 : 0;
+}
+
+const README = path.join(__dirname, "..", "README.md");
+const START = "<!-- bench:start -->";
+const END = "<!-- bench:end -->";
+
+/** Replaces the generated part of README.md's Performance section, formatted as Prettier would. */
+export async function updateReadme(section: string, file = README): Promise<void> {
+  const readme = fs.readFileSync(file, "utf8");
+  const start = readme.indexOf(START);
+  const end = readme.indexOf(END);
+  if (start < 0 || end < start) {
+    throw new Error(`${file} has no ${START} … ${END} block for the performance table`);
+  }
+  const updated = `${readme.slice(0, start + START.length)}\n\n${section.trim()}\n\n${readme.slice(end)}`;
+  fs.writeFileSync(
+    file,
+    await prettier.format(updated, { ...(await prettier.resolveConfig(file)), filepath: file }),
+  );
 }
 
 if (require.main === module) {

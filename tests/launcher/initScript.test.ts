@@ -337,6 +337,22 @@ describe("renderInitScript", () => {
       ]);
     });
 
+    it("reads instance metadata with one IMDSv2 token", async () => {
+      const run = await runScript(renderInitScript(input()));
+      const metadata = run.calls.filter(
+        (c) => c.startsWith("curl") && c.includes("169.254.169.254"),
+      );
+      assert.equal(metadata.filter((c) => c.includes("/latest/api/token")).length, 1);
+      assert.deepEqual(
+        metadata
+          .filter((c) => c.includes("/meta-data/"))
+          .map((c) => c.split("/meta-data/")[1])
+          .sort(),
+        ["instance-id", "instance-life-cycle", "instance-type", "placement/availability-zone"],
+      );
+      assert.ok(metadata.every((c) => !c.includes("/meta-data/") || c.includes("TOKEN")));
+    });
+
     it("retries the pull with a doubling backoff", async () => {
       const run = await runScript(renderInitScript(input()), { pullFailures: 2 });
       const pulls = run.calls.filter((c) => c.startsWith("docker pull"));
