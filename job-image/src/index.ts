@@ -15,12 +15,18 @@ export {
   verifiedDecimals,
 } from "./chudnovsky";
 export type { Precision, SeriesPart } from "./chudnovsky";
-export { computePiDigits } from "./pi";
-export type { ComputePiOptions } from "./pi";
-export { DEFAULT_PLANNER_OPTIONS, growthExponent, planNextStep, predictStepMs } from "./planner";
+export { computePiDigits, createSeriesCache } from "./pi";
+export type { ComputePiOptions, SeriesCache } from "./pi";
+export {
+  DEFAULT_PLANNER_OPTIONS,
+  growthExponent,
+  INCREMENTAL_PLANNER,
+  planNextStep,
+  predictStepMs,
+} from "./planner";
 export type { PlannerOptions, StepTiming } from "./planner";
-export { KNOWN_PREFIX, runPiJob, verifyStep, VerificationError } from "./job";
-export type { PiJobOptions, PiJobResult } from "./job";
+export { KNOWN_PREFIX, mayContinueAfter, runPiJob, verifyStep, VerificationError } from "./job";
+export type { PiJobOptions, PiJobResult, StepHint } from "./job";
 export { AbortedError, PoolClosedError, WorkerPool } from "./workerPool";
 export { parseInvocation, ParamError } from "./params";
 export type { JobParams, OutputTarget } from "./params";

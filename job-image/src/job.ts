@@ -3,7 +3,13 @@
  * one before, until the next step would not fit, a step is cut off at the deadline, or a stop is
  * requested. The computation and the clock are injected, so the loop is tested without threads.
  */
-import { DEFAULT_PLANNER_OPTIONS, planNextStep, PlannerOptions, StepTiming } from "./planner";
+import {
+  DEFAULT_PLANNER_OPTIONS,
+  planNextStep,
+  PlannerOptions,
+  predictStepMs,
+  StepTiming,
+} from "./planner";
 import type { StopReason } from "./manifest";
 
 /** Pi to 50 places, to check the first step (later steps are checked against the one before). */
@@ -23,13 +29,44 @@ export interface PiJobOptions {
   deadline: number;
   /** The clock; default `performance.now` (milliseconds since the process started). */
   now?: () => number;
-  /** Computes `"3.1415…"` with `digits` places; rejects (or is abandoned) when `signal` fires. */
-  compute: (digits: number, signal: AbortSignal) => Promise<string>;
+  /**
+   * Computes `"3.1415…"` with `digits` places; rejects (or is abandoned) when `signal` fires.
+   * `step.mayContinue` is false when the planner expects no further step, so state kept for the
+   * next step (the series part's P) can be dropped; a further step must still work without it.
+   */
+  compute: (digits: number, signal: AbortSignal, step: StepHint) => Promise<string>;
   /** A stop request (SIGTERM): the step under way is dropped, the last verified one is kept. */
   signal?: AbortSignal;
   planner?: Partial<PlannerOptions>;
   onStepStarted?: (target: number) => void;
   onStepFinished?: (digits: number, ms: number) => void;
+}
+
+/** What the loop tells `compute` about a step beyond its target. */
+export interface StepHint {
+  /** Whether a later step may follow this one (see {@link mayContinueAfter}). */
+  mayContinue: boolean;
+}
+
+/**
+ * Whether another step could follow one of `target` digits started with `remainingMs` left: the
+ * planner is asked as if the step took its predicted time. When it was wrong (the step was much
+ * faster), the next step starts from scratch and is planned as such (`extendable: false`). The
+ * first step: true.
+ */
+export function mayContinueAfter(
+  steps: readonly StepTiming[],
+  target: number,
+  remainingMs: number,
+  planner: Partial<PlannerOptions> = {},
+): boolean {
+  const options = { ...DEFAULT_PLANNER_OPTIONS, ...planner };
+  if (target >= options.maxDigits) return false;
+  if (steps.length === 0) return true;
+  const last = steps[steps.length - 1];
+  const ms = predictStepMs(steps, target, options);
+  const after = [...steps, { digits: target, ms, from: last.digits }];
+  return planNextStep(after, remainingMs - ms, planner) !== undefined;
 }
 
 /** The outcome of {@link runPiJob}. */
@@ -86,6 +123,8 @@ export async function runPiJob(options: PiJobOptions): Promise<PiJobResult> {
   const maxDigits = options.planner?.maxDigits ?? DEFAULT_PLANNER_OPTIONS.maxDigits;
   const steps: StepTiming[] = [];
   let pi: string | undefined;
+  // Digits of the last step when it kept what a next step extends (`mayContinue`), else 0.
+  let extendable = 0;
   const done = (stopReason: StopReason): PiJobResult => ({ pi, steps, stopReason, endedAt: now() });
 
   for (;;) {
@@ -100,10 +139,14 @@ export async function runPiJob(options: PiJobOptions): Promise<PiJobResult> {
     const timer = setTimeout(() => step.abort("deadline"), Math.max(0, remaining));
     const stop = () => step.abort("signal");
     options.signal?.addEventListener("abort", stop, { once: true });
+    const hint = { mayContinue: mayContinueAfter(steps, target, remaining, options.planner) };
     const started = now();
     let result: string;
     try {
-      result = await Promise.race([options.compute(target, step.signal), whenAborted(step.signal)]);
+      result = await Promise.race([
+        options.compute(target, step.signal, hint),
+        whenAborted(step.signal),
+      ]);
     } catch (error) {
       if (step.signal.aborted) return done(step.signal.reason === "signal" ? "signal" : "deadline");
       throw error;
@@ -114,7 +157,11 @@ export async function runPiJob(options: PiJobOptions): Promise<PiJobResult> {
     const ms = now() - started;
     verifyStep(result, target, pi);
     pi = result;
-    steps.push({ digits: target, ms });
+    const timing: StepTiming = { digits: target, ms };
+    if (extendable > 0) timing.from = extendable;
+    if (!hint.mayContinue) timing.extendable = false;
+    steps.push(timing);
+    extendable = hint.mayContinue ? target : 0;
     options.onStepFinished?.(target, ms);
   }
 }

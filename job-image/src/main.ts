@@ -10,7 +10,8 @@ import { runPiJob } from "./job";
 import { LocalResultWriter } from "./localWriter";
 import { buildManifest, encodePiData, ResultWriter } from "./manifest";
 import { JobParams, ParamError, parseInvocation, USAGE } from "./params";
-import { computePiDigits } from "./pi";
+import { computePiDigits, createSeriesCache } from "./pi";
+import { INCREMENTAL_PLANNER } from "./planner";
 import { createProgressReporter, formatCount } from "./progress";
 import { WorkerPool } from "./workerPool";
 
@@ -84,10 +85,14 @@ async function run(params: JobParams, out: (text: string) => void): Promise<numb
     const threads = new WorkerPool(params.workers);
     pool = threads;
     await threads.ready();
+    // The series part of the terms summed so far: each step adds only its new terms.
+    const cache = createSeriesCache();
     const result = await runPiJob({
       deadline,
       signal: stop.signal,
-      compute: (digits, signal) => computePiDigits(digits, { pool: threads, signal }),
+      planner: INCREMENTAL_PLANNER,
+      compute: (digits, signal, step) =>
+        computePiDigits(digits, { pool: threads, signal, cache, keepP: step.mayContinue }),
       onStepStarted: (target) => progress.stepStarted(target),
       onStepFinished: (digits, ms) => progress.stepFinished(digits, ms),
     });

@@ -19,6 +19,33 @@ export interface ComputePiOptions {
   signal?: AbortSignal;
   /** Guard digits beyond those returned; default {@link DEFAULT_GUARD_DIGITS}. */
   guardDigits?: number;
+  /**
+   * The series part kept from earlier calls (see {@link SeriesCache}): only the terms it lacks are
+   * computed, and it is updated with the part of this call's terms. Default: none, every term.
+   */
+  cache?: SeriesCache;
+  /**
+   * Whether the cache keeps P, which a later call needs to extend it; default true (with a
+   * `cache`). Pass false when no larger call will follow: P is as large as Q, and is then only
+   * memory.
+   */
+  keepP?: boolean;
+}
+
+/**
+ * P, Q, T of terms `[0, terms)`, kept between the steps of a run so each step computes only the
+ * terms `[terms, n)` it adds and merges them: part(0, n) = mergeSeries(part(0, terms),
+ * part(terms, n)). Without `p` it can be reused as it is, not extended. Start with
+ * {@link createSeriesCache}.
+ */
+export interface SeriesCache {
+  terms: number;
+  part?: SeriesPart;
+}
+
+/** An empty {@link SeriesCache}. */
+export function createSeriesCache(): SeriesCache {
+  return { terms: 0 };
 }
 
 /** Ranges shorter than this are not split across threads: messages would cost more than the work. */
@@ -49,7 +76,11 @@ export async function computePiDigits(
   try {
     let guard = options.guardDigits ?? DEFAULT_GUARD_DIGITS;
     for (;;) {
-      const digits = await computeOnce(pool, decimals, guard, local.signal);
+      const digits = await computeOnce(pool, decimals, guard, local.signal, {
+        cache: options.cache ?? createSeriesCache(),
+        // Without a cache of the caller's, nothing extends this part: no P.
+        keepP: options.cache !== undefined && (options.keepP ?? true),
+      });
       if (digits !== undefined) return digits;
       guard *= 2;
     }
@@ -64,9 +95,18 @@ async function computeOnce(
   decimals: number,
   guard: number,
   signal: AbortSignal,
+  { cache, keepP }: { cache: SeriesCache; keepP: boolean },
 ): Promise<string | undefined> {
   const { scaledDigits, bits, terms } = precisionFor(decimals, guard);
-  const leafTerms = Math.max(MIN_TERMS_PER_TASK, Math.ceil(terms / (pool.size * TASKS_PER_THREAD)));
+  // The cached part is extended when it has P, reused when it has enough terms already (more
+  // terms than needed only make the sum more precise), else the sum starts again from term 0.
+  const cached = cache.part;
+  const from = cached && (cache.terms >= terms || cached.p !== undefined) ? cache.terms : 0;
+  const newTerms = Math.max(0, terms - from);
+  const leafTerms = Math.max(
+    MIN_TERMS_PER_TASK,
+    Math.ceil(newTerms / (pool.size * TASKS_PER_THREAD)),
+  );
   const run = <T extends Task>(task: T) => pool.run(task, signal);
   // A merge near the root would keep one thread busy while the others wait: its products go
   // to separate threads instead (`top`), and the sum is formed here.
@@ -88,11 +128,21 @@ async function computeOnce(
     const m = a + Math.floor((b - a) / 2);
     const [left, right] = await Promise.all([series(a, m, true), series(m, b, wantP)]);
     // Near the root: this level has fewer ranges than about 2/3 of the threads.
-    return merge(left, right, wantP, pool.size > 1 && 2 * (b - a) * pool.size > 3 * terms);
+    return merge(left, right, wantP, pool.size > 1 && 2 * (b - a) * pool.size > 3 * newTerms);
+  };
+  // The part of terms [0, max(terms, cache.terms)): the cached part, merged with the new terms.
+  const whole = async (): Promise<SeriesPart> => {
+    if (newTerms === 0 && cached) return cached;
+    const added = await series(from, terms, keepP);
+    return from === 0 || !cached ? added : merge(cached, added, keepP, pool.size > 1);
   };
   // Queued first, so a thread computes it while the others start on the series.
   const invSqrtPromise = run({ op: "invSqrt", a: 10005, bits });
-  const [{ q, t }, invSqrt] = await Promise.all([series(0, terms, false), invSqrtPromise]);
+  const [part, invSqrt] = await Promise.all([whole(), invSqrtPromise]);
+  const { q, t } = part;
+  // Kept as soon as it is summed: a step abandoned after this point still leaves it for the next.
+  cache.terms = Math.max(terms, from);
+  cache.part = keepP && part.p !== undefined ? part : { q, t };
   const fixed = await run({ op: "divide", q, t, invSqrt, bits });
   // One chunk of places per thread, converted to decimal in parallel.
   const chunks = Math.max(1, Math.min(pool.size, Math.floor(scaledDigits / MIN_PLACES_PER_CHUNK)));

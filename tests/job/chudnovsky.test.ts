@@ -81,6 +81,39 @@ describe("job chudnovsky (pure)", () => {
       });
     });
 
+    describe("extended step by step, as the job's incremental steps do", () => {
+      const splits: number[][] = [
+        [0, 1, 2],
+        [0, 3, 7],
+        [0, 1, 100],
+        [0, 50, 51],
+        [0, 10, 20, 40, 80, 160],
+        [0, 71, 142, 213, 300, 301, 477],
+      ];
+      for (const bounds of splits) {
+        it(`equals the whole range for the steps ${bounds.join(", ")}`, () => {
+          let acc = seriesRange(0, bounds[1], true);
+          for (let i = 1; i + 1 < bounds.length; i++) {
+            const added = seriesRange(bounds[i], bounds[i + 1], true);
+            acc = mergeSeries(acc, added, true);
+            assert.deepEqual(
+              acc,
+              seriesRange(0, bounds[i + 1], true),
+              `after [0, ${bounds[i + 1]})`,
+            );
+          }
+          // The last merge without P, as in a run's last step: Q and T are the same.
+          const n = bounds[bounds.length - 2];
+          const last = bounds[bounds.length - 1];
+          const head = seriesRange(0, n, true);
+          assert.deepEqual(mergeSeries(head, seriesRange(n, last, false), false), {
+            q: acc.q,
+            t: acc.t,
+          });
+        });
+      }
+    });
+
     it("refuses merges that lack p and empty ranges", () => {
       assert.throws(
         () => mergeSeries(seriesRange(0, 3, false), seriesRange(3, 5, true), false),

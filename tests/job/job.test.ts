@@ -1,5 +1,12 @@
 import * as assert from "node:assert/strict";
-import { KNOWN_PREFIX, runPiJob, VerificationError, verifyStep } from "../../job-image/src/job";
+import {
+  KNOWN_PREFIX,
+  mayContinueAfter,
+  runPiJob,
+  StepHint,
+  VerificationError,
+  verifyStep,
+} from "../../job-image/src/job";
 import { PI_2000 } from "./helpers/jobBuild";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -47,6 +54,39 @@ describe("job run loop (runPiJob)", function () {
       result.steps.map((s) => s.digits),
       targets,
     );
+  });
+
+  it("tells each step whether another may follow, and records which steps extend the one before", async () => {
+    const hints: [number, StepHint][] = [];
+    const result = await runPiJob({
+      deadline: performance.now() + 5000,
+      compute: (digits, _signal, step) => {
+        hints.push([digits, step]);
+        return Promise.resolve(PI_2000.slice(0, digits + 2));
+      },
+      planner,
+    });
+    // Only the step that reaches maxDigits is surely the last.
+    assert.deepEqual(
+      hints.map(([digits, step]) => [digits, step.mayContinue]),
+      [100, 200, 400, 800, 1600, 2000].map((digits) => [digits, digits < 2000]),
+    );
+    assert.deepEqual(
+      result.steps.map((s) => [s.from, s.extendable]),
+      [undefined, 100, 200, 400, 800, 1600].map((from, i) => [from, i < 5 ? undefined : false]),
+    );
+  });
+
+  it("mayContinueAfter: whether the planner could plan a step after this one", () => {
+    assert.equal(mayContinueAfter([], 1000, 10), true, "the first step: no prediction yet");
+    assert.equal(
+      mayContinueAfter([{ digits: 1000, ms: 1 }], 2000, 1e6, { maxDigits: 2000 }),
+      false,
+    );
+    const oneMillionIn2s = [{ digits: 1e6, ms: 2000 }];
+    // Doubling predicts 4,925 ms: 5,075 of 10,000 would be left, too little for another step.
+    assert.equal(mayContinueAfter(oneMillionIn2s, 2e6, 10_000), false);
+    assert.equal(mayContinueAfter(oneMillionIn2s, 2e6, 60_000), true);
   });
 
   it("stops when the next step would not fit, well before the deadline", async () => {

@@ -2,10 +2,13 @@ import * as assert from "node:assert/strict";
 import {
   DEFAULT_PLANNER_OPTIONS,
   growthExponent,
+  INCREMENTAL_PLANNER,
   planNextStep,
   predictStepMs,
   StepTiming,
 } from "../../job-image/src/planner";
+
+const oneMillionIn2s = (): StepTiming[] => [{ digits: 1e6, ms: 2000 }];
 
 describe("job planner", () => {
   describe("growthExponent", () => {
@@ -94,6 +97,70 @@ describe("job planner", () => {
     it("uses the initial target of the options", () => {
       assert.equal(planNextStep([], 1000, { initialDigits: 50 }), 50);
       assert.equal(DEFAULT_PLANNER_OPTIONS.initialDigits, 1000);
+    });
+  });
+
+  describe("incremental steps (seriesShare, lookahead)", () => {
+    const options = { ...DEFAULT_PLANNER_OPTIONS, ...INCREMENTAL_PLANNER };
+    /** Steps timed exactly by the model: T(d) = c d^k, a step from f to d T(d) - s T(f). */
+    const modelled = (k: number, c = 100 / 1e5 ** k): StepTiming[] =>
+      [1e5, 2e5, 4e5, 8e5].map((digits) => ({
+        digits,
+        from: digits / 2,
+        ms: c * (digits ** k - options.seriesShare * (digits / 2) ** k),
+      }));
+
+    it("ignores `from` without seriesShare: the model of from-scratch steps", () => {
+      const history = [
+        { digits: 1e5, ms: 100, from: 5e4 },
+        { digits: 2e5, ms: 400, from: 1e5 },
+      ];
+      assert.equal(growthExponent(history), 2);
+      assert.equal(predictStepMs(history, 4e5), 1600);
+      assert.equal(planNextStep(history, 2000), 400_000);
+    });
+
+    for (const k of [1, 1.2, 1.5, 2]) {
+      it(`measures the exponent ${k} of incremental steps and predicts the next one`, () => {
+        const history = modelled(k);
+        assert.ok(Math.abs(growthExponent(history, options) - k) < 1e-6);
+        const expected = (100 / 1e5 ** k) * (1.6e6 ** k - 0.5 * 8e5 ** k);
+        assert.ok(Math.abs(predictStepMs(history, 1.6e6, options) / expected - 1) < 1e-6);
+      });
+    }
+
+    it("plans a step after one that kept nothing as from scratch", () => {
+      const history = modelled(1.2);
+      const last = history[history.length - 1];
+      const scratch = [...history.slice(0, -1), { ...last, extendable: false }];
+      const k = growthExponent(history, options);
+      const ratio = predictStepMs(scratch, 1.6e6, options) / predictStepMs(history, 1.6e6, options);
+      assert.ok(Math.abs(ratio - 2 ** k / (2 ** k - 0.5)) < 1e-9);
+      const remaining = 1.25 * predictStepMs(history, 1.3e6, options);
+      assert.ok((planNextStep(scratch, remaining, INCREMENTAL_PLANNER) as number) < 1_200_000);
+    });
+
+    it("plans the largest target whose incremental step fits", () => {
+      const history = modelled(1.2);
+      const remaining = 1.25 * predictStepMs(history, 1.3e6, options);
+      assert.equal(planNextStep(history, remaining, INCREMENTAL_PLANNER), 1_300_000);
+      // A from-scratch model would predict more, so plan less.
+      assert.ok((planNextStep(history, remaining, { lookahead: true }) as number) < 1_300_000);
+    });
+
+    it("looks ahead: a doubling that leaves no room for another step gives way to a larger one", () => {
+      // Doubling 1e6 (2 s) predicts 4,925 ms, 6,156 with the safety factor: it fits in 6,200,
+      // but 1,275 ms would be left, not enough for another step; 2,010,000 fits too.
+      assert.equal(planNextStep(oneMillionIn2s(), 6200), 2_000_000);
+      assert.equal(planNextStep(oneMillionIn2s(), 6200, { lookahead: true }), 2_010_000);
+      // With room for a step after the doubling, it doubles.
+      assert.equal(planNextStep(oneMillionIn2s(), 20_000, { lookahead: true }), 2_000_000);
+      // It may go beyond the doubling, up to the maximum.
+      assert.equal(planNextStep(oneMillionIn2s(), 9000, { lookahead: true }), 2_670_000);
+      assert.equal(
+        planNextStep(oneMillionIn2s(), 9000, { lookahead: true, maxDigits: 2_500_000 }),
+        2_500_000,
+      );
     });
   });
 });
