@@ -7,7 +7,7 @@ import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { renderInitScript } from "../launcher/initScript";
-import { specFixture } from "../tests/launcher/fixtures";
+import { initScriptInputFixture } from "../tests/launcher/fixtures";
 import { ScriptSandbox } from "../tests/launcher/scriptHarness";
 import { timeTask } from "./measure";
 import {
@@ -36,21 +36,7 @@ export function destination(call: string): "imds" | "aws-api" | "registry" | "lo
 
 /** The script of a run of the launcher tests' fixture job (ECR image, no topic). */
 function fixtureScript(): string {
-  const { job, environment, region, imageUri, bucket, resultsPrefix, logGroup, parameters } =
-    specFixture();
-  return renderInitScript({
-    job,
-    environment,
-    region,
-    imageUri,
-    bucket,
-    resultsPrefix,
-    logGroup,
-    parameters,
-    runId: "pi-20261123T0300Z",
-    scheduledTime: "2026-11-23T03:00:00Z",
-    deadlineMinutes: 120,
-  });
+  return renderInitScript(initScriptInputFixture());
 }
 
 /** Wall clock in epoch milliseconds, with sub-millisecond precision. */

@@ -1,4 +1,5 @@
 /** Shared fixtures of the launcher tests. */
+import type { InitScriptInput } from "../../launcher/initScript";
 import type { JobLaunchSpec } from "../../launcher/types";
 
 /** A valid spec of job `pi` in `dev`, eu-west-1; override any field. */
@@ -27,3 +28,23 @@ export const SCHEDULED = new Date("2026-11-23T03:00:00Z");
 
 /** The launch time used throughout: ten seconds after {@link SCHEDULED}. */
 export const NOW = new Date("2026-11-23T03:00:10Z");
+
+/** The init script input of run `pi-20261123T0300Z` of {@link specFixture}; override any field. */
+export function initScriptInputFixture(overrides: Partial<InitScriptInput> = {}): InitScriptInput {
+  const { job, environment, region, imageUri, bucket, resultsPrefix, logGroup, parameters } =
+    specFixture();
+  return {
+    job,
+    environment,
+    region,
+    imageUri,
+    bucket,
+    resultsPrefix,
+    logGroup,
+    parameters,
+    runId: "pi-20261123T0300Z",
+    scheduledTime: "2026-11-23T03:00:00Z",
+    deadlineMinutes: 120,
+    ...overrides,
+  };
+}

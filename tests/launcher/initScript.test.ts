@@ -7,31 +7,14 @@ import {
   USER_DATA_MAX_BYTES,
   type InitScriptInput,
 } from "../../launcher/initScript";
-import { specFixture } from "./fixtures";
+import { initScriptInputFixture } from "./fixtures";
 import { runScript, shellcheck, type ScriptRun } from "./scriptHarness";
 
 const IMAGE = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/transient-jobs-pi:v1";
 const DIGEST = `sha256:${"ab".repeat(32)}`;
 const TOPIC = "arn:aws:sns:eu-west-1:123456789012:tj-dev-outcomes";
 
-function input(overrides: Partial<InitScriptInput> = {}): InitScriptInput {
-  const { job, environment, region, imageUri, bucket, resultsPrefix, logGroup, parameters } =
-    specFixture();
-  return {
-    job,
-    environment,
-    region,
-    imageUri,
-    bucket,
-    resultsPrefix,
-    logGroup,
-    parameters,
-    runId: "pi-20261123T0300Z",
-    scheduledTime: "2026-11-23T03:00:00Z",
-    deadlineMinutes: 120,
-    ...overrides,
-  };
-}
+const input = initScriptInputFixture;
 
 /** The calls that matter for ordering: everything but clock, polling and IMDS. */
 function steps(run: ScriptRun): string[] {

@@ -6,7 +6,7 @@ import * as assert from "node:assert/strict";
 import { InvalidLaunchSpecError } from "../../launcher/errors";
 import { renderInitScript, type InitScriptInput } from "../../launcher/initScript";
 import { estimateRunCost, hourlyPriceTable } from "../../launcher/prices";
-import { specFixture } from "./fixtures";
+import { initScriptInputFixture, specFixture } from "./fixtures";
 import { runScript, shellcheck, type ScriptRun } from "./scriptHarness";
 
 const TOPIC = "arn:aws:sns:eu-west-1:123456789012:tj-dev-outcomes";
@@ -14,25 +14,12 @@ const TOPIC = "arn:aws:sns:eu-west-1:123456789012:tj-dev-outcomes";
 const PRICES = hourlyPriceTable("eu-west-1", ["m7i.large"], 40);
 
 function input(overrides: Partial<InitScriptInput> = {}): InitScriptInput {
-  const { job, environment, region, imageUri, bucket, resultsPrefix, logGroup, parameters } =
-    specFixture();
-  return {
-    job,
-    environment,
-    region,
-    imageUri,
-    bucket,
-    resultsPrefix,
-    logGroup,
-    parameters,
-    runId: "pi-20261123T0300Z",
-    scheduledTime: "2026-11-23T03:00:00Z",
-    deadlineMinutes: 120,
+  return initScriptInputFixture({
     topicArn: TOPIC,
     instancePrices: PRICES.instances,
     volumeMicroUsdPerHour: PRICES.volumeMicroUsdPerHour,
     ...overrides,
-  };
+  });
 }
 
 function call(run: ScriptRun, prefix: string): string {
