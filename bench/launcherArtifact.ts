@@ -11,6 +11,7 @@ import * as path from "node:path";
 import * as zlib from "node:zlib";
 import { evaluateProgram, loadStackConfig } from "../offline/engine";
 import {
+  lambdaRuntimeEnv,
   assertSelfContained,
   ec2Xml,
   requiredModules,
@@ -27,8 +28,6 @@ import {
   type BenchmarkResult,
   type RunOptions,
 } from "./report";
-
-const PROJECT_ROOT = path.resolve(__dirname, "..");
 
 export const TARGETS = { zippedBytes: 20 * 1024, loadMs: 50, decisionMs: 5 } as const;
 
@@ -161,19 +160,11 @@ export async function runLauncherBenchmark(options: RunOptions): Promise<Benchma
 
     fs.writeFileSync(path.join(dir, "runner.js"), RUNNER);
     // The Lambda runtime's SDK: this project's node_modules, found only through NODE_PATH.
-    const env = {
-      PATH: process.env.PATH,
-      HOME: dir,
-      NODE_PATH: path.join(PROJECT_ROOT, "node_modules"),
-      AWS_REGION: "eu-west-1",
-      AWS_ACCESS_KEY_ID: "testing",
-      AWS_SECRET_ACCESS_KEY: "testing",
-      AWS_EC2_METADATA_DISABLED: "true",
+    const env = lambdaRuntimeEnv(dir, {
       AWS_ENDPOINT_URL_EC2: stub.endpoint,
       AWS_ENDPOINT_URL_SNS: stub.endpoint,
       AWS_ENDPOINT_URL_CLOUDWATCH: stub.endpoint,
-      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
-    };
+    });
     const moduleFile = path.join(dir, "__index.js");
     const child = async (mode: "load" | "own" | "decide") => {
       const outFile = path.join(dir, `out-${mode}.json`);

@@ -23,10 +23,10 @@ import {
   S3Client,
 } from "@aws-sdk/client-s3";
 import { CreateTopicCommand, SNSClient } from "@aws-sdk/client-sns";
-import { PROJECT_ROOT, RecordedResource } from "../../offline/engine";
+import { RecordedResource } from "../../offline/engine";
 import { evaluatedStack } from "../support/evaluations";
 import { MOTO_CLIENT_CONFIG, resetMoto, startMoto } from "../support/moto";
-import { requiredModules } from "./serializedClosure";
+import { lambdaRuntimeEnv, requiredModules } from "./serializedClosure";
 
 /** The AWS SDK packages the Lambda runtime provides and the reaper uses. */
 const SDK_PACKAGES = [
@@ -63,18 +63,7 @@ async function invokeReaper(
       [path.join(dir, "runner.js"), path.join(dir, "__index.js"), outFile],
       {
         cwd: dir,
-        env: {
-          PATH: process.env.PATH,
-          HOME: dir,
-          // Stands in for the Lambda runtime's SDK; nothing else is reachable.
-          NODE_PATH: path.join(PROJECT_ROOT, "node_modules"),
-          AWS_REGION: "eu-west-1",
-          AWS_ACCESS_KEY_ID: "testing",
-          AWS_SECRET_ACCESS_KEY: "testing",
-          AWS_EC2_METADATA_DISABLED: "true",
-          AWS_ENDPOINT_URL: endpoint,
-          AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
-        },
+        env: lambdaRuntimeEnv(dir, { AWS_ENDPOINT_URL: endpoint }),
         stdio: ["ignore", "pipe", "pipe"],
       },
     );

@@ -133,6 +133,29 @@ Promise.resolve()
 `;
 
 /**
+ * Environment of a child process standing in for the Lambda runtime: packages only through
+ * NODE_PATH (this project's node_modules, as the runtime provides the SDK), fake credentials, no
+ * instance metadata, and `endpoints` (e.g. `AWS_ENDPOINT_URL_EC2`) so nothing leaves the machine.
+ */
+export function lambdaRuntimeEnv(
+  home: string,
+  endpoints: Record<string, string>,
+  region = "eu-west-1",
+): NodeJS.ProcessEnv {
+  return {
+    PATH: process.env.PATH,
+    HOME: home,
+    NODE_PATH: path.join(PROJECT_ROOT, "node_modules"),
+    AWS_REGION: region,
+    AWS_ACCESS_KEY_ID: "testing",
+    AWS_SECRET_ACCESS_KEY: "testing",
+    AWS_EC2_METADATA_DISABLED: "true",
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
+    ...endpoints,
+  };
+}
+
+/**
  * Writes `code` to a fresh folder outside the project, loads it in a new `node` process that
  * resolves packages only through NODE_PATH (this project's node_modules, standing in for the
  * Lambda runtime's SDK), and calls `handler(event, context)` with fake credentials and
@@ -167,20 +190,16 @@ export async function invokeSerializedHandler(
       ],
       {
         cwd: dir,
-        env: {
-          PATH: process.env.PATH,
-          HOME: dir,
-          NODE_PATH: path.join(PROJECT_ROOT, "node_modules"),
-          AWS_REGION: options.region ?? "eu-west-1",
-          AWS_ACCESS_KEY_ID: "testing",
-          AWS_SECRET_ACCESS_KEY: "testing",
-          AWS_EC2_METADATA_DISABLED: "true",
-          AWS_ENDPOINT_URL_EC2: ec2Endpoint,
-          AWS_ENDPOINT_URL_SNS: ec2Endpoint,
-          AWS_ENDPOINT_URL_CLOUDWATCH: ec2Endpoint,
-          AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
-          ...options.env,
-        },
+        env: lambdaRuntimeEnv(
+          dir,
+          {
+            AWS_ENDPOINT_URL_EC2: ec2Endpoint,
+            AWS_ENDPOINT_URL_SNS: ec2Endpoint,
+            AWS_ENDPOINT_URL_CLOUDWATCH: ec2Endpoint,
+            ...options.env,
+          },
+          options.region,
+        ),
         stdio: ["ignore", "pipe", "pipe"],
       },
     );
