@@ -86,6 +86,25 @@ export interface RegionConfig {
    * lower number is up to date. Equal numbers deploy in parallel. Default 0.
    */
   rolloutOrder: number;
+  /**
+   * Customer-managed KMS key (ARN, in this region) that encrypts the instances' root volumes.
+   * Default: the AWS-managed `aws/ebs` key, never the account's default EBS key, which may be a
+   * key the launcher cannot use.
+   */
+  ebsKmsKeyArn?: string;
+}
+
+/**
+ * Lambda's own retries of a launch that failed. Scheduler invokes the launcher asynchronously, so
+ * its retry policy and dead-letter queue cover only delivery; once Lambda has accepted the event,
+ * Lambda retries a failed invocation (0-2 times, default 2) while the event is younger than its
+ * maximum age (60-21600 s; ours defaults to 1 h, Lambda's own to 6 h, because the age bounds
+ * every run's deadline tag), then hands it to the on-failure destination
+ * (https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-error-handling.html).
+ */
+export interface LauncherRetryConfig {
+  maximumRetryAttempts: number;
+  maximumEventAgeSeconds: number;
 }
 
 /** Scheduler retry policy for one job. */
@@ -132,6 +151,8 @@ export interface StackConfig {
   retainResources: boolean;
   /** Images kept per repository by its lifecycle policy. */
   imagesToKeep: number;
+  /** Lambda's retries of a failed launch, before the on-failure queue. */
+  launcherRetry: LauncherRetryConfig;
 }
 
 /** Raised for invalid stack config; `problems` holds one line per bad value. */
@@ -175,6 +196,9 @@ const subnetIds = z
   .array(z.string().regex(/^subnet-[0-9a-f]{8,17}$/, 'is not a subnet id ("subnet-" and hex)'))
   .min(1, "must list at least one subnet, or be left out to use the default VPC");
 
+/** A KMS key ARN; an alias ARN is refused because IAM and key grants need the key itself. */
+const KMS_KEY_ARN = /^arn:aws[a-z-]*:kms:([a-z0-9-]+):\d{12}:key\/(?:mrk-)?[0-9a-f-]{32,36}$/;
+
 const regionEntry = z.union([
   regionName,
   z.strictObject({
@@ -184,8 +208,33 @@ const regionEntry = z.union([
     instanceTypes: instanceTypes.optional(),
     scheduleOffsetMinutes: z.number().int().min(0).max(59).default(0),
     rolloutOrder: z.number().int().min(0).max(99).default(0),
+    ebsKmsKeyArn: z
+      .string()
+      .regex(
+        KMS_KEY_ARN,
+        'is not a KMS key ARN (e.g. "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"); aliases are not accepted',
+      )
+      .optional(),
   }),
 ]);
+
+/** Lambda's limits for asynchronous invocation: 0-2 retries, events 60 s to 6 h old. */
+const launcherRetrySchema = z
+  .strictObject({
+    maximumRetryAttempts: z
+      .number()
+      .int()
+      .min(0)
+      .max(2, "must be at most 2 (Lambda's limit)")
+      .default(2),
+    maximumEventAgeSeconds: z
+      .number()
+      .int()
+      .min(60, "must be at least 60 (Lambda's limit)")
+      .max(21600, "must be at most 21600 (6 hours, Lambda's limit)")
+      .default(3600),
+  })
+  .default({ maximumRetryAttempts: 2, maximumEventAgeSeconds: 3600 });
 
 const scheduleRule = z
   .string()
@@ -284,6 +333,7 @@ const stackSchema = z.strictObject({
     .default(30),
   retainResources: z.boolean().optional(),
   imagesToKeep: z.number().int().min(1).max(1000).default(10),
+  launcherRetry: launcherRetrySchema,
 });
 
 /** Raw values as read from stack config (already JSON-decoded). */
@@ -421,6 +471,14 @@ export function parseStackConfig(raw: RawStackConfig, environment: string): Stac
     }
   });
   regions.forEach((region, i) => {
+    const keyRegion = region.ebsKmsKeyArn?.split(":")[3];
+    if (keyRegion !== undefined && keyRegion !== region.name) {
+      problems.push(
+        `${PROJECT}:regions[${i}].ebsKmsKeyArn: "${region.ebsKmsKeyArn}" is a key in ${keyRegion}, but EBS volumes in ${region.name} need a key of ${region.name}; use a key (or multi-Region replica) of that region`,
+      );
+    }
+  });
+  regions.forEach((region, i) => {
     if (!jobs.some((job) => runsIn(job, region.name))) {
       problems.push(
         `${PROJECT}:regions[${i}]: "${region.name}" runs no job (every job's regions leaves it out); remove the region or add it to a job's regions`,
@@ -441,11 +499,28 @@ export function parseStackConfig(raw: RawStackConfig, environment: string): Stac
     logRetentionDays: data.logRetentionDays,
     retainResources: data.retainResources ?? environment === "prod",
     imagesToKeep: data.imagesToKeep,
+    launcherRetry: data.launcherRetry,
   };
 }
 
 function runsIn(job: JobConfig, region: string): boolean {
   return job.regions === undefined || job.regions.includes(region);
+}
+
+/**
+ * The longest a run can take to reach a RunInstances call after its scheduled time: Scheduler
+ * retries delivery until the event is `retry.maximumEventAgeSeconds` old, Lambda then retries
+ * the invocation until the event is `launcherRetry.maximumEventAgeSeconds` old in its queue, and
+ * the last invocation runs for at most the launcher's timeout. Later invocations cannot happen.
+ */
+export function maxLaunchDelaySeconds(
+  job: JobConfig,
+  launcherRetry: LauncherRetryConfig,
+  launcherTimeoutSeconds: number,
+): number {
+  return (
+    job.retry.maximumEventAgeSeconds + launcherRetry.maximumEventAgeSeconds + launcherTimeoutSeconds
+  );
 }
 
 /** The jobs that run in `region`, with the region's overrides applied. */

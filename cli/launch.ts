@@ -103,7 +103,9 @@ export const main: Main = async (argv, deps) => {
   if (Number.isNaN(at.getTime()))
     throw new UsageError(`--at: "${args.flags.at}" is not a valid time`);
   at.setUTCSeconds(0, 0);
-  const event = { job, scheduledTime: at.toISOString().replace(/\.000Z$/, "Z"), manual: true };
+  const iso = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, "Z");
+  // The deadline counts from the request, so `--at` re-runs an old run with its full runtime.
+  const event = { job, scheduledTime: iso(at), manual: true, requestedTime: iso(deps.now()) };
   if (!args.flags.json) {
     deps.io.err(
       `Invoking ${out.launcherFunctionName} in ${region} for run ${runIdFor(job, at)}${out.enabled === false ? " (the region's schedules are disabled; a manual launch still runs)" : ""}...`,

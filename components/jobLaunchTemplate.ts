@@ -14,6 +14,11 @@ export interface JobLaunchTemplateArgs {
   instanceProfileArn: pulumi.Input<string>;
   /** Security group with no inbound rules. */
   securityGroupId: pulumi.Input<string>;
+  /**
+   * KMS key of the root volume. Always set: `encrypted` alone means the account's default EBS
+   * key, which the account may have changed to a key the launcher cannot use.
+   */
+  ebsKmsKeyArn: pulumi.Input<string>;
   /** Tags written on every instance and volume launched from the template. */
   tags: Record<string, string>;
 }
@@ -72,6 +77,7 @@ export class JobLaunchTemplate extends pulumi.ComponentResource {
               volumeSize: args.volumeGiB,
               volumeType: "gp3",
               encrypted: "true",
+              kmsKeyId: args.ebsKmsKeyArn,
               deleteOnTermination: "true",
             },
           },

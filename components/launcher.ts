@@ -1,11 +1,13 @@
 import { CloudWatchClient } from "@aws-sdk/client-cloudwatch";
 import { EC2Client } from "@aws-sdk/client-ec2";
+import { S3Client } from "@aws-sdk/client-s3";
 import { SNSClient } from "@aws-sdk/client-sns";
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { handleLaunchEvent } from "../launcher/handler";
 import { METRIC_NAMESPACE } from "../launcher/telemetry";
 import { JobLaunchSpec } from "../launcher/types";
+import type { LauncherRetryConfig } from "../config";
 import { LaunchableJob, launcherPolicy, serviceTrustPolicy } from "./policies";
 import packageJson from "../package.json";
 
@@ -32,9 +34,23 @@ export interface LauncherArgs {
   topicArn?: pulumi.Input<string>;
   /** KMS key encrypting the launcher's log group. Default: CloudWatch Logs' own encryption. */
   logsKmsKeyArn?: pulumi.Input<string>;
-  /** Seconds one invocation may take, including capacity fallbacks and retries. Default: 120. */
-  timeoutSeconds?: number;
+  /** Seconds one invocation may take, including capacity fallbacks and retries. */
+  timeoutSeconds: number;
+  /** The region's results bucket: the launcher writes the records of runs it did not launch. */
+  bucketArn: pulumi.Input<string>;
+  /** Lambda's retries of a failed invocation before the event goes to the failure queue. */
+  retry: LauncherRetryConfig;
+  /** True when a job may launch spot: the role may then create the Spot service-linked role. */
+  spot: boolean;
+  /** Customer-managed key of the instances' volumes, if the region has one. */
+  ebsKmsKeyArn?: string;
 }
+
+/** Seconds one launcher invocation may take: capacity fallbacks, backoffs and reporting. */
+export const LAUNCHER_TIMEOUT_SECONDS = 120;
+
+/** Days the failure queue keeps a launch event: SQS's maximum. */
+export const FAILURE_QUEUE_RETENTION_SECONDS = 14 * 24 * 3600;
 
 /**
  * Packages the launcher's zip must not contain: the Lambda runtime provides AWS SDK v3, and the
@@ -57,6 +73,8 @@ export class Launcher extends pulumi.ComponentResource {
   readonly functionName: pulumi.Output<string>;
   /** The function's log group. */
   readonly logGroup: aws.cloudwatch.LogGroup;
+  /** Where Lambda puts a launch event whose every invocation failed (its on-failure destination). */
+  readonly failureQueue: aws.sqs.Queue;
 
   constructor(name: string, args: LauncherArgs, opts?: pulumi.ComponentResourceOptions) {
     super("transient-jobs:index:Launcher", name, {}, opts);
@@ -64,6 +82,11 @@ export class Launcher extends pulumi.ComponentResource {
     this.logGroup = new aws.cloudwatch.LogGroup(
       `${name}-logs`,
       { retentionInDays: args.logRetentionDays, kmsKeyId: args.logsKmsKeyArn },
+      { parent: this },
+    );
+    this.failureQueue = new aws.sqs.Queue(
+      `${name}-failed`,
+      { sqsManagedSseEnabled: true, messageRetentionSeconds: FAILURE_QUEUE_RETENTION_SECONDS },
       { parent: this },
     );
     const role = new aws.iam.Role(
@@ -79,20 +102,33 @@ export class Launcher extends pulumi.ComponentResource {
       {
         role: role.id,
         policy: pulumi
-          .all([args.partition, args.accountId, args.jobs, this.logGroup.arn, args.topicArn])
-          .apply(([partition, accountId, jobs, logGroupArn, topicArn]) =>
-            JSON.stringify(
-              launcherPolicy({
-                partition,
-                accountId,
-                region: args.region,
-                environment: args.environment,
-                jobs: jobs.map((j) => j.permissions),
-                logGroupArn,
-                topicArn,
-                metricNamespace: METRIC_NAMESPACE,
-              }),
-            ),
+          .all([
+            args.partition,
+            args.accountId,
+            args.jobs,
+            this.logGroup.arn,
+            args.topicArn,
+            args.bucketArn,
+            this.failureQueue.arn,
+          ])
+          .apply(
+            ([partition, accountId, jobs, logGroupArn, topicArn, bucketArn, failureQueueArn]) =>
+              JSON.stringify(
+                launcherPolicy({
+                  partition,
+                  accountId,
+                  region: args.region,
+                  environment: args.environment,
+                  jobs: jobs.map((j) => j.permissions),
+                  logGroupArn,
+                  topicArn,
+                  metricNamespace: METRIC_NAMESPACE,
+                  bucketArn,
+                  failureQueueArn,
+                  spot: args.spot,
+                  ebsKmsKeyArn: args.ebsKmsKeyArn,
+                }),
+              ),
           ),
       },
       { parent: this },
@@ -109,7 +145,7 @@ export class Launcher extends pulumi.ComponentResource {
         role,
         runtime: aws.lambda.Runtime.NodeJS22dX,
         architectures: ["arm64"],
-        timeout: args.timeoutSeconds ?? 120,
+        timeout: args.timeoutSeconds,
         memorySize: 256,
         loggingConfig: { logFormat: "Text", logGroup: this.logGroup.name },
         codePathOptions: {
@@ -120,6 +156,7 @@ export class Launcher extends pulumi.ComponentResource {
           const ec2 = new EC2Client({});
           const sns = new SNSClient({});
           const cloudwatch = new CloudWatchClient({});
+          const s3 = new S3Client({});
           const jobs = specs.get();
           const launcherLogGroup = logGroupName.get();
           return (event: unknown, context: { getRemainingTimeInMillis(): number }) =>
@@ -127,6 +164,7 @@ export class Launcher extends pulumi.ComponentResource {
               ec2,
               sns,
               cloudwatch,
+              s3,
               jobs,
               launcherLogGroup,
               remainingTimeMs: () => context.getRemainingTimeInMillis(),
@@ -137,8 +175,28 @@ export class Launcher extends pulumi.ComponentResource {
       { parent: this, dependsOn: [policy] },
     );
 
+    // Scheduler invokes asynchronously: its retry policy and dead-letter queue end once Lambda
+    // accepts the event. A failed invocation is retried by Lambda, then dropped unless it has an
+    // on-failure destination (https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-retain-records.html);
+    // with this one every failed launch event stays in the queue for 14 days and raises an alarm.
+    new aws.lambda.FunctionEventInvokeConfig(
+      `${name}-async`,
+      {
+        functionName: this.function.name,
+        maximumRetryAttempts: args.retry.maximumRetryAttempts,
+        maximumEventAgeInSeconds: args.retry.maximumEventAgeSeconds,
+        destinationConfig: { onFailure: { destination: this.failureQueue.arn } },
+      },
+      // Lambda checks at once that the role may send to the destination.
+      { parent: this, dependsOn: [policy] },
+    );
+
     this.functionArn = this.function.arn;
     this.functionName = this.function.name;
-    this.registerOutputs({ functionArn: this.functionArn, functionName: this.functionName });
+    this.registerOutputs({
+      functionArn: this.functionArn,
+      functionName: this.functionName,
+      failureQueueArn: this.failureQueue.arn,
+    });
   }
 }

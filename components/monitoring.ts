@@ -90,6 +90,8 @@ export interface RegionalAlarmInputs<N = string> {
   /** `false`: the region's schedules are off; its missed-run alarms stay quiet. */
   enabled: boolean;
   launcherFunctionName: N;
+  /** The launcher's on-failure destination: launch events whose every invocation failed. */
+  launcherFailureQueueName: N;
   jobs: Array<{ job: JobConfig; deadLetterQueueName: N }>;
 }
 
@@ -126,6 +128,15 @@ export function regionalAlarms<N>(inputs: RegionalAlarmInputs<N>): RegionalAlarm
       namespace: "AWS/Lambda",
       metricName: "Errors",
       dimensions: { FunctionName: inputs.launcherFunctionName },
+    },
+    {
+      ...countAlarm,
+      key: "launcher-failed-events",
+      description: `transient-jobs ${where}: a launch event failed every invocation of the launcher (Lambda's retries included) and is kept in the launcher's failure queue. The run's record (\`npm run runs\`, status failed, phase launch) and the message in the queue give the reason.`,
+      namespace: "AWS/SQS",
+      metricName: "ApproximateNumberOfMessagesVisible",
+      dimensions: { QueueName: inputs.launcherFailureQueueName },
+      statistic: "Maximum",
     },
     {
       ...countAlarm,

@@ -49,6 +49,14 @@ export interface LauncherPolicyInputs extends AccountScope {
   topicArn?: string;
   /** CloudWatch namespace the launcher puts its launch metrics in, if any. */
   metricNamespace?: string;
+  /** Results bucket: the launcher writes the records of runs it did not launch. */
+  bucketArn: string;
+  /** The launcher's on-failure destination. */
+  failureQueueArn: string;
+  /** True when a job may launch spot instances. */
+  spot: boolean;
+  /** Customer-managed key of the instances' volumes; absent for the AWS-managed `aws/ebs` key. */
+  ebsKmsKeyArn?: string;
 }
 
 const document = (statements: PolicyStatement[]): PolicyDocument => ({
@@ -160,12 +168,61 @@ export function launcherPolicy(inputs: LauncherPolicyInputs): PolicyDocument {
       },
     },
     writeLogsStatement("WriteOwnLogs", inputs.logGroupArn),
+    {
+      // Runs that were not launched (failed, skipped) leave a run record; never read or delete.
+      Sid: "WriteNotLaunchedRunRecords",
+      Effect: "Allow",
+      Action: "s3:PutObject",
+      Resource: runRecordsArn(inputs.bucketArn),
+    },
+    {
+      // Lambda sends a failed event to the on-failure destination with the function's role.
+      Sid: "SendToFailureQueue",
+      Effect: "Allow",
+      Action: "sqs:SendMessage",
+      Resource: inputs.failureQueueArn,
+    },
   ];
+  if (inputs.spot) {
+    // EC2 creates AWSServiceRoleForEC2Spot on an API caller's behalf only if the caller may
+    // (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/service-linked-roles-spot-instance-requests.html):
+    // exactly that role, for exactly that service, and nothing else in IAM.
+    statements.push({
+      Sid: "CreateSpotServiceLinkedRole",
+      Effect: "Allow",
+      Action: "iam:CreateServiceLinkedRole",
+      Resource: `arn:${partition}:iam::${accountId}:role/aws-service-role/spot.amazonaws.com/AWSServiceRoleForEC2Spot`,
+      Condition: { StringEquals: { "iam:AWSServiceName": "spot.amazonaws.com" } },
+    });
+  }
+  if (inputs.ebsKmsKeyArn) {
+    // Launching with a customer-managed volume key needs these on the key, through EC2 only
+    // (https://docs.aws.amazon.com/ebs/latest/userguide/ebs-encryption-requirements.html).
+    statements.push({
+      Sid: "EncryptVolumesWithConfiguredKey",
+      Effect: "Allow",
+      Action: [
+        "kms:CreateGrant",
+        "kms:Decrypt",
+        "kms:DescribeKey",
+        "kms:GenerateDataKeyWithoutPlaintext",
+        "kms:ReEncryptFrom",
+        "kms:ReEncryptTo",
+      ],
+      Resource: inputs.ebsKmsKeyArn,
+      Condition: { StringEquals: { "kms:ViaService": `ec2.${region}.amazonaws.com` } },
+    });
+  }
   statements.push(...publishStatements("NotifyRunOutcomes", inputs.topicArn));
   if (inputs.metricNamespace) {
     statements.push(putMetricsStatement("PublishLaunchMetrics", inputs.metricNamespace));
   }
   return document(statements);
+}
+
+/** Every run record of a bucket: `jobs/<job>/runs/<run id>.json`. */
+function runRecordsArn(bucketArn: string): string {
+  return `${bucketArn}/jobs/*/runs/*`;
 }
 
 /** PutMetricData supports no resource-level permissions; the namespace key narrows it. */
@@ -325,7 +382,7 @@ export function reaperPolicy(inputs: ReaperPolicyInputs): PolicyDocument {
       Sid: "WriteRunRecords",
       Effect: "Allow",
       Action: "s3:PutObject",
-      Resource: `${inputs.bucketArn}/jobs/*/runs/*`,
+      Resource: runRecordsArn(inputs.bucketArn),
     },
     putMetricsStatement("PublishReaperMetrics", inputs.metricNamespace),
     writeLogsStatement("WriteOwnLogs", inputs.logGroupArn),

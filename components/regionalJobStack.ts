@@ -1,8 +1,8 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { jobsForRegion, RegionConfig, StackConfig } from "../config";
+import { jobsForRegion, maxLaunchDelaySeconds, RegionConfig, StackConfig } from "../config";
 import { JobImage } from "./jobImage";
-import { Launcher, LauncherJob } from "./launcher";
+import { Launcher, LAUNCHER_TIMEOUT_SECONDS, LauncherJob } from "./launcher";
 import { queueNameFromArn, RegionalAlarms } from "./monitoring";
 import { RunNotifications } from "./notifications";
 import { Reaper } from "./reaper";
@@ -138,9 +138,18 @@ export class RegionalJobStack extends pulumi.ComponentResource {
         logRetentionDays: config.logRetentionDays,
         topicArn,
         logsKmsKeyArn,
+        timeoutSeconds: LAUNCHER_TIMEOUT_SECONDS,
+        bucketArn: bucket.bucketArn,
+        retry: config.launcherRetry,
+        spot: jobs.some((job) => job.purchaseOption !== "on-demand"),
+        ebsKmsKeyArn: region.ebsKmsKeyArn,
       },
       { parent: this },
     );
+    // Pinned, so that volumes never fall to the account's default EBS key, which may be a
+    // customer-managed key the launcher may not use (https://docs.aws.amazon.com/ebs/latest/userguide/work-with-ebs-encr.html).
+    const ebsKmsKeyArn =
+      region.ebsKmsKeyArn ?? aws.kms.getKeyOutput({ keyId: "alias/aws/ebs" }, invoke).arn;
 
     const scheduledJobs = jobs.map((job) => {
       const image = images.get(imageKey(job.image, job.architecture))!;
@@ -162,6 +171,12 @@ export class RegionalJobStack extends pulumi.ComponentResource {
           logRetentionDays: config.logRetentionDays,
           topicArn,
           logsKmsKeyArn,
+          ebsKmsKeyArn,
+          maxLaunchDelaySeconds: maxLaunchDelaySeconds(
+            job,
+            config.launcherRetry,
+            LAUNCHER_TIMEOUT_SECONDS,
+          ),
         },
         { parent: this },
       );
@@ -190,6 +205,7 @@ export class RegionalJobStack extends pulumi.ComponentResource {
         region: region.name,
         enabled: region.enabled,
         launcherFunctionName: launcher.functionName,
+        launcherFailureQueueName: launcher.failureQueue.name,
         jobs: scheduledJobs.map(({ job, scheduled }) => ({
           job,
           deadLetterQueueName: scheduled.deadLetterQueueArn.apply(queueNameFromArn),

@@ -40,6 +40,10 @@ export interface ScheduledJobArgs {
   topicArn?: pulumi.Input<string>;
   /** KMS key encrypting the job's log group. Default: CloudWatch Logs' own encryption. */
   logsKmsKeyArn?: pulumi.Input<string>;
+  /** KMS key of the instances' root volumes. */
+  ebsKmsKeyArn: pulumi.Input<string>;
+  /** How long after its scheduled time a run can still be launched (see `maxLaunchDelaySeconds`). */
+  maxLaunchDelaySeconds: number;
 }
 
 /** Key prefix of a job in its region's bucket. */
@@ -97,6 +101,7 @@ export class ScheduledJob extends pulumi.ComponentResource {
         volumeGiB: job.volumeGiB,
         instanceProfileArn: identity.profileArn,
         securityGroupId: args.securityGroupId,
+        ebsKmsKeyArn: args.ebsKmsKeyArn,
         tags,
       },
       { parent: this },
@@ -143,6 +148,7 @@ export class ScheduledJob extends pulumi.ComponentResource {
           purchaseOption: job.purchaseOption,
           concurrencyPolicy: job.concurrencyPolicy,
           maxRuntimeMinutes: job.maxRuntimeMinutes,
+          maxLaunchDelaySeconds: args.maxLaunchDelaySeconds,
           volumeGiB: job.volumeGiB,
           resultsPrefix,
           ...(resolved.topicArn ? { topicArn: resolved.topicArn } : {}),

@@ -268,6 +268,11 @@ export function deployPermissionPolicy(inputs: DeployPermissionInputs): PolicyDo
         "lambda:ListTags",
         "lambda:TagResource",
         "lambda:UntagResource",
+        // The launcher's asynchronous retries and on-failure destination.
+        "lambda:PutFunctionEventInvokeConfig",
+        "lambda:GetFunctionEventInvokeConfig",
+        "lambda:UpdateFunctionEventInvokeConfig",
+        "lambda:DeleteFunctionEventInvokeConfig",
       ],
       Resource: regional("lambda", `function:${prefix}*`),
     },
@@ -391,6 +396,14 @@ export function deployPermissionPolicy(inputs: DeployPermissionInputs): PolicyDo
       ],
       Resource: regional("kms", "key/*"),
       Condition: tagged,
+    },
+    {
+      // The launch templates pin the AWS-managed EBS key; its id differs per account and region.
+      Sid: "LookUpAwsManagedEbsKey",
+      Effect: "Allow",
+      Action: "kms:DescribeKey",
+      Resource: regional("kms", "key/*"),
+      Condition: { StringEquals: { "kms:RequestAlias": "alias/aws/ebs" } },
     },
     {
       Sid: "ManageOwnAliases",

@@ -60,12 +60,39 @@ export class LaunchFailedError extends Error {
  *   (same ClientToken) after a jittered backoff.
  * - `iam-propagation`: the launch template's new instance profile is not yet visible to EC2;
  *   retry the same request after a backoff.
- * - `idempotency-mismatch`: the ClientToken was already used with other parameters, which means
- *   a concurrent invocation launched this run; look the instance up instead.
+ * - `idempotency-mismatch`: the ClientToken was already used with other parameters (EC2 keeps a
+ *   token for at least 24 hours, and has been seen to keep tokens of failed attempts too); look
+ *   for an instance of this run briefly, then move on to the next option.
+ * - `instance-terminated`: the ClientToken launched an instance that has terminated since: the
+ *   run already happened and must not be launched again.
+ * - `spot-unavailable`: the account cannot run spot instances (no Spot service-linked role);
+ *   no spot option can succeed, on-demand ones still can.
  * - `fatal`: anything else (bad template, permissions, invalid parameters); stop and fail loudly.
  */
 export type Ec2ErrorKind =
-  "capacity" | "throttled" | "iam-propagation" | "idempotency-mismatch" | "fatal";
+  | "capacity"
+  | "throttled"
+  | "iam-propagation"
+  | "idempotency-mismatch"
+  | "instance-terminated"
+  | "spot-unavailable"
+  | "fatal";
+
+/**
+ * EC2 refuses every spot request of an account without the `AWSServiceRoleForEC2Spot`
+ * service-linked role when the caller may not create it: the console creates the role, an API
+ * request "must first ensure that this role exists"
+ * (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/service-linked-roles-spot-instance-requests.html).
+ * Not a property of one instance type or subnet: no other spot option can succeed either.
+ */
+export const SPOT_ROLE_ERROR_CODE = "AuthFailure.ServiceLinkedRoleCreationNotPermitted";
+
+/**
+ * EC2 answers a ClientToken whose instance has since terminated with this code
+ * (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/errors-overview.html): the run
+ * already happened.
+ */
+export const INSTANCE_TERMINATED_ERROR_CODE = "IdempotentInstanceTerminated";
 
 /**
  * Error codes meaning "no capacity or quota for this option right now". Several are HTTP 500
@@ -129,6 +156,8 @@ export function classifyEc2Error(error: unknown): Ec2ErrorKind {
   if (CAPACITY_ERROR_CODES.includes(code)) return "capacity";
   if (RETRYABLE_ERROR_CODES.includes(code)) return "throttled";
   if (code === "IdempotentParameterMismatch") return "idempotency-mismatch";
+  if (code === INSTANCE_TERMINATED_ERROR_CODE) return "instance-terminated";
+  if (code === SPOT_ROLE_ERROR_CODE) return "spot-unavailable";
   if (
     code === "InvalidParameterValue" &&
     /iamInstanceProfile|Invalid IAM Instance Profile/i.test(errorMessage(error))

@@ -6,12 +6,15 @@ import { InvalidLaunchEventError, LaunchFailedError, UnknownJobError } from "./e
 import {
   launchRun,
   type Ec2Sender,
+  type EndedResult,
+  type FailedResult,
   type LaunchOptions,
   type LaunchedResult,
   type SkippedResult,
 } from "./launch";
-import { reportLaunchOutcome, type OutcomeClients } from "./outcomes";
+import { launchRecord, reportLaunchOutcome, type OutcomeClients } from "./outcomes";
 import { JOB_NAME_PATTERN } from "./runId";
+import { putRecordOnce, runRecordKey, type S3Sender } from "./runRecord";
 import type { JobLaunchSpec, LaunchEvent } from "./types";
 
 /** The literal Scheduler sends when the context attribute was not substituted. */
@@ -31,7 +34,7 @@ export function parseLaunchEvent(event: unknown): LaunchEvent {
       `launch event: expected an object like ${EXAMPLE}, got ${describeValue(event)}`,
     );
   }
-  const { job, scheduledTime, manual } = event as Record<string, unknown>;
+  const { job, scheduledTime, manual, requestedTime } = event as Record<string, unknown>;
   if (typeof job !== "string") {
     throw new InvalidLaunchEventError(
       `launch event.job: expected the job name as a string, got ${describeValue(job)}; e.g. ${EXAMPLE}`,
@@ -61,6 +64,23 @@ export function parseLaunchEvent(event: unknown): LaunchEvent {
     throw new InvalidLaunchEventError(
       `launch event.manual: expected true, false or no field, got ${describeValue(manual)}`,
     );
+  }
+  if (requestedTime !== undefined) {
+    if (manual !== true) {
+      throw new InvalidLaunchEventError(
+        `launch event.requestedTime: only a manual launch ("manual": true) may carry it; a scheduled run's deadline counts from its scheduledTime`,
+      );
+    }
+    if (
+      typeof requestedTime !== "string" ||
+      !ISO_TIME.test(requestedTime) ||
+      Number.isNaN(Date.parse(requestedTime))
+    ) {
+      throw new InvalidLaunchEventError(
+        `launch event.requestedTime: ${typeof requestedTime === "string" ? quoted(requestedTime) : describeValue(requestedTime)} is not an ISO-8601 time with a zone, e.g. 2026-11-23T03:00:00Z`,
+      );
+    }
+    return { job, scheduledTime, manual, requestedTime };
   }
   return manual === undefined ? { job, scheduledTime } : { job, scheduledTime, manual };
 }
@@ -100,19 +120,58 @@ export interface LaunchHandlerDeps {
   cloudwatch?: OutcomeClients["cloudwatch"];
   /** The launcher's log group, linked from skipped and failed notifications. */
   launcherLogGroup?: string;
+  /** Writes the run record of a run that was not launched, to the spec's bucket. */
+  s3?: S3Sender;
+}
+
+/** What became of the run record of a run that was not launched. */
+type RecordState = "written" | "exists" | "failed" | "none";
+
+/**
+ * Writes the record of a `failed` or `skipped` run once (Lambda retries a failed invocation up
+ * to twice; the first record is kept). Best effort: a failure is logged, never thrown, so the
+ * outcome is still reported and the invocation still fails as it should.
+ */
+async function recordNotLaunched(
+  result: FailedResult | SkippedResult,
+  spec: JobLaunchSpec,
+  deps: LaunchHandlerDeps,
+  log: (line: string) => void,
+): Promise<RecordState> {
+  const key = runRecordKey(spec.job, result.runId);
+  if (!deps.s3 || !key) return "none";
+  try {
+    const record = launchRecord(result, deps.launcherLogGroup, deps.now?.() ?? new Date());
+    return await putRecordOnce(deps.s3, spec.bucket, key, record);
+  } catch (error) {
+    const { name, message } = error as Error;
+    log(
+      JSON.stringify({
+        level: "warn",
+        status: "record-failed",
+        runId: result.runId,
+        key,
+        error: name,
+        message,
+      }),
+    );
+    return "failed";
+  }
 }
 
 /**
- * Handles one launch event. Returns the `launched` or `skipped` result; throws
+ * Handles one launch event. Returns the `launched`, `skipped` or `ended` result; throws
  * {@link InvalidLaunchEventError} or {@link UnknownJobError} for a bad event (after logging it as
  * one JSON line), and {@link LaunchFailedError} when the run could not be launched, so that the
- * invocation counts as failed and asynchronous retries and alarms apply. Every new outcome is
- * notified and counted first (best effort: a failure to report is logged, never thrown).
+ * invocation counts as failed and Lambda's asynchronous retries, its on-failure destination and
+ * the alarms apply. A run that was not launched leaves its run record first (once per run); every
+ * new outcome is notified (once per run) and counted (best effort: a failure to report is
+ * logged, never thrown).
  */
 export async function handleLaunchEvent(
   event: unknown,
   deps: LaunchHandlerDeps,
-): Promise<LaunchedResult | SkippedResult> {
+): Promise<LaunchedResult | SkippedResult | EndedResult> {
   const log = deps.log ?? ((line: string) => console.log(line));
   let parsed: LaunchEvent;
   let spec: JobLaunchSpec;
@@ -133,14 +192,24 @@ export async function handleLaunchEvent(
 
   const result = await launchRun(
     deps.ec2,
-    { spec, scheduledTime: new Date(parsed.scheduledTime), manual: parsed.manual },
+    {
+      spec,
+      scheduledTime: new Date(parsed.scheduledTime),
+      manual: parsed.manual,
+      ...(parsed.requestedTime ? { requestedTime: new Date(parsed.requestedTime) } : {}),
+    },
     { now: deps.now, remainingTimeMs: deps.remainingTimeMs, log, sleep: deps.sleep },
   );
+  const record =
+    result.status === "failed" || result.status === "skipped"
+      ? await recordNotLaunched(result, spec, deps, log)
+      : "none";
   const report = await reportLaunchOutcome(
     { sns: deps.sns, cloudwatch: deps.cloudwatch },
     result,
     { spec, launcherLogGroup: deps.launcherLogGroup },
     deps.now?.() ?? new Date(),
+    record !== "exists",
   );
   if (report.errors.length > 0) {
     log(

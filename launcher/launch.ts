@@ -15,7 +15,13 @@ import type {
   RunInstancesCommandInput,
   Tag,
 } from "@aws-sdk/client-ec2";
-import { classifyEc2Error, errorCode, errorMessage, type Ec2ErrorKind } from "./errors";
+import {
+  classifyEc2Error,
+  errorCode,
+  errorMessage,
+  SPOT_ROLE_ERROR_CODE,
+  type Ec2ErrorKind,
+} from "./errors";
 import { renderInitScript, type InitScriptInput } from "./initScript";
 import { hourlyPriceTable } from "./prices";
 import { clientTokenFor, runIdFor } from "./runId";
@@ -30,14 +36,29 @@ export type Market = "spot" | "on-demand";
 /** Instance states of a run that is still alive (holds capacity or may come back). */
 export const LIVE_STATES: readonly string[] = ["pending", "running", "stopping", "stopped"];
 
+/** Instance states of a run that has happened: its instance is gone or going. */
+export const ENDED_STATES: readonly string[] = ["shutting-down", "terminated"];
+
+/**
+ * Lookups for the instance of a concurrent launch after `IdempotentParameterMismatch` before the
+ * loop moves on: EC2 also keeps tokens of attempts that failed, so a mismatch need not mean that
+ * an instance exists.
+ */
+export const MISMATCH_LOOKUPS = 3;
+
 /** One run to launch. */
 export interface LaunchRequest {
   /** The job's spec in this region, resolved at deploy time. */
   spec: JobLaunchSpec;
-  /** When the run was due (the Scheduler's scheduled time, or now for a manual launch). */
+  /**
+   * When the run was due: the Scheduler's scheduled time, or the minute a manual launch claims.
+   * Every value of the launch request is derived from it and the spec, never from the clock.
+   */
   scheduledTime: Date;
   /** True for a manual launch; recorded in the result only. */
   manual?: boolean;
+  /** A manual launch: when it was requested; its deadline counts from here (see `LaunchEvent`). */
+  requestedTime?: Date;
 }
 
 /** Backoff for throttling and IAM propagation retries, bounded by the Lambda's remaining time. */
@@ -80,7 +101,7 @@ export interface LaunchAttempt {
   instanceType: string;
   subnetId: string;
   clientToken: string;
-  outcome: "launched" | Ec2ErrorKind;
+  outcome: "launched" | "not-found" | Ec2ErrorKind;
   errorCode?: string;
   message?: string;
 }
@@ -119,6 +140,22 @@ export interface LaunchedResult extends RunIdentity {
   /** Instances of earlier runs terminated by the `replace` policy. */
   replacedInstanceIds: string[];
   attempts: LaunchAttempt[];
+  /** What an operator should fix although the run launched (e.g. spot unavailable). */
+  warnings: string[];
+}
+
+/**
+ * This run already happened: its instance is terminated or shutting down (found by its run id,
+ * or EC2 answered its ClientToken with `IdempotentInstanceTerminated`). Nothing is launched; the
+ * instance, or the reaper, reported the run itself.
+ */
+export interface EndedResult extends RunIdentity {
+  status: "ended";
+  reason: string;
+  /** The run's instance, when DescribeInstances still lists it (terminated ones linger an hour). */
+  instanceId?: string;
+  state?: string;
+  attempts: LaunchAttempt[];
 }
 
 /** Nothing was launched on purpose (the `forbid` policy). */
@@ -135,7 +172,7 @@ export interface FailedResult extends RunIdentity {
   attempts: LaunchAttempt[];
 }
 
-export type LaunchResult = LaunchedResult | SkippedResult | FailedResult;
+export type LaunchResult = LaunchedResult | SkippedResult | FailedResult | EndedResult;
 
 /** One (purchase option, instance type, subnet) combination, in the order they are tried. */
 export interface LaunchOption {
@@ -168,6 +205,26 @@ export function planLaunchOptions(spec: JobLaunchSpec): LaunchOption[] {
 export function isoSeconds(date: Date): string {
   return date.toISOString().replace(/\.\d{3}Z$/, "Z");
 }
+
+/**
+ * The moment a run is overdue: its scheduled time, plus the longest its launch can be delayed,
+ * plus its maximum runtime. A function of the spec and the scheduled time only, so that every
+ * retried invocation tags the same deadline and sends a byte-identical request under its
+ * ClientTokens (EC2 refuses a token with other parameters: IdempotentParameterMismatch,
+ * https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-idempotency.html). The instance's own
+ * watchdog counts `maxRuntimeMinutes` from its boot, which is never later than this.
+ */
+export function runDeadline(spec: JobLaunchSpec, since: Date): Date {
+  return new Date(latestLaunch(spec, since).getTime() + spec.maxRuntimeMinutes * 60000);
+}
+
+/** The last moment a run due at `since` may still be launched. */
+export function latestLaunch(spec: JobLaunchSpec, since: Date): Date {
+  return new Date(since.getTime() + spec.maxLaunchDelaySeconds * 1000);
+}
+
+/** How far a manual launch's requested time may lie ahead of the launcher's clock (skew). */
+export const MAX_REQUEST_CLOCK_SKEW_MS = 5 * 60000;
 
 /** The tags of a run's instance and volumes. */
 export function runTags(
@@ -272,6 +329,8 @@ interface RunContext {
   ec2: Ec2Sender;
   spec: JobLaunchSpec;
   identity: RunIdentity;
+  /** What the deadline counts from: the scheduled time, or a manual launch's requested time. */
+  since: Date;
   now: () => Date;
   remaining: () => number;
   sleep: (ms: number) => Promise<void>;
@@ -279,6 +338,8 @@ interface RunContext {
   policy: BackoffPolicy;
   /** Every RunInstances call so far, in order. */
   attempts: LaunchAttempt[];
+  /** Problems worth an operator's attention that did not stop the launch. */
+  warnings: string[];
 }
 
 // This module runs inside a closure serialized by Pulumi, which rewrites classes into plain
@@ -350,6 +411,18 @@ function launchedResult(
     existing: launched === undefined,
     replacedInstanceIds,
     attempts: ctx.attempts,
+    warnings: ctx.warnings,
+  };
+}
+
+function endedResult(ctx: RunContext, reason: string, instance?: Instance): EndedResult {
+  return {
+    status: "ended",
+    ...ctx.identity,
+    reason,
+    ...(instance?.InstanceId ? { instanceId: instance.InstanceId } : {}),
+    ...(instance?.State?.Name ? { state: instance.State.Name } : {}),
+    attempts: ctx.attempts,
   };
 }
 
@@ -364,11 +437,12 @@ function ownInstance(ctx: RunContext, instances: Instance[]): Instance | undefin
 
 async function decideAndLaunch(ctx: RunContext): Promise<LaunchResult> {
   const { spec, identity } = ctx;
+  const scheduledTime = new Date(identity.scheduledTime);
   // Rendered before any side effect, so an invalid spec throws before `replace` terminates.
-  const deadline = new Date(ctx.now().getTime() + spec.maxRuntimeMinutes * 60000);
+  const deadline = runDeadline(spec, ctx.since);
   const launch: PreparedLaunch = {
     deadline,
-    tags: runTags(spec, identity.runId, new Date(identity.scheduledTime), deadline),
+    tags: runTags(spec, identity.runId, scheduledTime, deadline),
     userData: renderInitScript({
       job: spec.job,
       environment: spec.environment,
@@ -397,9 +471,32 @@ async function decideAndLaunch(ctx: RunContext): Promise<LaunchResult> {
     );
   }
 
-  // A retried invocation of this run: report the instance it started, in whatever state.
+  // A retried invocation of this run: report the instance it started, or that the run is over.
   const own = ownInstance(ctx, jobInstances);
+  if (own && ENDED_STATES.includes(own.State?.Name ?? "")) {
+    return endedResult(
+      ctx,
+      `run ${identity.runId} already ran on ${own.InstanceId ?? "?"} (now ${own.State?.Name ?? "?"})`,
+      own,
+    );
+  }
   if (own) return launchedResult(ctx, own, undefined, []);
+
+  const now = ctx.now();
+  const latest = latestLaunch(spec, ctx.since);
+  const what = identity.manual ? "requested" : "due";
+  if (now.getTime() > latest.getTime()) {
+    return failedResult(
+      ctx,
+      `too late: run ${identity.runId} was ${what} at ${isoSeconds(ctx.since)} and can be launched until ${isoSeconds(latest)} (maxLaunchDelaySeconds ${spec.maxLaunchDelaySeconds}); it is now ${isoSeconds(now)}`,
+    );
+  }
+  if (ctx.since.getTime() - now.getTime() > MAX_REQUEST_CLOCK_SKEW_MS) {
+    return failedResult(
+      ctx,
+      `run ${identity.runId} was ${what} at ${isoSeconds(ctx.since)}, in the future (it is now ${isoSeconds(now)}); a deadline cannot count from a time that has not come`,
+    );
+  }
 
   const live = jobInstances.filter((i) => LIVE_STATES.includes(i.State?.Name ?? ""));
   const replaced: string[] = [];
@@ -440,7 +537,9 @@ async function launchLoop(
 ): Promise<LaunchResult> {
   const { spec, identity, attempts } = ctx;
   const { deadline, tags, userData } = launch;
+  let spotUnavailable = false;
   for (const option of planLaunchOptions(spec)) {
+    if (spotUnavailable && option.purchaseOption === "spot") continue;
     const clientToken = clientTokenFor({
       environment: spec.environment,
       launchTemplateId: spec.launchTemplateId,
@@ -475,9 +574,25 @@ async function launchLoop(
             `RunInstances failed with ${code}: ${message} (${where}); not retried`,
           );
         }
+        if (kind === "instance-terminated") {
+          return endedResult(
+            ctx,
+            `run ${identity.runId} already ran: EC2 answered ${code} for its ClientToken (${where})`,
+          );
+        }
       }
       if (kind === "capacity") break;
-      if (kind === "idempotency-mismatch") return adoptConcurrentLaunch(ctx, replaced);
+      if (kind === "spot-unavailable") {
+        spotUnavailable = true;
+        ctx.warnings.push(SPOT_UNAVAILABLE_WARNING);
+        break;
+      }
+      if (kind === "idempotency-mismatch") {
+        const adopted = await findConcurrentLaunch(ctx);
+        if (adopted) return launchedResult(ctx, adopted, undefined, replaced);
+        attempts.push({ ...option, clientToken, outcome: "not-found" });
+        break;
+      }
       try {
         await backoff(ctx, retry, `retrying ${kind} RunInstances`);
       } catch (error) {
@@ -485,41 +600,54 @@ async function launchLoop(
       }
     }
   }
+  if (spotUnavailable && spec.purchaseOption === "spot") {
+    return failedResult(ctx, SPOT_UNAVAILABLE_WARNING);
+  }
   return failedResult(
     ctx,
     `no capacity: every purchase option, instance type and subnet was tried (${attempts.length} attempts)`,
   );
 }
 
+/** Why spot failed in a fresh account, and the fix; in the result, the log and the notification. */
+export const SPOT_UNAVAILABLE_WARNING =
+  `spot is not available in this account: EC2 answered ${SPOT_ROLE_ERROR_CODE} because the ` +
+  "service-linked role AWSServiceRoleForEC2Spot does not exist and could not be created; create " +
+  "it once per account with `aws iam create-service-linked-role --aws-service-name " +
+  "spot.amazonaws.com` (or let the launcher's role create it: iam:CreateServiceLinkedRole for " +
+  "spot.amazonaws.com), or use purchaseOption on-demand";
+
 /**
  * The attempt's ClientToken was used with other parameters: a concurrent invocation of this run
- * (a double click, an overlapping retry) launched it moments ago with, say, another deadline
- * tag. Find that instance by its run id; DescribeInstances may lag behind a launch.
+ * (a double click, an overlapping retry) may have launched it moments ago, or EC2 remembers the
+ * token of an attempt that failed. Looks for this run's instance a few times (DescribeInstances
+ * may lag behind a launch); undefined when there is none, so the loop moves on.
  */
-async function adoptConcurrentLaunch(ctx: RunContext, replaced: string[]): Promise<LaunchResult> {
-  for (let retry = 0; ; retry++) {
+async function findConcurrentLaunch(ctx: RunContext): Promise<Instance | undefined> {
+  for (let lookup = 0; lookup < MISMATCH_LOOKUPS; lookup++) {
     try {
+      if (lookup > 0) await backoff(ctx, lookup - 1, "looking for a concurrent launch");
       const own = ownInstance(ctx, await findJobInstances(ctx));
-      if (own) return launchedResult(ctx, own, undefined, replaced);
-      await backoff(ctx, retry, "looking for the instance of a concurrent launch");
-    } catch (error) {
-      return failedResult(
-        ctx,
-        `IdempotentParameterMismatch: a concurrent invocation launched run ${ctx.identity.runId}, but its instance was not found: ${errorMessage(error)}`,
-      );
+      if (own) return own;
+    } catch {
+      return undefined;
     }
   }
+  return undefined;
 }
 
 /**
  * Launches one run of a job, at most once per (job, environment, scheduled time):
  * 1. finds the job's instances by tag; one already tagged with this run id is returned as
- *    `launched` with `existing: true` (a retried invocation);
+ *    `launched` with `existing: true` (a retried invocation), or `ended` when it is terminated;
+ *    a run later than `maxLaunchDelaySeconds` after its scheduled time fails;
  * 2. applies the concurrency policy to the other live runs: `forbid` returns `skipped`,
  *    `replace` terminates them, `allow` ignores them;
  * 3. tries RunInstances from the launch template over {@link planLaunchOptions}, moving on after
- *    capacity errors, retrying throttling and IAM propagation errors with jittered backoff while
- *    the time budget lasts, and stopping at any other error.
+ *    capacity errors (and past every spot option when the account cannot run spot), retrying
+ *    throttling and IAM propagation errors with jittered backoff while the time budget lasts,
+ *    and stopping at any other error. The request of each option is the same in every
+ *    invocation of the run (see {@link runDeadline}).
  *
  * AWS errors end in a `failed` result, never an exception; an invalid spec (a config bug) throws
  * `InvalidLaunchSpecError`. The result is logged as one JSON line and returned.
@@ -549,12 +677,14 @@ export async function launchRun(
     ec2,
     spec,
     identity,
+    since: request.requestedTime ?? request.scheduledTime,
     now,
     remaining,
     sleep: options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms))),
     random: options.random ?? Math.random,
     policy: { ...DEFAULT_BACKOFF, ...options.backoff },
     attempts: [],
+    warnings: [],
   };
   const result = await decideAndLaunch(ctx);
   const log = options.log ?? ((line: string) => console.log(line));

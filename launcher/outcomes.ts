@@ -12,7 +12,14 @@ import type { CloudWatchClient, MetricDatum } from "@aws-sdk/client-cloudwatch";
 import { PublishCommand } from "@aws-sdk/client-sns";
 import type { SNSClient } from "@aws-sdk/client-sns";
 import { errorCode, errorMessage } from "./errors";
-import type { FailedResult, LaunchedResult, LaunchResult, SkippedResult } from "./launch";
+import { isoSeconds } from "./launch";
+import type {
+  EndedResult,
+  FailedResult,
+  LaunchedResult,
+  LaunchResult,
+  SkippedResult,
+} from "./launch";
 import { formatUsd, hourlyPrice } from "./prices";
 import { jobDimensions, logsConsoleUrl, METRIC_NAMESPACE, METRICS } from "./telemetry";
 import type { JobLaunchSpec } from "./types";
@@ -51,11 +58,12 @@ function launchedMessage(result: LaunchedResult, ctx: OutcomeContext): Notificat
     result.replacedInstanceIds.length > 0
       ? `\nReplaced the earlier run(s) on ${result.replacedInstanceIds.join(", ")}.`
       : "";
+  const warnings = result.warnings.map((w) => `\nWarning: ${w}.`).join("");
   return {
-    subject: subject(spec, "launched"),
+    subject: subject(spec, result.warnings.length > 0 ? "launched with a warning" : "launched"),
     message:
       `${result.runId} launched: ${result.instanceType} ${result.purchaseOption} in ${result.availabilityZone} (${result.instanceId}), deadline ${result.deadline}, after ${result.attempts.length} attempt(s).\n` +
-      `${identityLine(result)}\n${cost}${replaced}\n` +
+      `${identityLine(result)}\n${cost}${replaced}${warnings}\n` +
       `Logs: ${logsConsoleUrl(spec.region, spec.logGroup, result.runId)}`,
   };
 }
@@ -90,8 +98,11 @@ function failedMessage(result: FailedResult, ctx: OutcomeContext): Notification 
   };
 }
 
+/** A decision that is notified: every one but `ended` (its instance, or the reaper, reported it). */
+export type NotifiedResult = Exclude<LaunchResult, EndedResult>;
+
 /** The notification of one launch decision. */
-export function launchNotification(result: LaunchResult, ctx: OutcomeContext): Notification {
+export function launchNotification(result: NotifiedResult, ctx: OutcomeContext): Notification {
   switch (result.status) {
     case "launched":
       return launchedMessage(result, ctx);
@@ -126,7 +137,49 @@ export function launchMetricData(result: LaunchResult, timestamp: Date): MetricD
       return [count(METRICS.skipped, 1)];
     case "failed":
       return [count(METRICS.failed, 1), count(METRICS.attempts, result.attempts.length)];
+    case "ended":
+      return [];
   }
+}
+
+/**
+ * The run record of a run that was not launched (`failed` or `skipped`, phase `launch`), with the
+ * fields of the records the init script and the reaper write, so `npm run runs` lists every
+ * scheduled run. Attempts carry no ClientToken: it is an internal detail.
+ */
+export function launchRecord(
+  result: FailedResult | SkippedResult,
+  launcherLogGroup: string | undefined,
+  now: Date,
+): Record<string, unknown> {
+  const attempts = result.status === "failed" ? result.attempts : [];
+  return {
+    runId: result.runId,
+    job: result.job,
+    environment: result.environment,
+    region: result.region,
+    status: result.status,
+    phase: "launch",
+    exitCode: null,
+    message: result.reason,
+    scheduledTime: result.scheduledTime,
+    manual: result.manual,
+    startedAt: null,
+    endedAt: isoSeconds(now),
+    instanceId: null,
+    attempts: attempts.map((a) => ({
+      purchaseOption: a.purchaseOption,
+      instanceType: a.instanceType,
+      subnetId: a.subnetId,
+      outcome: a.outcome,
+      ...(a.errorCode ? { errorCode: a.errorCode } : {}),
+      ...(a.message ? { message: a.message } : {}),
+    })),
+    ...(result.status === "skipped"
+      ? { liveRuns: result.liveInstances.map((i) => i.runId ?? i.instanceId) }
+      : {}),
+    ...(launcherLogGroup ? { logGroup: launcherLogGroup } : {}),
+  };
 }
 
 /** The clients outcome reporting uses; either may be absent (then that half is skipped). */
@@ -146,18 +199,20 @@ export interface OutcomeReport {
  * Publishes the notification (when the spec has a topic) and puts the metrics of one launch
  * decision, each best effort: a failure is returned (and logged by the caller), never thrown,
  * because the instance is already running or the decision already made. A run found from an
- * earlier invocation (`existing`) was reported by that invocation and is not reported again.
+ * earlier invocation (`existing`) was reported by that invocation and is not reported again;
+ * `notify: false` puts the metrics only (a retried invocation whose record already exists).
  */
 export async function reportLaunchOutcome(
   clients: OutcomeClients,
   result: LaunchResult,
   ctx: OutcomeContext,
   now: Date,
+  notify = true,
 ): Promise<OutcomeReport> {
   const report: OutcomeReport = { notified: false, metrics: false, errors: [] };
-  if (result.status === "launched" && result.existing) return report;
+  if (result.status === "ended" || (result.status === "launched" && result.existing)) return report;
   const tasks: Promise<void>[] = [];
-  if (clients.sns && ctx.spec.topicArn) {
+  if (clients.sns && ctx.spec.topicArn && notify) {
     const { subject: Subject, message: Message } = launchNotification(result, ctx);
     const sns = clients.sns;
     tasks.push(

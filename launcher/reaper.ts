@@ -13,12 +13,11 @@ import { PutMetricDataCommand } from "@aws-sdk/client-cloudwatch";
 import type { CloudWatchClient } from "@aws-sdk/client-cloudwatch";
 import { DescribeInstancesCommand, TerminateInstancesCommand } from "@aws-sdk/client-ec2";
 import type { DescribeInstancesCommandInput, EC2Client, Instance } from "@aws-sdk/client-ec2";
-import { PutObjectCommand } from "@aws-sdk/client-s3";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { PublishCommand } from "@aws-sdk/client-sns";
 import type { SNSClient } from "@aws-sdk/client-sns";
 import { errorCode, errorMessage } from "./errors";
-import { JOB_NAME_PATTERN, RUN_ID_PATTERN } from "./runId";
+import { putRecordOnce, runRecordKey } from "./runRecord";
 import { PROJECT_TAG_VALUE, TAGS } from "./types";
 
 /** Minutes past an instance's deadline before the reaper acts: the watchdog's own margin. */
@@ -245,21 +244,6 @@ export function decideReaping(
   return { action: "reap", instance: found, overdueMinutes: Math.floor(overdueMs / 60000) };
 }
 
-/**
- * S3 key of a run's record, the same key the instance's init script writes
- * (`<resultsPrefix>/runs/<runId>.json`, with `resultsPrefix` = `jobs/<job>`); undefined when the
- * tags do not name a valid run, so that no tag value can steer the key elsewhere.
- */
-export function runRecordKey(
-  job: string | undefined,
-  runId: string | undefined,
-): string | undefined {
-  if (job === undefined || runId === undefined) return undefined;
-  if (!JOB_NAME_PATTERN.test(job) || !RUN_ID_PATTERN.test(runId)) return undefined;
-  if (!runId.startsWith(`${job}-`)) return undefined;
-  return `jobs/${job}/runs/${runId}.json`;
-}
-
 /** The message of a reaped run, in its run record and notification. */
 export function reapedMessage(instance: ReaperInstance, overdue: number, grace: number): string {
   return `terminated by the reaper: its deadline ${instance.deadline} passed ${overdue} minutes ago (grace ${grace} minutes) and the instance was still ${instance.state}`;
@@ -332,11 +316,6 @@ async function describeAll(ec2: ReaperClients["ec2"], environment: string): Prom
     nextToken = page.NextToken;
   } while (nextToken);
   return instances;
-}
-
-function isPreconditionFailed(error: unknown): boolean {
-  const status = (error as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
-  return errorCode(error) === "PreconditionFailed" || status === 412;
 }
 
 /**
@@ -423,23 +402,15 @@ async function reapOne(
   result.reaped.push(reaped);
   if (key) {
     try {
-      await clients.s3.send(
-        new PutObjectCommand({
-          Bucket: settings.bucket,
-          Key: key,
-          Body: `${JSON.stringify(reapedRecord(instance, settings, message, now))}\n`,
-          ContentType: "application/json",
-          IfNoneMatch: "*",
-        }),
+      reaped.record = await putRecordOnce(
+        clients.s3,
+        settings.bucket,
+        key,
+        reapedRecord(instance, settings, message, now),
       );
-      reaped.record = "written";
     } catch (error) {
-      if (isPreconditionFailed(error)) {
-        reaped.record = "exists";
-      } else {
-        reaped.record = "failed";
-        failed("record", error);
-      }
+      reaped.record = "failed";
+      failed("record", error);
     }
   }
 

@@ -52,6 +52,13 @@ export interface JobLaunchSpec {
   concurrencyPolicy: ConcurrencyPolicy;
   /** Hard limit for one run; the instance powers off at launch time plus this. */
   maxRuntimeMinutes: number;
+  /**
+   * How long after its scheduled time a run can still reach the launcher: the schedule's and the
+   * launcher's maximum event ages plus the launcher's timeout. A later launch is refused, and the
+   * deadline tag is the scheduled time plus this plus `maxRuntimeMinutes`, so that every value of
+   * a launch request depends on the spec and the scheduled time only.
+   */
+  maxLaunchDelaySeconds: number;
   /** Root volume size, for the run's cost estimate. Default: no volume cost known, no estimate. */
   volumeGiB?: number;
   /** Image URI to run (repository URL with tag or digest). */
@@ -76,4 +83,10 @@ export interface LaunchEvent {
   scheduledTime: string;
   /** True for a run requested by `npm run launch`. */
   manual?: boolean;
+  /**
+   * A manual launch only: when it was requested (ISO-8601). Its deadline counts from here instead
+   * of the claimed `scheduledTime`, so that re-running a missed run of yesterday gets its full
+   * runtime, while every retry of the same request still sends the same launch request.
+   */
+  requestedTime?: string;
 }

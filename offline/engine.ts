@@ -215,6 +215,16 @@ function callResult(token: string, inputs: MockInputs, region: string): Record<s
         value: `ami-${shortHash(`${region}${inputs.name}`)}`,
         type: "String",
       };
+    case "aws:kms/getKey:getKey": {
+      // DescribeKey of an AWS-managed alias answers with the key itself (and creates it on first use).
+      const keyId = `${shortHash(`${region}${inputs.keyId}`, 8)}-0000-4000-8000-000000000000`;
+      return {
+        id: keyId,
+        keyId: inputs.keyId,
+        arn: `arn:aws:kms:${region}:${MOCK_ACCOUNT_ID}:key/${keyId}`,
+        keyManager: "AWS",
+      };
+    }
     default:
       throw new Error(`the offline engine has no mock for ${token}; add one in offline/engine.ts`);
   }

@@ -2,6 +2,7 @@ import * as assert from "node:assert/strict";
 import {
   instanceArchitecture,
   jobsForRegion,
+  maxLaunchDelaySeconds,
   parseStackConfig,
   rawConfigFromPulumi,
   RawStackConfig,
@@ -220,6 +221,38 @@ describe("parseStackConfig", () => {
       valid({ regions: [{ name: "eu-west-1", rolloutOrder: "first" }] }),
       'transient-jobs:regions[0].rolloutOrder: "first" is invalid: expected number, received string',
     ],
+    [
+      "more Lambda retries than Lambda allows",
+      valid({ launcherRetry: { maximumRetryAttempts: 3 } }),
+      "transient-jobs:launcherRetry.maximumRetryAttempts: 3 must be at most 2 (Lambda's limit)",
+    ],
+    [
+      "a Lambda event age beyond six hours",
+      valid({ launcherRetry: { maximumEventAgeSeconds: 21601 } }),
+      "transient-jobs:launcherRetry.maximumEventAgeSeconds: 21601 must be at most 21600 (6 hours, Lambda's limit)",
+    ],
+    [
+      "an EBS key alias instead of a key",
+      valid({
+        regions: [
+          { name: "eu-west-1", ebsKmsKeyArn: "arn:aws:kms:eu-west-1:123456789012:alias/aws/ebs" },
+        ],
+      }),
+      'transient-jobs:regions[0].ebsKmsKeyArn: "arn:aws:kms:eu-west-1:123456789012:alias/aws/ebs" is not a KMS key ARN',
+    ],
+    [
+      "an EBS key of another region",
+      valid({
+        regions: [
+          {
+            name: "eu-west-1",
+            ebsKmsKeyArn:
+              "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+          },
+        ],
+      }),
+      'transient-jobs:regions[0].ebsKmsKeyArn: "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab" is a key in us-east-1, but EBS volumes in eu-west-1 need a key of eu-west-1',
+    ],
   ];
 
   for (const [title, raw, expected] of badConfigs) {
@@ -266,6 +299,21 @@ describe("parseStackConfig", () => {
     assert.equal(config.retainResources, false);
     assert.equal(parseStackConfig(valid(), "prod").retainResources, true);
     assert.equal(config.logRetentionDays, 30);
+    assert.deepEqual(config.launcherRetry, {
+      maximumRetryAttempts: 2,
+      maximumEventAgeSeconds: 3600,
+    });
+  });
+
+  it("bounds a run's launch delay by both event ages and the launcher's timeout", () => {
+    const config = parseStackConfig(
+      valid({
+        launcherRetry: { maximumEventAgeSeconds: 600 },
+        jobs: { pi: job({ retry: { maximumEventAgeSeconds: 900 } }) },
+      }),
+      "dev",
+    );
+    assert.equal(maxLaunchDelaySeconds(config.jobs[0], config.launcherRetry, 120), 1620);
   });
 
   it("applies a region's instance type override to the jobs that run there", () => {

@@ -456,10 +456,12 @@ describe("operator tools in-process", () => {
         FunctionName: EU.launcherFunctionName,
         InvocationType: "RequestResponse",
       });
+      // The claimed minute names the run; the deadline counts from the request itself.
       assert.deepEqual(JSON.parse(Buffer.from(Payload as Uint8Array).toString()), {
         job: "pi",
         scheduledTime: "2026-11-23T10:15:00Z",
         manual: true,
+        requestedTime: "2026-11-23T10:15:42Z",
       });
       assert.equal(
         world.stdout(),

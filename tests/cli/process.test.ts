@@ -386,10 +386,15 @@ describe("the compiled CLIs against moto", function () {
       "2026-11-23T10:15:00Z",
     );
     assert.equal(run.status, 0, run.stderr);
+    const requestedTime = String(
+      (lambda.invocations[before]?.event as { requestedTime?: unknown })?.requestedTime,
+    );
+    // An old --at still gets its full runtime: the deadline counts from the request (now).
+    assert.ok(Math.abs(Date.parse(requestedTime) - Date.now()) < 60000, requestedTime);
     assert.deepEqual(lambda.invocations.slice(before), [
       {
         functionName: EU.launcherFunctionName,
-        event: { job: "pi", scheduledTime: "2026-11-23T10:15:00Z", manual: true },
+        event: { job: "pi", scheduledTime: "2026-11-23T10:15:00Z", manual: true, requestedTime },
       },
     ]);
     assert.match(

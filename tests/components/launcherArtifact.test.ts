@@ -58,6 +58,7 @@ describe("launcher artifact from the program", function () {
       code,
       { job: "pi", scheduledTime: "2026-11-24T06:00:00Z" },
       stub.endpoint,
+      { clock: "2026-11-24T06:00:20Z" },
     );
     assert.equal(outcome.ok, true, JSON.stringify(outcome.error) + outcome.stderr);
     assert.equal(outcome.result?.status, "launched");

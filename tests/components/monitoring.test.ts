@@ -89,16 +89,18 @@ describe("regionalAlarms", () => {
     region: "eu-west-1",
     enabled: true,
     launcherFunctionName: "launcher-fn",
+    launcherFailureQueueName: "launcher-failed",
     jobs: config.jobs.map((job) => ({ job, deadLetterQueueName: `${job.name}-dlq` })),
   };
 
-  it("declares launcher errors, over-deadline, and per job failed, missed and dead-letter alarms", () => {
+  it("declares launcher errors and failed events, over-deadline, and per job failed, missed and dead-letter alarms", () => {
     const { alarms, warnings } = regionalAlarms(inputs);
     assert.deepEqual(warnings, []);
     assert.deepEqual(
       alarms.map((a) => a.key),
       [
         "launcher-errors",
+        "launcher-failed-events",
         "over-deadline",
         "nightly-pi-failed",
         "nightly-pi-dead-letters",
@@ -158,6 +160,14 @@ describe("regionalAlarms", () => {
       "Errors",
       { FunctionName: "launcher-fn" },
       ...count,
+    ]);
+    // Lambda's on-failure destination: one event there is one run that never launched.
+    assert.deepEqual(shape(byKey["launcher-failed-events"]), [
+      "AWS/SQS",
+      "ApproximateNumberOfMessagesVisible",
+      { QueueName: "launcher-failed" },
+      "Maximum",
+      ...count.slice(1),
     ]);
     assert.deepEqual(shape(byKey["over-deadline"]), [
       "TransientJobs",
@@ -372,6 +382,7 @@ describe("monitoring under mocks", function () {
             alarms.map((a) => a.name.slice(`tj-${stack}-${region.name}-alarms-`.length)).sort(),
             [
               "launcher-errors",
+              "launcher-failed-events",
               "over-deadline",
               ...jobs.flatMap((j) => [
                 `${j.name}-failed`,

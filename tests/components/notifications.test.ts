@@ -402,7 +402,10 @@ describe("the deployed launcher reports a launch (its code from the program, aga
       code,
       { job: "pi", scheduledTime: "2026-11-24T06:00:00Z" },
       stub.endpoint,
-      { env: { AWS_ENDPOINT_URL_SNS: moto, AWS_ENDPOINT_URL_CLOUDWATCH: moto } },
+      {
+        env: { AWS_ENDPOINT_URL_SNS: moto, AWS_ENDPOINT_URL_CLOUDWATCH: moto },
+        clock: "2026-11-24T06:00:20Z",
+      },
     );
     assert.equal(outcome.ok, true, JSON.stringify(outcome.error) + outcome.stderr);
     assert.ok(!outcome.logs.some((l) => l.includes("report-failed")), outcome.logs.join("\n"));

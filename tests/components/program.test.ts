@@ -186,6 +186,16 @@ for (const stack of ["dev", "prod"]) {
         assert.equal(inputs.metadataOptions.httpPutResponseHopLimit, 2);
         assert.equal(inputs.keyName, undefined);
         assert.equal(inputs.blockDeviceMappings[0].ebs.encrypted, "true");
+        // Never the account's default EBS key: the AWS-managed aws/ebs key of the region.
+        const region = lt.providerRegion;
+        const lookup = evaluation.calls.find(
+          (c) => c.token === "aws:kms/getKey:getKey" && c.providerRegion === region,
+        );
+        assert.deepEqual(lookup?.inputs, { keyId: "alias/aws/ebs" });
+        assert.match(
+          inputs.blockDeviceMappings[0].ebs.kmsKeyId,
+          new RegExp(`^arn:aws:kms:${region}:\\d{12}:key/`),
+        );
         assert.equal(inputs.blockDeviceMappings[0].ebs.volumeType, "gp3");
         assert.match(Buffer.from(inputs.userData, "base64").toString(), /shutdown -h now/);
         const job = config.jobs.find((j) => lt.name.endsWith(`-${j.name}-template`))!;
@@ -298,6 +308,31 @@ for (const stack of ["dev", "prod"]) {
               r.parent === role.parent,
           ).length,
           0,
+        );
+      }
+    });
+
+    it("gives failed launch events Lambda retries from config and a 14-day failure queue", () => {
+      const configs = resources.filter(
+        (r) => r.type === "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig",
+      );
+      assert.equal(configs.length, config.regions.length);
+      for (const invokeConfig of configs) {
+        const fn = only(resources, T.lambda, (r) => r.parent === invokeConfig.parent);
+        const queue = only(
+          resources,
+          "aws:sqs/queue:Queue",
+          (r) => r.parent === invokeConfig.parent,
+        );
+        assert.deepEqual(invokeConfig.inputs, {
+          functionName: fn.state.name,
+          maximumRetryAttempts: config.launcherRetry.maximumRetryAttempts,
+          maximumEventAgeInSeconds: config.launcherRetry.maximumEventAgeSeconds,
+          destinationConfig: { onFailure: { destination: queue.state.arn } },
+        });
+        assert.deepEqual(
+          [queue.inputs.sqsManagedSseEnabled, queue.inputs.messageRetentionSeconds],
+          [true, 14 * 24 * 3600],
         );
       }
     });

@@ -703,6 +703,17 @@ const RULES: Record<string, Rule> = {
     },
     passRole(String(r.inputs.role), "lambda.amazonaws.com"),
   ],
+  "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig": (r) => [
+    {
+      actions: [
+        "lambda:PutFunctionEventInvokeConfig",
+        "lambda:GetFunctionEventInvokeConfig",
+        "lambda:UpdateFunctionEventInvokeConfig",
+        "lambda:DeleteFunctionEventInvokeConfig",
+      ],
+      resource: arn("lambda", r, `function:${String(r.inputs.functionName)}`),
+    },
+  ],
   "aws:cloudwatch/logGroup:LogGroup": (r) => [
     {
       actions: [
@@ -854,6 +865,15 @@ const CALLS: Record<string, (call: RecordedCall) => Need[]> = {
   ],
   "aws:ec2/getSubnets:getSubnets": () => [{ actions: ["ec2:DescribeSubnets"], resource: "*" }],
   "aws:ec2/getSubnet:getSubnet": () => [{ actions: ["ec2:DescribeSubnets"], resource: "*" }],
+  "aws:kms/getKey:getKey": (call) => [
+    {
+      actions: ["kms:DescribeKey"],
+      resource: `arn:aws:kms:${call.providerRegion}:${ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab`,
+      context: { "kms:RequestAlias": String(call.inputs.keyId) },
+      // AWS-managed keys' policies give the account's principals the key's metadata.
+      resourcePolicy: KEY_POLICY_DEFERRING_TO_IAM,
+    },
+  ],
   "aws:ssm/getParameter:getParameter": (call) => [
     {
       // AWS's public parameters have no account in their ARN; iam-simulate needs one (above).

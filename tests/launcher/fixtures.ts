@@ -14,6 +14,8 @@ export function specFixture(overrides: Partial<JobLaunchSpec> = {}): JobLaunchSp
     purchaseOption: "on-demand",
     concurrencyPolicy: "forbid",
     maxRuntimeMinutes: 120,
+    // Scheduler's and Lambda's default maximum event ages (3600 s each) plus the 120 s timeout.
+    maxLaunchDelaySeconds: 7320,
     imageUri: "123456789012.dkr.ecr.eu-west-1.amazonaws.com/transient-jobs-pi:v1",
     bucket: "tj-results-dev-eu-west-1",
     resultsPrefix: "jobs/pi",

@@ -5,6 +5,9 @@ import {
   EC2ServiceException,
   RunInstancesCommand,
 } from "@aws-sdk/client-ec2";
+import { PutObjectCommand, S3Client, S3ServiceException } from "@aws-sdk/client-s3";
+import { PublishCommand, SNSClient } from "@aws-sdk/client-sns";
+import { CloudWatchClient, PutMetricDataCommand } from "@aws-sdk/client-cloudwatch";
 import { mockClient } from "aws-sdk-client-mock";
 import { InvalidLaunchEventError, LaunchFailedError, UnknownJobError } from "../../launcher/errors";
 import { handleLaunchEvent, parseLaunchEvent } from "../../launcher/handler";
@@ -23,6 +26,20 @@ describe("parseLaunchEvent", () => {
     [
       { job: "nightly-2", scheduledTime: "2026-11-23T04:00:00.123+01:00", manual: false },
       { job: "nightly-2", scheduledTime: "2026-11-23T04:00:00.123+01:00", manual: false },
+    ],
+    [
+      {
+        job: "pi",
+        scheduledTime: "2026-11-22T03:00:00Z",
+        manual: true,
+        requestedTime: "2026-11-23T10:15:42Z",
+      },
+      {
+        job: "pi",
+        scheduledTime: "2026-11-22T03:00:00Z",
+        manual: true,
+        requestedTime: "2026-11-23T10:15:42Z",
+      },
     ],
   ];
   for (const [event, expected] of valid) {
@@ -74,6 +91,16 @@ describe("parseLaunchEvent", () => {
       "a string manual flag",
       { job: "pi", scheduledTime: "2026-11-23T03:00:00Z", manual: "yes" },
       `launch event.manual: expected true, false or no field, got string "yes"`,
+    ],
+    [
+      "a request time on a scheduled run",
+      { job: "pi", scheduledTime: "2026-11-23T03:00:00Z", requestedTime: "2026-11-23T03:00:00Z" },
+      `launch event.requestedTime: only a manual launch ("manual": true) may carry it; a scheduled run's deadline counts from its scheduledTime`,
+    ],
+    [
+      "a malformed request time",
+      { job: "pi", scheduledTime: "2026-11-23T03:00:00Z", manual: true, requestedTime: 5 },
+      "launch event.requestedTime: number 5 is not an ISO-8601 time with a zone, e.g. 2026-11-23T03:00:00Z",
     ],
   ];
   for (const [title, event, message] of invalid) {
@@ -195,5 +222,158 @@ describe("handleLaunchEvent", () => {
         (e.result as { status: string }).status === "failed",
     );
     assert.equal(JSON.parse(logs[0]).status, "failed");
+  });
+
+  describe("runs it did not launch", () => {
+    const s3 = new S3Client({ region: "eu-west-1" });
+    const s3Mock = mockClient(s3);
+    const sns = new SNSClient({ region: "eu-west-1" });
+    const snsMock = mockClient(sns);
+    const cloudwatch = new CloudWatchClient({ region: "eu-west-1" });
+    const cloudwatchMock = mockClient(cloudwatch);
+    const topic = "arn:aws:sns:eu-west-1:123456789012:tj-dev-eu-west-1-notifications-topic";
+    const reporting = () => ({
+      ...deps(),
+      jobs: { pi: specFixture({ topicArn: topic }) },
+      s3,
+      sns,
+      cloudwatch,
+      launcherLogGroup: "/aws/lambda/launcher",
+    });
+    const event = { job: "pi", scheduledTime: "2026-11-23T03:00:00Z" };
+    const exists = () =>
+      new S3ServiceException({
+        name: "PreconditionFailed",
+        message: "At least one of the pre-conditions you specified did not hold",
+        $fault: "client",
+        $metadata: { httpStatusCode: 412 },
+      });
+
+    beforeEach(() => {
+      s3Mock.reset();
+      snsMock.reset();
+      cloudwatchMock.reset();
+      snsMock.on(PublishCommand).resolves({});
+      cloudwatchMock.on(PutMetricDataCommand).resolves({});
+      ec2Mock.on(RunInstancesCommand).rejects(
+        new EC2ServiceException({
+          name: "InsufficientInstanceCapacity",
+          message: "no capacity",
+          $fault: "server",
+          $metadata: { httpStatusCode: 500 },
+        }),
+      );
+    });
+
+    it("writes a failed run's record once, with the reason and the attempts, then fails", async () => {
+      s3Mock.on(PutObjectCommand).resolves({});
+      await assert.rejects(handleLaunchEvent(event, reporting()), LaunchFailedError);
+      const [put] = s3Mock.commandCalls(PutObjectCommand).map((c) => c.args[0].input);
+      const { Body, ...input } = put;
+      // If-None-Match: S3 refuses to overwrite, so a retried invocation keeps the first record.
+      assert.deepEqual(input, {
+        Bucket: "tj-results-dev-eu-west-1",
+        Key: "jobs/pi/runs/pi-20261123T0300Z.json",
+        ContentType: "application/json",
+        IfNoneMatch: "*",
+      });
+      const record = JSON.parse(String(Body));
+      assert.deepEqual(
+        { ...record, attempts: record.attempts.length },
+        {
+          runId: "pi-20261123T0300Z",
+          job: "pi",
+          environment: "dev",
+          region: "eu-west-1",
+          status: "failed",
+          phase: "launch",
+          exitCode: null,
+          message:
+            "no capacity: every purchase option, instance type and subnet was tried (4 attempts)",
+          scheduledTime: "2026-11-23T03:00:00Z",
+          manual: false,
+          startedAt: null,
+          endedAt: "2026-11-23T03:00:10Z",
+          instanceId: null,
+          attempts: 4,
+          logGroup: "/aws/lambda/launcher",
+        },
+      );
+      assert.deepEqual(record.attempts[0], {
+        purchaseOption: "on-demand",
+        instanceType: "m7i.large",
+        subnetId: "subnet-aaaa",
+        outcome: "capacity",
+        errorCode: "InsufficientInstanceCapacity",
+        message: "no capacity",
+      });
+      assert.equal(snsMock.commandCalls(PublishCommand).length, 1);
+    });
+
+    it("notifies once: a retried invocation finds the record and only counts", async () => {
+      s3Mock.on(PutObjectCommand).rejects(exists());
+      await assert.rejects(handleLaunchEvent(event, reporting()), LaunchFailedError);
+      assert.equal(s3Mock.commandCalls(PutObjectCommand).length, 1);
+      assert.equal(snsMock.commandCalls(PublishCommand).length, 0);
+      assert.equal(cloudwatchMock.commandCalls(PutMetricDataCommand).length, 1);
+    });
+
+    it("still fails, notifies and logs when the record cannot be written", async () => {
+      s3Mock.on(PutObjectCommand).rejects(new Error("AccessDenied"));
+      await assert.rejects(handleLaunchEvent(event, reporting()), LaunchFailedError);
+      assert.equal(snsMock.commandCalls(PublishCommand).length, 1);
+      assert.ok(
+        logs.some((l) => JSON.parse(l).status === "record-failed"),
+        logs.join("\n"),
+      );
+    });
+
+    it("records a skipped run, naming the live run that blocked it", async () => {
+      s3Mock.on(PutObjectCommand).resolves({});
+      ec2Mock.on(DescribeInstancesCommand).resolves({
+        Reservations: [
+          {
+            Instances: [
+              {
+                InstanceId: "i-0prev",
+                State: { Name: "running" },
+                Tags: [{ Key: "transient-jobs:run-id", Value: "pi-20261123T0200Z" }],
+              },
+            ],
+          },
+        ],
+      });
+      const result = await handleLaunchEvent(event, reporting());
+      assert.equal(result.status, "skipped");
+      const record = JSON.parse(
+        String(s3Mock.commandCalls(PutObjectCommand)[0].args[0].input.Body),
+      );
+      assert.deepEqual(
+        [record.status, record.phase, record.liveRuns, record.attempts],
+        ["skipped", "launch", ["pi-20261123T0200Z"], []],
+      );
+      assert.match(record.message, /^concurrencyPolicy forbid: run pi-20261123T0200Z/);
+    });
+
+    it("neither records nor notifies a run that already ended, and does not fail", async () => {
+      ec2Mock.on(DescribeInstancesCommand).resolves({
+        Reservations: [
+          {
+            Instances: [
+              {
+                InstanceId: "i-0done",
+                State: { Name: "terminated" },
+                Tags: [{ Key: "transient-jobs:run-id", Value: "pi-20261123T0300Z" }],
+              },
+            ],
+          },
+        ],
+      });
+      const result = await handleLaunchEvent(event, reporting());
+      assert.equal(result.status, "ended");
+      assert.equal(s3Mock.commandCalls(PutObjectCommand).length, 0);
+      assert.equal(snsMock.commandCalls(PublishCommand).length, 0);
+      assert.equal(ec2Mock.commandCalls(RunInstancesCommand).length, 0);
+    });
   });
 });

@@ -28,7 +28,8 @@ const ec2 = new EC2Client({ region: "eu-west-1" });
 const ec2Mock = mockClient(ec2);
 
 const RUN_ID = "pi-20261123T0300Z";
-const DEADLINE = "2026-11-23T05:00:10Z"; // NOW + 120 minutes
+// SCHEDULED + maxLaunchDelaySeconds (7320 s) + maxRuntimeMinutes (120): not the launch time.
+const DEADLINE = "2026-11-23T07:02:00Z";
 
 const JOB_FILTERS = [
   { Name: "tag:transient-jobs:project", Values: ["transient-jobs"] },
@@ -209,6 +210,7 @@ describe("launchRun", () => {
           outcome: "launched",
         },
       ],
+      warnings: [],
     });
     assert.deepEqual(
       h.logs.map((l) => JSON.parse(l)),
@@ -216,17 +218,22 @@ describe("launchRun", () => {
     );
   });
 
-  it("tags instance and volumes with the deadline: launch time plus maxRuntimeMinutes", async () => {
+  it("tags the deadline from the scheduled time, launch delay and runtime, never the clock", async () => {
     ec2Mock
       .on(RunInstancesCommand)
       .callsFake((input) => ({ Instances: [launchedInstance(input)] }));
     await run(specFixture({ maxRuntimeMinutes: 45 }), harness());
-    const specs = runInputs()[0].TagSpecifications ?? [];
+    const later = harness();
+    later.options.now = () => new Date(NOW.getTime() + 90_000); // Lambda's first retry
+    await run(specFixture({ maxRuntimeMinutes: 45 }), later);
+    const [first, retry] = runInputs();
+    assert.deepEqual(retry, first);
+    const specs = first.TagSpecifications ?? [];
     assert.deepEqual(
       specs.map((s) => [s.ResourceType, s.Tags?.find((t) => t.Key === "transient-jobs:deadline")]),
       [
-        ["instance", { Key: "transient-jobs:deadline", Value: "2026-11-23T03:45:10Z" }],
-        ["volume", { Key: "transient-jobs:deadline", Value: "2026-11-23T03:45:10Z" }],
+        ["instance", { Key: "transient-jobs:deadline", Value: "2026-11-23T05:47:00Z" }],
+        ["volume", { Key: "transient-jobs:deadline", Value: "2026-11-23T05:47:00Z" }],
       ],
     );
   });
@@ -257,9 +264,11 @@ describe("launchRun", () => {
         .on(RunInstancesCommand)
         .callsFake((input) => ({ Instances: [launchedInstance(input)] }));
       await run(specFixture({ concurrencyPolicy: "allow" }), harness());
+      const nextHour = harness();
+      nextHour.options.now = () => new Date("2026-11-23T04:00:10Z");
       await run(
         specFixture({ concurrencyPolicy: "allow" }),
-        harness(),
+        nextHour,
         new Date("2026-11-23T04:00:00Z"),
       );
       const [a, b] = runInputs();
@@ -294,17 +303,27 @@ describe("launchRun", () => {
         existing: true,
         replacedInstanceIds: [],
         attempts: [],
+        warnings: [],
       });
     });
 
-    it("finds its run even when that instance has already terminated", async () => {
-      ec2Mock
-        .on(DescribeInstancesCommand)
-        .resolves({ Reservations: [{ Instances: [instance("i-0done", "terminated", RUN_ID)] }] });
-      const result = await run(specFixture(), harness());
-      assert.equal(ec2Mock.commandCalls(RunInstancesCommand).length, 0);
-      assert.equal(result.status === "launched" && result.instanceId, "i-0done");
-    });
+    for (const state of ["terminated", "shutting-down"]) {
+      it(`reports a run whose instance is ${state} as ended, never as launched`, async () => {
+        ec2Mock
+          .on(DescribeInstancesCommand)
+          .resolves({ Reservations: [{ Instances: [instance("i-0done", state, RUN_ID)] }] });
+        const result = await run(specFixture(), harness());
+        assert.equal(ec2Mock.commandCalls(RunInstancesCommand).length, 0);
+        assert.deepEqual(result, {
+          status: "ended",
+          ...IDENTITY,
+          reason: `run ${RUN_ID} already ran on i-0done (now ${state})`,
+          instanceId: "i-0done",
+          state,
+          attempts: [],
+        });
+      });
+    }
 
     it("adopts a concurrent launch after IdempotentParameterMismatch", async () => {
       ec2Mock

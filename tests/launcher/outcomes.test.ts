@@ -46,6 +46,7 @@ const launched: LaunchedResult = {
   existing: false,
   replacedInstanceIds: [],
   attempts: [{ ...attempt, outcome: "launched" }],
+  warnings: [],
 };
 const skipped: SkippedResult = {
   status: "skipped",
@@ -119,6 +120,15 @@ describe("launchNotification", () => {
         "Launcher logs: https://eu-west-1.console.aws.amazon.com/cloudwatch/home?region=eu-west-1#logsV2:log-groups/log-group/$252Faws$252Flambda$252Ftj-dev-launcher",
       ].join("\n"),
     });
+  });
+
+  it("says in subject and message what to fix when the launch came with a warning", () => {
+    const { subject, message } = launchNotification(
+      { ...launched, warnings: ["spot is not available in this account: create the role"] },
+      context,
+    );
+    assert.equal(subject, "[transient-jobs dev] pi launched with a warning in eu-west-1");
+    assert.match(message, /\nWarning: spot is not available in this account: create the role\.\n/);
   });
 
   it("never carries the job's parameters", () => {

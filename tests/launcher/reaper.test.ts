@@ -19,9 +19,9 @@ import {
   reapExpired,
   ReapFailedError,
   reaperFilters,
-  runRecordKey,
 } from "../../launcher/reaper";
 import { specFixture } from "./fixtures";
+import { runRecordKey } from "../../launcher/runRecord";
 
 /** The reaper's clock throughout: 2026-11-23 06:00 UTC. */
 const NOW = new Date("2026-11-23T06:00:00Z");

@@ -27,6 +27,8 @@ import {
 } from "./serializedClosure";
 
 const EVENT = { job: "pi", scheduledTime: "2026-11-23T03:00:00Z" };
+/** The child's clock: 20 s after the scheduled time, as when Scheduler invokes on time. */
+const ON_TIME = { clock: "2026-11-23T03:00:20Z" };
 const RUN_ID = "pi-20261123T0300Z";
 
 function expectedUserData(spec: JobLaunchSpec): string {
@@ -93,6 +95,7 @@ describe("the serialized launcher closure", function () {
           EC2_CLIENT_SPECIFIERS[1],
           sdkClientSpecifiers("@aws-sdk/client-sns")[1],
           sdkClientSpecifiers("@aws-sdk/client-cloudwatch")[1],
+          sdkClientSpecifiers("@aws-sdk/client-s3")[1],
           "crypto",
         ].sort(),
       );
@@ -116,9 +119,7 @@ describe("the serialized launcher closure", function () {
     });
 
     it("launches over real HTTP, falling back to the second instance type", async () => {
-      const before = Date.now();
-      const outcome = await invokeSerializedHandler(code, EVENT, stub.endpoint);
-      const after = Date.now();
+      const outcome = await invokeSerializedHandler(code, EVENT, stub.endpoint, ON_TIME);
       assert.equal(outcome.ok, true, JSON.stringify(outcome.error) + outcome.stderr);
       const result = outcome.result ?? {};
       assert.deepEqual(
@@ -210,12 +211,16 @@ describe("the serialized launcher closure", function () {
         "transient-jobs:run-id": RUN_ID,
         "transient-jobs:scheduled-time": "2026-11-23T03:00:00Z",
       });
-      const deadlineMs = Date.parse(deadline);
-      const runtimeMs = spec.maxRuntimeMinutes * 60000;
-      assert.ok(
-        deadlineMs >= Math.floor(before / 1000) * 1000 + runtimeMs &&
-          deadlineMs <= after + runtimeMs,
-        `deadline ${deadline} is not launch time + ${spec.maxRuntimeMinutes} min`,
+      // From the scheduled time, not the clock: a retried invocation tags the same deadline.
+      assert.equal(
+        deadline,
+        new Date(
+          Date.parse(EVENT.scheduledTime) +
+            spec.maxLaunchDelaySeconds * 1000 +
+            spec.maxRuntimeMinutes * 60000,
+        )
+          .toISOString()
+          .replace(/\.000Z$/, "Z"),
       );
     });
 
@@ -280,7 +285,7 @@ describe("the serialized launcher closure", function () {
     }
 
     it("launches once per scheduled run, with the run's tags and user data, and honours forbid", async () => {
-      const first = await invokeSerializedHandler(code, EVENT, endpoint);
+      const first = await invokeSerializedHandler(code, EVENT, endpoint, ON_TIME);
       assert.equal(first.ok, true, JSON.stringify(first.error) + first.stderr);
       assert.equal(first.result?.status, "launched");
       assert.equal(first.result?.existing, false);
@@ -330,7 +335,7 @@ describe("the serialized launcher closure", function () {
 
       // A retried invocation of the same run finds the instance instead of launching another
       // (moto ignores ClientToken, so this is the launcher's own run-id lookup at work).
-      const retry = await invokeSerializedHandler(code, EVENT, endpoint);
+      const retry = await invokeSerializedHandler(code, EVENT, endpoint, ON_TIME);
       assert.deepEqual(
         [retry.result?.status, retry.result?.existing, retry.result?.instanceId],
         ["launched", true, instance.InstanceId],
@@ -342,6 +347,7 @@ describe("the serialized launcher closure", function () {
         code,
         { ...EVENT, scheduledTime: "2026-11-23T04:00:00Z" },
         endpoint,
+        { clock: "2026-11-23T04:00:20Z" },
       );
       assert.equal(next.result?.status, "skipped");
       assert.match(String(next.result?.reason), /concurrencyPolicy forbid: run pi-20261123T0300Z/);

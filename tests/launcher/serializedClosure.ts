@@ -65,11 +65,15 @@ export function sdkClientSpecifiers(pkg: string): string[] {
 /** The specifiers by which the code may load the EC2 client the Lambda runtime provides. */
 export const EC2_CLIENT_SPECIFIERS: readonly string[] = sdkClientSpecifiers("@aws-sdk/client-ec2");
 
-/** The SDK clients the launcher loads: EC2 to launch, SNS and CloudWatch to report outcomes. */
+/**
+ * The SDK clients the launcher loads: EC2 to launch, SNS and CloudWatch to report outcomes, S3
+ * to record runs it did not launch.
+ */
 export const LAUNCHER_SDK_SPECIFIERS: readonly string[] = [
   ...EC2_CLIENT_SPECIFIERS,
   ...sdkClientSpecifiers("@aws-sdk/client-sns"),
   ...sdkClientSpecifiers("@aws-sdk/client-cloudwatch"),
+  ...sdkClientSpecifiers("@aws-sdk/client-s3"),
 ];
 
 /**
@@ -120,7 +124,21 @@ export interface Invocation {
 
 const RUNNER = `"use strict";
 const fs = require("fs");
-const [moduleFile, outFile, eventJson, budgetMs] = process.argv.slice(2);
+const [moduleFile, outFile, eventJson, budgetMs, clock] = process.argv.slice(2);
+if (clock) {
+  // The process's wall clock, set to \`clock\` and running on: the code under test is unchanged.
+  const RealDate = Date;
+  const offset = RealDate.parse(clock) - RealDate.now();
+  global.Date = class extends RealDate {
+    constructor(...args) {
+      if (args.length === 0) super(RealDate.now() + offset);
+      else super(...args);
+    }
+    static now() {
+      return RealDate.now() + offset;
+    }
+  };
+}
 const { handler } = require(moduleFile);
 const end = Date.now() + Number(budgetMs);
 const context = { awsRequestId: "local", getRemainingTimeInMillis: () => end - Date.now() };
@@ -159,8 +177,9 @@ export function lambdaRuntimeEnv(
  * Writes `code` to a fresh folder outside the project, loads it in a new `node` process that
  * resolves packages only through NODE_PATH (this project's node_modules, standing in for the
  * Lambda runtime's SDK), and calls `handler(event, context)` with fake credentials and
- * `AWS_ENDPOINT_URL_EC2` set to `ec2Endpoint`. SNS and CloudWatch (outcome reporting) go to the
- * same endpoint unless `options.env` points them elsewhere, so nothing leaves the machine.
+ * `AWS_ENDPOINT_URL_EC2` set to `ec2Endpoint`. SNS, CloudWatch and S3 (outcome reporting) go
+ * to the same endpoint unless `options.env` points them elsewhere, so nothing leaves the machine.
+ * `options.clock` sets the process's wall clock (ISO time), for events with fixed scheduled times.
  */
 export async function invokeSerializedHandler(
   code: string,
@@ -171,6 +190,7 @@ export async function invokeSerializedHandler(
     budgetMs?: number;
     timeoutMs?: number;
     env?: Record<string, string>;
+    clock?: string;
   } = {},
 ): Promise<Invocation> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tj-lambda-"));
@@ -187,6 +207,7 @@ export async function invokeSerializedHandler(
         outFile,
         JSON.stringify(event),
         String(options.budgetMs ?? 30000),
+        options.clock ?? "",
       ],
       {
         cwd: dir,
@@ -196,6 +217,7 @@ export async function invokeSerializedHandler(
             AWS_ENDPOINT_URL_EC2: ec2Endpoint,
             AWS_ENDPOINT_URL_SNS: ec2Endpoint,
             AWS_ENDPOINT_URL_CLOUDWATCH: ec2Endpoint,
+            AWS_ENDPOINT_URL_S3: ec2Endpoint,
             ...options.env,
           },
           options.region,

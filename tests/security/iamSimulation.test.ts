@@ -35,6 +35,7 @@ interface Facts {
   keyPolicy: PolicyDocument;
   reaperFunctionArn: string;
   deadLetterQueueArn: string;
+  launcherFailureQueueArn: string;
   otherStack: string;
   roles: Record<Principal, string>;
   policies: Record<Principal, PolicyDocument>;
@@ -311,6 +312,70 @@ const MATRIX: Row[] = [
     context: () => TLS,
     expect: "ImplicitlyDenied",
     what: "reading results",
+  },
+  {
+    who: "launcher",
+    action: "s3:PutObject",
+    resource: (f) => `${f.bucketArn}/jobs/${f.job}/runs/${f.job}-20261123T0300Z.json`,
+    context: () => TLS,
+    expect: "Allowed",
+    what: "the record of a run it did not launch",
+  },
+  {
+    who: "launcher",
+    action: "s3:PutObject",
+    resource: (f) => `${f.bucketArn}/jobs/${f.job}/results/pi-20261123T0300Z/digits.txt`,
+    context: () => TLS,
+    expect: "ImplicitlyDenied",
+    what: "writing a job's results",
+  },
+  {
+    who: "launcher",
+    action: "s3:DeleteObject",
+    resource: (f) => `${f.bucketArn}/jobs/${f.job}/runs/${f.job}-20261123T0300Z.json`,
+    context: () => TLS,
+    expect: "ImplicitlyDenied",
+    what: "deleting a run record",
+  },
+  {
+    who: "launcher",
+    action: "sqs:SendMessage",
+    resource: (f) => f.launcherFailureQueueArn,
+    expect: "Allowed",
+    what: "its on-failure destination (Lambda sends with the function's role)",
+  },
+  {
+    who: "launcher",
+    action: "sqs:SendMessage",
+    resource: (f) => f.deadLetterQueueArn,
+    expect: "ImplicitlyDenied",
+    what: "a schedule's dead-letter queue",
+  },
+  {
+    // Both committed stacks have spot jobs; a stack without any gets no such statement.
+    who: "launcher",
+    action: "iam:CreateServiceLinkedRole",
+    resource: (f) =>
+      `arn:aws:iam::${f.account}:role/aws-service-role/spot.amazonaws.com/AWSServiceRoleForEC2Spot`,
+    context: () => ({ "iam:AWSServiceName": "spot.amazonaws.com" }),
+    expect: "Allowed",
+    what: "the Spot service-linked role, which EC2 creates on its behalf",
+  },
+  {
+    who: "launcher",
+    action: "iam:CreateServiceLinkedRole",
+    resource: (f) =>
+      `arn:aws:iam::${f.account}:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling`,
+    context: () => ({ "iam:AWSServiceName": "autoscaling.amazonaws.com" }),
+    expect: "ImplicitlyDenied",
+    what: "any other service-linked role",
+  },
+  {
+    who: "launcher",
+    action: "iam:CreateRole",
+    resource: (f) => `arn:aws:iam::${f.account}:role/AWSServiceRoleForEC2Spot`,
+    expect: "ImplicitlyDenied",
+    what: "creating an ordinary role",
   },
 
   // A job instance: pull its image, write under its prefix and its log group.
@@ -924,6 +989,7 @@ async function stackFacts(stack: string): Promise<Facts[]> {
         keyPolicy: json(find(resources, "aws:kms/key:Key", `${r}-notifications-key`), "policy"),
         reaperFunctionArn: arn(T.fn, `${r}-reaper-fn`),
         deadLetterQueueArn: arn("aws:sqs/queue:Queue", `${j}-dlq`),
+        launcherFailureQueueArn: arn("aws:sqs/queue:Queue", `${r}-launcher-failed`),
         otherStack: stack === "prod" ? "dev" : "prod",
         roles: {
           ...map((key) => arn(T.role, roleNames[key])),
