@@ -453,6 +453,19 @@ export function dstWarningsForYear(
   return dstWarnings(schedule, timezone, from, new Date(from.getTime() + YEAR_MS));
 }
 
+/**
+ * One line for a person reading a plan or a deploy log, e.g. `nightly-pi: cron(30 2 * * ? *) in
+ * Europe/Paris is skipped on 2027-03-28 (02:30 does not exist: clocks go forward)`.
+ */
+export function formatDstWarning(
+  job: string,
+  expression: string,
+  timezone: string,
+  warning: DstWarning,
+): string {
+  return `${job}: ${expression} in ${timezone} ${warning.message}`;
+}
+
 /** Writes a set of field values back as cron text: `*`, `a`, `a-b`, `a/n`, `a-b/n` or a list. */
 function formatSet(values: Set<number>, rule: FieldRule): string {
   const sorted = [...values].sort((a, b) => a - b);

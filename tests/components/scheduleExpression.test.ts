@@ -2,6 +2,7 @@ import * as assert from "node:assert/strict";
 import {
   dstWarnings,
   dstWarningsForYear,
+  formatDstWarning,
   isValidTimezone,
   nextRunTimes,
   parseScheduleExpression,
@@ -370,6 +371,19 @@ describe("dstWarnings", () => {
         new Date("2027-03-28T00:00:00Z"),
       ).map((w) => w.date),
       ["2027-03-28", "2027-10-31", "2028-03-26"],
+    );
+  });
+
+  it("formats a warning for the plan and the deploy log", () => {
+    const [skipped] = dstWarnings(
+      parseScheduleExpression("cron(30 2 * * ? *)"),
+      "Europe/Paris",
+      from,
+      until,
+    );
+    assert.equal(
+      formatDstWarning("nightly-pi", "cron(30 2 * * ? *)", "Europe/Paris", skipped),
+      "nightly-pi: cron(30 2 * * ? *) in Europe/Paris is skipped on 2027-03-28 (02:30 does not exist: clocks go forward)",
     );
   });
 
