@@ -3,7 +3,12 @@ import * as pulumi from "@pulumi/pulumi";
 import { RetryConfig } from "../config";
 import { LaunchEvent } from "../launcher/types";
 import { schedulePolicy, serviceTrustPolicy } from "./policies";
-import { offsetSchedule } from "./scheduleExpression";
+import {
+  dstWarningsForYear,
+  formatDstWarning,
+  offsetSchedule,
+  parseScheduleExpression,
+} from "./scheduleExpression";
 
 /** Arguments of {@link JobSchedule}. */
 export interface JobScheduleArgs {
@@ -81,11 +86,21 @@ export class JobSchedule extends pulumi.ComponentResource {
       },
       { parent: this },
     );
+    const expression = offsetSchedule(args.expression, args.offsetMinutes ?? 0);
+    // Scheduler skips or runs once a cron time that a DST transition skips or repeats; say so
+    // where the schedule is declared, since nothing at run time will.
+    for (const warning of dstWarningsForYear(
+      parseScheduleExpression(expression),
+      args.timezone,
+      new Date(),
+    )) {
+      pulumi.log.warn(formatDstWarning(args.job, expression, args.timezone, warning), this);
+    }
     this.schedule = new aws.scheduler.Schedule(
       `${name}-schedule`,
       {
         description: `transient-jobs: run job "${args.job}"`,
-        scheduleExpression: offsetSchedule(args.expression, args.offsetMinutes ?? 0),
+        scheduleExpression: expression,
         scheduleExpressionTimezone: args.timezone,
         state: args.enabled ? "ENABLED" : "DISABLED",
         flexibleTimeWindow: { mode: "OFF" },

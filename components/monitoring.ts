@@ -26,24 +26,14 @@ export interface MissedRunWindow {
 
 /**
  * The longest gap between consecutive runs of a schedule, in minutes. Deterministic (it does
- * not depend on the deploy date, which would churn the alarm): the longest of the gaps after
- * two fixed dates, half a year apart, plus an hour for cron schedules in a time zone with
- * daylight saving time, whose wall-clock runs can be an hour further apart on the switch.
+ * not depend on the deploy date, which would churn the alarm): the longest gap in the year after
+ * a fixed date, which holds both DST transitions of the zone, so a run that Scheduler skips when
+ * clocks go forward (nightly 02:30 in Europe/Paris: 47 hours) or that clocks going back delay
+ * (a day of 25 hours) is counted as it happens rather than estimated.
  */
 export function longestScheduleGapMinutes(schedule: ParsedSchedule, timezone: string): number {
   if (schedule.kind === "rate") return schedule.everyMinutes;
-  const samples = [Date.UTC(2026, 0, 5), Date.UTC(2026, 6, 6)].map((t) =>
-    schedulePeriodMinutes(schedule, timezone, new Date(t)),
-  );
-  return Math.max(...samples) + (observesDst(timezone) ? 60 : 0);
-}
-
-function observesDst(timezone: string): boolean {
-  const offset = (t: number) =>
-    new Intl.DateTimeFormat("en-US", { timeZone: timezone, timeZoneName: "longOffset" })
-      .formatToParts(t)
-      .find((p) => p.type === "timeZoneName")?.value;
-  return offset(Date.UTC(2026, 0, 15)) !== offset(Date.UTC(2026, 6, 15));
+  return schedulePeriodMinutes(schedule, timezone, new Date(Date.UTC(2026, 0, 5)));
 }
 
 /**

@@ -5,7 +5,14 @@
  *
  * Syntax (https://docs.aws.amazon.com/scheduler/latest/UserGuide/schedule-types.html):
  * `cron(minutes hours day-of-month month day-of-week year)` and `rate(value unit)`.
+ *
+ * Daylight saving time, as Scheduler applies it to cron schedules
+ * (https://docs.aws.amazon.com/scheduler/latest/UserGuide/schedule-types.html#daylist-savings-time,
+ * https://repost.aws/knowledge-center/eventbridge-scheduler-adjust-dst): a wall-clock time that
+ * does not exist in the zone (clocks go forward) is skipped, not moved; a time that occurs twice
+ * (clocks go back) runs once, at its first occurrence. Zone offsets come from luxon's IANA zones.
  */
+import { DateTime, IANAZone } from "luxon";
 
 /** A parsed `rate(...)` expression. */
 export interface RateSchedule {
@@ -53,6 +60,8 @@ interface FieldRule {
   min: number;
   max: number;
   names?: string[];
+  /** A range may run past `max` and on from `min`, e.g. hours `20-2`. */
+  wraps?: boolean;
 }
 
 const FIELDS: Record<
@@ -60,7 +69,9 @@ const FIELDS: Record<
   FieldRule
 > = {
   minutes: { name: "minutes", min: 0, max: 59 },
-  hours: { name: "hours", min: 0, max: 23 },
+  // AWS's own example `cron(0/30 20-2 ? * MON-FRI *)` runs from 22:00 to 02:00 the next morning
+  // (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-scheduled-rule-pattern.html#eb-cron-expressions).
+  hours: { name: "hours", min: 0, max: 23, wraps: true },
   dayOfMonth: { name: "day-of-month", min: 1, max: 31 },
   month: { name: "month", min: 1, max: 12, names: MONTHS },
   dayOfWeek: { name: "day-of-week", min: 1, max: 7, names: WEEKDAYS },
@@ -102,14 +113,18 @@ function parseSet(field: string, rule: FieldRule): Set<number> {
       if (more.length > 0)
         throw new ScheduleExpressionError(`${rule.name} range "${range}" is malformed`);
       [from, to] = [parseValue(a, rule), parseValue(b, rule)];
-      if (from > to) {
-        throw new ScheduleExpressionError(`${rule.name} range "${range}" runs backwards`);
+      if (from > to && !rule.wraps) {
+        throw new ScheduleExpressionError(
+          `${rule.name} range "${range}" runs backwards; only hours may wrap (e.g. "20-2")`,
+        );
       }
+      if (from > to) to += rule.max - rule.min + 1;
     } else {
       from = parseValue(range, rule);
       to = stepText === undefined ? from : rule.max;
     }
-    for (let v = from; v <= to; v += step) values.add(v);
+    const span = rule.max - rule.min + 1;
+    for (let v = from; v <= to; v += step) values.add(((v - rule.min) % span) + rule.min);
   }
   return values;
 }
@@ -165,9 +180,15 @@ export function parseScheduleExpression(expression: string): ParsedSchedule {
     const value = Number(rate[1]);
     const unit = rate[2].replace(/s$/, "");
     if (value < 1) throw new ScheduleExpressionError("rate value must be at least 1");
-    if ((value === 1) !== (rate[2] === unit)) {
+    // Scheduler's guide lists the plural units for any value (so `rate(1 days)` is valid,
+    // https://docs.aws.amazon.com/scheduler/latest/UserGuide/schedule-types.html#rate-based);
+    // its API reference adds the singular ones
+    // (https://docs.aws.amazon.com/scheduler/latest/APIReference/API_CreateSchedule.html#scheduler-CreateSchedule-request-ScheduleExpression),
+    // which every AWS example, and EventBridge's own rule, uses only with 1
+    // (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rate-expressions.html).
+    if (value !== 1 && rate[2] === unit) {
       throw new ScheduleExpressionError(
-        `rate unit must be singular for 1 and plural otherwise (e.g. "rate(1 hour)", "rate(5 minutes)")`,
+        `rate unit "${unit}" is singular, which is valid only with the value 1; write "rate(${value} ${unit}s)"`,
       );
     }
     return { kind: "rate", everyMinutes: value * UNIT_MINUTES[unit] };
@@ -204,55 +225,129 @@ export function parseScheduleExpression(expression: string): ParsedSchedule {
 /** True when `timezone` is an IANA name this runtime (and therefore Scheduler) knows. */
 export function isValidTimezone(timezone: string): boolean {
   if (!/^[A-Za-z_]+(\/[A-Za-z0-9_+-]+)*$/.test(timezone)) return false;
-  try {
-    new Intl.DateTimeFormat("en-US", { timeZone: timezone });
-    return true;
-  } catch {
-    return false;
+  return IANAZone.isValidZone(timezone);
+}
+
+const MINUTE_MS = 60_000;
+const HOUR_MS = 60 * MINUTE_MS;
+const DAY_MS = 24 * HOUR_MS;
+/** Further ahead than `schedulePeriodMinutes` and the DST warnings look by default. */
+const YEAR_MS = 366 * DAY_MS;
+
+function zoneOf(timezone: string): IANAZone {
+  const zone = IANAZone.create(timezone);
+  if (!zone.isValid) {
+    throw new ScheduleExpressionError(
+      `time zone "${timezone}" is not an IANA time zone (e.g. "UTC", "Europe/Paris")`,
+    );
   }
+  return zone;
 }
 
-/** Offset of `timezone` from UTC at `utcMs`, in milliseconds. */
-function timezoneOffsetMs(timezone: string, utcMs: number): number {
-  const parts = new Intl.DateTimeFormat("en-US", {
-    timeZone: timezone,
-    hourCycle: "h23",
-    year: "numeric",
-    month: "numeric",
-    day: "numeric",
-    hour: "numeric",
-    minute: "numeric",
-    second: "numeric",
-  }).formatToParts(new Date(utcMs));
-  const get = (type: string): number => Number(parts.find((p) => p.type === type)?.value);
-  const local = Date.UTC(
-    get("year"),
-    get("month") - 1,
-    get("day"),
-    get("hour"),
-    get("minute"),
-    get("second"),
-  );
-  return local - Math.floor(utcMs / 1000) * 1000;
+/** Offset of `zone` from UTC at `utcMs`, in milliseconds. */
+function offsetMs(zone: IANAZone, utcMs: number): number {
+  return zone.offset(utcMs) * MINUTE_MS;
 }
 
-/** UTC instant of a wall-clock time in `timezone`; a time skipped by DST moves forward by the gap. */
-function zonedToUtc(
-  timezone: string,
-  year: number,
-  month: number,
-  day: number,
-  hour: number,
-  minute: number,
-): number {
-  const wall = Date.UTC(year, month - 1, day, hour, minute);
-  const guess = wall - timezoneOffsetMs(timezone, wall);
-  return wall - timezoneOffsetMs(timezone, guess);
+/** One wall-clock time a cron expression names, and what Scheduler does with it. */
+interface WallRun {
+  /** The wall-clock time, as if it were UTC (`Date.UTC(year, month - 1, day, hour, minute)`). */
+  wall: number;
+  /** When it runs; for a skipped time, where it would have been. */
+  instant: number;
+  /** The time does not exist that day: clocks go forward over it. */
+  skipped: boolean;
+  /** The time occurs twice that day: it runs at the first occurrence only. */
+  repeated: boolean;
+}
+
+function daysInMonth(year: number, month: number): number {
+  return new Date(Date.UTC(year, month, 0)).getUTCDate();
 }
 
 /**
- * The next `count` run times strictly after `from`. For `rate`, runs are counted from `from`
- * (Scheduler starts a rate schedule when it is created).
+ * Every wall-clock time the cron expression names, in order, from the local day before `fromMs`
+ * (so no run is missed when a transition crosses midnight) up to the last year Scheduler knows.
+ * Years, months and days that cannot match are skipped whole, so a run decades ahead (a far year
+ * field, 29 February after a century year) costs no more than the days it actually names.
+ */
+function* wallRuns(schedule: CronSchedule, zone: IANAZone, fromMs: number): Generator<WallRun> {
+  const start = DateTime.fromMillis(fromMs - DAY_MS, { zone });
+  const months = [...schedule.months].sort((a, b) => a - b);
+  const hours = [...schedule.hours].sort((a, b) => a - b);
+  const minutes = [...schedule.minutes].sort((a, b) => a - b);
+  const matchDay = (schedule.dayOfMonth ?? schedule.dayOfWeek)!;
+  for (let year = start.year; year <= FIELDS.year.max; year++) {
+    if (schedule.years && !schedule.years.has(year)) continue;
+    for (const month of months) {
+      if (year === start.year && month < start.month) continue;
+      const length = daysInMonth(year, month);
+      const firstDay = year === start.year && month === start.month ? start.day : 1;
+      for (let day = firstDay; day <= length; day++) {
+        const midnight = Date.UTC(year, month - 1, day);
+        const weekday = new Date(midnight).getUTCDay() + 1;
+        if (!matchDay({ year, month, day, weekday, daysInMonth: length })) continue;
+        yield* runsOnDay(zone, midnight, hours, minutes);
+      }
+    }
+  }
+}
+
+function* runsOnDay(
+  zone: IANAZone,
+  midnight: number,
+  hours: number[],
+  minutes: number[],
+): Generator<WallRun> {
+  // UTC offsets lie within -12 h and +14 h, so these instants bracket the whole local day. Zones
+  // change offset at most a few times a year, never twice within two days: equal offsets on
+  // both sides and in the middle mean the day has no transition.
+  const before = offsetMs(zone, midnight - 15 * HOUR_MS);
+  const after = offsetMs(zone, midnight + 37 * HOUR_MS);
+  const steady = before === after && offsetMs(zone, midnight + 12 * HOUR_MS - before) === before;
+  for (const hour of hours) {
+    for (const minute of minutes) {
+      const wall = midnight + hour * HOUR_MS + minute * MINUTE_MS;
+      if (steady) {
+        yield { wall, instant: wall - before, skipped: false, repeated: false };
+        continue;
+      }
+      // The instants that read `wall` on the zone's clock: none when clocks jump over it,
+      // two when they go back over it; Scheduler runs the first.
+      const instants = [...new Set([before, after])]
+        .map((offset) => wall - offset)
+        .filter((instant) => instant + offsetMs(zone, instant) === wall)
+        .sort((a, b) => a - b);
+      yield instants.length === 0
+        ? { wall, instant: wall - before, skipped: true, repeated: false }
+        : { wall, instant: instants[0], skipped: false, repeated: instants.length > 1 };
+    }
+  }
+}
+
+/** The instants a schedule runs at, strictly after `fromMs`, in order. */
+function* runInstants(
+  schedule: ParsedSchedule,
+  timezone: string,
+  fromMs: number,
+): Generator<number> {
+  if (schedule.kind === "rate") {
+    // A rate counts elapsed time, not wall-clock time, so DST does not move it
+    // (https://repost.aws/knowledge-center/eventbridge-scheduler-adjust-dst).
+    for (let instant = fromMs; ;) yield (instant += schedule.everyMinutes * MINUTE_MS);
+  } else {
+    for (const run of wallRuns(schedule, zoneOf(timezone), fromMs)) {
+      if (!run.skipped && run.instant > fromMs) yield run.instant;
+    }
+  }
+}
+
+/**
+ * The next `count` run times strictly after `from`, as Scheduler runs them: a cron time that
+ * does not exist in `timezone` that day is skipped, one that occurs twice runs at the first. For
+ * `rate`, runs are counted from `from` (Scheduler starts a rate schedule when it is created).
+ * Fewer than `count` when the expression runs fewer times before the end of its year range.
+ * @throws ScheduleExpressionError when `timezone` is not an IANA time zone.
  */
 export function nextRunTimes(
   schedule: ParsedSchedule,
@@ -260,59 +355,115 @@ export function nextRunTimes(
   from: Date,
   count: number,
 ): Date[] {
-  if (schedule.kind === "rate") {
-    return Array.from(
-      { length: count },
-      (_, i) => new Date(from.getTime() + (i + 1) * schedule.everyMinutes * 60_000),
-    );
-  }
   const runs: Date[] = [];
-  const start = new Date(from.getTime() + timezoneOffsetMs(timezone, from.getTime()));
-  // Scan day by day in local time; 5 years covers every satisfiable expression but Feb 29 leap cases.
-  for (let dayIndex = 0; dayIndex < 366 * 8 && runs.length < count; dayIndex++) {
-    const date = new Date(
-      Date.UTC(start.getUTCFullYear(), start.getUTCMonth(), start.getUTCDate() + dayIndex),
-    );
-    const local: LocalDay = {
-      year: date.getUTCFullYear(),
-      month: date.getUTCMonth() + 1,
-      day: date.getUTCDate(),
-      weekday: date.getUTCDay() + 1,
-      daysInMonth: new Date(
-        Date.UTC(date.getUTCFullYear(), date.getUTCMonth() + 1, 0),
-      ).getUTCDate(),
-    };
-    if (!schedule.months.has(local.month)) continue;
-    if (schedule.years && !schedule.years.has(local.year)) continue;
-    const dayMatches = schedule.dayOfMonth
-      ? schedule.dayOfMonth(local)
-      : schedule.dayOfWeek!(local);
-    if (!dayMatches) continue;
-    for (const hour of [...schedule.hours].sort((a, b) => a - b)) {
-      for (const minute of [...schedule.minutes].sort((a, b) => a - b)) {
-        const utc = zonedToUtc(timezone, local.year, local.month, local.day, hour, minute);
-        if (utc > from.getTime() && runs.length < count && !runs.some((r) => r.getTime() === utc)) {
-          runs.push(new Date(utc));
-        }
-      }
-    }
+  if (count < 1) return runs;
+  for (const instant of runInstants(schedule, timezone, from.getTime())) {
+    runs.push(new Date(instant));
+    if (runs.length >= count) break;
   }
   return runs;
 }
 
-/** The longest gap between consecutive runs over the next 24, in minutes: what a missed-run alarm waits for. */
+/**
+ * The longest gap between consecutive runs in the year after `from` (up to the first run past
+ * it), in minutes: what a missed-run alarm must wait for. A year holds both DST transitions, so
+ * a nightly run at a time that is skipped one night (02:30 in Europe/Paris) has a 48-hour gap.
+ * 366 days when the schedule runs at most once.
+ */
 export function schedulePeriodMinutes(
   schedule: ParsedSchedule,
   timezone: string,
   from: Date,
 ): number {
   if (schedule.kind === "rate") return schedule.everyMinutes;
-  const runs = nextRunTimes(schedule, timezone, from, 24);
+  const horizon = from.getTime() + YEAR_MS;
+  let previous: number | undefined;
   let longest = 0;
-  for (let i = 1; i < runs.length; i++) {
-    longest = Math.max(longest, (runs[i].getTime() - runs[i - 1].getTime()) / 60_000);
+  for (const instant of runInstants(schedule, timezone, from.getTime())) {
+    if (previous !== undefined) longest = Math.max(longest, instant - previous);
+    if (instant > horizon && previous !== undefined) break;
+    previous = instant;
   }
-  return longest || 366 * 1440;
+  return longest / MINUTE_MS || 366 * 1440;
+}
+
+/** A cron time that a DST transition of its zone skips or repeats on one day. */
+export interface DstWarning {
+  /** The local date, `YYYY-MM-DD`. */
+  date: string;
+  /** `skipped`: the times do not exist that day; `once`: they occur twice and run at the first. */
+  kind: "skipped" | "once";
+  /** The affected wall-clock times, `HH:MM`. */
+  times: string[];
+  /**
+   * What happens, to follow `<job>: <expression> in <zone> `, e.g. `is skipped on 2027-03-28
+   * (02:30 does not exist: clocks go forward)`.
+   */
+  message: string;
+}
+
+function warningMessage(date: string, kind: DstWarning["kind"], times: string[]): string {
+  const [first, last] = [times[0], times[times.length - 1]];
+  const at =
+    times.length === 1
+      ? ""
+      : times.length <= 4
+        ? ` at ${times.join(", ")}`
+        : ` at ${times.length} times from ${first} to ${last}`;
+  const which = times.length === 1 ? `${first} does` : "they do";
+  return kind === "skipped"
+    ? `is skipped on ${date}${at} (${which} not exist: clocks go forward)`
+    : `runs once on ${date}${at} (${times.length === 1 ? `${first} occurs` : "they occur"} twice: runs at the first)`;
+}
+
+/**
+ * The days between `from` and `until` on which a DST transition of `timezone` skips or repeats a
+ * time the cron expression names, one entry per day and kind, in order. `[]` for a rate, which
+ * DST does not affect. `npm run plan` and `pulumi up` show these, since the plan's next runs do
+ * not reveal a run that silently does not happen months later.
+ * @throws ScheduleExpressionError when `timezone` is not an IANA time zone.
+ */
+export function dstWarnings(
+  schedule: ParsedSchedule,
+  timezone: string,
+  from: Date,
+  until: Date,
+): DstWarning[] {
+  if (schedule.kind === "rate") return [];
+  const days: Array<Omit<DstWarning, "message">> = [];
+  for (const run of wallRuns(schedule, zoneOf(timezone), from.getTime())) {
+    if (run.instant > until.getTime()) break;
+    if (run.instant <= from.getTime() || !(run.skipped || run.repeated)) continue;
+    const iso = new Date(run.wall).toISOString();
+    const [date, time] = [iso.slice(0, 10), iso.slice(11, 16)];
+    const kind = run.skipped ? "skipped" : "once";
+    const last = days[days.length - 1];
+    if (last && last.date === date && last.kind === kind) last.times.push(time);
+    else days.push({ date, kind, times: [time] });
+  }
+  return days.map((day) => ({ ...day, message: warningMessage(day.date, day.kind, day.times) }));
+}
+
+/** {@link dstWarnings} over the next year, for `pulumi up` and `npm run plan` to print. */
+export function dstWarningsForYear(
+  schedule: ParsedSchedule,
+  timezone: string,
+  from: Date,
+): DstWarning[] {
+  return dstWarnings(schedule, timezone, from, new Date(from.getTime() + YEAR_MS));
+}
+
+/**
+ * One line for a person reading a plan or a deploy log, e.g. `nightly-pi: cron(30 2 * * ? *) in
+ * Europe/Paris is skipped on 2027-03-28 (02:30 does not exist: clocks go forward)`.
+ */
+export function formatDstWarning(
+  job: string,
+  expression: string,
+  timezone: string,
+  warning: DstWarning,
+): string {
+  return `${job}: ${expression} in ${timezone} ${warning.message}`;
 }
 
 /** Writes a set of field values back as cron text: `*`, `a`, `a-b`, `a/n`, `a-b/n` or a list. */

@@ -4,7 +4,12 @@
  * Nothing is deployed and no AWS account is needed.
  */
 import { parseStackConfig, rawConfigFromPulumi, StackConfig, StackConfigError } from "../config";
-import { nextRunTimes, parseScheduleExpression } from "../components/scheduleExpression";
+import {
+  dstWarningsForYear,
+  formatDstWarning,
+  nextRunTimes,
+  parseScheduleExpression,
+} from "../components/scheduleExpression";
 import { evaluateProgram, knownStacks, loadStackConfig, RecordedResource } from "./engine";
 
 const USAGE =
@@ -123,14 +128,19 @@ export function renderPlan(config: StackConfig, resources: RecordedResource[], n
         resourcesOfJob.find((r) => r.type === "aws:scheduler/schedule:Schedule")?.inputs
           .scheduleExpression ?? job.schedule,
       );
-      const runs = nextRunTimes(parseScheduleExpression(expression), job.timezone, now, 3).map(
-        (d) => formatInZone(d, job.timezone),
+      const schedule = parseScheduleExpression(expression);
+      const runs = nextRunTimes(schedule, job.timezone, now, 3).map((d) =>
+        formatInZone(d, job.timezone),
       );
       line(
         2,
         `job ${job.name}: ${expression} in ${job.timezone}; instance types ${job.instanceTypes.join(", ")}`,
       );
       line(4, `next runs: ${runs.join(" | ")}`);
+      // The next three runs do not show a run that a DST transition drops months from now.
+      for (const warning of dstWarningsForYear(schedule, job.timezone, now)) {
+        line(4, `warning: ${formatDstWarning(job.name, expression, job.timezone, warning)}`);
+      }
       resourcesOfJob.forEach((r) => line(4, show(r)));
     }
   }

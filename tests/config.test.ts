@@ -66,9 +66,10 @@ describe("parseStackConfig", () => {
       'transient-jobs:jobs.pi.schedule: "cron(61 6 * * ? *)" is not a valid schedule: minutes value "61" is out of range 0-59',
     ],
     [
-      "rate with wrong plural",
-      valid({ jobs: { pi: job({ schedule: "rate(1 hours)" }) } }),
-      'transient-jobs:jobs.pi.schedule: "rate(1 hours)" is not a valid schedule: rate unit must be singular for 1 and plural otherwise',
+      // Scheduler takes "rate(1 hours)" (plural units for any value), but a singular unit only with 1.
+      "rate with a singular unit for more than 1",
+      valid({ jobs: { pi: job({ schedule: "rate(5 hour)" }) } }),
+      'transient-jobs:jobs.pi.schedule: "rate(5 hour)" is not a valid schedule: rate unit "hour" is singular, which is valid only with the value 1; write "rate(5 hours)"',
     ],
     [
       "unknown timezone",

@@ -23,8 +23,12 @@ describe("longestScheduleGapMinutes", () => {
     ["rate(1 hour)", "UTC", 60],
     ["rate(3 days)", "Europe/Paris", 4320],
     ["cron(0 6 * * ? *)", "UTC", 1440],
-    // A daily run in a zone with daylight saving: an hour more on the switch.
+    // A daily run in a zone with daylight saving: the day clocks go back lasts 25 hours.
     ["cron(0 6 * * ? *)", "Europe/Dublin", 1500],
+    // Scheduler skips 02:30 the night Paris clocks go forward: 47 hours between two runs.
+    ["cron(30 2 * * ? *)", "Europe/Paris", 47 * 60],
+    // Daylight saving does not touch a zone without it.
+    ["cron(30 2 * * ? *)", "Asia/Tokyo", 1440],
     ["cron(0 6 ? * MON-FRI *)", "UTC", 3 * 1440],
     ["cron(0 6 1 * ? *)", "UTC", 31 * 1440],
     ["cron(0,30 * * * ? *)", "UTC", 30],
@@ -115,7 +119,8 @@ describe("regionalAlarms", () => {
   it("alarms when a job has not succeeded for its longest gap, runtime and slack", () => {
     const byKey = Object.fromEntries(regionalAlarms(inputs).alarms.map((a) => [a.key, a]));
     const { description, ...nightly } = byKey["nightly-pi-missed-run"];
-    // cron(30 2 * * ? *) in Europe/Paris: 1440 + 60 (DST) + 90 + 15 = 1605 min: 27 hours.
+    // cron(30 2 * * ? *) in Europe/Paris, skipped the night clocks go forward:
+    // 2820 (47 h) + 90 + 15 = 2925 min: 49 hours.
     assert.deepEqual(nightly, {
       key: "nightly-pi-missed-run",
       namespace: "TransientJobs",
@@ -123,14 +128,14 @@ describe("regionalAlarms", () => {
       dimensions: { Environment: "prod", Region: "eu-west-1", Job: "nightly-pi" },
       statistic: "Sum",
       periodSeconds: 3600,
-      evaluationPeriods: 27,
-      datapointsToAlarm: 27,
+      evaluationPeriods: 49,
+      datapointsToAlarm: 49,
       threshold: 1,
       comparisonOperator: "LessThanThreshold",
       treatMissingData: "breaching",
       actionsEnabled: true,
     } satisfies Omit<AlarmDefinition, "description">);
-    assert.match(description, /has not succeeded for 1605 minutes/);
+    assert.match(description, /has not succeeded for 2925 minutes/);
     // rate(1 hour), 30 minutes: 105 min in 5-minute periods.
     assert.deepEqual(
       [

@@ -26,6 +26,9 @@ describe("offsetSchedule", () => {
     ["cron(50 * * * ? *)", 15, "cron(5 * * * ? *)"],
     ["cron(0 10 1 JAN ? 2027-2028)", 5, "cron(5 10 1 JAN ? 2027-2028)"],
     ["cron(0 12 ? * 6#3 *)", 10, "cron(10 12 ? * 6#3 *)"],
+    // Hours that wrap midnight keep their text when the hours do not change.
+    ["cron(0/30 20-2 ? * MON-FRI *)", 15, "cron(15,45 20-2 ? * MON-FRI *)"],
+    ["cron(40 22-1 * * ? *)", 30, "cron(10 0,1,2,23 * * ? *)"],
     // A rate has no phase to shift (Scheduler counts it from the schedule's creation).
     ["rate(1 hour)", 15, "rate(1 hour)"],
   ];
@@ -63,6 +66,7 @@ describe("offsetSchedule", () => {
       ["cron(50 23 * * ? *)", 15, "America/New_York"],
       ["cron(50 * * * ? *)", 15, "UTC"],
       ["cron(0-20/10 6 * * ? *)", 5, "UTC"],
+      ["cron(40 22-1 * * ? *)", 30, "UTC"],
     ];
     for (const [expression, minutes, timezone] of cases) {
       const original = nextRunTimes(parseScheduleExpression(expression), timezone, from, 60);

@@ -154,7 +154,7 @@ describe("validateReaperArgs", () => {
     [{ rate: "cron(0 * * * ? *)" }, 'Reaper rate: "cron(0 * * * ? *)" must be a rate expression'],
     [
       { rate: "rate(5 minute)" },
-      'Reaper rate: "rate(5 minute)" is not valid: rate unit must be singular for 1 and plural',
+      'Reaper rate: "rate(5 minute)" is not valid: rate unit "minute" is singular, which is valid only with the value 1',
     ],
   ] as const) {
     it(`rejects ${JSON.stringify(args)}`, () =>

@@ -48,10 +48,21 @@ describe("npm run plan", function () {
             `next runs: 2026-11-24 02:${minute} CET \\| 2026-11-25 02:${minute} CET \\| 2026-11-26 02:${minute} CET`,
         ),
       );
+      // Scheduler skips 02:30 the night clocks go forward and runs it once when they go back.
       assert.match(
         section,
-        /job hourly-pi: rate\(1 hour\) in UTC.*\n\s+next runs: 2026-11-23 13:00 UTC \| 2026-11-23 14:00 UTC \| 2026-11-23 15:00 UTC/,
+        new RegExp(
+          `next runs: .*\n` +
+            `\\s+warning: nightly-pi: cron\\(${minute} 2 \\* \\* \\? \\*\\) in Europe/Paris is skipped on 2027-03-28 \\(02:${minute} does not exist: clocks go forward\\)\n` +
+            `\\s+warning: nightly-pi: cron\\(${minute} 2 \\* \\* \\? \\*\\) in Europe/Paris runs once on 2027-10-31 \\(02:${minute} occurs twice: runs at the first\\)\n` +
+            `\\s+\\+ `,
+        ),
       );
+      assert.match(
+        section,
+        /job hourly-pi: rate\(1 hour\) in UTC.*\n\s+next runs: 2026-11-23 13:00 UTC \| 2026-11-23 14:00 UTC \| 2026-11-23 15:00 UTC\n\s+\+ /,
+      );
+      assert.equal(section.match(/warning: /g)?.length, 2);
     }
   });
 
