@@ -4,6 +4,7 @@ import { RetryConfig } from "../config";
 import { LaunchEvent } from "../launcher/types";
 import { schedulePolicy, serviceTrustPolicy } from "./policies";
 import { offsetSchedule } from "./scheduleExpression";
+import { jobScheduleNames } from "./naming";
 
 /** Arguments of {@link JobSchedule}. */
 export interface JobScheduleArgs {
@@ -51,14 +52,15 @@ export class JobSchedule extends pulumi.ComponentResource {
 
   constructor(name: string, args: JobScheduleArgs, opts?: pulumi.ComponentResourceOptions) {
     super("transient-jobs:index:JobSchedule", name, {}, opts);
+    const names = jobScheduleNames(name);
 
     this.deadLetterQueue = new aws.sqs.Queue(
-      `${name}-dlq`,
+      names.deadLetterQueue,
       { sqsManagedSseEnabled: true, messageRetentionSeconds: 14 * 24 * 3600 },
       { parent: this },
     );
     const role = new aws.iam.Role(
-      `${name}-invoke`,
+      names.invokeRole,
       {
         description: "EventBridge Scheduler: invoke the launcher, dead-letter failures",
         assumeRolePolicy: pulumi
@@ -70,7 +72,7 @@ export class JobSchedule extends pulumi.ComponentResource {
       { parent: this },
     );
     const policy = new aws.iam.RolePolicy(
-      `${name}-invoke`,
+      names.invokePolicy,
       {
         role: role.id,
         policy: pulumi
@@ -82,7 +84,7 @@ export class JobSchedule extends pulumi.ComponentResource {
       { parent: this },
     );
     this.schedule = new aws.scheduler.Schedule(
-      `${name}-schedule`,
+      names.schedule,
       {
         description: `transient-jobs: run job "${args.job}"`,
         scheduleExpression: offsetSchedule(args.expression, args.offsetMinutes ?? 0),

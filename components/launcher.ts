@@ -8,6 +8,7 @@ import { METRIC_NAMESPACE } from "../launcher/telemetry";
 import { JobLaunchSpec } from "../launcher/types";
 import { LaunchableJob, launcherPolicy, serviceTrustPolicy } from "./policies";
 import packageJson from "../package.json";
+import { launcherNames } from "./naming";
 
 /** One job as the launcher needs it: what to launch, and what that needs permission for. */
 export interface LauncherJob {
@@ -60,14 +61,15 @@ export class Launcher extends pulumi.ComponentResource {
 
   constructor(name: string, args: LauncherArgs, opts?: pulumi.ComponentResourceOptions) {
     super("transient-jobs:index:Launcher", name, {}, opts);
+    const names = launcherNames(name);
 
     this.logGroup = new aws.cloudwatch.LogGroup(
-      `${name}-logs`,
+      names.logs,
       { retentionInDays: args.logRetentionDays, kmsKeyId: args.logsKmsKeyArn },
       { parent: this },
     );
     const role = new aws.iam.Role(
-      `${name}-role`,
+      names.role,
       {
         description: "transient-jobs launcher: start job instances from their launch templates",
         assumeRolePolicy: JSON.stringify(serviceTrustPolicy("lambda.amazonaws.com")),
@@ -75,7 +77,7 @@ export class Launcher extends pulumi.ComponentResource {
       { parent: this },
     );
     const policy = new aws.iam.RolePolicy(
-      `${name}-policy`,
+      names.policy,
       {
         role: role.id,
         policy: pulumi
@@ -103,7 +105,7 @@ export class Launcher extends pulumi.ComponentResource {
       .apply((jobs) => Object.fromEntries(jobs.map((j) => [j.spec.job, j.spec])));
     const logGroupName = this.logGroup.name;
     this.function = new aws.lambda.CallbackFunction(
-      `${name}-fn`,
+      names.function,
       {
         description: "transient-jobs: launch one run of a job on a fresh EC2 instance",
         role,

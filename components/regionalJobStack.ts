@@ -8,6 +8,7 @@ import { RunNotifications } from "./notifications";
 import { Reaper } from "./reaper";
 import { ResultsBucket } from "./resultsBucket";
 import { ScheduledJob } from "./scheduledJob";
+import { regionalJobStackNames } from "./naming";
 
 /** Arguments of {@link RegionalJobStack}. */
 export interface RegionalJobStackArgs {
@@ -55,6 +56,7 @@ export class RegionalJobStack extends pulumi.ComponentResource {
 
   constructor(name: string, args: RegionalJobStackArgs, opts?: pulumi.ComponentResourceOptions) {
     super("transient-jobs:index:RegionalJobStack", name, {}, opts);
+    const names = regionalJobStackNames(name);
     const { config, region } = args;
     const invoke = { parent: this };
     const partition = aws.getPartitionOutput({}, invoke).partition;
@@ -62,7 +64,7 @@ export class RegionalJobStack extends pulumi.ComponentResource {
     const network = this.lookUpNetwork(region, invoke);
 
     const securityGroup = new aws.ec2.SecurityGroup(
-      `${name}-sg`,
+      names.securityGroup,
       {
         description: "transient-jobs instances: no inbound traffic, HTTPS out",
         vpcId: network.vpcId,
@@ -80,7 +82,7 @@ export class RegionalJobStack extends pulumi.ComponentResource {
       { parent: this },
     );
     const bucket = new ResultsBucket(
-      `${name}-results`,
+      names.results,
       { retainOnDelete: config.retainResources },
       { parent: this },
     );
@@ -93,7 +95,7 @@ export class RegionalJobStack extends pulumi.ComponentResource {
         images.set(
           key,
           new JobImage(
-            `${name}-${key}`,
+            names.image(key),
             {
               context: job.image,
               architecture: job.architecture,
@@ -109,7 +111,7 @@ export class RegionalJobStack extends pulumi.ComponentResource {
 
     // Its key trusts every role whose name starts with this stack's name (see RunNotifications).
     const notifications = new RunNotifications(
-      `${name}-notifications`,
+      names.notifications,
       {
         environment: config.environment,
         region: region.name,
@@ -128,7 +130,7 @@ export class RegionalJobStack extends pulumi.ComponentResource {
     // launcher's job list is resolved once the jobs exist.
     const [launcherJobs, resolveLauncherJobs] = pulumi.deferredOutput<LauncherJob[]>();
     const launcher = new Launcher(
-      `${name}-launcher`,
+      names.launcher,
       {
         environment: config.environment,
         region: region.name,
@@ -145,7 +147,7 @@ export class RegionalJobStack extends pulumi.ComponentResource {
     const scheduledJobs = jobs.map((job) => {
       const image = images.get(imageKey(job.image, job.architecture))!;
       const scheduled = new ScheduledJob(
-        `${name}-${job.name}`,
+        names.job(job.name),
         {
           job,
           environment: config.environment,
@@ -169,7 +171,7 @@ export class RegionalJobStack extends pulumi.ComponentResource {
     });
     resolveLauncherJobs(pulumi.all(scheduledJobs.map(({ scheduled }) => scheduled.launcherJob)));
     new Reaper(
-      `${name}-reaper`,
+      names.reaper,
       {
         environment: config.environment,
         region: region.name,
@@ -184,7 +186,7 @@ export class RegionalJobStack extends pulumi.ComponentResource {
       { parent: this },
     );
     new RegionalAlarms(
-      `${name}-alarms`,
+      names.alarms,
       {
         environment: config.environment,
         region: region.name,
