@@ -286,6 +286,15 @@ export function dashboardName(environment: string): string {
   return `transient-jobs-${environment}`;
 }
 
+/** Name of the image a job builds, shared by jobs with the same context and architecture. */
+export function imageKey(context: string, architecture: string): string {
+  const slug = context
+    .replace(/[^A-Za-z0-9]+/g, "-")
+    .replace(/^-|-$/g, "")
+    .toLowerCase();
+  return `${slug}-${architecture === "arm64" ? "arm64" : "amd64"}`;
+}
+
 /** Names of the children of a `JobsDashboard` called `name`. */
 export function jobsDashboardNames(name: string) {
   return { dashboard: `${name}-dashboard` };

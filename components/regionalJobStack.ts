@@ -8,7 +8,10 @@ import { RunNotifications } from "./notifications";
 import { Reaper } from "./reaper";
 import { ResultsBucket } from "./resultsBucket";
 import { ScheduledJob } from "./scheduledJob";
-import { regionalJobStackNames } from "./naming";
+import { imageKey, regionalJobStackNames } from "./naming";
+
+/** The image key of a job; see {@link imageKey} in naming.ts. */
+export { imageKey };
 
 /** Arguments of {@link RegionalJobStack}. */
 export interface RegionalJobStackArgs {
@@ -31,15 +34,6 @@ export interface RegionalJobOutputs {
   launchTemplateId: pulumi.Output<string>;
   logGroupName: pulumi.Output<string>;
   deadLetterQueueArn: pulumi.Output<string>;
-}
-
-/** Name of the image a job builds, shared by jobs with the same context and architecture. */
-export function imageKey(context: string, architecture: string): string {
-  const slug = context
-    .replace(/[^A-Za-z0-9]+/g, "-")
-    .replace(/^-|-$/g, "")
-    .toLowerCase();
-  return `${slug}-${architecture === "arm64" ? "arm64" : "amd64"}`;
 }
 
 /**
