@@ -185,7 +185,7 @@ export const NAME_RULES: Readonly<Record<string, NameRule | Unnamed>> = {
     what: "CloudWatch alarm name",
     minLength: 1,
     maxLength: 255,
-    pattern: /^[^\x00-\x1f\x7f]+$/,
+    pattern: /^\P{Cc}+$/u,
     charset: "no control characters",
     doc: "https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricAlarm.html#API_PutMetricAlarm_RequestParameters",
   },
