@@ -18,6 +18,15 @@ import {
 } from "./launcher/types";
 import { RESERVED_PARAMETER_NAMES, renderInitScript } from "./launcher/initScript";
 import { hourlyPriceTable } from "./launcher/prices";
+import {
+  environmentNames,
+  imageKey,
+  imageNames,
+  jobNames,
+  NameViolation,
+  nameViolations,
+  regionSharedNames,
+} from "./components/naming";
 
 /** The Pulumi project name, which is also the config namespace. */
 export const PROJECT = "transient-jobs";
@@ -173,6 +182,112 @@ export function instanceArchitecture(instanceType: string): Architecture {
   return suffix.includes("g") ? "arm64" : "x86_64";
 }
 
+/** Longest job name the schema accepts; a stack and region may allow fewer (see below). */
+export const JOB_NAME_MAX_LENGTH = 24;
+
+/**
+ * Characters a job name can count on whatever the stack and region: the stack name is limited
+ * so that a job name this long fits in every AWS region.
+ */
+export const JOB_NAME_GUARANTEED_LENGTH = 8;
+
+const STACK_NAME = /^[a-z][a-z0-9-]*$/;
+
+/**
+ * The longest job name whose resources AWS accepts with stack `environment` in `region`: 0 if
+ * none fits. Computed from the names the components would declare (components/naming.ts).
+ */
+export function longestJobName(environment: string, region: string): number {
+  for (let length = JOB_NAME_MAX_LENGTH; length > 0; length--) {
+    if (nameViolations(jobNames(environment, region, "j".repeat(length))).length === 0) {
+      return length;
+    }
+  }
+  return 0;
+}
+
+const fitsEverywhere = (environment: string): boolean =>
+  nameViolations(environmentNames(environment)).length === 0 &&
+  AWS_REGIONS.every(
+    (region) =>
+      nameViolations(regionSharedNames(environment, region)).length === 0 &&
+      longestJobName(environment, region) >= JOB_NAME_GUARANTEED_LENGTH,
+  );
+
+/**
+ * The longest stack name allowed: with it, the shared resources of every AWS region fit and so
+ * does a job name of {@link JOB_NAME_GUARANTEED_LENGTH} characters.
+ */
+export const STACK_NAME_MAX_LENGTH = (() => {
+  let length = 1;
+  while (fitsEverywhere("s".repeat(length + 1))) length++;
+  return length;
+})();
+
+/** How a name would break: `the IAM role name "…" would be 69 of 64 characters`. */
+function describeViolation(violation: NameViolation): string {
+  const { rule, name } = violation;
+  return name.length > rule.maxLength
+    ? `the ${rule.what} "${name}" would be ${name.length} of ${rule.maxLength} characters (${rule.doc})`
+    : `the ${rule.what} "${name}" ${violation.problem}`;
+}
+
+/**
+ * Names AWS would refuse for this stack name, these regions and jobs, one line each naming the
+ * config key, the value, the limit and the fix. Auto-names are measured with Pulumi's suffix.
+ */
+function namingProblems(environment: string, regions: RegionConfig[], jobs: JobConfig[]): string[] {
+  if (!STACK_NAME.test(environment) || environment.length > STACK_NAME_MAX_LENGTH) {
+    return [
+      `${PROJECT}: stack name "${environment}" is not allowed: use 1-${STACK_NAME_MAX_LENGTH} lowercase letters, digits and "-", starting with a letter (resource names start with it and AWS limits their length; with at most ${STACK_NAME_MAX_LENGTH} characters a job name of ${JOB_NAME_GUARANTEED_LENGTH} fits in every region)`,
+    ];
+  }
+  const problems: string[] = [];
+  const first = (violations: NameViolation[]) => violations[0];
+  const global = first(nameViolations(environmentNames(environment)));
+  if (global) {
+    problems.push(`${PROJECT}: stack name "${environment}": ${describeViolation(global)}`);
+  }
+  regions.forEach((region, i) => {
+    const shared = first(nameViolations(regionSharedNames(environment, region.name)));
+    if (shared) {
+      problems.push(
+        `${PROJECT}:regions[${i}]: with stack "${environment}" and region "${region.name}" ${describeViolation(shared)}; use a shorter stack name`,
+      );
+    }
+  });
+  for (const job of jobs) {
+    const key = `${PROJECT}:jobs.${job.name}`;
+    // Report the region that leaves the least room: fixing it fixes the others.
+    const tightest = regions
+      .filter((region) => runsIn(job, region.name))
+      .map((region) => ({
+        region: region.name,
+        violation: first(nameViolations(jobNames(environment, region.name, job.name))),
+        longest: longestJobName(environment, region.name),
+      }))
+      .filter((r) => r.violation)
+      .sort((a, b) => a.longest - b.longest)[0];
+    if (tightest?.violation) {
+      problems.push(
+        `${key}: job name "${job.name}" is ${job.name.length} characters; with stack "${environment}" and region "${tightest.region}" ${describeViolation(tightest.violation)}; the longest job name that fits is ${tightest.longest}`,
+      );
+    }
+    for (const region of regions.filter((r) => runsIn(job, r.name))) {
+      const image = first(
+        nameViolations(imageNames(environment, region.name, imageKey(job.image, job.architecture))),
+      );
+      if (image) {
+        problems.push(
+          `${key}.image: "${job.image}": with stack "${environment}" and region "${region.name}" ${describeViolation(image)}; use a shorter build context path`,
+        );
+        break;
+      }
+    }
+  }
+  return problems;
+}
+
 const nameRule = (what: string, max: number) =>
   z
     .string()
@@ -315,7 +430,7 @@ const jobSchema = z.strictObject({
 const stackSchema = z.strictObject({
   regions: z.array(regionEntry).min(1, "must list at least one region"),
   jobs: z
-    .record(nameRule("job", 24), jobSchema)
+    .record(nameRule("job", JOB_NAME_MAX_LENGTH), jobSchema)
     .refine((jobs) => Object.keys(jobs).length > 0, "must define at least one job"),
   notifications: z
     .strictObject({
@@ -485,6 +600,7 @@ export function parseStackConfig(raw: RawStackConfig, environment: string): Stac
       );
     }
   });
+  problems.push(...namingProblems(environment, regions, jobs));
   for (const job of jobs) {
     const problem = initScriptProblem(job, environment, regions);
     if (problem) problems.push(`${PROJECT}:jobs.${job.name}.parameters: ${problem}`);

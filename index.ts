@@ -7,6 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { parseStackConfig, rawConfigFromPulumi, regionsBefore } from "./config";
 import { RegionalJobStack } from "./components/regionalJobStack";
 import { JobsDashboard, queueNameFromArn } from "./components/monitoring";
+import { environmentComponentName, regionalStackName } from "./components/naming";
 
 const config = parseStackConfig(rawConfigFromPulumi(pulumi.runtime.allConfig()), pulumi.getStack());
 
@@ -22,7 +23,7 @@ for (const region of [...config.regions].sort((a, b) => a.rolloutOrder - b.rollo
   declared.set(
     region.name,
     new RegionalJobStack(
-      `tj-${config.environment}-${region.name}`,
+      regionalStackName(config.environment, region.name),
       { config, region, rolloutAfter },
       { providers: { aws: provider } },
     ),
@@ -52,7 +53,7 @@ const globalProvider = new aws.Provider("aws-global", {
   defaultTags: { tags: { "transient-jobs:environment": config.environment } },
 });
 const dashboard = new JobsDashboard(
-  `tj-${config.environment}`,
+  environmentComponentName(config.environment),
   {
     environment: config.environment,
     regions: pulumi.all(

@@ -2,6 +2,7 @@ import * as aws from "@pulumi/aws";
 import * as awsx from "@pulumi/awsx";
 import * as pulumi from "@pulumi/pulumi";
 import { Architecture } from "../config";
+import { jobImageNames } from "./naming";
 
 /** Arguments of {@link JobImage}. */
 export interface JobImageArgs {
@@ -53,10 +54,11 @@ export class JobImage extends pulumi.ComponentResource {
 
   constructor(name: string, args: JobImageArgs, opts?: pulumi.ComponentResourceOptions) {
     super("transient-jobs:index:JobImage", name, {}, opts);
+    const names = jobImageNames(name);
     const retainOnDelete = args.retainOnDelete ?? false;
 
     this.repository = new aws.ecr.Repository(
-      `${name}-repo`,
+      names.repository,
       {
         imageScanningConfiguration: { scanOnPush: true },
         // awsx pushes a fixed tag on each build; runs pin the image by digest, never by tag.
@@ -67,12 +69,12 @@ export class JobImage extends pulumi.ComponentResource {
       { parent: this, retainOnDelete },
     );
     new aws.ecr.LifecyclePolicy(
-      `${name}-lifecycle`,
+      names.lifecycle,
       { repository: this.repository.name, policy: keepNewestImagesPolicy(args.imagesToKeep ?? 10) },
       { parent: this, retainOnDelete },
     );
     const image = new awsx.ecr.Image(
-      `${name}-image`,
+      names.image,
       {
         repositoryUrl: this.repository.repositoryUrl,
         context: args.context,

@@ -1,5 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { jobInstanceProfileNames } from "./naming";
 import { instancePolicy, serviceTrustPolicy } from "./policies";
 
 /** Arguments of {@link JobInstanceProfile}. */
@@ -30,9 +31,10 @@ export class JobInstanceProfile extends pulumi.ComponentResource {
 
   constructor(name: string, args: JobInstanceProfileArgs, opts?: pulumi.ComponentResourceOptions) {
     super("transient-jobs:index:JobInstanceProfile", name, {}, opts);
+    const names = jobInstanceProfileNames(name);
 
     this.role = new aws.iam.Role(
-      `${name}-role`,
+      names.role,
       {
         description: "Transient job instance: pull the job image, write results and logs",
         assumeRolePolicy: JSON.stringify(serviceTrustPolicy("ec2.amazonaws.com")),
@@ -40,7 +42,7 @@ export class JobInstanceProfile extends pulumi.ComponentResource {
       { parent: this },
     );
     new aws.iam.RolePolicy(
-      `${name}-policy`,
+      names.policy,
       {
         role: this.role.id,
         policy: pulumi
@@ -60,7 +62,7 @@ export class JobInstanceProfile extends pulumi.ComponentResource {
       { parent: this },
     );
     const profile = new aws.iam.InstanceProfile(
-      `${name}-profile`,
+      names.profile,
       { role: this.role.name },
       { parent: this },
     );

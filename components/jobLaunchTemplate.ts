@@ -1,6 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { Architecture } from "../config";
+import { jobLaunchTemplateNames } from "./naming";
 
 /** Arguments of {@link JobLaunchTemplate}. */
 export interface JobLaunchTemplateArgs {
@@ -54,9 +55,10 @@ export class JobLaunchTemplate extends pulumi.ComponentResource {
 
   constructor(name: string, args: JobLaunchTemplateArgs, opts?: pulumi.ComponentResourceOptions) {
     super("transient-jobs:index:JobLaunchTemplate", name, {}, opts);
+    const names = jobLaunchTemplateNames(name);
 
     this.launchTemplate = new aws.ec2.LaunchTemplate(
-      `${name}-template`,
+      names.template,
       {
         description: "Transient job instance; the launcher adds a per-run init script",
         imageId: args.imageId,

@@ -9,6 +9,7 @@ import {
   offsetSchedule,
   parseScheduleExpression,
 } from "./scheduleExpression";
+import { jobScheduleNames } from "./naming";
 
 /** Arguments of {@link JobSchedule}. */
 export interface JobScheduleArgs {
@@ -56,14 +57,15 @@ export class JobSchedule extends pulumi.ComponentResource {
 
   constructor(name: string, args: JobScheduleArgs, opts?: pulumi.ComponentResourceOptions) {
     super("transient-jobs:index:JobSchedule", name, {}, opts);
+    const names = jobScheduleNames(name);
 
     this.deadLetterQueue = new aws.sqs.Queue(
-      `${name}-dlq`,
+      names.deadLetterQueue,
       { sqsManagedSseEnabled: true, messageRetentionSeconds: 14 * 24 * 3600 },
       { parent: this },
     );
     const role = new aws.iam.Role(
-      `${name}-invoke`,
+      names.invokeRole,
       {
         description: "EventBridge Scheduler: invoke the launcher, dead-letter failures",
         assumeRolePolicy: pulumi
@@ -75,7 +77,7 @@ export class JobSchedule extends pulumi.ComponentResource {
       { parent: this },
     );
     const policy = new aws.iam.RolePolicy(
-      `${name}-invoke`,
+      names.invokePolicy,
       {
         role: role.id,
         policy: pulumi
@@ -97,7 +99,7 @@ export class JobSchedule extends pulumi.ComponentResource {
       pulumi.log.warn(formatDstWarning(args.job, expression, args.timezone, warning), this);
     }
     this.schedule = new aws.scheduler.Schedule(
-      `${name}-schedule`,
+      names.schedule,
       {
         description: `transient-jobs: run job "${args.job}"`,
         scheduleExpression: expression,

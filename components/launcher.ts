@@ -10,6 +10,7 @@ import { JobLaunchSpec } from "../launcher/types";
 import type { LauncherRetryConfig } from "../config";
 import { LaunchableJob, launcherPolicy, serviceTrustPolicy } from "./policies";
 import packageJson from "../package.json";
+import { launcherNames } from "./naming";
 
 /** One job as the launcher needs it: what to launch, and what that needs permission for. */
 export interface LauncherJob {
@@ -78,19 +79,20 @@ export class Launcher extends pulumi.ComponentResource {
 
   constructor(name: string, args: LauncherArgs, opts?: pulumi.ComponentResourceOptions) {
     super("transient-jobs:index:Launcher", name, {}, opts);
+    const names = launcherNames(name);
 
     this.logGroup = new aws.cloudwatch.LogGroup(
-      `${name}-logs`,
+      names.logs,
       { retentionInDays: args.logRetentionDays, kmsKeyId: args.logsKmsKeyArn },
       { parent: this },
     );
     this.failureQueue = new aws.sqs.Queue(
-      `${name}-failed`,
+      names.failureQueue,
       { sqsManagedSseEnabled: true, messageRetentionSeconds: FAILURE_QUEUE_RETENTION_SECONDS },
       { parent: this },
     );
     const role = new aws.iam.Role(
-      `${name}-role`,
+      names.role,
       {
         description: "transient-jobs launcher: start job instances from their launch templates",
         assumeRolePolicy: JSON.stringify(serviceTrustPolicy("lambda.amazonaws.com")),
@@ -98,7 +100,7 @@ export class Launcher extends pulumi.ComponentResource {
       { parent: this },
     );
     const policy = new aws.iam.RolePolicy(
-      `${name}-policy`,
+      names.policy,
       {
         role: role.id,
         policy: pulumi
@@ -139,7 +141,7 @@ export class Launcher extends pulumi.ComponentResource {
       .apply((jobs) => Object.fromEntries(jobs.map((j) => [j.spec.job, j.spec])));
     const logGroupName = this.logGroup.name;
     this.function = new aws.lambda.CallbackFunction(
-      `${name}-fn`,
+      names.function,
       {
         description: "transient-jobs: launch one run of a job on a fresh EC2 instance",
         role,
@@ -180,7 +182,7 @@ export class Launcher extends pulumi.ComponentResource {
     // on-failure destination (https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-retain-records.html);
     // with this one every failed launch event stays in the queue for 14 days and raises an alarm.
     new aws.lambda.FunctionEventInvokeConfig(
-      `${name}-async`,
+      names.asyncInvokeConfig,
       {
         functionName: this.function.name,
         maximumRetryAttempts: args.retry.maximumRetryAttempts,

@@ -2,7 +2,17 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { JobConfig } from "../config";
 import { METRIC_NAMESPACE, METRICS } from "../launcher/telemetry";
+import {
+  alarmName,
+  dashboardName,
+  jobAlarmKeys,
+  jobsDashboardNames,
+  REGION_ALARM_KEYS,
+} from "./naming";
 import { ParsedSchedule, schedulePeriodMinutes } from "./scheduleExpression";
+
+/** The environment's dashboard name; see {@link dashboardName} in naming.ts. */
+export { dashboardName };
 
 // ---------------------------------------------------------------------------------------------
 // Alarm definitions (pure)
@@ -113,7 +123,7 @@ export function regionalAlarms<N>(inputs: RegionalAlarmInputs<N>): RegionalAlarm
   const alarms: AlarmDefinition<N>[] = [
     {
       ...countAlarm,
-      key: "launcher-errors",
+      key: REGION_ALARM_KEYS.launcherErrors,
       description: `transient-jobs ${where}: the launcher Lambda failed (a run could not be launched, or a bad event). Look at the launcher's log group; the schedules retry, then dead-letter.`,
       namespace: "AWS/Lambda",
       metricName: "Errors",
@@ -121,7 +131,7 @@ export function regionalAlarms<N>(inputs: RegionalAlarmInputs<N>): RegionalAlarm
     },
     {
       ...countAlarm,
-      key: "launcher-failed-events",
+      key: REGION_ALARM_KEYS.launcherFailedEvents,
       description: `transient-jobs ${where}: a launch event failed every invocation of the launcher (Lambda's retries included) and is kept in the launcher's failure queue. The run's record (\`npm run runs\`, status failed, phase launch) and the message in the queue give the reason.`,
       namespace: "AWS/SQS",
       metricName: "ApproximateNumberOfMessagesVisible",
@@ -130,7 +140,7 @@ export function regionalAlarms<N>(inputs: RegionalAlarmInputs<N>): RegionalAlarm
     },
     {
       ...countAlarm,
-      key: "over-deadline",
+      key: REGION_ALARM_KEYS.overDeadline,
       description: `transient-jobs ${where}: the reaper terminated an instance still alive past its deadline (its watchdog did not power it off). Its run record says which run.`,
       namespace: METRIC_NAMESPACE,
       metricName: METRICS.reaped,
@@ -142,7 +152,7 @@ export function regionalAlarms<N>(inputs: RegionalAlarmInputs<N>): RegionalAlarm
     const jobDims = { Environment: environment, Region: region, Job: job.name };
     alarms.push({
       ...countAlarm,
-      key: `${job.name}-failed`,
+      key: jobAlarmKeys(job.name).failed,
       description: `transient-jobs ${where}: a run of job ${job.name} failed (at launch, pulling, by its exit code, or at its deadline). The notification and \`npm run runs -- show <run id>\` say where.`,
       namespace: METRIC_NAMESPACE,
       metricName: METRICS.failed,
@@ -150,7 +160,7 @@ export function regionalAlarms<N>(inputs: RegionalAlarmInputs<N>): RegionalAlarm
     });
     alarms.push({
       ...countAlarm,
-      key: `${job.name}-dead-letters`,
+      key: jobAlarmKeys(job.name).deadLetters,
       description: `transient-jobs ${where}: Scheduler gave up invoking the launcher for job ${job.name} and dead-lettered the event. Read the message in the queue for the error.`,
       namespace: "AWS/SQS",
       metricName: "ApproximateNumberOfMessagesVisible",
@@ -166,7 +176,7 @@ export function regionalAlarms<N>(inputs: RegionalAlarmInputs<N>): RegionalAlarm
       continue;
     }
     alarms.push({
-      key: `${job.name}-missed-run`,
+      key: jobAlarmKeys(job.name).missedRun,
       description: `transient-jobs ${where}: job ${job.name} has not succeeded for ${window.windowMinutes} minutes (its longest gap between runs, ${gap} min, plus its maxRuntimeMinutes, ${job.maxRuntimeMinutes}, plus ${MISSED_RUN_SLACK_MINUTES}). Check \`npm run runs\` for failed or skipped runs and the dead-letter queue.`,
       namespace: METRIC_NAMESPACE,
       metricName: METRICS.succeeded,
@@ -207,9 +217,6 @@ interface Widget {
 }
 
 /** The name of an environment's dashboard (dashboards are global to the account). */
-export function dashboardName(environment: string): string {
-  return `transient-jobs-${environment}`;
-}
 
 /**
  * The dashboard of one environment, all regions: per job a row with runs per status, run
@@ -375,7 +382,7 @@ export class RegionalAlarms extends pulumi.ComponentResource {
     this.alarmNames = {};
     for (const alarm of plan.alarms) {
       const resource = new aws.cloudwatch.MetricAlarm(
-        `${name}-${alarm.key}`,
+        alarmName(name, alarm.key),
         {
           alarmDescription: alarm.description,
           namespace: alarm.namespace,
@@ -416,7 +423,7 @@ export class JobsDashboard extends pulumi.ComponentResource {
   constructor(name: string, args: JobsDashboardArgs, opts?: pulumi.ComponentResourceOptions) {
     super("transient-jobs:index:JobsDashboard", name, {}, opts);
     const dashboard = new aws.cloudwatch.Dashboard(
-      `${name}-dashboard`,
+      jobsDashboardNames(name).dashboard,
       {
         dashboardName: dashboardName(args.environment),
         dashboardBody: pulumi

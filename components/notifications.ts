@@ -2,6 +2,7 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { NotificationConfig } from "../config";
 import { notificationKeyPolicy, notificationTopicPolicy } from "./policies";
+import { notificationsNames } from "./naming";
 
 /** Arguments of {@link RunNotifications}. */
 export interface RunNotificationsArgs {
@@ -45,10 +46,11 @@ export class RunNotifications extends pulumi.ComponentResource {
 
   constructor(name: string, args: RunNotificationsArgs, opts?: pulumi.ComponentResourceOptions) {
     super("transient-jobs:index:RunNotifications", name, {}, opts);
+    const names = notificationsNames(name);
     validateRolePrefix(args.rolePrefix);
 
     this.key = new aws.kms.Key(
-      `${name}-key`,
+      names.key,
       {
         description: `transient-jobs ${args.environment} ${args.region}: run notifications and logs`,
         enableKeyRotation: true,
@@ -67,13 +69,13 @@ export class RunNotifications extends pulumi.ComponentResource {
       { parent: this },
     );
     new aws.kms.Alias(
-      `${name}-key`,
-      { name: `alias/${name}`, targetKeyId: this.key.keyId },
+      names.alias,
+      { name: names.aliasName, targetKeyId: this.key.keyId },
       { parent: this },
     );
 
     this.topic = new aws.sns.Topic(
-      `${name}-topic`,
+      names.topic,
       {
         displayName: `transient-jobs ${args.environment} ${args.region}`,
         kmsMasterKeyId: this.key.arn,

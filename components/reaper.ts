@@ -15,6 +15,7 @@ import { launcherExcludedPackages } from "./launcher";
 import { invokeFunctionPolicy, reaperPolicy, serviceTrustPolicy } from "./policies";
 import { parseScheduleExpression } from "./scheduleExpression";
 import packageJson from "../package.json";
+import { reaperNames } from "./naming";
 
 /** Arguments of {@link Reaper}. */
 export interface ReaperArgs {
@@ -77,16 +78,17 @@ export class Reaper extends pulumi.ComponentResource {
 
   constructor(name: string, args: ReaperArgs, opts?: pulumi.ComponentResourceOptions) {
     super("transient-jobs:index:Reaper", name, {}, opts);
+    const names = reaperNames(name);
     validateReaperArgs(args);
     const graceMinutes = args.graceMinutes ?? DEFAULT_GRACE_MINUTES;
 
     const logGroup = new aws.cloudwatch.LogGroup(
-      `${name}-logs`,
+      names.logs,
       { retentionInDays: args.logRetentionDays, kmsKeyId: args.logsKmsKeyArn },
       { parent: this },
     );
     const role = new aws.iam.Role(
-      `${name}-role`,
+      names.role,
       {
         description:
           "transient-jobs reaper: terminate this stack's job instances past their deadline",
@@ -95,7 +97,7 @@ export class Reaper extends pulumi.ComponentResource {
       { parent: this },
     );
     const policy = new aws.iam.RolePolicy(
-      `${name}-policy`,
+      names.policy,
       {
         role: role.id,
         policy: pulumi
@@ -128,7 +130,7 @@ export class Reaper extends pulumi.ComponentResource {
         ...(topicArn ? { topicArn } : {}),
       }));
     this.function = new aws.lambda.CallbackFunction(
-      `${name}-fn`,
+      names.function,
       {
         description: "transient-jobs: terminate job instances past their deadline",
         role,
@@ -157,7 +159,7 @@ export class Reaper extends pulumi.ComponentResource {
     );
 
     const invokeRole = new aws.iam.Role(
-      `${name}-invoke`,
+      names.invokeRole,
       {
         description: "EventBridge Scheduler: invoke the transient-jobs reaper",
         assumeRolePolicy: pulumi
@@ -169,7 +171,7 @@ export class Reaper extends pulumi.ComponentResource {
       { parent: this },
     );
     const invokePolicy = new aws.iam.RolePolicy(
-      `${name}-invoke`,
+      names.invokePolicy,
       {
         role: invokeRole.id,
         policy: this.function.arn.apply((arn) => JSON.stringify(invokeFunctionPolicy(arn))),
@@ -177,7 +179,7 @@ export class Reaper extends pulumi.ComponentResource {
       { parent: this },
     );
     const schedule = new aws.scheduler.Schedule(
-      `${name}-schedule`,
+      names.schedule,
       {
         description: `transient-jobs: reap ${args.environment} job instances past their deadline`,
         scheduleExpression: args.rate ?? "rate(5 minutes)",

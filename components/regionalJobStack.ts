@@ -8,6 +8,10 @@ import { RunNotifications } from "./notifications";
 import { Reaper } from "./reaper";
 import { ResultsBucket } from "./resultsBucket";
 import { ScheduledJob } from "./scheduledJob";
+import { imageKey, regionalJobStackNames } from "./naming";
+
+/** The image key of a job; see {@link imageKey} in naming.ts. */
+export { imageKey };
 
 /** Arguments of {@link RegionalJobStack}. */
 export interface RegionalJobStackArgs {
@@ -32,15 +36,6 @@ export interface RegionalJobOutputs {
   deadLetterQueueArn: pulumi.Output<string>;
 }
 
-/** Name of the image a job builds, shared by jobs with the same context and architecture. */
-export function imageKey(context: string, architecture: string): string {
-  const slug = context
-    .replace(/[^A-Za-z0-9]+/g, "-")
-    .replace(/^-|-$/g, "")
-    .toLowerCase();
-  return `${slug}-${architecture === "arm64" ? "arm64" : "amd64"}`;
-}
-
 /**
  * Everything one region needs to run the stack's jobs: a results bucket, images, a launcher, and
  * one {@link ScheduledJob} per job. Pass the region's provider in `opts.providers`; every child
@@ -55,6 +50,7 @@ export class RegionalJobStack extends pulumi.ComponentResource {
 
   constructor(name: string, args: RegionalJobStackArgs, opts?: pulumi.ComponentResourceOptions) {
     super("transient-jobs:index:RegionalJobStack", name, {}, opts);
+    const names = regionalJobStackNames(name);
     const { config, region } = args;
     const invoke = { parent: this };
     const partition = aws.getPartitionOutput({}, invoke).partition;
@@ -62,7 +58,7 @@ export class RegionalJobStack extends pulumi.ComponentResource {
     const network = this.lookUpNetwork(region, invoke);
 
     const securityGroup = new aws.ec2.SecurityGroup(
-      `${name}-sg`,
+      names.securityGroup,
       {
         description: "transient-jobs instances: no inbound traffic, HTTPS out",
         vpcId: network.vpcId,
@@ -80,7 +76,7 @@ export class RegionalJobStack extends pulumi.ComponentResource {
       { parent: this },
     );
     const bucket = new ResultsBucket(
-      `${name}-results`,
+      names.results,
       { retainOnDelete: config.retainResources },
       { parent: this },
     );
@@ -93,7 +89,7 @@ export class RegionalJobStack extends pulumi.ComponentResource {
         images.set(
           key,
           new JobImage(
-            `${name}-${key}`,
+            names.image(key),
             {
               context: job.image,
               architecture: job.architecture,
@@ -109,7 +105,7 @@ export class RegionalJobStack extends pulumi.ComponentResource {
 
     // Its key trusts every role whose name starts with this stack's name (see RunNotifications).
     const notifications = new RunNotifications(
-      `${name}-notifications`,
+      names.notifications,
       {
         environment: config.environment,
         region: region.name,
@@ -128,7 +124,7 @@ export class RegionalJobStack extends pulumi.ComponentResource {
     // launcher's job list is resolved once the jobs exist.
     const [launcherJobs, resolveLauncherJobs] = pulumi.deferredOutput<LauncherJob[]>();
     const launcher = new Launcher(
-      `${name}-launcher`,
+      names.launcher,
       {
         environment: config.environment,
         region: region.name,
@@ -154,7 +150,7 @@ export class RegionalJobStack extends pulumi.ComponentResource {
     const scheduledJobs = jobs.map((job) => {
       const image = images.get(imageKey(job.image, job.architecture))!;
       const scheduled = new ScheduledJob(
-        `${name}-${job.name}`,
+        names.job(job.name),
         {
           job,
           environment: config.environment,
@@ -184,7 +180,7 @@ export class RegionalJobStack extends pulumi.ComponentResource {
     });
     resolveLauncherJobs(pulumi.all(scheduledJobs.map(({ scheduled }) => scheduled.launcherJob)));
     new Reaper(
-      `${name}-reaper`,
+      names.reaper,
       {
         environment: config.environment,
         region: region.name,
@@ -199,7 +195,7 @@ export class RegionalJobStack extends pulumi.ComponentResource {
       { parent: this },
     );
     new RegionalAlarms(
-      `${name}-alarms`,
+      names.alarms,
       {
         environment: config.environment,
         region: region.name,

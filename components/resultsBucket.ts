@@ -1,5 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { resultsBucketNames } from "./naming";
 import { bucketPolicy } from "./policies";
 
 /** Arguments of {@link ResultsBucket}. */
@@ -29,10 +30,11 @@ export class ResultsBucket extends pulumi.ComponentResource {
 
   constructor(name: string, args: ResultsBucketArgs, opts?: pulumi.ComponentResourceOptions) {
     super("transient-jobs:index:ResultsBucket", name, {}, opts);
+    const names = resultsBucketNames(name);
     const retain = { parent: this, retainOnDelete: args.retainOnDelete ?? false };
 
     this.bucket = new aws.s3.Bucket(
-      name,
+      names.bucket,
       { forceDestroy: !(args.retainOnDelete ?? false), tags: args.tags },
       retain,
     );

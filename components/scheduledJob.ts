@@ -8,6 +8,7 @@ import { ecsOptimizedAmiParameter, JobLaunchTemplate } from "./jobLaunchTemplate
 import { JobSchedule } from "./jobSchedule";
 import { LauncherJob } from "./launcher";
 import { ResultsBucket } from "./resultsBucket";
+import { scheduledJobNames } from "./naming";
 
 /** Arguments of {@link ScheduledJob}. */
 export interface ScheduledJobArgs {
@@ -65,6 +66,7 @@ export class ScheduledJob extends pulumi.ComponentResource {
 
   constructor(name: string, args: ScheduledJobArgs, opts?: pulumi.ComponentResourceOptions) {
     super("transient-jobs:index:ScheduledJob", name, {}, opts);
+    const names = scheduledJobNames(name);
     const { job } = args;
     const resultsPrefix = jobResultsPrefix(job.name);
     const tags = {
@@ -74,12 +76,12 @@ export class ScheduledJob extends pulumi.ComponentResource {
     };
 
     const logGroup = new aws.cloudwatch.LogGroup(
-      `${name}-logs`,
+      names.logs,
       { retentionInDays: args.logRetentionDays, kmsKeyId: args.logsKmsKeyArn, tags },
       { parent: this },
     );
     const identity = new JobInstanceProfile(
-      `${name}-instance`,
+      names.instance,
       {
         repositoryArn: args.image.repositoryArn,
         bucketArn: args.bucket.bucketArn,
@@ -94,7 +96,7 @@ export class ScheduledJob extends pulumi.ComponentResource {
       { parent: this },
     ).value;
     const template = new JobLaunchTemplate(
-      `${name}`,
+      names.template,
       {
         imageId,
         instanceType: job.instanceTypes[0],
@@ -107,7 +109,7 @@ export class ScheduledJob extends pulumi.ComponentResource {
       { parent: this },
     );
     const schedule = new JobSchedule(
-      `${name}`,
+      names.schedule,
       {
         job: job.name,
         expression: job.schedule,

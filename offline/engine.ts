@@ -8,6 +8,7 @@ import * as path from "node:path";
 import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { parse as parseYaml } from "yaml";
+import { NAME_RULES, nameProblem, physicalName } from "../components/naming";
 
 /** The project root (where `Pulumi.yaml` lives). */
 export const PROJECT_ROOT = path.resolve(__dirname, "..");
@@ -102,18 +103,63 @@ export function knownStacks(root = PROJECT_ROOT): string[] {
 const shortHash = (text: string, length = 17): string =>
   createHash("sha256").update(text).digest("hex").slice(0, length);
 
-/** Computed attributes a real provider would return, for the resource types the program uses. */
 /** Resource inputs and call arguments as the mock receives them (already deserialized). */
 type MockInputs = Record<string, string | undefined>;
 
+/**
+ * Raised when the program declares a name AWS would refuse, or a resource type whose name rules
+ * the engine does not know; `problems` holds one line per resource.
+ */
+export class ResourceNameError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Names AWS would refuse:\n  ${problems.join("\n  ")}`);
+    this.name = "ResourceNameError";
+  }
+}
+
+/** Types that exist only in Pulumi: they have no cloud name to check. */
+const isPulumiOnly = (type: string): boolean =>
+  type === "pulumi:pulumi:Stack" || type.startsWith("transient-jobs:");
+
+/**
+ * The physical name a resource gets, as Pulumi and the AWS provider would assign it (see
+ * components/naming.ts), and why AWS would refuse it, if it would. The random part of an
+ * auto-name is a hash of the logical name, so evaluations are reproducible.
+ */
+function physicalNameOf(
+  type: string,
+  name: string,
+  inputs: MockInputs,
+): { field?: string; physical: string; problem?: string } {
+  const fallback = `${name}-${shortHash(name, 7)}`;
+  if (isPulumiOnly(type)) return { physical: fallback };
+  const entry = NAME_RULES[type];
+  if (!entry) {
+    return {
+      physical: fallback,
+      problem: `${type} "${name}": the offline engine has no AWS name rule for this type; add its name field, length limit and characters (with the AWS doc) to NAME_RULES in components/naming.ts, or mark it unnamed`,
+    };
+  }
+  if (!("field" in entry)) return { physical: fallback };
+  const explicit = inputs[entry.field];
+  const physical = physicalName(entry, name, explicit, shortHash(name, 7));
+  const problem = nameProblem(entry, physical);
+  return {
+    field: entry.field,
+    physical,
+    problem: problem && `${type} "${name}": name "${physical}" ${problem}`,
+  };
+}
+
+/** Computed attributes a real provider would return, for the resource types the program uses. */
 function computedState(
   type: string,
   name: string,
   inputs: MockInputs,
   region: string,
+  physical: string,
 ): Record<string, unknown> {
   const account = MOCK_ACCOUNT_ID;
-  const physical = `${name}-${shortHash(name, 7)}`;
   switch (type) {
     case "aws:s3/bucket:Bucket":
       return { bucket: physical, arn: `arn:aws:s3:::${physical}` };
@@ -141,10 +187,8 @@ function computedState(
     }
     case "aws:lambda/function:Function":
       return { name: physical, arn: `arn:aws:lambda:${region}:${account}:function:${physical}` };
-    case "aws:cloudwatch/logGroup:LogGroup": {
-      const logGroup = inputs.name ?? `/mock/${physical}`;
-      return { name: logGroup, arn: `arn:aws:logs:${region}:${account}:log-group:${logGroup}` };
-    }
+    case "aws:cloudwatch/logGroup:LogGroup":
+      return { name: physical, arn: `arn:aws:logs:${region}:${account}:log-group:${physical}` };
     case "aws:sqs/queue:Queue":
       return {
         name: physical,
@@ -282,6 +326,7 @@ export async function evaluateProgram(
   const regionOf = (provider?: string): string | undefined =>
     provider ? providerRegions.get(provider) : undefined;
   const pending: Record<string, RecordedResource> = {};
+  const nameProblems: string[] = [];
 
   const mocks: pulumi.runtime.Mocks = {
     newResource(args) {
@@ -292,7 +337,14 @@ export async function evaluateProgram(
         return { id, state: { ...inputs, __region: region } };
       }
       const region = regionOf(args.provider) ?? "mock-region";
-      const state = { ...inputs, ...computedState(args.type, args.name, inputs, region) };
+      const { field, physical, problem } = physicalNameOf(args.type, args.name, inputs);
+      if (problem) nameProblems.push(problem);
+      const state = {
+        ...inputs,
+        ...computedState(args.type, args.name, inputs, region, physical),
+        // What the program reads back as the name is what AWS would be asked to create.
+        ...(field ? { [field]: physical } : {}),
+      };
       pending[`${args.type}::${args.name}`] = {
         urn: "",
         id,
@@ -353,6 +405,7 @@ export async function evaluateProgram(
     forgetProjectModules();
     const outputs = (await pulumi.runtime.runInPulumiStack(() => import(program))) ?? {};
     await (pulumi.runtime as unknown as { waitForRPCs(): Promise<void> }).waitForRPCs?.();
+    if (nameProblems.length > 0) throw new ResourceNameError(nameProblems);
     return { resources, calls, outputs };
   } finally {
     process.chdir(previousDirectory);

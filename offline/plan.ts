@@ -91,14 +91,19 @@ export function renderPlan(config: StackConfig, resources: RecordedResource[], n
   const lines: string[] = [];
   const line = (indent: number, text: string) => lines.push(`${" ".repeat(indent)}${text}`);
   const show = (r: RecordedResource) => `+ ${r.type.padEnd(52)} ${r.name}`;
-  // Custom resources and remote components (e.g. awsx:ecr:Image) are what the engine creates.
+  // Custom resources and remote components (e.g. awsx:ecr:Image) are what the engine creates;
+  // the stack itself is Pulumi's bookkeeping, not something `pulumi up` creates in AWS.
   const custom = resources
-    .filter((r) => r.custom || !r.type.startsWith("transient-jobs:"))
+    .filter(
+      (r) =>
+        r.type !== "pulumi:pulumi:Stack" && (r.custom || !r.type.startsWith("transient-jobs:")),
+    )
     .sort((a, b) => a.type.localeCompare(b.type) || a.name.localeCompare(b.name));
   line(
     0,
     `Stack ${config.environment}: ${config.regions.length} region(s), ${config.jobs.length} job(s), ${custom.length} resources to create (offline plan; nothing is deployed)`,
   );
+  const listed = new Set<RecordedResource>();
   for (const region of config.regions) {
     const stackComponent = resources.find(
       (r) => r.type === "transient-jobs:index:RegionalJobStack" && r.name.endsWith(region.name),
@@ -119,6 +124,7 @@ export function renderPlan(config: StackConfig, resources: RecordedResource[], n
     );
     line(2, "shared:");
     shared.forEach((r) => line(4, show(r)));
+    inRegion.forEach((r) => listed.add(r));
     for (const component of jobComponents) {
       const job = config.jobs.find((j) => component.name === `${stackComponent!.name}-${j.name}`);
       if (!job) continue;
@@ -144,6 +150,12 @@ export function renderPlan(config: StackConfig, resources: RecordedResource[], n
       resourcesOfJob.forEach((r) => line(4, show(r)));
     }
   }
+  // Whatever belongs to no region (the environment's dashboard) is listed too, so the count in
+  // the first line is the number of resources shown.
+  const global = custom.filter((r) => !listed.has(r));
+  lines.push("");
+  line(0, `Global (not per region) — ${global.length} resources`);
+  global.forEach((r) => line(2, show(r)));
   return lines.join("\n");
 }
 

@@ -32,6 +32,31 @@ function problemsOf(raw: RawStackConfig, environment = "dev"): string[] {
   assert.fail("config was accepted");
 }
 
+describe("parseStackConfig: names AWS would refuse", () => {
+  it("refuses a job name whose instance role would not fit in one of its regions", () => {
+    const name = "a".repeat(20);
+    const problems = problemsOf(
+      valid({ regions: ["eu-west-1", "ap-southeast-1"], jobs: { [name]: job() } }),
+      "prod",
+    );
+    assert.deepEqual(problems, [
+      `transient-jobs:jobs.${name}: job name "${name}" is 20 characters; with stack "prod" and region "ap-southeast-1" the IAM role name "tj-prod-ap-southeast-1-${name}-instance-role-0000000" would be 65 of 64 characters (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html); the longest job name that fits is 19`,
+    ]);
+  });
+
+  it("accepts the longest job name that fits", () => {
+    const name = "a".repeat(19);
+    const config = parseStackConfig(
+      valid({ regions: ["ap-southeast-1"], jobs: { [name]: job() } }),
+      "prod",
+    );
+    assert.deepEqual(
+      config.jobs.map((j) => j.name),
+      [name],
+    );
+  });
+});
+
 describe("parseStackConfig", () => {
   const badConfigs: Array<[string, RawStackConfig, string]> = [
     [

@@ -66,6 +66,20 @@ describe("npm run plan", function () {
     }
   });
 
+  for (const stack of ["dev", "prod"]) {
+    it(`lists every resource it counts in ${stack}, the dashboard included, and not the stack`, () => {
+      const result = plan(stack, "--now", "2026-11-23T12:00:00Z");
+      assert.equal(result.status, 0, result.stderr);
+      const count = Number(/(\d+) resources to create/.exec(result.stdout)?.[1]);
+      const listed = result.stdout.split("\n").filter((l) => /^\s+\+ /.test(l));
+      assert.equal(listed.length, count);
+      assert.deepEqual(
+        listed.filter((l) => /Dashboard|pulumi:pulumi:Stack/.test(l)).map((l) => l.trim()),
+        [`+ ${"aws:cloudwatch/dashboard:Dashboard".padEnd(52)} tj-${stack}-dashboard`],
+      );
+    });
+  }
+
   it("fails with exit code 2 and the allowed stacks for an unknown stack", () => {
     const result = plan("staging");
     assert.equal(result.status, 2);
