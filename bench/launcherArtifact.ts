@@ -52,7 +52,9 @@ const context = { awsRequestId: "bench", getRemainingTimeInMillis: () => 60000 }
 let hour = 0;
 const decide = async () => {
   const scheduledTime = new Date(Date.UTC(2026, 10, 24) + 3600000 * hour++).toISOString();
-  const result = await loaded.handler({ job: "pi", scheduledTime }, context);
+  // Manual launches, requested now: a past scheduled time is in its launch window only so.
+  const requestedTime = new Date().toISOString();
+  const result = await loaded.handler({ job: "pi", scheduledTime, manual: true, requestedTime }, context);
   if (result.status !== "launched") throw new Error("unexpected result " + JSON.stringify(result));
 };
 (async () => {
@@ -164,6 +166,7 @@ export async function runLauncherBenchmark(options: RunOptions): Promise<Benchma
       AWS_ENDPOINT_URL_EC2: stub.endpoint,
       AWS_ENDPOINT_URL_SNS: stub.endpoint,
       AWS_ENDPOINT_URL_CLOUDWATCH: stub.endpoint,
+      AWS_ENDPOINT_URL_S3: stub.endpoint,
     });
     const moduleFile = path.join(dir, "__index.js");
     const child = async (mode: "load" | "own" | "decide") => {
