@@ -49,16 +49,17 @@ export const LAUNCH_SPEC: CommandSpec = {
     "  npm run launch -- --stack prod --region us-east-1 --job nightly-pi --at 2026-11-23T01:30:00Z",
     "",
     "A launch in the same minute as another run of the job is that run (same run id).",
-    "exit status: 0 launched (or already running), 3 skipped by the concurrency policy,",
+    "exit status: 0 launched (or already running), 3 skipped by the concurrency policy or",
+    "             already run (that minute's run has ended),",
     "             1 not launched (AWS error, no capacity), 2 bad command line",
   ],
 };
 
-/** Exit status of a run skipped by the concurrency policy. */
+/** Exit status of a run skipped by the concurrency policy, or one that has already run. */
 export const EXIT_SKIPPED = 3;
 
 interface LauncherResult {
-  status: "launched" | "skipped" | "failed";
+  status: "launched" | "skipped" | "failed" | "ended";
   runId: string;
   job: string;
   region: string;
@@ -72,6 +73,7 @@ interface LauncherResult {
   attempts?: unknown[];
   replacedInstanceIds?: string[];
   reason?: string;
+  warnings?: string[];
 }
 
 /** `npm run launch`. */
@@ -148,12 +150,23 @@ export const main: Main = async (argv, deps) => {
   const result = payload as unknown as LauncherResult;
   if (args.flags.json) {
     deps.io.out(JSON.stringify({ ...result, region }, null, 2));
-    return result.status === "skipped" ? EXIT_SKIPPED : result.status === "launched" ? 0 : 1;
+    return result.status === "skipped" || result.status === "ended"
+      ? EXIT_SKIPPED
+      : result.status === "launched"
+        ? 0
+        : 1;
   }
   const stack = stackFlag(outputs);
   if (result.status === "skipped") {
     deps.io.out(`Skipped ${result.runId}: ${result.reason}`);
     deps.io.out(`The running one: npm run runs -- ${stack}--region ${region} --job ${job}`);
+    return EXIT_SKIPPED;
+  }
+  if (result.status === "ended") {
+    // The minute names the run: a run that already happened is not launched twice.
+    deps.io.out(`Not launched: ${result.reason}.`);
+    deps.io.out(`Its record:  npm run runs -- ${stack}show ${result.runId}`);
+    deps.io.out(`To run again, pick another minute with --at, or leave --at out to launch now.`);
     return EXIT_SKIPPED;
   }
   if (result.status !== "launched") {
@@ -172,6 +185,7 @@ export const main: Main = async (argv, deps) => {
   if (result.replacedInstanceIds?.length) {
     deps.io.out(`  replaced   ${result.replacedInstanceIds.join(", ")}`);
   }
+  for (const warning of result.warnings ?? []) deps.io.out(`  warning    ${warning}`);
   deps.io.out(`Follow it:   npm run logs -- ${stack}${result.runId}`);
   deps.io.out(
     `Its record:  npm run runs -- ${stack}show ${result.runId}   (written when the run ends)`,

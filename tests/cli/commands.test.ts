@@ -479,6 +479,37 @@ describe("operator tools in-process", () => {
       );
     });
 
+    it("exits 3 for a minute whose run has already ended, and says how to run again", async () => {
+      lambda.on(InvokeCommand).resolves(
+        payload({
+          status: "ended",
+          runId: "pi-20261123T1015Z",
+          job: "pi",
+          region: "eu-west-1",
+          scheduledTime: "2026-11-23T10:15:00Z",
+          reason: "run pi-20261123T1015Z already ran on i-0done (now terminated)",
+          attempts: [],
+        }),
+      );
+      const world = memoryDeps();
+      assert.equal(
+        await runMain(
+          launch,
+          ["--stack", "dev", "--job", "pi", "--region", "eu-west-1"],
+          world.deps,
+        ),
+        3,
+      );
+      assert.equal(
+        world.stdout(),
+        [
+          "Not launched: run pi-20261123T1015Z already ran on i-0done (now terminated).",
+          "Its record:  npm run runs -- --stack dev show pi-20261123T1015Z",
+          "To run again, pick another minute with --at, or leave --at out to launch now.",
+        ].join("\n"),
+      );
+    });
+
     it("claims the --at time instead of now", async () => {
       lambda.on(InvokeCommand).resolves(payload({ ...launched, existing: true }));
       const world = memoryDeps();
