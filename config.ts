@@ -16,7 +16,13 @@ import {
   PURCHASE_OPTIONS,
   PurchaseOption,
 } from "./launcher/types";
-import { RESERVED_PARAMETER_NAMES, renderInitScript } from "./launcher/initScript";
+import {
+  MAX_DEADLINE_MINUTES,
+  MIN_DEADLINE_MINUTES,
+  RESERVED_PARAMETER_NAMES,
+  renderInitScript,
+  STOP_MARGIN_MINUTES,
+} from "./launcher/initScript";
 import { hourlyPriceTable } from "./launcher/prices";
 import {
   environmentNames,
@@ -392,8 +398,11 @@ const jobSchema = z.strictObject({
   maxRuntimeMinutes: z
     .number()
     .int()
-    .min(1)
-    .max(10080, "must be at most 10080 (7 days)")
+    .min(
+      MIN_DEADLINE_MINUTES,
+      `must be at least ${MIN_DEADLINE_MINUTES}: the instance stops the job ${STOP_MARGIN_MINUTES} minutes before its deadline to report`,
+    )
+    .max(MAX_DEADLINE_MINUTES, `must be at most ${MAX_DEADLINE_MINUTES} (7 days)`)
     .default(120),
   concurrencyPolicy: z
     .enum(CONCURRENCY_POLICIES as [ConcurrencyPolicy, ...ConcurrencyPolicy[]])

@@ -4,11 +4,13 @@
  * The script body is static; only the value block at its top is generated, and every value in it
  * is validated here and single-quoted. The script reaches the outside world only through commands
  * looked up on PATH (`shutdown`, `curl`, `aws`, `docker`, `dnf`, `sleep`, `timeout`, `date`, `tr`,
- * `sed`), which is also how the tests replace them.
+ * `sed`), which is also how the tests replace them. Signals that arrive while it reports are
+ * ignored (`trap ''`), so that the power-off always runs.
+ * https://www.gnu.org/software/bash/manual/html_node/Bourne-Shell-Builtins.html#index-trap
  */
 import { InvalidLaunchSpecError } from "./errors";
 import { INSTANCE_OVERHEAD_SECONDS } from "./prices";
-import { logsConsoleUrl, METRIC_NAMESPACE } from "./telemetry";
+import { logsConsoleUrl, METRIC_NAMESPACE, notificationSubject } from "./telemetry";
 import type { JobLaunchSpec } from "./types";
 
 /** What {@link renderInitScript} needs: the job's spec fields plus this run's values. */
@@ -28,7 +30,11 @@ export interface InitScriptInput extends Pick<
   runId: string;
   /** ISO-8601 scheduled time of the run, copied into the run record. */
   scheduledTime: string;
-  /** The watchdog powers the instance off this many minutes after the script starts. */
+  /**
+   * Minutes from the script's start to the deadline, at least {@link MIN_DEADLINE_MINUTES}. The
+   * script stops the job {@link STOP_MARGIN_MINUTES} before it and reports; the backstop
+   * `shutdown -h +N` powers the instance off at it.
+   */
   deadlineMinutes: number;
   /** How many times `docker pull` is tried. Default 5. */
   pullAttempts?: number;
@@ -48,6 +54,39 @@ export const USER_DATA_MAX_BYTES = 16384;
 
 /** Longest allowed deadline: one week. */
 export const MAX_DEADLINE_MINUTES = 10080;
+
+/**
+ * Seconds `docker stop` gives a job between SIGTERM and SIGKILL at the stop time: time for the job
+ * to save its last result (Docker's default is 10 s).
+ * https://docs.docker.com/reference/cli/docker/container/stop/
+ */
+export const STOP_GRACE_SECONDS = 60;
+
+/**
+ * Minutes before the deadline at which the script stops the job itself, so that it can write the
+ * record, put the metrics and notify while Docker and the network are still up: at the backstop's
+ * `shutdown -h`, systemd stops Docker and the network, and the script, run by cloud-init's final
+ * stage, is not waited for. The margin covers the worst case, every call at its timeout: `docker
+ * stop` (the grace plus 30 s) and `docker wait` 30 s, `docker logs` 20 s, the record 3 x 60 s plus
+ * 15 s of retry waits, metrics 30 s, SNS 30 s; 395 s in all, under 7 minutes.
+ * https://www.freedesktop.org/software/systemd/man/latest/shutdown.html
+ * https://docs.cloud-init.io/en/latest/explanation/boot.html
+ */
+export const STOP_MARGIN_MINUTES = 7;
+
+/** Shortest allowed deadline: the stop margin plus 3 minutes for the job itself. */
+export const MIN_DEADLINE_MINUTES = STOP_MARGIN_MINUTES + 3;
+
+/**
+ * How late after the deadline tag the backstop may power an instance off: the tag counts from the
+ * RunInstances call, the backstop from the script's start, which boot and cloud-init delay (about
+ * a minute on Amazon Linux 2023), and the power-off itself takes a minute or so. It must stay
+ * under the reaper's grace (`DEFAULT_GRACE_MINUTES`, launcher/reaper.ts) so that the reaper only
+ * terminates instances whose backstop failed. The backstop cannot count from the tag itself:
+ * the user data must not depend on the launch time, or a retried RunInstances with the same
+ * ClientToken would no longer match.
+ */
+export const BACKSTOP_LATENESS_MINUTES = 5;
 
 /** Environment variables the launcher sets itself; job parameters must not use these names. */
 export const RESERVED_PARAMETER_NAMES: readonly string[] = [
@@ -182,10 +221,13 @@ function priceTable(prices: Record<string, number> | undefined): string {
 
 /**
  * Renders the init script of one run: a bash script that
- * 1. schedules the watchdog power-off at the deadline before doing anything else,
+ * 1. schedules the backstop power-off at the deadline before doing anything else,
  * 2. reads instance id, type and zone from IMDSv2, installs the AWS CLI if it is missing,
  *    waits for Docker, logs in to ECR with the instance role and pulls the image (with retries),
- * 3. runs the container with the `awslogs` log driver and the run's environment,
+ * 3. runs the container with the `awslogs` log driver (non-blocking) and the run's environment;
+ *    a job still running (or an image still pulling) {@link STOP_MARGIN_MINUTES} before the
+ *    deadline is stopped (`docker stop`, {@link STOP_GRACE_SECONDS} of grace) and the run is
+ *    `timed-out`,
  * 4. on exit, whatever happened, measures the run (duration, estimated cost from the price of
  *    the instance type and market IMDS reports), writes
  *    `s3://<bucket>/<resultsPrefix>/runs/<runId>.json`, puts its metrics, publishes a short
@@ -204,12 +246,19 @@ export function renderInitScript(input: InitScriptInput): string {
   const bucket = checked("bucket", input.bucket);
   const resultsPrefix = checked("resultsPrefix", input.resultsPrefix);
   const logGroup = checked("logGroup", input.logGroup);
-  const deadlineMinutes = checkedInteger(
-    "deadlineMinutes",
-    input.deadlineMinutes,
-    1,
-    MAX_DEADLINE_MINUTES,
-  );
+  const deadlineMinutes = input.deadlineMinutes;
+  if (
+    typeof deadlineMinutes !== "number" ||
+    !Number.isInteger(deadlineMinutes) ||
+    deadlineMinutes < MIN_DEADLINE_MINUTES ||
+    deadlineMinutes > MAX_DEADLINE_MINUTES
+  ) {
+    throw invalid(
+      "deadlineMinutes",
+      deadlineMinutes,
+      `an integer from ${MIN_DEADLINE_MINUTES} to ${MAX_DEADLINE_MINUTES}: the script stops the job ${STOP_MARGIN_MINUTES} minutes before the deadline to report, and the job needs the rest; raise maxRuntimeMinutes`,
+    );
+  }
   const pullAttempts = checkedInteger("pullAttempts", input.pullAttempts ?? 5, 1, 20);
   const retryBaseSeconds = checkedInteger("retryBaseSeconds", input.retryBaseSeconds ?? 5, 1, 60);
   const volumePrice =
@@ -242,6 +291,9 @@ export function renderInitScript(input: InitScriptInput): string {
     ["ENVIRONMENT", environment],
     ["SCHEDULED_TIME", scheduledTime],
     ["DEADLINE_MINUTES", deadlineMinutes],
+    ["STOP_AFTER_SECONDS", (deadlineMinutes - STOP_MARGIN_MINUTES) * 60],
+    ["STOP_MARGIN_MINUTES", STOP_MARGIN_MINUTES],
+    ["STOP_GRACE_SECONDS", STOP_GRACE_SECONDS],
     ["REGION", region],
     ["IMAGE_URI", imageUri],
     ["ECR_REGISTRY", ecrRegistry],
@@ -252,6 +304,10 @@ export function renderInitScript(input: InitScriptInput): string {
     ["LOG_GROUP", logGroup],
     ["TOPIC_ARN", topicArn],
     ["TOPIC_REGION", topicRegion],
+    // Rendered here, by the launcher's own rule, rather than built in bash: see notificationSubject.
+    ["SUBJECT_SUCCEEDED", notificationSubject(environment, job, "succeeded", region)],
+    ["SUBJECT_FAILED", notificationSubject(environment, job, "failed", region)],
+    ["SUBJECT_TIMED_OUT", notificationSubject(environment, job, "timed-out", region)],
     ["PULL_ATTEMPTS", pullAttempts],
     ["RETRY_BASE_SECONDS", retryBaseSeconds],
     ["LOGS_URL", logsConsoleUrl(region, logGroup, runId)],
@@ -307,6 +363,7 @@ purchase_option=''
 image_digest=''
 summary=''
 started_epoch=''
+stop_epoch=''
 duration_seconds=null
 cost_micro=''
 estimated_cost=null
@@ -324,6 +381,27 @@ fail() {
   message=$1
   log "failed during $phase: $message"
   exit 1
+}
+
+# Like fail, for a run that reached its stop time.
+out_of_time() {
+  status=timed-out
+  message=$1
+  log "timed out during $phase: $message"
+  exit 124
+}
+
+# Bash's own clock: checking it cannot fail.
+past_stop() {
+  ((EPOCHSECONDS >= stop_epoch))
+}
+
+# until_stop COMMAND...: COMMAND, killed (137) if still running at the stop time; --foreground
+# keeps it in the script's process group, which signals reach.
+until_stop() {
+  local left=$((stop_epoch - EPOCHSECONDS))
+  if ((left <= 0)); then return 124; fi
+  timeout --foreground --signal=KILL "$left" "$@"
 }
 
 # retry ATTEMPTS WHAT COMMAND...: runs COMMAND until it succeeds, at most ATTEMPTS times, waiting
@@ -465,22 +543,29 @@ run_facts() {
 # Best effort, bounded by its timeout: a missing topic permission must not keep the instance up.
 notify() {
   if [[ -z $TOPIC_ARN ]]; then return 0; fi
-  local where='' text
+  local where='' text subject
   if [[ $status != succeeded && $phase != finished ]]; then where=" during $phase"; fi
   text="$RUN_ID $status$where: $message."
   text+=$'\n'"Job $JOB, environment $ENVIRONMENT, region $REGION, scheduled $SCHEDULED_TIME."
   text+=$'\n'"$(run_facts)"
   if [[ -n $summary ]]; then text+=$'\n'"Result: $summary"; fi
   text+=$'\n'"Logs: $LOGS_URL"$'\n'"Record: s3://$BUCKET/$RECORD_KEY"
+  case $status in
+    succeeded) subject=$SUBJECT_SUCCEEDED ;;
+    timed-out) subject=$SUBJECT_TIMED_OUT ;;
+    *) subject=$SUBJECT_FAILED ;;
+  esac
   timeout 30 aws sns publish --region "$TOPIC_REGION" --topic-arn "$TOPIC_ARN" \
-    --subject "[transient-jobs $ENVIRONMENT] $JOB $status in $REGION" --message "$text" >/dev/null
+    --subject "$subject" --message "$text" >/dev/null
 }
 
-# The EXIT trap: whatever happened, write the run record, report, and power off.
+# The EXIT trap: whatever happened, write the run record, report, and power off. It ignores
+# signals (a trap would exit before the power-off), errors and unset names.
 finish() {
   local code=$?
+  trap '' TERM INT HUP
   trap - EXIT
-  set +e
+  set +eu
   ended_at=$(now)
   if [[ -z $started_at ]]; then started_at=$ended_at; fi
   measure
@@ -494,6 +579,7 @@ finish() {
 }
 
 on_signal() {
+  trap '' TERM INT HUP
   message="interrupted by SIG$1 during $phase (deadline reached or instance shutting down)"
   exit 143
 }
@@ -504,12 +590,13 @@ trap 'on_signal INT' INT
 trap 'on_signal HUP' HUP
 `;
 
-const MAIN_BEFORE_RUN = String.raw`# The watchdog comes first: whatever happens below, even a hung Docker daemon, the instance powers
-# off at the deadline (and terminates: the launch template's shutdown behaviour).
+const MAIN_BEFORE_RUN = String.raw`# The backstop first: whatever happens below, even a hung Docker daemon, the instance powers off
+# (and terminates) at the deadline. The job is stopped earlier, to report while the network is up.
 shutdown -h "+$DEADLINE_MINUTES" "transient-jobs run $RUN_ID reached its deadline" ||
   fail "could not schedule the power-off at the deadline"
 started_at=$(now)
 started_epoch=$(date -u +%s) || started_epoch=''
+stop_epoch=$((EPOCHSECONDS + STOP_AFTER_SECONDS))
 
 phase=metadata
 imds_token=$(curl -fsS -m 2 -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 300' \
@@ -539,16 +626,26 @@ if [[ -n $ECR_REGISTRY ]]; then
 fi
 
 phase=pull
-retry "$PULL_ATTEMPTS" "pulling $IMAGE_URI" docker pull --quiet "$IMAGE_URI" ||
+retry "$PULL_ATTEMPTS" "pulling $IMAGE_URI" until_stop docker pull --quiet "$IMAGE_URI" || {
+  past_stop && out_of_time "still pulling $IMAGE_URI at the stop time"
   fail "could not pull $IMAGE_URI"
+}
 image_digest=$(docker image inspect --format '{{index .RepoDigests 0}}' "$IMAGE_URI" |
   sed -n 's/.*@//p') || image_digest=''
 
-phase=run`;
+phase=run
+past_stop && out_of_time "the stop time came before the job could start"`;
 
+// mode=non-blocking: in the default blocking mode a slow or unreachable CloudWatch Logs blocks the
+// job's writes to stdout; a bounded buffer drops lines instead.
+// https://docs.docker.com/engine/logging/configure/#configure-the-delivery-mode-of-log-messages-from-container-to-log-driver
 const RUN_COMMAND_HEAD =
-  String.raw`if docker run --name "tj-$RUN_ID" \
+  String.raw`# The parameters' single quotes are meant (SC2016); shellcheck exempts docker, not until_stop.
+# shellcheck disable=SC2016
+if until_stop docker run --name "tj-$RUN_ID" \
   --log-driver awslogs \
+  --log-opt mode=non-blocking \
+  --log-opt max-buffer-size=4m \
   --log-opt "awslogs-region=$REGION" \
   --log-opt "awslogs-group=$LOG_GROUP" \
   --log-opt "awslogs-stream=$RUN_ID" \
@@ -563,13 +660,27 @@ else
   exit_code=$?
 fi`;
 
+// docker stop: SIGTERM, then SIGKILL after the grace; docker wait: the container's exit status.
+// https://docs.docker.com/reference/cli/docker/container/stop/
+// https://docs.docker.com/reference/cli/docker/container/wait/
 const MAIN_AFTER_RUN = String.raw`
+# until_stop killed the client at the stop time; the container still runs.
+if ((exit_code == 137)) && past_stop; then
+  status=timed-out
+  log "the job is still running at the stop time; stopping it"
+  timeout $((STOP_GRACE_SECONDS + 30)) docker stop --time "$STOP_GRACE_SECONDS" "tj-$RUN_ID" \
+    >/dev/null || log "docker stop failed"
+  exit_code=$(timeout 30 docker wait "tj-$RUN_ID") || exit_code=''
+  [[ $exit_code =~ ^[0-9]+$ ]] || exit_code=null
+  message="still running $STOP_MARGIN_MINUTES min before the deadline: stopped, exit status $exit_code"
+fi
+
 # The job's last output line (Docker keeps a local copy of awslogs output), for the notification.
 summary=$(timeout 20 docker logs --tail 1 "tj-$RUN_ID" 2>&1 | tr -d '
 ') || summary=''
 summary=$(printf '%.200s' "$summary")
 
-case $exit_code in
+[[ $status == timed-out ]] || case $exit_code in
   0)
     status=succeeded
     phase=finished

@@ -21,10 +21,16 @@ import type {
   SkippedResult,
 } from "./launch";
 import { formatUsd, hourlyPrice } from "./prices";
-import { jobDimensions, logsConsoleUrl, METRIC_NAMESPACE, METRICS } from "./telemetry";
+import {
+  jobDimensions,
+  logsConsoleUrl,
+  METRIC_NAMESPACE,
+  METRICS,
+  notificationSubject,
+} from "./telemetry";
 import type { JobLaunchSpec } from "./types";
 
-/** One notification: SNS subjects are at most 100 ASCII characters on one line. */
+/** One notification; the subject fits SNS's limits (see {@link notificationSubject}). */
 export interface Notification {
   subject: string;
   message: string;
@@ -38,8 +44,7 @@ export interface OutcomeContext {
 }
 
 function subject(spec: JobLaunchSpec, what: string): string {
-  const text = `[transient-jobs ${spec.environment}] ${spec.job} ${what} in ${spec.region}`;
-  return text.replace(/[^\x20-\x7e]/g, "?").slice(0, 100);
+  return notificationSubject(spec.environment, spec.job, what, spec.region);
 }
 
 function identityLine(result: LaunchResult): string {

@@ -20,7 +20,11 @@ import { errorCode, errorMessage } from "./errors";
 import { putRecordOnce, runRecordKey } from "./runRecord";
 import { PROJECT_TAG_VALUE, TAGS } from "./types";
 
-/** Minutes past an instance's deadline before the reaper acts: the watchdog's own margin. */
+/**
+ * Minutes past an instance's deadline before the reaper acts. It must exceed how late the init
+ * script's backstop power-off may fire after the deadline tag (`BACKSTOP_LATENESS_MINUTES` in
+ * initScript.ts, 5), so that only instances whose backstop failed are reaped.
+ */
 export const DEFAULT_GRACE_MINUTES = 10;
 
 /** Longest grace the reaper accepts: one day. */

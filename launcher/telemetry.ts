@@ -51,3 +51,32 @@ export function logsConsoleUrl(region: string, logGroup: string, stream?: string
   const group = `https://${region}.console.aws.amazon.com/cloudwatch/home?region=${region}#logsV2:log-groups/log-group/${encode(logGroup)}`;
   return stream === undefined ? group : `${group}/log-events/${encode(stream)}`;
 }
+
+/**
+ * Longest SNS subject, in characters. Publish's `Subject` constraints: "no line breaks or control
+ * characters, and less than 100 characters long" (so 99, which also meets the "at most 100" of
+ * other pages of the same docs).
+ * https://docs.aws.amazon.com/sns/latest/api/API_Publish.html
+ * https://docs.aws.amazon.com/sdk-for-kotlin/api/latest/sns/aws.sdk.kotlin.services.sns.model/-publish-request/subject.html
+ */
+export const SNS_SUBJECT_MAX_CHARS = 99;
+
+/**
+ * The subject of every notification of the launcher and the init script,
+ * `[transient-jobs <environment>] <job> <what> in <region>`, made fit for SNS: characters outside
+ * printable ASCII become `?`, and a subject too long loses the end of the environment name first
+ * (marked `~`), so that the job, the outcome and the region survive; only then is it cut.
+ */
+export function notificationSubject(
+  environment: string,
+  job: string,
+  what: string,
+  region: string,
+): string {
+  const printable = (s: string) => s.replace(/[^\x20-\x7e]/g, "?");
+  const tail = printable(`] ${job} ${what} in ${region}`);
+  let env = printable(environment);
+  const room = SNS_SUBJECT_MAX_CHARS - "[transient-jobs ".length - tail.length;
+  if (env.length > room) env = room > 1 ? `${env.slice(0, room - 1)}~` : "~";
+  return `[transient-jobs ${env}${tail}`.slice(0, SNS_SUBJECT_MAX_CHARS);
+}

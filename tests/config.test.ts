@@ -126,7 +126,12 @@ describe("parseStackConfig", () => {
     [
       "negative runtime",
       valid({ jobs: { pi: job({ maxRuntimeMinutes: -5 }) } }),
-      "transient-jobs:jobs.pi.maxRuntimeMinutes: -5 is too small: expected number to be >=1",
+      "transient-jobs:jobs.pi.maxRuntimeMinutes: -5 must be at least 10: the instance stops the job 7 minutes before its deadline to report",
+    ],
+    [
+      "runtime too short for the stop margin",
+      valid({ jobs: { pi: job({ maxRuntimeMinutes: 9 }) } }),
+      "transient-jobs:jobs.pi.maxRuntimeMinutes: 9 must be at least 10: the instance stops the job 7 minutes before its deadline to report",
     ],
     [
       "runtime as text",

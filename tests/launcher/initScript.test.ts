@@ -2,13 +2,16 @@ import * as assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { InvalidLaunchSpecError } from "../../launcher/errors";
 import {
+  BACKSTOP_LATENESS_MINUTES,
   renderInitScript,
   shellQuote,
+  STOP_MARGIN_MINUTES,
   USER_DATA_MAX_BYTES,
   type InitScriptInput,
 } from "../../launcher/initScript";
+import { DEFAULT_GRACE_MINUTES } from "../../launcher/reaper";
 import { initScriptInputFixture } from "./fixtures";
-import { runScript, shellcheck, type ScriptRun } from "./scriptHarness";
+import { runScript, shellcheck, withStopAfterSeconds, type ScriptRun } from "./scriptHarness";
 
 const IMAGE = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/transient-jobs-pi:v1";
 const DIGEST = `sha256:${"ab".repeat(32)}`;
@@ -89,6 +92,10 @@ const DOCKER_RUN_ARGS = [
   "--log-driver",
   "awslogs",
   "--log-opt",
+  "mode=non-blocking",
+  "--log-opt",
+  "max-buffer-size=4m",
+  "--log-opt",
   "awslogs-region=eu-west-1",
   "--log-opt",
   "awslogs-group=/transient-jobs/dev/pi",
@@ -106,6 +113,9 @@ const DOCKER_RUN_ARGS = [
   "DIGITS=10000",
   IMAGE,
 ];
+
+const DEADLINE_RULE =
+  "an integer from 10 to 10080: the script stops the job 7 minutes before the deadline to report, and the job needs the rest; raise maxRuntimeMinutes";
 
 describe("renderInitScript", () => {
   describe("static checks", () => {
@@ -151,6 +161,7 @@ describe("renderInitScript", () => {
       );
       assert.ok(script.includes(`readonly TOPIC_REGION='eu-west-1'`));
       assert.ok(script.includes(`readonly DEADLINE_MINUTES=120`));
+      assert.ok(script.includes(`readonly STOP_AFTER_SECONDS=${(120 - STOP_MARGIN_MINUTES) * 60}`));
       assert.ok(script.includes(`  --env 'NOTE=it'\\''s $(x)' \\`));
     });
 
@@ -217,12 +228,17 @@ describe("renderInitScript", () => {
       [
         "deadlineMinutes zero",
         { deadlineMinutes: 0 },
-        `initScript.deadlineMinutes: 0 is invalid; it must be an integer from 1 to 10080`,
+        `initScript.deadlineMinutes: 0 is invalid; it must be ${DEADLINE_RULE}`,
       ],
       [
         "deadlineMinutes fractional",
-        { deadlineMinutes: 1.5 },
-        `initScript.deadlineMinutes: 1.5 is invalid; it must be an integer from 1 to 10080`,
+        { deadlineMinutes: 11.5 },
+        `initScript.deadlineMinutes: 11.5 is invalid; it must be ${DEADLINE_RULE}`,
+      ],
+      [
+        "deadlineMinutes too short for the stop margin",
+        { deadlineMinutes: 9 },
+        `initScript.deadlineMinutes: 9 is invalid; it must be ${DEADLINE_RULE}`,
       ],
       [
         "topicArn",
@@ -263,6 +279,16 @@ describe("renderInitScript", () => {
       assert.throws(
         () => renderInitScript(input({ parameters: { BIG: "x".repeat(USER_DATA_MAX_BYTES) } })),
         /initScript: the rendered script of run pi-20261123T0300Z is \d+ bytes, over the EC2 user data limit of 16384; shorten the job parameters/,
+      );
+    });
+
+    it("schedules the backstop at the deadline, within the reaper's grace", () => {
+      const script = renderInitScript(input({ deadlineMinutes: 10 }));
+      assert.ok(script.includes(`readonly DEADLINE_MINUTES=10`));
+      assert.ok(script.includes(`readonly STOP_AFTER_SECONDS=180`));
+      assert.ok(
+        BACKSTOP_LATENESS_MINUTES < DEFAULT_GRACE_MINUTES,
+        `the backstop may fire ${BACKSTOP_LATENESS_MINUTES} min after the deadline tag, the reaper acts ${DEFAULT_GRACE_MINUTES} min after it`,
       );
     });
 
@@ -318,6 +344,13 @@ describe("renderInitScript", () => {
         "NOTE=it's $(reboot) `id`\nsecond line",
         IMAGE,
       ]);
+    });
+
+    it("delivers the job's logs in non-blocking mode, with a bounded buffer", async () => {
+      const run = await runScript(renderInitScript(input()));
+      const args = run.dockerRunArgs!;
+      const logOpts = args.flatMap((a, i) => (args[i - 1] === "--log-opt" ? [a] : []));
+      assert.deepEqual(logOpts.slice(0, 2), ["mode=non-blocking", "max-buffer-size=4m"]);
     });
 
     it("reads instance metadata with one IMDSv2 token", async () => {
@@ -462,6 +495,74 @@ describe("renderInitScript", () => {
         "interrupted by SIGTERM during run (deadline reached or instance shutting down)",
       );
     });
+
+    it("stops a job still running at the stop time, records timed-out and reports before powering off", async () => {
+      const script = withStopAfterSeconds(renderInitScript(input({ topicArn: TOPIC })), 3);
+      const run = await runScript(script, { runSleepSeconds: 30 });
+      assert.equal(run.status, 0, run.stderr);
+      const tail = steps(run).slice(steps(run).findIndex((c) => c.startsWith("docker run")) + 1);
+      assert.deepEqual(
+        tail.map((c) => c.replace(/ --message .*/, "").replace(/--metric-data .*/, "")),
+        [
+          "docker stop --time 60 tj-pi-20261123T0300Z",
+          "docker wait tj-pi-20261123T0300Z",
+          "docker logs --tail 1 tj-pi-20261123T0300Z",
+          S3_CP,
+          "aws cloudwatch put-metric-data --region eu-west-1 --namespace TransientJobs ",
+          `aws sns publish --region eu-west-1 --topic-arn ${TOPIC} --subject [transient-jobs dev] pi timed-out in eu-west-1`,
+          POWER_OFF,
+        ],
+      );
+      assert.deepEqual(run.records.map(recordWithoutTimes), [
+        baseRecord({
+          status: "timed-out",
+          phase: "run",
+          exitCode: 143,
+          message: "still running 7 min before the deadline: stopped, exit status 143",
+          imageDigest: DIGEST,
+        }),
+      ]);
+      assert.ok((run.records[0].durationSeconds as number) < 20, "the container was not stopped");
+      assert.match(
+        run.calls.find((c) => c.startsWith("aws cloudwatch"))!,
+        /"RunFailed"/,
+      );
+    });
+
+    it("ends a run still pulling at the stop time as timed-out, without running the job", async () => {
+      const script = withStopAfterSeconds(renderInitScript(input({ pullAttempts: 2 })), 0);
+      const run = await runScript(script, { pullFailures: 99 });
+      assert.equal(
+        run.calls.some((c) => c.startsWith("docker run")),
+        false,
+      );
+      assert.deepEqual(
+        [run.records[0].status, run.records[0].phase, run.records[0].message],
+        ["timed-out", "pull", `still pulling ${IMAGE} at the stop time`],
+      );
+      assert.deepEqual(steps(run).slice(-3).map(withoutDuration), [
+        S3_CP,
+        putMetrics("RunFailed"),
+        POWER_OFF,
+      ]);
+    });
+
+    for (const signal of ["SIGTERM", "SIGINT", "SIGHUP"] as const) {
+      it(`still reports and powers off when ${signal} arrives while the exit handler runs`, async () => {
+        const run = await runScript(
+          renderInitScript(input()),
+          { s3Seconds: 1 },
+          "record-1.json",
+          signal,
+        );
+        assert.deepEqual(steps(run).slice(-3).map(withoutDuration), [
+          S3_CP,
+          putMetrics("RunSucceeded"),
+          POWER_OFF,
+        ]);
+        assert.equal(run.records[0].status, "succeeded");
+      });
+    }
 
     it("installs the AWS CLI with dnf when it is missing", async () => {
       const run = await runScript(renderInitScript(input()), { awsMissing: true });

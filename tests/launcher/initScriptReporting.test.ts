@@ -6,8 +6,10 @@ import * as assert from "node:assert/strict";
 import { InvalidLaunchSpecError } from "../../launcher/errors";
 import { renderInitScript, type InitScriptInput } from "../../launcher/initScript";
 import { estimateRunCost, hourlyPriceTable } from "../../launcher/prices";
+import { notificationSubject } from "../../launcher/telemetry";
+import { AWS_REGIONS } from "../../config";
 import { initScriptInputFixture, specFixture } from "./fixtures";
-import { runScript, shellcheck, type ScriptRun } from "./scriptHarness";
+import { runScript, shellcheck, withStopAfterSeconds, type ScriptRun } from "./scriptHarness";
 
 const TOPIC = "arn:aws:sns:eu-west-1:123456789012:tj-dev-outcomes";
 // The harness's IMDS says m7i.large; price it in both markets, with a 40 GiB volume.
@@ -134,6 +136,45 @@ describe("init script reporting", function () {
       "pi-20261123T0300Z failed during run: interrupted by SIGTERM during run (deadline reached or instance shutting down).",
     );
     assert.equal(metricData(run)[0].MetricName, "RunFailed");
+  });
+
+  it("reports a run stopped at its stop time as timed-out", async () => {
+    const run = await runScript(withStopAfterSeconds(renderInitScript(input()), 3), {
+      runSleepSeconds: 30,
+    });
+    assert.equal(metricData(run)[0].MetricName, "RunFailed");
+    const { subject, message } = notification(run);
+    assert.equal(subject, "[transient-jobs dev] pi timed-out in eu-west-1");
+    assert.equal(
+      message[0],
+      "pi-20261123T0300Z timed-out during run: still running 7 min before the deadline: stopped, exit status 143.",
+    );
+  });
+
+  it("keeps the SNS subject under 100 printable characters for the longest names", async () => {
+    const job = `j${"-".repeat(22)}j`;
+    const environment = "e".repeat(100);
+    const region = AWS_REGIONS.reduce((a, b) => (b.length > a.length ? b : a));
+    const run = await runScript(
+      renderInitScript(
+        input({
+          job,
+          environment,
+          region,
+          runId: `${job}-20261123T0300Z`,
+          topicArn: `arn:aws:sns:${region}:123456789012:tj-outcomes`,
+        }),
+      ),
+      { runExit: 3 },
+    );
+    const { subject } = notification(run);
+    // The environment gives way, marked "~", so that the job, the outcome and the region remain.
+    assert.equal(subject.length, 99, subject);
+    assert.ok(subject.endsWith(`e~] ${job} failed in ${region}`), subject);
+    assert.match(subject, /^\[transient-jobs e+~\] /);
+    for (const what of ["succeeded", "timed-out", "failed at launch"]) {
+      assert.ok(notificationSubject(environment, job, what, region).length <= 99, what);
+    }
   });
 
   it("records no estimate for a market it has no price for, and says so", async () => {

@@ -18,10 +18,17 @@ export interface StubBehaviour {
   pullFailures?: number;
   /** Exit status of `docker run`. */
   runExit?: number;
-  /** `docker run` sleeps this many seconds (to be interrupted). */
+  /**
+   * `docker run` sleeps this many seconds (to be interrupted): the sleep stands for the container,
+   * which outlives a killed `docker run` until `docker stop` ends it.
+   */
   runSleepSeconds?: number;
+  /** What `docker wait` prints: the exit status of a stopped container. Default 143. */
+  stoppedExit?: number;
   /** `aws s3 cp` fails this many times before succeeding. */
   s3Failures?: number;
+  /** `aws s3 cp` takes this many seconds (to be interrupted). */
+  s3Seconds?: number;
   /** Exit status of `aws sns publish`. */
   snsExit?: number;
   /** Exit status of `shutdown -h +N` (the watchdog); `shutdown -h now` always succeeds. */
@@ -90,14 +97,21 @@ esac`,
   image) printf '%s\\n' "123456789012.dkr.ecr.eu-west-1.amazonaws.com/transient-jobs-pi@sha256:${"ab".repeat(32)}" ;;
   run)
     printf '%s\\0' "$@" >"$TJ_STATE/docker-run.argv"
-    if [[ -n "\${STUB_RUN_SLEEP:-}" ]]; then /bin/sleep "$STUB_RUN_SLEEP"; fi
+    if [[ -n "\${STUB_RUN_SLEEP:-}" ]]; then
+      /bin/sleep "$STUB_RUN_SLEEP" </dev/null >/dev/null 2>&1 &
+      printf '%s' "$!" >"$TJ_STATE/container.pid"
+      wait "$!"
+    fi
     exit "\${STUB_RUN_EXIT:-0}" ;;
+  stop) kill "$(<"$TJ_STATE/container.pid")" ;;
+  wait) printf '%s\\n' "\${STUB_STOPPED_EXIT:-143}" ;;
 esac`,
   aws: `case "$1 $2" in
   "ecr get-login-password") printf 'PASSWORD\\n' ;;
   "s3 cp")
     n=$(count s3-cp)
     /bin/cat >"$TJ_STATE/record-$n.json"
+    if [[ -n "\${STUB_S3_SECONDS:-}" ]]; then /bin/sleep "$STUB_S3_SECONDS"; fi
     (( n > \${STUB_S3_FAILURES:-0} )) || exit 1 ;;
   "sns publish") exit "\${STUB_SNS_EXIT:-0}" ;;
   "cloudwatch put-metric-data") exit "\${STUB_CW_EXIT:-0}" ;;
@@ -137,7 +151,9 @@ export class ScriptSandbox {
       STUB_PULL_FAILURES: stub(behaviour.pullFailures),
       STUB_RUN_EXIT: stub(behaviour.runExit),
       STUB_RUN_SLEEP: stub(behaviour.runSleepSeconds),
+      STUB_STOPPED_EXIT: stub(behaviour.stoppedExit),
       STUB_S3_FAILURES: stub(behaviour.s3Failures),
+      STUB_S3_SECONDS: stub(behaviour.s3Seconds),
       STUB_SNS_EXIT: stub(behaviour.snsExit),
       STUB_WATCHDOG_EXIT: stub(behaviour.watchdogExit),
       STUB_LIFECYCLE: behaviour.lifecycle ?? "",
@@ -172,13 +188,24 @@ export class ScriptSandbox {
 }
 
 /**
- * Runs `script` with the stubs. With `interruptWhen`, sends SIGTERM to the script's process group
- * (as systemd does at shutdown) once that file appears in the state folder.
+ * `script` with its stop time (see `STOP_MARGIN_MINUTES`) `seconds` after its start instead of
+ * minutes before its deadline: how the tests reach it without waiting.
+ */
+export function withStopAfterSeconds(script: string, seconds: number): string {
+  const line = /^readonly STOP_AFTER_SECONDS=\d+$/m;
+  if (!line.test(script)) throw new Error("the script has no STOP_AFTER_SECONDS line to replace");
+  return script.replace(line, `readonly STOP_AFTER_SECONDS=${seconds}`);
+}
+
+/**
+ * Runs `script` with the stubs. With `interruptWhen`, sends `signal` (default SIGTERM, as systemd
+ * does at shutdown) to the script's process group once that file appears in the state folder.
  */
 export async function runScript(
   script: string,
   behaviour: StubBehaviour = {},
   interruptWhen?: string,
+  signal: NodeJS.Signals = "SIGTERM",
 ): Promise<ScriptRun> {
   const sandbox = new ScriptSandbox(behaviour);
   try {
@@ -198,7 +225,7 @@ export async function runScript(
       poll = setInterval(() => {
         if (fs.existsSync(target) && child.pid !== undefined) {
           clearInterval(poll);
-          process.kill(-child.pid, "SIGTERM");
+          process.kill(-child.pid, signal);
         }
       }, 20);
     }
