@@ -113,6 +113,23 @@ describe("parseLaunchEvent", () => {
   }
 });
 
+/** A DescribeInstances answer listing one instance of run `runId`. */
+function oneInstance(instanceId: string, state: string, runId: string) {
+  return {
+    Reservations: [
+      {
+        Instances: [
+          {
+            InstanceId: instanceId,
+            State: { Name: state as "running" },
+            Tags: [{ Key: "transient-jobs:run-id", Value: runId }],
+          },
+        ],
+      },
+    ],
+  };
+}
+
 describe("handleLaunchEvent", () => {
   const ec2 = new EC2Client({ region: "eu-west-1" });
   const ec2Mock = mockClient(ec2);
@@ -184,19 +201,9 @@ describe("handleLaunchEvent", () => {
   }
 
   it("returns skipped results", async () => {
-    ec2Mock.on(DescribeInstancesCommand).resolves({
-      Reservations: [
-        {
-          Instances: [
-            {
-              InstanceId: "i-0prev",
-              State: { Name: "running" },
-              Tags: [{ Key: "transient-jobs:run-id", Value: "pi-20261123T0200Z" }],
-            },
-          ],
-        },
-      ],
-    });
+    ec2Mock
+      .on(DescribeInstancesCommand)
+      .resolves(oneInstance("i-0prev", "running", "pi-20261123T0200Z"));
     const result = await handleLaunchEvent(
       { job: "pi", scheduledTime: "2026-11-23T03:00:00Z" },
       deps(),
@@ -330,19 +337,9 @@ describe("handleLaunchEvent", () => {
 
     it("records a skipped run, naming the live run that blocked it", async () => {
       s3Mock.on(PutObjectCommand).resolves({});
-      ec2Mock.on(DescribeInstancesCommand).resolves({
-        Reservations: [
-          {
-            Instances: [
-              {
-                InstanceId: "i-0prev",
-                State: { Name: "running" },
-                Tags: [{ Key: "transient-jobs:run-id", Value: "pi-20261123T0200Z" }],
-              },
-            ],
-          },
-        ],
-      });
+      ec2Mock
+        .on(DescribeInstancesCommand)
+        .resolves(oneInstance("i-0prev", "running", "pi-20261123T0200Z"));
       const result = await handleLaunchEvent(event, reporting());
       assert.equal(result.status, "skipped");
       const record = JSON.parse(
@@ -356,19 +353,9 @@ describe("handleLaunchEvent", () => {
     });
 
     it("neither records nor notifies a run that already ended, and does not fail", async () => {
-      ec2Mock.on(DescribeInstancesCommand).resolves({
-        Reservations: [
-          {
-            Instances: [
-              {
-                InstanceId: "i-0done",
-                State: { Name: "terminated" },
-                Tags: [{ Key: "transient-jobs:run-id", Value: "pi-20261123T0300Z" }],
-              },
-            ],
-          },
-        ],
-      });
+      ec2Mock
+        .on(DescribeInstancesCommand)
+        .resolves(oneInstance("i-0done", "terminated", "pi-20261123T0300Z"));
       const result = await handleLaunchEvent(event, reporting());
       assert.equal(result.status, "ended");
       assert.equal(s3Mock.commandCalls(PutObjectCommand).length, 0);
