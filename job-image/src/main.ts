@@ -9,7 +9,7 @@ import * as path from "node:path";
 import { runPiJob } from "./job";
 import { LocalResultWriter } from "./localWriter";
 import { buildManifest, encodePiData, ResultWriter } from "./manifest";
-import { JobParams, ParamError, parseInvocation, USAGE } from "./params";
+import { JobParams, ParamError, parseInvocation, USAGE, workersWarning } from "./params";
 import { computePiDigits, createSeriesCache } from "./pi";
 import { INCREMENTAL_PLANNER } from "./planner";
 import { createProgressReporter, formatCount } from "./progress";
@@ -17,6 +17,35 @@ import { WorkerPool } from "./workerPool";
 
 /** Exit codes, part of the job contract. */
 export const EXIT = { ok: 0, failed: 1, badParameters: 2, stopped: 143 } as const;
+
+/** The longest writing the result may take before the run fails (a hung disk or network). */
+export const WRITE_TIMEOUT_MS = 120_000;
+
+/** Writes the result, failing after `timeoutMs` instead of hanging past the instance's deadline. */
+export async function writeWithin(
+  writer: ResultWriter,
+  data: Buffer,
+  manifest: Parameters<ResultWriter["write"]>[1],
+  timeoutMs = WRITE_TIMEOUT_MS,
+): Promise<Awaited<ReturnType<ResultWriter["write"]>>> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new Error(
+            `writing the result to ${writer.destination} did not finish within ${timeoutMs / 1000} s`,
+          ),
+        ),
+      timeoutMs,
+    );
+  });
+  try {
+    return await Promise.race([writer.write(data, manifest), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 /** Time kept for writing the result: 5% of the duration, from 0.2 s to 15 s. */
 export function writeReserveMs(durationSeconds: number): number {
@@ -34,7 +63,10 @@ async function createWriter(
 ): Promise<{ writer: ResultWriter; close: () => void }> {
   const { output } = params;
   if (output.kind === "local") {
-    return { writer: new LocalResultWriter(output.dir, params.runId), close: () => undefined };
+    return {
+      writer: new LocalResultWriter(output.dir, params.runId, output.overwrite),
+      close: () => undefined,
+    };
   }
   // Loaded only for S3 output: the SDK takes a few hundred milliseconds to load.
   const [{ S3Client }, { S3ResultWriter }] = await Promise.all([
@@ -79,6 +111,7 @@ async function run(params: JobParams, out: (text: string) => void): Promise<numb
   try {
     const { writer, close } = await createWriter(params);
     closeWriter = close;
+    await writer.prepare();
     out(
       `pi: run ${params.runId}, ${params.durationSeconds} s on ${params.workers} worker thread(s), results to ${writer.destination}\n`,
     );
@@ -119,7 +152,7 @@ async function run(params: JobParams, out: (text: string) => void): Promise<numb
       stopReason: result.stopReason,
       steps: result.steps,
     });
-    const stored = await writer.write(data, manifest);
+    const stored = await writeWithin(writer, data, manifest);
     out(
       `pi: ${formatCount(manifest.digits)} digits in ${manifest.seconds} s (${result.stopReason}); wrote ${stored.data} and ${stored.manifest}\n`,
     );
@@ -148,6 +181,8 @@ export async function main(
       out(USAGE);
       return EXIT.ok;
     }
+    const warning = workersWarning(invocation.params.workers, os.availableParallelism());
+    if (warning) process.stderr.write(`pi: warning: ${warning}\n`);
     return await run(invocation.params, out);
   } catch (error) {
     if (error instanceof ParamError) {

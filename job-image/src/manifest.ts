@@ -124,5 +124,7 @@ export interface StoredLocation {
 export interface ResultWriter {
   /** Where a run's objects go, e.g. `s3://bucket/jobs/pi/results/<run>/`. */
   readonly destination: string;
+  /** Checks, before any work, that the result can be written there; throws if not. */
+  prepare(): Promise<void>;
   write(data: Buffer, manifest: Manifest): Promise<StoredLocation>;
 }

@@ -19,6 +19,8 @@ export type OutputTarget =
       kind: "local";
       /** Folder that receives `<run id>/`, relative to the working directory or absolute. */
       dir: string;
+      /** Replace the results of a run with the same id (`--overwrite`); otherwise refuse. */
+      overwrite: boolean;
     };
 
 /** Validated parameters of one run. */
@@ -61,7 +63,8 @@ export const FLAGS: ReadonlyMap<string, { variable: string; example: string }> =
   ["--run-id", { variable: "RUN_ID", example: "pi-test-1" }],
 ]);
 
-export const USAGE = `Usage: pi-job [--duration SECONDS] [--workers N] [--out DIR] [--run-id ID]
+export const USAGE = `Usage: npm run job -- [--duration SECONDS] [--workers N] [--out DIR] [--run-id ID] [--overwrite]
+       (in the image: node dist/main.js [options])
 
 Computes as many digits of Pi as fit in the duration and stores them with a manifest.
 
@@ -69,6 +72,7 @@ Computes as many digits of Pi as fit in the duration and stores them with a mani
   --workers N         worker threads (WORKERS, default: number of CPUs)
   --out DIR           local results folder (RESULTS_DIR, default ./${PARAM_DEFAULTS.resultsDir})
   --run-id ID         run id (RUN_ID, default local-<UTC time>)
+  --overwrite         replace the results of an earlier local run with the same id
 
 With RESULTS_BUCKET set, results go to s3://RESULTS_BUCKET/RESULTS_PREFIX/RUN_ID/ instead.
 `;
@@ -86,12 +90,36 @@ export function defaultRunId(now: Date): string {
     .replace(/\.\d+Z$/, "Z")}`;
 }
 
+/** Where `--overwrite` is kept among the flag values: no variable sets it. */
+const OVERWRITE = "--overwrite";
+
+/**
+ * The job's flags npm took for its own: `npm run job --duration 10` (without `--`) sets
+ * `npm_config_duration=true` and passes only `10` on.
+ */
+export function flagsTakenByNpm(env: Readonly<Record<string, string | undefined>>): string[] {
+  return [...FLAGS.keys(), OVERWRITE].filter(
+    (flag) => env[`npm_config_${flag.slice(2).replace(/-/g, "_")}`] !== undefined,
+  );
+}
+
+/** A warning when more worker threads than cores were asked for: they only contend. */
+export function workersWarning(workers: number, cpus: number): string | undefined {
+  return workers > cpus
+    ? `--workers ${workers} is more than the ${cpus} core(s) of this machine; the extra threads share cores and make each step slower, not faster`
+    : undefined;
+}
+
 /** Splits the arguments into flag values (by variable name) or a help request. */
 function parseFlags(argv: readonly string[], problems: string[]): Record<string, string> | "help" {
   const values: Record<string, string> = {};
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === "--help" || arg === "-h") return "help";
+    if (arg === "--overwrite") {
+      values[OVERWRITE] = "true";
+      continue;
+    }
     const [flag, inline] = arg.startsWith("--") ? splitOnce(arg, "=") : [arg, undefined];
     const known = FLAGS.get(flag);
     if (!known) {
@@ -144,6 +172,12 @@ export function parseInvocation(
   context: { cpus: number; now: Date },
 ): Invocation {
   const problems: string[] = [];
+  const taken = flagsTakenByNpm(env);
+  if (taken.length > 0 && argv.some((arg) => !arg.startsWith("--"))) {
+    throw new ParamError([
+      `npm took ${taken.join(", ")} for itself and passed on only ${argv.map((a) => JSON.stringify(a)).join(" ")}: put "--" before the job's options, e.g. npm run job -- ${taken[0]}${taken[0] === OVERWRITE ? "" : ` ${FLAGS.get(taken[0])?.example ?? ""}`}`,
+    ]);
+  }
   const flags = parseFlags(argv, problems);
   if (flags === "help") return { kind: "help" };
   const flagFor = (variable: string) =>
@@ -249,7 +283,11 @@ export function parseInvocation(
         );
       }
     }
-    output = { kind: "local", dir: dirRaw?.raw ?? PARAM_DEFAULTS.resultsDir };
+    output = {
+      kind: "local",
+      dir: dirRaw?.raw ?? PARAM_DEFAULTS.resultsDir,
+      overwrite: flags[OVERWRITE] === "true",
+    };
   }
 
   if (problems.length > 0) throw new ParamError(problems);

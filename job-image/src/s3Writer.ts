@@ -92,6 +92,12 @@ export class S3ResultWriter implements ResultWriter {
     partRanges(0, this.partSize);
   }
 
+  /**
+   * Nothing to check without writing: the instance role may put objects but never read them back
+   * (no HeadBucket, no GetObject), and the init script checked its credentials at ECR login.
+   */
+  async prepare(): Promise<void> {}
+
   async write(data: Buffer, manifest: Manifest): Promise<StoredLocation> {
     if (data.length > this.threshold) {
       await this.putMultipart(data);

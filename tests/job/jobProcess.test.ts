@@ -95,7 +95,7 @@ describe("job process (node job-image/dist/main.js)", function () {
   it("prints the usage for --help", async () => {
     const run = await startJob({ cwd, args: ["--help"] });
     assert.equal(run.code, 0);
-    assert.match(run.stdout, /^Usage: pi-job \[--duration SECONDS\]/);
+    assert.match(run.stdout, /^Usage: npm run job -- \[--duration SECONDS\]/);
   });
 
   it("on SIGTERM writes the last verified step and exits with 143", async () => {

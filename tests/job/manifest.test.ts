@@ -2,6 +2,8 @@ import * as assert from "node:assert/strict";
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { LocalResultWriter } from "../../job-image/src/localWriter";
+import { writeWithin } from "../../job-image/src/main";
+import { ParamError } from "../../job-image/src/params";
 import {
   buildManifest,
   encodeManifest,
@@ -100,5 +102,47 @@ describe("job manifest and local output", () => {
       /file\/run-1|ENOTDIR|EEXIST/,
     );
     await fs.rm(dir, { recursive: true });
+  });
+
+  it("refuses, before any work, to replace a run's results unless asked", async () => {
+    const dir = temporaryDir("again");
+    const data = encodePiData("3.14");
+    await new LocalResultWriter(dir, "run-1").write(data, buildManifest(data, input));
+    await assert.rejects(
+      new LocalResultWriter(dir, "run-1").prepare(),
+      (e: Error) =>
+        e instanceof ParamError &&
+        e.problems[0] ===
+          `--run-id: run-1 already has results in ${path.join(dir, "run-1")}; use another --run-id (or leave it out), or add --overwrite to replace them`,
+    );
+    await new LocalResultWriter(dir, "run-1", true).prepare();
+    await new LocalResultWriter(dir, "run-2").prepare();
+    assert.deepEqual((await fs.readdir(dir)).sort(), ["run-1"]);
+    await fs.rm(dir, { recursive: true });
+  });
+
+  it("fails at once when the folder cannot be written", async () => {
+    const dir = temporaryDir("unwritable");
+    await fs.writeFile(path.join(dir, "file"), "");
+    await assert.rejects(
+      new LocalResultWriter(path.join(dir, "file"), "run-1").prepare(),
+      (e: Error) =>
+        e instanceof ParamError &&
+        /^--out: cannot write results to ".*file" \((ENOTDIR|EEXIST)\)/.test(e.problems[0]),
+    );
+    await fs.rm(dir, { recursive: true });
+  });
+
+  it("fails a write that hangs after its time limit, naming where it went", async () => {
+    const hanging = {
+      destination: "s3://bucket/jobs/pi/results/run-1/",
+      prepare: async () => undefined,
+      write: () => new Promise<never>(() => undefined),
+    };
+    const data = encodePiData("3.14");
+    await assert.rejects(
+      writeWithin(hanging, data, buildManifest(data, input), 50),
+      /^Error: writing the result to s3:\/\/bucket\/jobs\/pi\/results\/run-1\/ did not finish within 0\.05 s$/,
+    );
   });
 });

@@ -1,5 +1,12 @@
 import * as assert from "node:assert/strict";
-import { defaultRunId, JobParams, ParamError, parseInvocation } from "../../job-image/src/params";
+import {
+  defaultRunId,
+  JobParams,
+  ParamError,
+  parseInvocation,
+  USAGE,
+  workersWarning,
+} from "../../job-image/src/params";
 
 const context = { cpus: 4, now: new Date("2026-11-23T03:04:05.678Z") };
 const S3_ENV = {
@@ -32,7 +39,7 @@ describe("job parameters", () => {
       durationSeconds: 10,
       runId: "local-20261123T030405Z",
       workers: 4,
-      output: { kind: "local", dir: "results" },
+      output: { kind: "local", dir: "results", overwrite: false },
     });
     assert.equal(defaultRunId(new Date("2027-01-02T23:59:59.999Z")), "local-20270102T235959Z");
   });
@@ -64,7 +71,7 @@ describe("job parameters", () => {
         durationSeconds: 5,
         runId: "r1",
         workers: 1,
-        output: { kind: "local", dir: "/tmp/x" },
+        output: { kind: "local", dir: "/tmp/x", overwrite: false },
       },
     );
     assert.equal(params(env).durationSeconds, 60);
@@ -197,4 +204,38 @@ describe("job parameters", () => {
         region,
       ));
   }
+});
+
+describe("job command line as npm passes it", () => {
+  it("says to put -- before the options when npm took them for itself", () => {
+    // `npm run job --duration 10 --workers 2`: npm keeps the flags and passes the values on.
+    assert.deepEqual(
+      problems({ npm_config_duration: "true", npm_config_workers: "true" }, ["10", "2"]),
+      [
+        `npm took --duration, --workers for itself and passed on only "10" "2": put "--" before the job's options, e.g. npm run job -- --duration 10`,
+      ],
+    );
+  });
+
+  it("runs as usual when the options came after --", () => {
+    assert.equal(params({}, ["--duration", "5"]).durationSeconds, 5);
+  });
+
+  it("shows the command a user types in its help", () => {
+    assert.match(USAGE, /^Usage: npm run job -- \[--duration SECONDS\]/);
+    assert.match(USAGE, /--overwrite/);
+  });
+
+  it("refuses to overwrite a local run's results unless --overwrite is given", () => {
+    assert.equal((params({}).output as { overwrite: boolean }).overwrite, false);
+    assert.equal((params({}, ["--overwrite"]).output as { overwrite: boolean }).overwrite, true);
+  });
+
+  it("warns when more worker threads than cores are asked for", () => {
+    assert.equal(workersWarning(4, 4), undefined);
+    assert.equal(
+      workersWarning(8, 2),
+      "--workers 8 is more than the 2 core(s) of this machine; the extra threads share cores and make each step slower, not faster",
+    );
+  });
 });
