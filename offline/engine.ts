@@ -54,6 +54,25 @@ export interface Evaluation {
   outputs: Record<string, unknown>;
 }
 
+/** A stack or project file that is not valid YAML; the message is one line: file:line:column. */
+export class StackFileError extends Error {}
+
+/** Parses a YAML file, turning a syntax error into one line naming the file, line and column. */
+function readYaml(file: string): unknown {
+  try {
+    return parseYaml(fs.readFileSync(file, "utf8"));
+  } catch (error) {
+    const { linePos, message } = error as {
+      linePos?: Array<{ line: number; col: number }>;
+      message: string;
+    };
+    if (!linePos) throw error;
+    const [{ line, col }] = linePos;
+    const reason = message.split("\n")[0].replace(/ at line \d+, column \d+:?$/, "");
+    throw new StackFileError(`${path.basename(file)}:${line}:${col}: ${reason}`);
+  }
+}
+
 /**
  * Reads `Pulumi.<stack>.yaml` (and the defaults of `Pulumi.yaml`) into Pulumi's flat config map:
  * `namespace:key` → string, with non-string values JSON-encoded, as the CLI passes them.
@@ -65,7 +84,7 @@ export function loadStackConfig(stack: string, root = PROJECT_ROOT): Record<stri
       `stack "${stack}" has no ${path.basename(stackFile)}; known stacks: ${knownStacks(root).join(", ")}`,
     );
   }
-  const project = parseYaml(fs.readFileSync(path.join(root, "Pulumi.yaml"), "utf8")) as {
+  const project = readYaml(path.join(root, "Pulumi.yaml")) as {
     name: string;
     config?: Record<string, { default?: unknown; value?: unknown }>;
   };
@@ -78,8 +97,7 @@ export function loadStackConfig(stack: string, root = PROJECT_ROOT): Record<stri
       config[key.includes(":") ? key : `${project.name}:${key}`] = encode(value);
   }
   const stackConfig =
-    (parseYaml(fs.readFileSync(stackFile, "utf8")) as { config?: Record<string, unknown> })
-      ?.config ?? {};
+    (readYaml(stackFile) as { config?: Record<string, unknown> } | null)?.config ?? {};
   for (const [key, value] of Object.entries(stackConfig)) {
     if (value && typeof value === "object" && "secure" in (value as object)) {
       throw new Error(

@@ -10,10 +10,29 @@ import {
   nextRunTimes,
   parseScheduleExpression,
 } from "../components/scheduleExpression";
-import { evaluateProgram, knownStacks, loadStackConfig, RecordedResource } from "./engine";
+import {
+  evaluateProgram,
+  knownStacks,
+  loadStackConfig,
+  RecordedResource,
+  StackFileError,
+} from "./engine";
 
 const USAGE =
   "usage: npm run plan -- <stack> [--now <ISO time>]   (stacks: " + knownStacks().join(", ") + ")";
+
+/** What `npm run plan -- --help` prints. */
+export const HELP = `${USAGE}
+
+Evaluates the program for <stack> under Pulumi's mock engine (no Pulumi CLI, no AWS account) and
+prints every resource \`pulumi up\` would create, per region and job, with each job's next three
+runs in its time zone and the days a daylight-saving change skips or repeats its time.
+
+  <stack>          a stack with a Pulumi.<stack>.yaml
+  --now <ISO time> count the next runs from this time instead of now, e.g. 2026-11-23T12:00:00Z
+  --help, -h       this text
+
+exit status: 0 planned, 2 bad command line or invalid stack config, 1 anything else`;
 
 /** Parsed command line of the plan tool. */
 export interface PlanOptions {
@@ -24,8 +43,9 @@ export interface PlanOptions {
 /** Thrown for a bad command line; the message names the flag and what is allowed. */
 export class UsageError extends Error {}
 
-/** Parses `<stack> [--now ISO]`. */
-export function parsePlanArgs(argv: string[]): PlanOptions {
+/** Parses `<stack> [--now ISO]`, or `--help`. */
+export function parsePlanArgs(argv: string[]): PlanOptions | "help" {
+  if (argv.includes("--help") || argv.includes("-h")) return "help";
   let stack: string | undefined;
   let now = new Date();
   for (let i = 0; i < argv.length; i++) {
@@ -161,6 +181,10 @@ export function renderPlan(config: StackConfig, resources: RecordedResource[], n
 
 async function main(): Promise<void> {
   const options = parsePlanArgs(process.argv.slice(2));
+  if (options === "help") {
+    console.log(HELP);
+    return;
+  }
   const rawConfig = loadStackConfig(options.stack);
   const config = parseStackConfig(rawConfigFromPulumi(rawConfig), options.stack);
   const { resources } = await evaluateProgram(options.stack, rawConfig);
@@ -169,7 +193,10 @@ async function main(): Promise<void> {
 
 if (require.main === module) {
   main().catch((error: unknown) => {
-    const known = error instanceof UsageError || error instanceof StackConfigError;
+    const known =
+      error instanceof UsageError ||
+      error instanceof StackConfigError ||
+      error instanceof StackFileError;
     console.error(known ? (error as Error).message : error);
     process.exit(known ? 2 : 1);
   });

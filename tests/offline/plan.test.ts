@@ -1,6 +1,10 @@
 import * as assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { parsePlanArgs, UsageError } from "../../offline/plan";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { loadStackConfig, StackFileError } from "../../offline/engine";
+import { HELP, parsePlanArgs, UsageError } from "../../offline/plan";
 import { PROJECT_ROOT } from "../../offline/engine";
 
 function plan(...args: string[]) {
@@ -91,6 +95,12 @@ describe("npm run plan", function () {
 });
 
 describe("parsePlanArgs", () => {
+  it("answers --help and -h with its help, whatever else is given", () => {
+    assert.equal(parsePlanArgs(["--help"]), "help");
+    assert.equal(parsePlanArgs(["dev", "-h"]), "help");
+    assert.match(HELP, /^usage: npm run plan -- <stack> \[--now <ISO time>\]/);
+  });
+
   it("reads the stack and --now", () => {
     assert.deepEqual(parsePlanArgs(["dev", "--now", "2026-01-02T03:04:05Z"]), {
       stack: "dev",
@@ -110,4 +120,28 @@ describe("parsePlanArgs", () => {
         (e: unknown) => e instanceof UsageError && message.test((e as Error).message),
       ));
   }
+});
+
+describe("loadStackConfig", () => {
+  it("turns a YAML syntax error into one line naming the file, line and column", () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), "tj-yaml-"));
+    try {
+      fs.copyFileSync(
+        path.join(__dirname, "..", "..", "Pulumi.yaml"),
+        path.join(root, "Pulumi.yaml"),
+      );
+      fs.writeFileSync(
+        path.join(root, "Pulumi.dev.yaml"),
+        "config:\n  transient-jobs:regions: [eu-west-1\n  transient-jobs:jobs: {}\n",
+      );
+      assert.throws(
+        () => loadStackConfig("dev", root),
+        (e: unknown) =>
+          e instanceof StackFileError &&
+          /^Pulumi\.dev\.yaml:3:3: [^\n]+$/.test((e as Error).message),
+      );
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+  });
 });
