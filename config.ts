@@ -667,6 +667,56 @@ export function regionsBefore(regions: RegionConfig[], region: RegionConfig): Re
  * Picks this project's keys out of Pulumi's flat config map (`"transient-jobs:regions"` → `regions`)
  * and decodes their values: Pulumi stores objects, lists, numbers and booleans as JSON text.
  */
+/**
+ * Keys whose namespace looks like a misspelling of the project's (`transient-job:regions`): the
+ * program would never read them, and the stack would deploy without the intended value.
+ */
+export function misspeltNamespaceProblems(all: Record<string, string>): string[] {
+  return Object.keys(all).flatMap((key) => {
+    const at = key.indexOf(":");
+    if (at < 0) return [];
+    const namespace = key.slice(0, at);
+    if (namespace === PROJECT || editDistance(namespace, PROJECT) > 3) return [];
+    const intended = `${PROJECT}:${key.slice(at + 1)}`;
+    return [
+      `${key}: namespace "${namespace}" is not this project's; did you mean ${intended}? This program reads only keys under ${PROJECT}:`,
+    ];
+  });
+}
+
+/**
+ * Reads Pulumi's flat config map into a validated config: every problem at once, misspelt
+ * namespaces included.
+ */
+export function readStackConfig(all: Record<string, string>, environment: string): StackConfig {
+  const misspelt = misspeltNamespaceProblems(all);
+  let config: StackConfig;
+  try {
+    config = parseStackConfig(rawConfigFromPulumi(all), environment);
+  } catch (error) {
+    if (error instanceof StackConfigError) {
+      throw new StackConfigError([...misspelt, ...error.problems]);
+    }
+    throw error;
+  }
+  if (misspelt.length > 0) throw new StackConfigError(misspelt);
+  return config;
+}
+
+/** Levenshtein distance: insertions, deletions and substitutions that turn `a` into `b`. */
+export function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const substitution = previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1);
+      current.push(Math.min(previous[j] + 1, current[j - 1] + 1, substitution));
+    }
+    previous = current;
+  }
+  return previous[b.length];
+}
+
 export function rawConfigFromPulumi(all: Record<string, string>): RawStackConfig {
   const raw: RawStackConfig = {};
   for (const [key, text] of Object.entries(all)) {

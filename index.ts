@@ -4,12 +4,12 @@
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { parseStackConfig, rawConfigFromPulumi, regionsBefore } from "./config";
+import { readStackConfig, regionsBefore } from "./config";
 import { RegionalJobStack } from "./components/regionalJobStack";
 import { JobsDashboard, queueNameFromArn } from "./components/monitoring";
 import { environmentComponentName, regionalStackName } from "./components/naming";
 
-const config = parseStackConfig(rawConfigFromPulumi(pulumi.runtime.allConfig()), pulumi.getStack());
+const config = readStackConfig(pulumi.runtime.allConfig(), pulumi.getStack());
 
 // Declared in rollout order, so each region can wait for the regions before it. Names depend on
 // the region only: adding or removing a region never renames another region's resources.

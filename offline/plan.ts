@@ -3,7 +3,7 @@
  * and prints, per region and job, the resources `pulumi up` would create and the next 3 runs.
  * Nothing is deployed and no AWS account is needed.
  */
-import { parseStackConfig, rawConfigFromPulumi, StackConfig, StackConfigError } from "../config";
+import { readStackConfig, StackConfig, StackConfigError } from "../config";
 import {
   dstWarningsForYear,
   formatDstWarning,
@@ -186,7 +186,7 @@ async function main(): Promise<void> {
     return;
   }
   const rawConfig = loadStackConfig(options.stack);
-  const config = parseStackConfig(rawConfigFromPulumi(rawConfig), options.stack);
+  const config = readStackConfig(rawConfig, options.stack);
   const { resources } = await evaluateProgram(options.stack, rawConfig);
   console.log(renderPlan(config, resources, options.now));
 }

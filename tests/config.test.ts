@@ -2,8 +2,10 @@ import * as assert from "node:assert/strict";
 import {
   instanceArchitecture,
   jobsForRegion,
+  editDistance,
   maxLaunchDelaySeconds,
   parseStackConfig,
+  readStackConfig,
   rawConfigFromPulumi,
   RawStackConfig,
   regionsBefore,
@@ -429,6 +431,63 @@ describe("rawConfigFromPulumi", () => {
         "aws:region": "eu-west-1",
       }),
       { regions: ["eu-west-1"], logRetentionDays: 14, name: "plain text" },
+    );
+  });
+});
+
+describe("readStackConfig", () => {
+  const all = {
+    "transient-jobs:regions": JSON.stringify(["eu-west-1"]),
+    "transient-jobs:jobs": JSON.stringify({ pi: job() }),
+    "aws:region": "eu-west-1",
+    "pulumi:disable-default-providers": JSON.stringify(["aws"]),
+  };
+
+  it("reads the project's keys and ignores other providers' namespaces", () => {
+    assert.deepEqual(
+      readStackConfig(all, "dev").regions.map((r) => r.name),
+      ["eu-west-1"],
+    );
+  });
+
+  it("reports a key under a misspelt namespace, with the key it was meant to be", () => {
+    assert.throws(
+      () => readStackConfig({ ...all, "transient-job:logRetentionDays": "7" }, "dev"),
+      (e: unknown) =>
+        e instanceof StackConfigError &&
+        e.problems.length === 1 &&
+        e.problems[0] ===
+          'transient-job:logRetentionDays: namespace "transient-job" is not this project\'s; did you mean transient-jobs:logRetentionDays? This program reads only keys under transient-jobs:',
+    );
+  });
+
+  it("lists a misspelt namespace together with the config's other problems", () => {
+    assert.throws(
+      () =>
+        readStackConfig(
+          {
+            ...all,
+            "transient-jobs:regions": JSON.stringify(["eu-west-9"]),
+            "trnsient-jobs:x": "1",
+          },
+          "dev",
+        ),
+      (e: unknown) =>
+        e instanceof StackConfigError &&
+        e.problems[0].startsWith('trnsient-jobs:x: namespace "trnsient-jobs"') &&
+        e.problems.some((p) => p.startsWith('transient-jobs:regions[0]: "eu-west-9"')),
+    );
+  });
+
+  it("measures edit distance", () => {
+    assert.deepEqual(
+      [
+        editDistance("transient-jobs", "transient-job"),
+        editDistance("kitten", "sitting"),
+        editDistance("", "abc"),
+        editDistance("aws", "transient-jobs"),
+      ],
+      [1, 3, 3, 12],
     );
   });
 });
