@@ -373,6 +373,22 @@ const scheduleRule = z
 
 const parameterName = /^[A-Z_][A-Z0-9_]*$/;
 
+/**
+ * A parameter value: an environment string. `pulumi config set --path jobs.pi.parameters.X 300`
+ * stores the number 300 (and `true` a boolean), so numbers and booleans are taken in their
+ * string form; anything else is refused.
+ */
+const parameterValue = z
+  .union([z.string(), z.number().transform(String), z.boolean().transform(String)], {
+    error: "must be a string, a number or true/false (it becomes an environment variable)",
+  })
+  .pipe(
+    z
+      .string()
+      .max(4096, "is longer than 4096 characters, the most one parameter may hold")
+      .refine((v) => !v.includes("\0"), "must not contain NUL"),
+  );
+
 const jobSchema = z.strictObject({
   schedule: scheduleRule,
   timezone: z
@@ -421,10 +437,7 @@ const jobSchema = z.strictObject({
         .refine((n) => !RESERVED_PARAMETERS.includes(n), {
           message: `is reserved; the init script sets ${RESERVED_PARAMETERS.join(", ")}`,
         }),
-      z
-        .string()
-        .max(4096)
-        .refine((v) => !v.includes("\0"), "must not contain NUL"),
+      parameterValue,
     )
     .default({}),
   regions: z.array(regionName).min(1).optional(),
@@ -503,6 +516,8 @@ function issueProblems(issue: Issue, raw: unknown, base: readonly PropertyKey[])
         `${key}: ${describe(path[path.length - 1])} ${issue.issues.map((i) => i.message).join("; ")}`,
       ];
     case "invalid_union": {
+      // A union with its own message (a parameter value) says what is allowed itself.
+      if (issue.message !== "Invalid input") return [`${key}: ${describe(value)} ${issue.message}`];
       // Region entries are a name or an object: report the branch that matches the value's shape.
       const branch =
         issue.errors[typeof value === "object" && value !== null ? 1 : 0] ?? issue.errors[0];

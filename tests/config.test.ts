@@ -349,6 +349,26 @@ describe("parseStackConfig", () => {
     assert.equal(maxLaunchDelaySeconds(config.jobs[0], config.launcherRetry, 120), 1620);
   });
 
+  it("takes numbers and booleans as parameters in their string form, as pulumi config set stores them", () => {
+    const config = parseStackConfig(
+      valid({
+        jobs: { pi: job({ parameters: { DURATION_SECONDS: 300, DEBUG: true, RATIO: 1.5 } }) },
+      }),
+      "dev",
+    );
+    assert.deepEqual(config.jobs[0].parameters, {
+      DURATION_SECONDS: "300",
+      DEBUG: "true",
+      RATIO: "1.5",
+    });
+    assert.deepEqual(
+      problemsOf(valid({ jobs: { pi: job({ parameters: { DURATION_SECONDS: { s: 1 } } }) } })),
+      [
+        'transient-jobs:jobs.pi.parameters.DURATION_SECONDS: {"s":1} must be a string, a number or true/false (it becomes an environment variable)',
+      ],
+    );
+  });
+
   it("applies a region's instance type override to the jobs that run there", () => {
     const config = parseStackConfig(
       valid({ regions: ["eu-west-1", { name: "us-east-1", instanceTypes: ["c7i.large"] }] }),

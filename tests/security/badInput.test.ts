@@ -154,7 +154,7 @@ const BAD_CONFIG: Array<[string, Record<string, unknown>, string[]]> = [
     "a 5000-character parameter",
     withJob({ parameters: { A: "x".repeat(5000) } }),
     [
-      `transient-jobs:jobs.pi.parameters.A: "${"x".repeat(76)}... is too big: expected string to have <=4096 characters`,
+      `transient-jobs:jobs.pi.parameters.A: "${"x".repeat(76)}... is longer than 4096 characters, the most one parameter may hold`,
     ],
   ],
   [
@@ -163,9 +163,12 @@ const BAD_CONFIG: Array<[string, Record<string, unknown>, string[]]> = [
     ['transient-jobs:jobs.pi.parameters.A: "a\\u0000b" must not contain NUL'],
   ],
   [
-    "a numeric parameter",
-    withJob({ parameters: { A: 5 } }),
-    ["transient-jobs:jobs.pi.parameters.A: 5 is invalid: expected string, received number"],
+    // Numbers and booleans are taken in their string form (tests/config.test.ts); a list is not.
+    "a list as a parameter",
+    withJob({ parameters: { A: [5] } }),
+    [
+      "transient-jobs:jobs.pi.parameters.A: [5] must be a string, a number or true/false (it becomes an environment variable)",
+    ],
   ],
   [
     "a job field the schema does not know",
