@@ -303,9 +303,30 @@ const nameRule = (what: string, max: number) =>
     );
 
 const regionName = z.string().refine((r) => AWS_REGIONS.includes(r), {
-  message:
-    'is not an AWS region (e.g. "eu-west-1", "us-east-2"; the full list is AWS_REGIONS in config.ts)',
+  error: (issue) =>
+    `is not an AWS region (${didYouMean(issue.input, AWS_REGIONS) ?? 'e.g. "eu-west-1", "us-east-2"'}; the full list is AWS_REGIONS in config.ts)`,
 });
+
+/** `did you mean "x"?` for the candidate nearest to a misspelt value, if one is near enough. */
+function didYouMean(value: unknown, candidates: readonly string[]): string | undefined {
+  if (typeof value !== "string") return undefined;
+  const best = nearest(value, candidates);
+  return best === undefined ? undefined : `did you mean ${JSON.stringify(best)}?`;
+}
+
+/** The candidate within a few edits of `value` (case aside), the nearest first; or none. */
+export function nearest(value: string, candidates: readonly string[]): string | undefined {
+  const limit = Math.max(2, Math.floor(value.length / 4));
+  let best: { candidate: string; distance: number } | undefined;
+  for (const candidate of candidates) {
+    const distance = editDistance(value.toLowerCase(), candidate.toLowerCase());
+    if (distance <= limit && (!best || distance < best.distance)) best = { candidate, distance };
+  }
+  return best?.candidate;
+}
+
+/** IANA zones as this Node knows them, for suggestions. */
+const TIME_ZONES: readonly string[] = ["UTC", ...Intl.supportedValuesOf("timeZone")];
 
 const instanceTypes = z
   .array(
@@ -393,7 +414,10 @@ const jobSchema = z.strictObject({
   schedule: scheduleRule,
   timezone: z
     .string()
-    .refine(isValidTimezone, 'is not an IANA time zone (e.g. "UTC", "Europe/Paris")')
+    .refine(isValidTimezone, {
+      error: (issue) =>
+        `is not an IANA time zone (${didYouMean(issue.input, TIME_ZONES) ?? 'e.g. "UTC", "Europe/Paris"'})`,
+    })
     .default("UTC"),
   image: z
     .string()
@@ -504,7 +528,7 @@ type Issue = z.core.$ZodIssue;
 
 function issueProblems(issue: Issue, raw: unknown, base: readonly PropertyKey[]): string[] {
   const path = [...base, ...issue.path];
-  const key = `${PROJECT}:${formatPath(path)}`;
+  const key = path.length > 0 ? `${PROJECT}:${formatPath(path)}` : PROJECT;
   const value = valueAt(raw, path);
   switch (issue.code) {
     case "unrecognized_keys":
@@ -524,11 +548,70 @@ function issueProblems(issue: Issue, raw: unknown, base: readonly PropertyKey[])
       return branch.flatMap((inner) => issueProblems(inner, raw, path));
     }
     default:
-      return [
-        `${key}: ${describe(value)} ${issue.message
-          .replace(/^Invalid (input|option): /, "is invalid: ")
-          .replace(/^Too (small|big): /, (_, size: string) => `is too ${size}: `)}`,
-      ];
+      return [`${key}: ${describe(value)} ${ruleText(issue, value)}`];
+  }
+}
+
+/** The validation library's default messages start so; ours never do. */
+const LIBRARY_MESSAGE = /^(Invalid (input|option)|Too (small|big))\b/;
+
+const KIND_NAMES: Record<string, string> = {
+  string: "a string",
+  number: "a number",
+  int: "a whole number",
+  boolean: "true or false",
+  array: "a list",
+  object: "a map of keys to values",
+  record: "a map of keys to values",
+  undefined: "nothing",
+  null: "null",
+};
+
+function kindOf(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "array";
+  return typeof value;
+}
+
+/** What a rule allows and how to fix the value, in our words instead of the library's. */
+function ruleText(issue: Issue, value: unknown): string {
+  if (!LIBRARY_MESSAGE.test(issue.message)) return issue.message;
+  switch (issue.code) {
+    case "invalid_type": {
+      const expected = KIND_NAMES[issue.expected] ?? issue.expected;
+      if (value === undefined) return `is required: set it to ${expected}`;
+      if (issue.expected === "int") return "must be a whole number";
+      const unquote =
+        typeof value === "string" && issue.expected === "number" && /^-?\d+(\.\d+)?$/.test(value)
+          ? `; write ${value} without quotes`
+          : typeof value === "string" &&
+              issue.expected === "boolean" &&
+              /^(true|false)$/.test(value)
+            ? `; write ${value} without quotes`
+            : "";
+      return `must be ${expected}, not ${KIND_NAMES[kindOf(value)] ?? kindOf(value)}${unquote}`;
+    }
+    case "too_small":
+    case "too_big": {
+      const bound = issue.code === "too_small" ? issue.minimum : issue.maximum;
+      const word = issue.code === "too_small" ? "least" : "most";
+      const exclusive = issue.inclusive === false;
+      switch (issue.origin) {
+        case "array":
+        case "set":
+          return `must list at ${word} ${bound} item(s)`;
+        case "string":
+          return `must have at ${word} ${bound} character(s)`;
+        default:
+          return exclusive
+            ? `must be ${issue.code === "too_small" ? "greater" : "less"} than ${bound}`
+            : `must be at ${word} ${bound}`;
+      }
+    }
+    case "invalid_value":
+      return `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}`;
+    default:
+      return issue.message;
   }
 }
 

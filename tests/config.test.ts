@@ -138,7 +138,7 @@ describe("parseStackConfig", () => {
     [
       "runtime as text",
       valid({ jobs: { pi: job({ maxRuntimeMinutes: "two hours" }) } }),
-      'transient-jobs:jobs.pi.maxRuntimeMinutes: "two hours" is invalid: expected number, received string',
+      'transient-jobs:jobs.pi.maxRuntimeMinutes: "two hours" must be a number, not a string',
     ],
     [
       "job region the stack does not have",
@@ -148,7 +148,7 @@ describe("parseStackConfig", () => {
     [
       "unknown concurrency policy",
       valid({ jobs: { pi: job({ concurrencyPolicy: "skip" }) } }),
-      'transient-jobs:jobs.pi.concurrencyPolicy: "skip" is invalid: expected one of "forbid"|"allow"|"replace"',
+      'transient-jobs:jobs.pi.concurrencyPolicy: "skip" must be one of "forbid", "allow", "replace"',
     ],
     [
       "misspelt key",
@@ -173,7 +173,7 @@ describe("parseStackConfig", () => {
     [
       "region flag of the wrong type",
       valid({ regions: [{ name: "eu-west-1", enabled: "no" }] }),
-      'transient-jobs:regions[0].enabled: "no" is invalid: expected boolean, received string',
+      'transient-jobs:regions[0].enabled: "no" must be true or false, not a string',
     ],
     [
       "bad subnet id",
@@ -221,7 +221,7 @@ describe("parseStackConfig", () => {
     [
       "schedule offset of an hour",
       valid({ regions: [{ name: "eu-west-1", scheduleOffsetMinutes: 60 }] }),
-      "transient-jobs:regions[0].scheduleOffsetMinutes: 60 is too big: expected number to be <=59",
+      "transient-jobs:regions[0].scheduleOffsetMinutes: 60 must be at most 59",
     ],
     [
       "schedule offset that cannot shift a job's cron exactly",
@@ -242,17 +242,17 @@ describe("parseStackConfig", () => {
     [
       "negative rollout order",
       valid({ regions: [{ name: "eu-west-1", rolloutOrder: -1 }] }),
-      "transient-jobs:regions[0].rolloutOrder: -1 is too small: expected number to be >=0",
+      "transient-jobs:regions[0].rolloutOrder: -1 must be at least 0",
     ],
     [
       "fractional rollout order",
       valid({ regions: [{ name: "eu-west-1", rolloutOrder: 1.5 }] }),
-      "transient-jobs:regions[0].rolloutOrder: 1.5 is invalid: expected int, received number",
+      "transient-jobs:regions[0].rolloutOrder: 1.5 must be a whole number",
     ],
     [
       "rollout order as text",
       valid({ regions: [{ name: "eu-west-1", rolloutOrder: "first" }] }),
-      'transient-jobs:regions[0].rolloutOrder: "first" is invalid: expected number, received string',
+      'transient-jobs:regions[0].rolloutOrder: "first" must be a number, not a string',
     ],
     [
       "more Lambda retries than Lambda allows",
@@ -297,6 +297,32 @@ describe("parseStackConfig", () => {
       );
     });
   }
+
+  it("suggests the nearest region and time zone, and says what is allowed in its own words", () => {
+    assert.deepEqual(
+      problemsOf(
+        valid({
+          regions: ["eu-wset-1"],
+          jobs: { pi: job({ timezone: "Europe/Pariss", volumeGiB: 0 }) },
+          imagesToKeep: "5",
+          unknownTopLevel: 1,
+        }),
+      ).sort(),
+      [
+        'transient-jobs: unknown key(s) "unknownTopLevel"; check the spelling against Pulumi.yaml',
+        'transient-jobs:imagesToKeep: "5" must be a number, not a string; write 5 without quotes',
+        'transient-jobs:jobs.pi.timezone: "Europe/Pariss" is not an IANA time zone (did you mean "Europe/Paris"?)',
+        "transient-jobs:jobs.pi.volumeGiB: 0 must be at least 30 (the AMI's root snapshot)",
+        'transient-jobs:regions[0]: "eu-wset-1" is not an AWS region (did you mean "eu-west-1"?; the full list is AWS_REGIONS in config.ts)',
+      ].sort(),
+    );
+  });
+
+  it("names a missing required key and what to set it to", () => {
+    assert.deepEqual(problemsOf({ regions: ["eu-west-1"] }), [
+      "transient-jobs:jobs: (missing) is required: set it to a map of keys to values",
+    ]);
+  });
 
   it("reports every problem at once", () => {
     const problems = problemsOf(

@@ -35,7 +35,7 @@ const BAD_CONFIG: Array<[string, Record<string, unknown>, string[]]> = [
   [
     "regions as a string",
     { regions: "eu-west-1" },
-    ['transient-jobs:regions: "eu-west-1" is invalid: expected array, received string'],
+    ['transient-jobs:regions: "eu-west-1" must be a list, not a string'],
   ],
   [
     "a region with a shell command",
@@ -76,7 +76,7 @@ const BAD_CONFIG: Array<[string, Record<string, unknown>, string[]]> = [
   [
     "a schedule that is a number",
     withJob({ schedule: 42 }),
-    ["transient-jobs:jobs.pi.schedule: 42 is invalid: expected string, received number"],
+    ["transient-jobs:jobs.pi.schedule: 42 must be a string, not a number"],
   ],
   [
     "a 400 kB schedule",
@@ -89,7 +89,7 @@ const BAD_CONFIG: Array<[string, Record<string, unknown>, string[]]> = [
     "a time zone with backticks",
     withJob({ timezone: "Europe/Dublin`id`" }),
     [
-      'transient-jobs:jobs.pi.timezone: "Europe/Dublin`id`" is not an IANA time zone (e.g. "UTC", "Europe/Paris")',
+      'transient-jobs:jobs.pi.timezone: "Europe/Dublin`id`" is not an IANA time zone (did you mean "Europe/Dublin"?)',
     ],
   ],
   [
@@ -112,7 +112,9 @@ const BAD_CONFIG: Array<[string, Record<string, unknown>, string[]]> = [
   [
     "a volume size as a string",
     withJob({ volumeGiB: "30" }),
-    ['transient-jobs:jobs.pi.volumeGiB: "30" is invalid: expected number, received string'],
+    [
+      'transient-jobs:jobs.pi.volumeGiB: "30" must be a number, not a string; write 30 without quotes',
+    ],
   ],
   [
     "a volume smaller than the AMI",
@@ -122,7 +124,7 @@ const BAD_CONFIG: Array<[string, Record<string, unknown>, string[]]> = [
   [
     "a runtime of 2.5 minutes",
     withJob({ maxRuntimeMinutes: 2.5 }),
-    ["transient-jobs:jobs.pi.maxRuntimeMinutes: 2.5 is invalid: expected int, received number"],
+    ["transient-jobs:jobs.pi.maxRuntimeMinutes: 2.5 must be a whole number"],
   ],
   [
     "a runtime of two years",
@@ -133,7 +135,7 @@ const BAD_CONFIG: Array<[string, Record<string, unknown>, string[]]> = [
     "an unknown purchase option",
     withJob({ purchaseOption: "free" }),
     [
-      'transient-jobs:jobs.pi.purchaseOption: "free" is invalid: expected one of "on-demand"|"spot"|"spot-then-on-demand"',
+      'transient-jobs:jobs.pi.purchaseOption: "free" must be one of "on-demand", "spot", "spot-then-on-demand"',
     ],
   ],
   [
