@@ -1,8 +1,17 @@
 /**
  * Stack configuration: raw values from `Pulumi.<stack>.yaml` in, a typed and validated
- * `StackConfig` out. Pure: nothing here touches Pulumi or AWS, so every rule is tested with plain
- * tables. Defaults live here and in `Pulumi.yaml` (with descriptions); keep the two in step.
+ * `StackConfig` out. Nothing here touches Pulumi or AWS: `parseStackConfig` is pure, so every rule
+ * is tested with plain tables; `readStackConfig` adds what needs files (each job's declared
+ * parameters). Defaults live here and in `Pulumi.yaml` (with descriptions); keep the two in step.
  */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import {
+  parameterProblems,
+  ParameterFileError,
+  PARAMETERS_FILE,
+  parseParameterDeclarations,
+} from "./jobParameters";
 import { z } from "zod";
 import {
   parseScheduleExpression,
@@ -786,7 +795,11 @@ export function misspeltNamespaceProblems(all: Record<string, string>): string[]
  * Reads Pulumi's flat config map into a validated config: every problem at once, misspelt
  * namespaces included.
  */
-export function readStackConfig(all: Record<string, string>, environment: string): StackConfig {
+export function readStackConfig(
+  all: Record<string, string>,
+  environment: string,
+  readFile: (file: string) => string | undefined = readIfExists,
+): StackConfig {
   const misspelt = misspeltNamespaceProblems(all);
   let config: StackConfig;
   try {
@@ -797,8 +810,37 @@ export function readStackConfig(all: Record<string, string>, environment: string
     }
     throw error;
   }
-  if (misspelt.length > 0) throw new StackConfigError(misspelt);
+  const problems = [...misspelt, ...declaredParameterProblems(config.jobs, readFile)];
+  if (problems.length > 0) throw new StackConfigError(problems);
   return config;
+}
+
+/** The file's text, or undefined when it does not exist. */
+function readIfExists(file: string): string | undefined {
+  return fs.existsSync(file) ? fs.readFileSync(file, "utf8") : undefined;
+}
+
+/**
+ * Each job's parameters against the declarations in its build context's `parameters.json`
+ * (relative to the working directory, which `pulumi up` sets to the project); a job whose image
+ * declares nothing is not checked.
+ */
+export function declaredParameterProblems(
+  jobs: JobConfig[],
+  readFile: (file: string) => string | undefined,
+): string[] {
+  return jobs.flatMap((job) => {
+    const file = path.join(job.image, PARAMETERS_FILE);
+    const text = readFile(file);
+    if (text === undefined) return [];
+    try {
+      return parameterProblems(job, parseParameterDeclarations(text, file), PROJECT);
+    } catch (error) {
+      if (error instanceof ParameterFileError)
+        return [`${PROJECT}:jobs.${job.name}.image: ${error.message}`];
+      throw error;
+    }
+  });
 }
 
 /** Levenshtein distance: insertions, deletions and substitutions that turn `a` into `b`. */
