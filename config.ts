@@ -661,6 +661,8 @@ export function parseStackConfig(raw: RawStackConfig, environment: string): Stac
     parsedSchedule: parseScheduleExpression(job.schedule),
   }));
 
+  /** Jobs that name a region the stack does not have. */
+  const misplaced = new Set<string>();
   for (const job of jobs) {
     const key = `${PROJECT}:jobs.${job.name}`;
     job.instanceTypes.forEach((type, i) => {
@@ -673,6 +675,7 @@ export function parseStackConfig(raw: RawStackConfig, environment: string): Stac
     });
     job.regions?.forEach((region, i) => {
       if (!seen.has(region)) {
+        misplaced.add(job.name);
         problems.push(
           `${key}.regions[${i}]: "${region}" is not one of the stack's regions (${[...seen].join(", ")}); add it to ${PROJECT}:regions first`,
         );
@@ -710,14 +713,15 @@ export function parseStackConfig(raw: RawStackConfig, environment: string): Stac
     }
   });
   regions.forEach((region, i) => {
-    if (!jobs.some((job) => runsIn(job, region.name))) {
+    // A job naming a region the stack lacks is one mistake, reported once, not also here.
+    if (misplaced.size === 0 && !jobs.some((job) => runsIn(job, region.name))) {
       problems.push(
         `${PROJECT}:regions[${i}]: "${region.name}" runs no job (every job's regions leaves it out); remove the region or add it to a job's regions`,
       );
     }
   });
   problems.push(...namingProblems(environment, regions, jobs));
-  for (const job of jobs) {
+  for (const job of jobs.filter((j) => !misplaced.has(j.name))) {
     const problem = initScriptProblem(job, environment, regions);
     if (problem) problems.push(`${PROJECT}:jobs.${job.name}.parameters: ${problem}`);
   }

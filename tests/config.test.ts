@@ -318,6 +318,12 @@ describe("parseStackConfig", () => {
     );
   });
 
+  it("reports a job's region outside the stack once, without its consequences", () => {
+    assert.deepEqual(problemsOf(valid({ jobs: { pi: job({ regions: ["us-east-1"] }) } })), [
+      `transient-jobs:jobs.pi.regions[0]: "us-east-1" is not one of the stack's regions (eu-west-1); add it to transient-jobs:regions first`,
+    ]);
+  });
+
   it("names a missing required key and what to set it to", () => {
     assert.deepEqual(problemsOf({ regions: ["eu-west-1"] }), [
       "transient-jobs:jobs: (missing) is required: set it to a map of keys to values",
