@@ -5,7 +5,7 @@
  */
 import * as assert from "node:assert/strict";
 import { evaluateProgram, Evaluation, loadStackConfig, RecordedResource } from "../offline/engine";
-import { evaluatedStack } from "./support/evaluations";
+import { evaluatedStack } from "../testing/evaluations";
 
 const REGIONAL = "transient-jobs:index:RegionalJobStack";
 const SCHEDULE = "aws:scheduler/schedule:Schedule";

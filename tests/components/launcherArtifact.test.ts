@@ -11,7 +11,7 @@ import {
   invokeSerializedHandler,
   startEc2Stub,
   type Ec2Stub,
-} from "../launcher/serializedClosure";
+} from "../../testing/serializedClosure";
 
 describe("launcher artifact from the program", function () {
   this.timeout(60000);

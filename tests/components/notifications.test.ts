@@ -28,9 +28,9 @@ import {
   invokeSerializedHandler,
   startEc2Stub,
   type Ec2Stub,
-} from "../launcher/serializedClosure";
-import { evaluatedStack } from "../support/evaluations";
-import { MOTO_CLIENT_CONFIG, resetMoto, startMoto } from "../support/moto";
+} from "../../testing/serializedClosure";
+import { evaluatedStack } from "../../testing/evaluations";
+import { MOTO_CLIENT_CONFIG, resetMoto, startMoto } from "../../testing/moto";
 
 const EMAILS = ["ops@example.com", "oncall@example.com", "OPS@example.com"];
 const HOOKS = ["https://hooks.example.com/transient-jobs"];

@@ -24,7 +24,7 @@ import {
   PROJECT_ROOT,
   RecordedResource,
 } from "../../offline/engine";
-import { evaluatedStack } from "../support/evaluations";
+import { evaluatedStack } from "../../testing/evaluations";
 import { assumeRole, deploymentSubject, PULUMI_PROVIDER_ARN } from "./simulate";
 
 const DEPLOY_ROOT = path.join(PROJECT_ROOT, "deploy");

@@ -12,8 +12,8 @@ import {
 import { renderInitScript } from "../../launcher/initScript";
 import { clientTokenFor } from "../../launcher/runId";
 import type { JobLaunchSpec } from "../../launcher/types";
-import { MOTO_CLIENT_CONFIG, resetMoto, startMoto } from "../support/moto";
-import { specFixture } from "./fixtures";
+import { MOTO_CLIENT_CONFIG, resetMoto, startMoto } from "../../testing/moto";
+import { specFixture } from "../../testing/fixtures";
 import {
   assertSelfContained,
   ec2Xml,
@@ -24,7 +24,7 @@ import {
   serializeLauncherClosure,
   startEc2Stub,
   type Ec2Stub,
-} from "./serializedClosure";
+} from "../../testing/serializedClosure";
 
 const EVENT = { job: "pi", scheduledTime: "2026-11-23T03:00:00Z" };
 /** The child's clock: 20 s after the scheduled time, as when Scheduler invokes on time. */

@@ -4,9 +4,9 @@
  * done; they run one after another, because Pulumi's runtime state is global.
  */
 import * as path from "node:path";
-import { parseStackConfig, rawConfigFromPulumi, StackConfig } from "../../config";
-import { DEPLOY_PROJECT } from "../../deploy/config";
-import { evaluateProgram, Evaluation, loadStackConfig, PROJECT_ROOT } from "../../offline/engine";
+import { parseStackConfig, rawConfigFromPulumi, StackConfig } from "../config";
+import { DEPLOY_PROJECT } from "../deploy/config";
+import { evaluateProgram, Evaluation, loadStackConfig, PROJECT_ROOT } from "../offline/engine";
 
 const cache = new Map<string, Promise<unknown>>();
 let queue: Promise<unknown> = Promise.resolve();
