@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/no-require-imports -- mocha loads its config file as CommonJS */
 /**
  * `npm run test:unit`: the pure and SDK-mock tiers, in seconds. A spec file belongs here unless
  * its own source uses something slow: a program evaluation, moto, a script or a compiled program
