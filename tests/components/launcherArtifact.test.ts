@@ -4,7 +4,8 @@
  * against a local EC2 endpoint.
  */
 import * as assert from "node:assert/strict";
-import { evaluateProgram, loadStackConfig, RecordedResource } from "../../offline/engine";
+import type { RecordedResource } from "../../offline/engine";
+import { evaluatedStack } from "../../testing/evaluations";
 import {
   assertSelfContained,
   ec2Xml,
@@ -20,7 +21,7 @@ describe("launcher artifact from the program", function () {
   let stub: Ec2Stub;
 
   before(async () => {
-    const { resources } = await evaluateProgram("dev", loadStackConfig("dev"));
+    const { resources } = (await evaluatedStack("dev")).evaluation;
     const fn = resources.find(
       (r) => r.type === "aws:lambda/function:Function" && r.name.includes("launcher"),
     );

@@ -2,16 +2,12 @@
  * The whole program under Pulumi's mocks, with the real Pulumi.dev.yaml and Pulumi.prod.yaml.
  */
 import * as assert from "node:assert/strict";
-import { parseStackConfig, rawConfigFromPulumi, StackConfig } from "../../config";
+import type { StackConfig } from "../../config";
+import { evaluatedStack } from "../../testing/evaluations";
 import { scheduleInput } from "../../components/jobSchedule";
 import { offsetSchedule } from "../../components/scheduleExpression";
 import { PolicyDocument } from "../../components/policies";
-import {
-  evaluateProgram,
-  Evaluation,
-  loadStackConfig,
-  RecordedResource,
-} from "../../offline/engine";
+import { Evaluation, RecordedResource } from "../../offline/engine";
 
 const T = {
   regional: "transient-jobs:index:RegionalJobStack",
@@ -81,9 +77,7 @@ for (const stack of ["dev", "prod"]) {
     let config: StackConfig;
 
     before(async () => {
-      const raw = loadStackConfig(stack);
-      config = parseStackConfig(rawConfigFromPulumi(raw), stack);
-      evaluation = await evaluateProgram(stack, raw);
+      ({ config, evaluation } = await evaluatedStack(stack));
       resources = evaluation.resources;
     });
 
