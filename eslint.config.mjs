@@ -45,7 +45,7 @@ export default tseslint.config(
   },
   {
     // Tests reach into mock inputs and SDK payloads whose shapes are checked by the assertions.
-    files: ["tests/**/*.ts", "bench/**/*.ts"],
+    files: ["tests/**/*.ts", "testing/**/*.ts", "bench/**/*.ts"],
     rules: { "@typescript-eslint/no-explicit-any": "off" },
   },
   prettier,

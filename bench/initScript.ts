@@ -7,8 +7,8 @@ import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { renderInitScript } from "../launcher/initScript";
-import { initScriptInputFixture } from "../tests/launcher/fixtures";
-import { ScriptSandbox } from "../tests/launcher/scriptHarness";
+import { initScriptInputFixture } from "../testing/fixtures";
+import { ScriptSandbox } from "../testing/scriptHarness";
 import { timeTask } from "./measure";
 import {
   checked,

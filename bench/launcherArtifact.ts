@@ -16,7 +16,7 @@ import {
   ec2Xml,
   requiredModules,
   startEc2Stub,
-} from "../tests/launcher/serializedClosure";
+} from "../testing/serializedClosure";
 import { hasCommand, runChild } from "./child";
 import { timeTask } from "./measure";
 import {

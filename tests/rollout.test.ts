@@ -4,8 +4,8 @@
  * pauses schedules, prod retains its data, schedules are staggered and images roll out in order.
  */
 import * as assert from "node:assert/strict";
-import { evaluateProgram, Evaluation, loadStackConfig, RecordedResource } from "../offline/engine";
-import { evaluatedStack } from "./support/evaluations";
+import { Evaluation, loadStackConfig, RecordedResource } from "../offline/engine";
+import { evaluatedStack, evaluatedWith } from "../testing/evaluations";
 
 const REGIONAL = "transient-jobs:index:RegionalJobStack";
 const SCHEDULE = "aws:scheduler/schedule:Schedule";
@@ -65,7 +65,9 @@ describe("region rollout by stack config (prod)", function () {
   let adding: Promise<Evaluation> | undefined;
   /** The stack with ap-southeast-2 appended (rolloutOrder 0), evaluated once. */
   const withThirdRegion = () =>
-    (adding ??= evaluateProgram("prod", withRegions([...regions, "ap-southeast-2"])));
+    (adding ??= evaluatedWith("prod", withRegions([...regions, "ap-southeast-2"])).then(
+      (e) => e.evaluation,
+    ));
 
   before(async () => {
     assert.deepEqual(regions.map(nameOf), ["eu-west-1", "us-east-1"]);
@@ -120,10 +122,10 @@ describe("region rollout by stack config (prod)", function () {
   describe("removing a region (eu-west-1, regions[0])", () => {
     let removed: Evaluation;
     before(async () => {
-      removed = await evaluateProgram(
+      ({ evaluation: removed } = await evaluatedWith(
         "prod",
         withRegions(regions.filter((r) => nameOf(r) !== "eu-west-1")),
-      );
+      ));
     });
 
     it("keeps the remaining region's URNs and inputs exactly, though its index changed", () => {
@@ -182,14 +184,14 @@ describe("region rollout by stack config (prod)", function () {
   describe("enabled: false (us-east-1)", () => {
     let paused: Evaluation;
     before(async () => {
-      paused = await evaluateProgram(
+      ({ evaluation: paused } = await evaluatedWith(
         "prod",
         withRegions(
           regions.map((r) =>
             nameOf(r) === "us-east-1" ? { ...(r as object), name: "us-east-1", enabled: false } : r,
           ),
         ),
-      );
+      ));
     });
 
     it("keeps every resource, disables the region's job schedules and changes nothing elsewhere", () => {

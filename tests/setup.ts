@@ -1,5 +1,5 @@
 /** Mocha root setup, loaded before every spec (see .mocharc.json). */
-import { stopMoto } from "./support/moto";
+import { stopMoto } from "../testing/moto";
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = "true";
 

@@ -16,10 +16,10 @@ import { handleLaunchEvent } from "../../launcher/handler";
 import { renderInitScript } from "../../launcher/initScript";
 import { hourlyPriceTable } from "../../launcher/prices";
 import { runIdFor } from "../../launcher/runId";
-import { specFixture } from "../launcher/fixtures";
-import { runScript } from "../launcher/scriptHarness";
-import { ec2Xml, startEc2Stub, type Ec2Stub } from "../launcher/serializedClosure";
-import { MOTO_CLIENT_CONFIG, resetMoto, startMoto } from "../support/moto";
+import { specFixture } from "../../testing/fixtures";
+import { runScript } from "../../testing/scriptHarness";
+import { ec2Xml, startEc2Stub, type Ec2Stub } from "../../testing/serializedClosure";
+import { MOTO_CLIENT_CONFIG, resetMoto, startMoto } from "../../testing/moto";
 import {
   compileCli,
   fakePulumi,

@@ -3,24 +3,14 @@
  * zone skips or runs once, for the expression Scheduler is given (after the region's offset).
  */
 import * as assert from "node:assert/strict";
-import * as pulumi from "@pulumi/pulumi";
-import { evaluateProgram, loadStackConfig } from "../../offline/engine";
+import { evaluatedStack } from "../../testing/evaluations";
 
 describe("JobSchedule under mocks: DST warnings of stack prod", function () {
   this.timeout(60000);
-  const warnings: string[] = [];
+  let warnings: string[];
 
   before(async () => {
-    const log = pulumi.log as { warn: typeof pulumi.log.warn };
-    const warn = log.warn;
-    log.warn = async (message) => {
-      warnings.push(message);
-    };
-    try {
-      await evaluateProgram("prod", loadStackConfig("prod"));
-    } finally {
-      log.warn = warn;
-    }
+    ({ warnings } = await evaluatedStack("prod"));
   });
 
   it("warns, per region, that nightly-pi is skipped once and runs once a year", () => {

@@ -16,7 +16,7 @@ import {
 } from "../../components/monitoring";
 import { parseScheduleExpression } from "../../components/scheduleExpression";
 import { Evaluation, loadStackConfig, RecordedResource } from "../../offline/engine";
-import { evaluatedStack } from "../support/evaluations";
+import { evaluatedStack } from "../../testing/evaluations";
 
 describe("longestScheduleGapMinutes", () => {
   const cases: [string, string, number][] = [

@@ -8,7 +8,7 @@ import * as http from "node:http";
 import * as net from "node:net";
 import { CloudWatchClient, ListMetricsCommand } from "@aws-sdk/client-cloudwatch";
 import { CreateTopicCommand, SNSClient, SubscribeCommand } from "@aws-sdk/client-sns";
-import { parseStackConfig, rawConfigFromPulumi, StackConfig } from "../../config";
+import type { StackConfig } from "../../config";
 import { subscriptionsFor, validateRolePrefix } from "../../components/notifications";
 import {
   notificationKeyPolicy,
@@ -17,7 +17,6 @@ import {
   PolicyStatement,
 } from "../../components/policies";
 import {
-  evaluateProgram,
   Evaluation,
   loadStackConfig,
   MOCK_ACCOUNT_ID,
@@ -28,9 +27,9 @@ import {
   invokeSerializedHandler,
   startEc2Stub,
   type Ec2Stub,
-} from "../launcher/serializedClosure";
-import { evaluatedStack } from "../support/evaluations";
-import { MOTO_CLIENT_CONFIG, resetMoto, startMoto } from "../support/moto";
+} from "../../testing/serializedClosure";
+import { evaluatedStack, evaluatedWith } from "../../testing/evaluations";
+import { MOTO_CLIENT_CONFIG, resetMoto, startMoto } from "../../testing/moto";
 
 const EMAILS = ["ops@example.com", "oncall@example.com", "OPS@example.com"];
 const HOOKS = ["https://hooks.example.com/transient-jobs"];
@@ -176,8 +175,7 @@ describe("notifications under mocks: prod with subscribers in stack config", fun
   before(async () => {
     const raw = loadStackConfig("prod");
     raw["transient-jobs:notifications"] = JSON.stringify({ emails: EMAILS, httpsEndpoints: HOOKS });
-    config = parseStackConfig(rawConfigFromPulumi(raw), "prod");
-    evaluation = await evaluateProgram("prod", raw);
+    ({ config, evaluation } = await evaluatedWith("prod", raw));
   });
 
   for (const region of ["eu-west-1", "us-east-1"]) {

@@ -2,16 +2,12 @@
  * The whole program under Pulumi's mocks, with the real Pulumi.dev.yaml and Pulumi.prod.yaml.
  */
 import * as assert from "node:assert/strict";
-import { parseStackConfig, rawConfigFromPulumi, StackConfig } from "../../config";
+import type { StackConfig } from "../../config";
+import { evaluatedStack } from "../../testing/evaluations";
 import { scheduleInput } from "../../components/jobSchedule";
 import { offsetSchedule } from "../../components/scheduleExpression";
 import { PolicyDocument } from "../../components/policies";
-import {
-  evaluateProgram,
-  Evaluation,
-  loadStackConfig,
-  RecordedResource,
-} from "../../offline/engine";
+import { Evaluation, RecordedResource } from "../../offline/engine";
 
 const T = {
   regional: "transient-jobs:index:RegionalJobStack",
@@ -81,9 +77,7 @@ for (const stack of ["dev", "prod"]) {
     let config: StackConfig;
 
     before(async () => {
-      const raw = loadStackConfig(stack);
-      config = parseStackConfig(rawConfigFromPulumi(raw), stack);
-      evaluation = await evaluateProgram(stack, raw);
+      ({ config, evaluation } = await evaluatedStack(stack));
       resources = evaluation.resources;
     });
 
@@ -343,14 +337,47 @@ for (const stack of ["dev", "prod"]) {
       for (const [region, out] of Object.entries(regions)) {
         assert.match(out.bucketName, new RegExp(`tj-${stack}-${region}-results`));
         assert.match(out.launcherFunctionName, /launcher-fn/);
-        for (const job of Object.values(out.jobs) as Array<Record<string, string>>) {
-          assert.match(
-            job.repositoryUrl,
-            new RegExp(`\\.dkr\\.ecr\\.${region}\\.amazonaws\\.com/`),
+        // The exports are what the region's resources report, not values of their own: the
+        // formats of ids and URLs are the mock's invention, the relations are the program's.
+        const stateOf = (type: string, name: string) =>
+          only(resources, type, (r) => r.name === name && r.providerRegion === region).state;
+        const prefix = `tj-${stack}-${region}`;
+        assert.equal(out.bucketName, stateOf("aws:s3/bucket:Bucket", `${prefix}-results`).bucket);
+        assert.equal(
+          out.launcherFunctionName,
+          stateOf("aws:lambda/function:Function", `${prefix}-launcher-fn`).name,
+        );
+        for (const [name, job] of Object.entries(out.jobs) as Array<
+          [string, Record<string, string>]
+        >) {
+          const spec = config.jobs.find((j) => j.name === name);
+          assert.ok(spec, `exported job ${name} is not configured`);
+          const repository = resources.find(
+            (r) =>
+              r.type === "aws:ecr/repository:Repository" &&
+              r.providerRegion === region &&
+              r.state.repositoryUrl === job.repositoryUrl,
           );
-          assert.match(job.imageUri, /@sha256:[0-9a-f]{64}$/);
-          assert.match(job.launchTemplateId, /^lt-/);
-          assert.ok(job.scheduleName);
+          assert.ok(repository, `${name}: ${job.repositoryUrl} is no repository of ${region}`);
+          const image = resources.find(
+            (r) =>
+              r.type === "awsx:ecr:Image" &&
+              r.inputs.repositoryUrl === job.repositoryUrl &&
+              r.state.imageUri === job.imageUri,
+          );
+          assert.ok(image, `${name}: ${job.imageUri} is no image pushed to ${job.repositoryUrl}`);
+          assert.equal(
+            job.launchTemplateId,
+            only(
+              resources,
+              "aws:ec2/launchTemplate:LaunchTemplate",
+              (r) => r.name === `${prefix}-${name}-template`,
+            ).id,
+          );
+          assert.equal(
+            job.scheduleName,
+            stateOf("aws:scheduler/schedule:Schedule", `${prefix}-${name}-schedule`).name,
+          );
         }
       }
     });

@@ -5,7 +5,7 @@ import * as assert from "node:assert/strict";
 import { validateReaperArgs } from "../../components/reaper";
 import { invokeFunctionPolicy, reaperPolicy, serviceTrustPolicy } from "../../components/policies";
 import { MOCK_ACCOUNT_ID, RecordedResource } from "../../offline/engine";
-import { evaluatedStack } from "../support/evaluations";
+import { evaluatedStack } from "../../testing/evaluations";
 
 for (const stack of ["dev", "prod"]) {
   describe(`Reaper under mocks: stack ${stack}`, function () {

@@ -17,7 +17,7 @@ import {
   RecordedCall,
   RecordedResource,
 } from "../../offline/engine";
-import { evaluatedStack } from "../support/evaluations";
+import { evaluatedStack } from "../../testing/evaluations";
 import { decide } from "./simulate";
 
 const ACCOUNT = MOCK_ACCOUNT_ID;

@@ -17,14 +17,13 @@ import { deployPermissionPolicy } from "../../deploy/permissionPolicy";
 import { PRE_RUN_COMMANDS } from "../../deploy/settings";
 import { deployTrustPolicy, PULUMI_OIDC_URL } from "../../deploy/trustPolicy";
 import {
-  evaluateProgram,
   Evaluation,
   loadStackConfig,
   MOCK_ACCOUNT_ID,
   PROJECT_ROOT,
   RecordedResource,
 } from "../../offline/engine";
-import { evaluatedStack } from "../support/evaluations";
+import { evaluatedDeployStack, evaluatedStack } from "../../testing/evaluations";
 import { assumeRole, deploymentSubject, PULUMI_PROVIDER_ARN } from "./simulate";
 
 const DEPLOY_ROOT = path.join(PROJECT_ROOT, "deploy");
@@ -71,12 +70,7 @@ describe("deploy program", () => {
       before(async () => {
         const raw = loadStackConfig(stack, DEPLOY_ROOT);
         config = parseDeployConfig(deployConfigFromPulumi(raw), stack);
-        evaluation = await evaluateProgram(
-          stack,
-          raw,
-          path.join(DEPLOY_ROOT, "index"),
-          DEPLOY_PROJECT,
-        );
+        evaluation = await evaluatedDeployStack(stack);
         resources = evaluation.resources;
       });
 

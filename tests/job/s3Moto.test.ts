@@ -15,7 +15,7 @@ import {
 } from "@aws-sdk/client-s3";
 import { buildManifest, encodePiData } from "../../job-image/src/manifest";
 import { S3ResultWriter } from "../../job-image/src/s3Writer";
-import { MOTO_CLIENT_CONFIG, resetMoto, startMoto } from "../support/moto";
+import { MOTO_CLIENT_CONFIG, resetMoto, startMoto } from "../../testing/moto";
 import { buildJob, PI_2000, startJob, temporaryDir } from "./helpers/jobBuild";
 import { checkStoredResult } from "./helpers/results";
 

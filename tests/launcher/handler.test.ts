@@ -11,7 +11,7 @@ import { CloudWatchClient, PutMetricDataCommand } from "@aws-sdk/client-cloudwat
 import { mockClient } from "aws-sdk-client-mock";
 import { InvalidLaunchEventError, LaunchFailedError, UnknownJobError } from "../../launcher/errors";
 import { handleLaunchEvent, parseLaunchEvent } from "../../launcher/handler";
-import { NOW, specFixture } from "./fixtures";
+import { NOW, specFixture } from "../../testing/fixtures";
 
 describe("parseLaunchEvent", () => {
   const valid: [unknown, unknown][] = [

@@ -10,8 +10,13 @@ import {
   type InitScriptInput,
 } from "../../launcher/initScript";
 import { DEFAULT_GRACE_MINUTES } from "../../launcher/reaper";
-import { initScriptInputFixture } from "./fixtures";
-import { runScript, shellcheck, withStopAfterSeconds, type ScriptRun } from "./scriptHarness";
+import { initScriptInputFixture } from "../../testing/fixtures";
+import {
+  runScript,
+  shellcheck,
+  withStopAfterSeconds,
+  type ScriptRun,
+} from "../../testing/scriptHarness";
 
 const IMAGE = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/transient-jobs-pi:v1";
 const DIGEST = `sha256:${"ab".repeat(32)}`;

@@ -8,8 +8,13 @@ import { renderInitScript, type InitScriptInput } from "../../launcher/initScrip
 import { estimateRunCost, hourlyPriceTable } from "../../launcher/prices";
 import { notificationSubject } from "../../launcher/telemetry";
 import { AWS_REGIONS } from "../../config";
-import { initScriptInputFixture, specFixture } from "./fixtures";
-import { runScript, shellcheck, withStopAfterSeconds, type ScriptRun } from "./scriptHarness";
+import { initScriptInputFixture, specFixture } from "../../testing/fixtures";
+import {
+  runScript,
+  shellcheck,
+  withStopAfterSeconds,
+  type ScriptRun,
+} from "../../testing/scriptHarness";
 
 const TOPIC = "arn:aws:sns:eu-west-1:123456789012:tj-dev-outcomes";
 // The harness's IMDS says m7i.large; price it in both markets, with a 40 GiB volume.

@@ -21,7 +21,7 @@ import {
 } from "../../launcher/launch";
 import { clientTokenFor } from "../../launcher/runId";
 import type { JobLaunchSpec } from "../../launcher/types";
-import { NOW, SCHEDULED, specFixture } from "./fixtures";
+import { NOW, SCHEDULED, specFixture } from "../../testing/fixtures";
 
 // Mocks this instance only, so EC2 clients of other suites (moto) stay real.
 const ec2 = new EC2Client({ region: "eu-west-1" });

@@ -6,8 +6,8 @@ import * as assert from "node:assert/strict";
 import { launchRun, SPOT_UNAVAILABLE_WARNING, type LaunchResult } from "../../launcher/launch";
 import { clientTokenFor } from "../../launcher/runId";
 import type { JobLaunchSpec } from "../../launcher/types";
-import { awsLikeEc2, type AwsLikeEc2 } from "./awsLikeEc2";
-import { NOW, SCHEDULED, specFixture } from "./fixtures";
+import { awsLikeEc2, type AwsLikeEc2 } from "../../testing/awsLikeEc2";
+import { NOW, SCHEDULED, specFixture } from "../../testing/fixtures";
 
 /** One invocation of the launcher `delayMs` after {@link NOW}, with a 60 s budget. */
 function invoke(

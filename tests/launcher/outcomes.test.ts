@@ -15,7 +15,7 @@ import type { FailedResult, LaunchedResult, SkippedResult } from "../../launcher
 import { launchMetricData, launchNotification, reportLaunchOutcome } from "../../launcher/outcomes";
 import { METRIC_NAMESPACE as REAPER_NAMESPACE, reapExpired } from "../../launcher/reaper";
 import { logsConsoleUrl, METRIC_NAMESPACE, METRICS } from "../../launcher/telemetry";
-import { NOW, specFixture } from "./fixtures";
+import { NOW, specFixture } from "../../testing/fixtures";
 
 const TOPIC = "arn:aws:sns:eu-west-1:123456789012:tj-dev-eu-west-1-notifications-topic";
 const spec = specFixture({ topicArn: TOPIC, instanceTypes: ["t3.medium"], maxRuntimeMinutes: 120 });

@@ -20,7 +20,7 @@ import {
   ReapFailedError,
   reaperFilters,
 } from "../../launcher/reaper";
-import { specFixture } from "./fixtures";
+import { specFixture } from "../../testing/fixtures";
 import { runRecordKey } from "../../launcher/runRecord";
 
 /** The reaper's clock throughout: 2026-11-23 06:00 UTC. */

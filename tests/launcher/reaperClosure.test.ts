@@ -24,9 +24,9 @@ import {
 } from "@aws-sdk/client-s3";
 import { CreateTopicCommand, SNSClient } from "@aws-sdk/client-sns";
 import { RecordedResource } from "../../offline/engine";
-import { evaluatedStack } from "../support/evaluations";
-import { MOTO_CLIENT_CONFIG, resetMoto, startMoto } from "../support/moto";
-import { lambdaRuntimeEnv, requiredModules } from "./serializedClosure";
+import { evaluatedStack } from "../../testing/evaluations";
+import { MOTO_CLIENT_CONFIG, resetMoto, startMoto } from "../../testing/moto";
+import { lambdaRuntimeEnv, requiredModules } from "../../testing/serializedClosure";
 
 /** The AWS SDK packages the Lambda runtime provides and the reaper uses. */
 const SDK_PACKAGES = [

@@ -25,10 +25,10 @@ import {
   RecordedResource,
   ResourceNameError,
 } from "../../offline/engine";
-import { evaluatedDeployStack, evaluatedStack } from "../support/evaluations";
+import { evaluatedDeployStack, evaluatedStack } from "../../testing/evaluations";
 
 // Outside tests/offline: the engine re-evaluates project modules except its own directory.
-const FIXTURE = path.join(__dirname, "..", "support", "namedResourcesProgram");
+const FIXTURE = path.join(__dirname, "..", "..", "testing", "namedResourcesProgram");
 
 async function fixtureProblems(which: string): Promise<string[]> {
   try {

@@ -23,8 +23,8 @@ import { handleLaunchEvent } from "../../launcher/handler";
 import { shellQuote } from "../../launcher/initScript";
 import { loadStackConfig, PROJECT_ROOT } from "../../offline/engine";
 import { parsePlanArgs, UsageError } from "../../offline/plan";
-import { NOW, specFixture } from "../launcher/fixtures";
-import { runScript } from "../launcher/scriptHarness";
+import { NOW, specFixture } from "../../testing/fixtures";
+import { runScript } from "../../testing/scriptHarness";
 
 const DEV = rawConfigFromPulumi(loadStackConfig("dev")) as Record<string, any>;
 const PI = DEV.jobs.pi as Record<string, unknown>;

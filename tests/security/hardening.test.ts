@@ -17,8 +17,8 @@ import { mockClient } from "aws-sdk-client-mock";
 import { FAIL_SAFE_USER_DATA } from "../../components/jobLaunchTemplate";
 import { handleLaunchEvent } from "../../launcher/handler";
 import { PROJECT_ROOT } from "../../offline/engine";
-import { NOW, specFixture } from "../launcher/fixtures";
-import { runScript } from "../launcher/scriptHarness";
+import { NOW, specFixture } from "../../testing/fixtures";
+import { runScript } from "../../testing/scriptHarness";
 
 /** Patterns of credentials that must never be in user data. */
 const SECRETS: RegExp[] = [

@@ -11,7 +11,7 @@ import { jobsForRegion } from "../../config";
 import type { PolicyDocument } from "../../components/policies";
 import { imageKey } from "../../components/regionalJobStack";
 import { RecordedResource } from "../../offline/engine";
-import { evaluatedDeployStack, evaluatedStack } from "../support/evaluations";
+import { evaluatedDeployStack, evaluatedStack } from "../../testing/evaluations";
 
 /** Everything a row needs to name, for one job in one region of one stack. */
 interface Facts {

@@ -12,7 +12,7 @@ import * as grpc from "@grpc/grpc-js";
 import { Empty } from "google-protobuf/google/protobuf/empty_pb";
 import { Struct } from "google-protobuf/google/protobuf/struct_pb";
 import { PROJECT_ROOT, RecordedResource } from "../../offline/engine";
-import { evaluatedStack } from "../support/evaluations";
+import { evaluatedStack } from "../../testing/evaluations";
 
 // The protobuf modules of the engine's analyzer API (no type declarations ship with them).
 // eslint-disable-next-line @typescript-eslint/no-require-imports

@@ -1,6 +1,6 @@
 import * as assert from "node:assert/strict";
 import { S3Client, CreateBucketCommand, ListBucketsCommand } from "@aws-sdk/client-s3";
-import { MOTO_CLIENT_CONFIG, resetMoto, startMoto } from "./moto";
+import { MOTO_CLIENT_CONFIG, resetMoto, startMoto } from "../../testing/moto";
 
 describe("moto emulator", function () {
   this.timeout(30000);

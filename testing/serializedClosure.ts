@@ -14,10 +14,10 @@ import * as http from "node:http";
 import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
-import { handleLaunchEvent } from "../../launcher/handler";
-import type { JobLaunchSpec } from "../../launcher/types";
+import { handleLaunchEvent } from "../launcher/handler";
+import type { JobLaunchSpec } from "../launcher/types";
 
-const PROJECT_ROOT = path.resolve(__dirname, "../..");
+const PROJECT_ROOT = path.resolve(__dirname, "..");
 
 /**
  * Serializes a launcher closure the way `components/launcher.ts` builds it (a callback factory

@@ -1,0 +1,71 @@
+/**
+ * The programs evaluated under mocks once per stack and mocha process, for the test files that
+ * only read the recorded resources (security, reaper, deploy). Evaluations are plain data once
+ * done; they run one after another, because Pulumi's runtime state is global.
+ */
+import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import { parseStackConfig, rawConfigFromPulumi, StackConfig } from "../config";
+import { DEPLOY_PROJECT } from "../deploy/config";
+import { evaluateProgram, Evaluation, loadStackConfig, PROJECT_ROOT } from "../offline/engine";
+
+const cache = new Map<string, Promise<unknown>>();
+let queue: Promise<unknown> = Promise.resolve();
+
+function once<T>(key: string, evaluate: () => Promise<T>): Promise<T> {
+  let entry = cache.get(key) as Promise<T> | undefined;
+  if (!entry) {
+    entry = queue.catch(() => undefined).then(evaluate);
+    queue = entry;
+    cache.set(key, entry);
+  }
+  return entry;
+}
+
+/** One evaluation of the jobs program, with the config it ran with and what it warned. */
+export interface StackEvaluation {
+  config: StackConfig;
+  evaluation: Evaluation;
+  /** Every `pulumi.log.warn` message the program logged while it was evaluated. */
+  warnings: string[];
+}
+
+async function evaluateJobs(stack: string, raw: Record<string, string>): Promise<StackEvaluation> {
+  const config = parseStackConfig(rawConfigFromPulumi(raw), stack);
+  const warnings: string[] = [];
+  const log = pulumi.log as { warn: typeof pulumi.log.warn };
+  const warn = log.warn;
+  log.warn = async (message) => {
+    warnings.push(message);
+  };
+  try {
+    return { config, evaluation: await evaluateProgram(stack, raw), warnings };
+  } finally {
+    log.warn = warn;
+  }
+}
+
+/** The validated config and the evaluation of `stack` (`dev`, `prod`) with its real config. */
+export function evaluatedStack(stack: string): Promise<StackEvaluation> {
+  return once(`jobs:${stack}`, () => evaluateJobs(stack, loadStackConfig(stack)));
+}
+
+/**
+ * The jobs program evaluated as `stack` with `raw` (Pulumi's flat config map), once per distinct
+ * config: suites that try the same variation share one evaluation.
+ */
+export function evaluatedWith(
+  stack: string,
+  raw: Record<string, string>,
+): Promise<StackEvaluation> {
+  const key = JSON.stringify(Object.entries(raw).sort(([a], [b]) => (a < b ? -1 : 1)));
+  return once(`jobs:${stack}:${key}`, () => evaluateJobs(stack, raw));
+}
+
+/** The deploy program (`deploy/index.ts`) evaluated with `deploy/Pulumi.<stack>.yaml`. */
+export function evaluatedDeployStack(stack: string): Promise<Evaluation> {
+  const root = path.join(PROJECT_ROOT, "deploy");
+  return once(`deploy:${stack}`, () =>
+    evaluateProgram(stack, loadStackConfig(stack, root), path.join(root, "index"), DEPLOY_PROJECT),
+  );
+}
