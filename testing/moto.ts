@@ -29,7 +29,7 @@ async function waitUntilUp(
   while (Date.now() - started < timeoutMs) {
     if (exited !== null) {
       throw new Error(
-        `moto exited with code ${exited}; install it with "pip install 'moto[server]'" (see ../shared/PULUMI-OFFLINE.md)`,
+        `moto exited with code ${exited}; install it with "pip install 'moto[server]'" (the AWS emulator the end-to-end tests use; python3 -m moto.server must start)`,
       );
     }
     try {
