@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: every benchmark in one run on this machine, printed as one table with each
  * figure beside its target. A full run writes `bench/results.json` and replaces the table in the
- * README's "Performance" section (between its `bench:start`/`bench:end` markers); a quick or
+ * `docs/performance.md` (between its `bench:start`/`bench:end` markers); a quick or
  * partial run writes `bench/results.partial.json` only, so it never hides the full figures.
  *
  *   npm run bench                      full run (about ten minutes; mostly one core)
@@ -89,7 +89,7 @@ export interface BenchResults {
   seconds: number;
 }
 
-/** The generated Markdown of the README's "Performance" section (its heading stays in README). */
+/** The generated Markdown of `docs/performance.md` (its heading and analysis stay as written). */
 export function performanceMarkdown(results: BenchResults): string {
   const m = results.machine;
   const missed = results.figures.filter((f) => f.status === "MISS").length;
@@ -183,17 +183,17 @@ async function main(argv: readonly string[]): Promise<number> {
     `\n${machine.cpuModel}, nproc ${machine.nproc}, Node ${machine.node}, Python ${machine.python}; load ${machine.loadAverage.start} → ${machine.loadAverage.end}\n` +
       `${figures.filter((f) => f.status === "hit").length} targets hit, ${missed.length} MISS` +
       `${Object.keys(errors).length > 0 ? `, crashed: ${Object.keys(errors).join(", ")}` : ""}; ` +
-      `wrote bench/${resultsFile}${complete ? " and README.md's Performance table" : ""} (${results.seconds} s)\n`,
+      `wrote bench/${resultsFile}${complete ? " and docs/performance.md's table" : ""} (${results.seconds} s)\n`,
   );
   return Object.keys(errors).length > 0 ? 1 : 0;
 }
 
-const README = path.join(__dirname, "..", "README.md");
+const PERFORMANCE = path.join(__dirname, "..", "docs", "performance.md");
 const START = "<!-- bench:start -->";
 const END = "<!-- bench:end -->";
 
-/** Replaces the generated part of README.md's Performance section, formatted as Prettier would. */
-export async function updateReadme(section: string, file = README): Promise<void> {
+/** Replaces the generated part of docs/performance.md, formatted as Prettier would. */
+export async function updateReadme(section: string, file = PERFORMANCE): Promise<void> {
   const readme = fs.readFileSync(file, "utf8");
   const start = readme.indexOf(START);
   const end = readme.indexOf(END);

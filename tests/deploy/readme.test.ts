@@ -1,5 +1,5 @@
 /**
- * The "Deploying" section of README.md against the code: its config commands,
+ * docs/deploying.md against the code: its config commands,
  * replayed on the real stack files, give configs the programs accept, and its examples hold.
  */
 import * as assert from "node:assert/strict";
@@ -10,10 +10,7 @@ import { parseStackConfig, rawConfigFromPulumi, RawStackConfig } from "../../con
 import { deployConfigFromPulumi, parseDeployConfig } from "../../deploy/config";
 import { loadStackConfig, PROJECT_ROOT } from "../../offline/engine";
 
-const README = fs
-  .readFileSync(path.join(PROJECT_ROOT, "README.md"), "utf8")
-  .split(/^## Deploying$/m)[1]
-  .split(/^## /m)[0];
+const README = fs.readFileSync(path.join(PROJECT_ROOT, "docs", "deploying.md"), "utf8");
 
 /** Parses `regions[2].name` into `["regions", 2, "name"]`. */
 function parsePath(text: string): Array<string | number> {
@@ -55,7 +52,7 @@ function pathCommands(text: string, stack: string) {
   return [...text.matchAll(pattern)].map(([, verb, key, value]) => ({ verb, key, value }));
 }
 
-/** The README's shell snippets: each fenced block, and each inline command outside them. */
+/** The deploying guide's shell snippets: each fenced block, and each inline command outside them. */
 function snippets(): string[] {
   const parts = README.split(/^\s*```.*$/m);
   const fenced = parts.filter((_, i) => i % 2 === 1);
@@ -65,7 +62,7 @@ function snippets(): string[] {
   return [...fenced, ...inline];
 }
 
-describe("the Deploying section", () => {
+describe("docs/deploying.md", () => {
   it("adds, configures, pauses and removes prod regions with commands the program accepts", () => {
     const seen: string[] = [];
     for (const snippet of snippets()) {

@@ -100,7 +100,7 @@ const runTags = (f: Facts, overrides: Record<string, string | undefined> = {}) =
   );
 };
 
-/** The permission matrix. Keep it in step with README.md "Security". */
+/** The permission matrix. Keep it in step with docs/security.md "Permission matrix". */
 const MATRIX: Row[] = [
   // The launcher: start runs from its launch templates, nothing else.
   ...[
