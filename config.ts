@@ -24,7 +24,7 @@ import {
   ConcurrencyPolicy,
   PURCHASE_OPTIONS,
   PurchaseOption,
-} from "./launcher/types";
+} from "./launcher/contract";
 import {
   MAX_DEADLINE_MINUTES,
   MIN_DEADLINE_MINUTES,

@@ -1,7 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { RetryConfig } from "../config";
-import { LaunchEvent } from "../launcher/types";
+import { LaunchEvent } from "../launcher/contract";
 import { schedulePolicy, serviceTrustPolicy } from "./policies";
 import {
   dstWarningsForYear,

@@ -6,7 +6,7 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { handleLaunchEvent } from "../launcher/handler";
 import { METRIC_NAMESPACE } from "../launcher/telemetry";
-import { JobLaunchSpec } from "../launcher/types";
+import { JobLaunchSpec } from "../launcher/contract";
 import type { LauncherRetryConfig } from "../config";
 import { LaunchableJob, launcherPolicy, serviceTrustPolicy } from "./policies";
 import packageJson from "../package.json";

@@ -4,7 +4,7 @@
  * narrowest that works. No statement grants a `*` action.
  */
 import { METRIC_NAMESPACE } from "../launcher/telemetry";
-import { PROJECT_TAG_VALUE, TAGS } from "../launcher/types";
+import { PROJECT_TAG_VALUE, TAGS } from "../launcher/contract";
 
 /** An IAM policy statement (the subset of the grammar we use). */
 export interface PolicyStatement {

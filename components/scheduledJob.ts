@@ -1,7 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { JobConfig } from "../config";
-import { PROJECT_TAG_VALUE, TAGS } from "../launcher/types";
+import { PROJECT_TAG_VALUE, TAGS } from "../launcher/contract";
 import { JobImage } from "./jobImage";
 import { JobInstanceProfile } from "./jobInstanceProfile";
 import { ecsOptimizedAmiParameter, JobLaunchTemplate } from "./jobLaunchTemplate";

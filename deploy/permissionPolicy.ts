@@ -18,7 +18,7 @@
  */
 import { dashboardName } from "../components/monitoring";
 import { PolicyDocument, PolicyStatement } from "../components/policies";
-import { TAGS } from "../launcher/types";
+import { TAGS } from "../launcher/contract";
 
 /** Inputs of {@link deployPermissionPolicy}. */
 export interface DeployPermissionInputs {

@@ -15,7 +15,7 @@ import {
 import { launchRecord, reportLaunchOutcome, type OutcomeClients } from "./outcomes";
 import { JOB_NAME_PATTERN } from "./runId";
 import { putRecordOnce, runRecordKey, type S3Sender } from "./runRecord";
-import type { JobLaunchSpec, LaunchEvent } from "./types";
+import type { JobLaunchSpec, LaunchEvent } from "./contract";
 
 /** The literal Scheduler sends when the context attribute was not substituted. */
 const SCHEDULER_PLACEHOLDER = "<aws.scheduler.scheduled-time>";

@@ -11,7 +11,7 @@
 import { InvalidLaunchSpecError } from "./errors";
 import { INSTANCE_OVERHEAD_SECONDS } from "./prices";
 import { logsConsoleUrl, METRIC_NAMESPACE, notificationSubject } from "./telemetry";
-import type { JobLaunchSpec } from "./types";
+import type { JobLaunchSpec } from "./contract";
 
 /** What {@link renderInitScript} needs: the job's spec fields plus this run's values. */
 export interface InitScriptInput extends Pick<

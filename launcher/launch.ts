@@ -25,7 +25,7 @@ import {
 import { renderInitScript, type InitScriptInput } from "./initScript";
 import { hourlyPriceTable } from "./prices";
 import { clientTokenFor, runIdFor } from "./runId";
-import { PROJECT_TAG_VALUE, TAGS, type JobLaunchSpec } from "./types";
+import { PROJECT_TAG_VALUE, TAGS, type JobLaunchSpec } from "./contract";
 
 /** Anything that sends EC2 commands: an `EC2Client`, or a mock of one. */
 export type Ec2Sender = Pick<EC2Client, "send">;

@@ -28,7 +28,7 @@ import {
   METRICS,
   notificationSubject,
 } from "./telemetry";
-import type { JobLaunchSpec } from "./types";
+import type { JobLaunchSpec } from "./contract";
 
 /** One notification; the subject fits SNS's limits (see {@link notificationSubject}). */
 export interface Notification {

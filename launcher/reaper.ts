@@ -18,7 +18,7 @@ import { PublishCommand } from "@aws-sdk/client-sns";
 import type { SNSClient } from "@aws-sdk/client-sns";
 import { errorCode, errorMessage } from "./errors";
 import { putRecordOnce, runRecordKey } from "./runRecord";
-import { PROJECT_TAG_VALUE, TAGS } from "./types";
+import { PROJECT_TAG_VALUE, TAGS } from "./contract";
 
 /**
  * Minutes past an instance's deadline before the reaper acts. It must exceed how late the init

@@ -1,6 +1,6 @@
 /** Shared fixtures of the launcher tests. */
 import type { InitScriptInput } from "../launcher/initScript";
-import type { JobLaunchSpec } from "../launcher/types";
+import type { JobLaunchSpec } from "../launcher/contract";
 
 /** A valid spec of job `pi` in `dev`, eu-west-1; override any field. */
 export function specFixture(overrides: Partial<JobLaunchSpec> = {}): JobLaunchSpec {

@@ -15,7 +15,7 @@ import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { handleLaunchEvent } from "../launcher/handler";
-import type { JobLaunchSpec } from "../launcher/types";
+import type { JobLaunchSpec } from "../launcher/contract";
 
 const PROJECT_ROOT = path.resolve(__dirname, "..");
 

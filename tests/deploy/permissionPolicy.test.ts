@@ -9,7 +9,7 @@ import { isWildcardOnlyAction } from "@cloud-copilot/iam-simulate";
 import { PolicyDocument } from "../../components/policies";
 import { deployConfigFromPulumi, parseDeployConfig } from "../../deploy/config";
 import { deployPermissionPolicy, resourceNamePrefix } from "../../deploy/permissionPolicy";
-import { TAGS } from "../../launcher/types";
+import { TAGS } from "../../launcher/contract";
 import {
   loadStackConfig,
   MOCK_ACCOUNT_ID,

@@ -20,7 +20,7 @@ import {
   type LaunchResult,
 } from "../../launcher/launch";
 import { clientTokenFor } from "../../launcher/runId";
-import type { JobLaunchSpec } from "../../launcher/types";
+import type { JobLaunchSpec } from "../../launcher/contract";
 import { NOW, SCHEDULED, specFixture } from "../../testing/fixtures";
 
 // Mocks this instance only, so EC2 clients of other suites (moto) stay real.

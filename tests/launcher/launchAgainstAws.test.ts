@@ -5,7 +5,7 @@
 import * as assert from "node:assert/strict";
 import { launchRun, SPOT_UNAVAILABLE_WARNING, type LaunchResult } from "../../launcher/launch";
 import { clientTokenFor } from "../../launcher/runId";
-import type { JobLaunchSpec } from "../../launcher/types";
+import type { JobLaunchSpec } from "../../launcher/contract";
 import { awsLikeEc2, type AwsLikeEc2 } from "../../testing/awsLikeEc2";
 import { NOW, SCHEDULED, specFixture } from "../../testing/fixtures";
 

@@ -11,7 +11,7 @@ import {
 } from "@aws-sdk/client-ec2";
 import { renderInitScript } from "../../launcher/initScript";
 import { clientTokenFor } from "../../launcher/runId";
-import type { JobLaunchSpec } from "../../launcher/types";
+import type { JobLaunchSpec } from "../../launcher/contract";
 import type { RecordedResource } from "../../offline/engine";
 import { evaluatedStack } from "../../testing/evaluations";
 import { MOTO_CLIENT_CONFIG, resetMoto, startMoto } from "../../testing/moto";
