@@ -22,6 +22,11 @@ const SCHEDULER_PLACEHOLDER = "<aws.scheduler.scheduled-time>";
 
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2})$/;
 
+/** An ISO-8601 time with a zone that is also a real date (no 13th month). */
+function isIsoTime(value: string): boolean {
+  return ISO_TIME.test(value) && !Number.isNaN(Date.parse(value));
+}
+
 const EXAMPLE = `{"job": "pi", "scheduledTime": "2026-11-23T03:00:00Z"}`;
 
 /**
@@ -55,7 +60,7 @@ export function parseLaunchEvent(event: unknown): LaunchEvent {
       `launch event.scheduledTime: got the unsubstituted placeholder ${SCHEDULER_PLACEHOLDER}; the schedule's target input must be a JSON template so that Scheduler fills it in`,
     );
   }
-  if (!ISO_TIME.test(scheduledTime) || Number.isNaN(Date.parse(scheduledTime))) {
+  if (!isIsoTime(scheduledTime)) {
     throw new InvalidLaunchEventError(
       `launch event.scheduledTime: ${quoted(scheduledTime)} is not an ISO-8601 time with a zone, e.g. 2026-11-23T03:00:00Z`,
     );
@@ -71,11 +76,7 @@ export function parseLaunchEvent(event: unknown): LaunchEvent {
         `launch event.requestedTime: only a manual launch ("manual": true) may carry it; a scheduled run's deadline counts from its scheduledTime`,
       );
     }
-    if (
-      typeof requestedTime !== "string" ||
-      !ISO_TIME.test(requestedTime) ||
-      Number.isNaN(Date.parse(requestedTime))
-    ) {
+    if (typeof requestedTime !== "string" || !isIsoTime(requestedTime)) {
       throw new InvalidLaunchEventError(
         `launch event.requestedTime: ${typeof requestedTime === "string" ? quoted(requestedTime) : describeValue(requestedTime)} is not an ISO-8601 time with a zone, e.g. 2026-11-23T03:00:00Z`,
       );
