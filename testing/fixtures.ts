@@ -1,4 +1,5 @@
 /** Shared fixtures of the launcher tests. */
+import { S3ServiceException } from "@aws-sdk/client-s3";
 import type { InitScriptInput } from "../launcher/initScript";
 import type { JobLaunchSpec } from "../launcher/contract";
 
@@ -49,4 +50,14 @@ export function initScriptInputFixture(overrides: Partial<InitScriptInput> = {})
     deadlineMinutes: 120,
     ...overrides,
   };
+}
+
+/** S3's answer to a conditional write (`If-None-Match: *`) on a key that exists: HTTP 412. */
+export function s3PreconditionFailed(): S3ServiceException {
+  return new S3ServiceException({
+    name: "PreconditionFailed",
+    message: "At least one of the pre-conditions you specified did not hold",
+    $fault: "client",
+    $metadata: { httpStatusCode: 412 },
+  });
 }

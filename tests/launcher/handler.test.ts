@@ -5,13 +5,13 @@ import {
   EC2ServiceException,
   RunInstancesCommand,
 } from "@aws-sdk/client-ec2";
-import { PutObjectCommand, S3Client, S3ServiceException } from "@aws-sdk/client-s3";
+import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { PublishCommand, SNSClient } from "@aws-sdk/client-sns";
 import { CloudWatchClient, PutMetricDataCommand } from "@aws-sdk/client-cloudwatch";
 import { mockClient } from "aws-sdk-client-mock";
 import { InvalidLaunchEventError, LaunchFailedError, UnknownJobError } from "../../launcher/errors";
 import { handleLaunchEvent, parseLaunchEvent } from "../../launcher/handler";
-import { NOW, specFixture } from "../../testing/fixtures";
+import { NOW, s3PreconditionFailed, specFixture } from "../../testing/fixtures";
 
 describe("parseLaunchEvent", () => {
   const valid: [unknown, unknown][] = [
@@ -248,13 +248,6 @@ describe("handleLaunchEvent", () => {
       launcherLogGroup: "/aws/lambda/launcher",
     });
     const event = { job: "pi", scheduledTime: "2026-11-23T03:00:00Z" };
-    const exists = () =>
-      new S3ServiceException({
-        name: "PreconditionFailed",
-        message: "At least one of the pre-conditions you specified did not hold",
-        $fault: "client",
-        $metadata: { httpStatusCode: 412 },
-      });
 
     beforeEach(() => {
       s3Mock.reset();
@@ -318,7 +311,7 @@ describe("handleLaunchEvent", () => {
     });
 
     it("notifies once: a retried invocation finds the record and only counts", async () => {
-      s3Mock.on(PutObjectCommand).rejects(exists());
+      s3Mock.on(PutObjectCommand).rejects(s3PreconditionFailed());
       await assert.rejects(handleLaunchEvent(event, reporting()), LaunchFailedError);
       assert.equal(s3Mock.commandCalls(PutObjectCommand).length, 1);
       assert.equal(snsMock.commandCalls(PublishCommand).length, 0);

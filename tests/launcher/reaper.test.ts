@@ -20,7 +20,7 @@ import {
   ReapFailedError,
   reaperFilters,
 } from "../../launcher/reaper";
-import { specFixture } from "../../testing/fixtures";
+import { s3PreconditionFailed, specFixture } from "../../testing/fixtures";
 import { runRecordKey } from "../../launcher/runRecord";
 
 /** The reaper's clock throughout: 2026-11-23 06:00 UTC. */
@@ -365,14 +365,7 @@ describe("reapExpired", () => {
 
   it("keeps the record a run wrote itself, and does not notify twice", async () => {
     ec2Mock.on(DescribeInstancesCommand).resolves({ Reservations: [{ Instances: [expired] }] });
-    s3Mock.on(PutObjectCommand).rejects(
-      new S3ServiceException({
-        name: "PreconditionFailed",
-        message: "At least one of the pre-conditions you specified did not hold",
-        $fault: "client",
-        $metadata: { httpStatusCode: 412 },
-      }),
-    );
+    s3Mock.on(PutObjectCommand).rejects(s3PreconditionFailed());
     const result = await handleReaperInvocation(clients, SETTINGS, options());
     assert.equal(result.reaped[0].record, "exists");
     assert.deepEqual(result.failures, []);
