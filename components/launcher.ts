@@ -50,7 +50,7 @@ export interface LauncherArgs {
 /** Seconds one launcher invocation may take: capacity fallbacks, backoffs and reporting. */
 export const LAUNCHER_TIMEOUT_SECONDS = 120;
 
-/** Days the failure queue keeps a launch event: SQS's maximum. */
+/** How long the failure queue keeps a launch event: 14 days, SQS's maximum. */
 export const FAILURE_QUEUE_RETENTION_SECONDS = 14 * 24 * 3600;
 
 /**
