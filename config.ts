@@ -18,7 +18,7 @@ import {
   ParsedSchedule,
   isValidTimezone,
   offsetSchedule,
-} from "./components/scheduleExpression";
+} from "./lib/scheduleExpression";
 import {
   CONCURRENCY_POLICIES,
   ConcurrencyPolicy,
@@ -41,7 +41,7 @@ import {
   NameViolation,
   nameViolations,
   regionSharedNames,
-} from "./components/naming";
+} from "./lib/resourceNames";
 
 /** The Pulumi project name, which is also the config namespace. */
 export const PROJECT = "transient-jobs";
@@ -210,7 +210,7 @@ const STACK_NAME = /^[a-z][a-z0-9-]*$/;
 
 /**
  * The longest job name whose resources AWS accepts with stack `environment` in `region`: 0 if
- * none fits. Computed from the names the components would declare (components/naming.ts).
+ * none fits. Computed from the names the components would declare (lib/resourceNames.ts).
  */
 export function longestJobName(environment: string, region: string): number {
   for (let length = JOB_NAME_MAX_LENGTH; length > 0; length--) {

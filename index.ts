@@ -7,7 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { readStackConfig, regionsBefore } from "./config";
 import { RegionalJobStack } from "./components/regionalJobStack";
 import { JobsDashboard, queueNameFromArn } from "./components/monitoring";
-import { environmentComponentName, regionalStackName } from "./components/naming";
+import { environmentComponentName, regionalStackName } from "./lib/resourceNames";
 
 const config = readStackConfig(pulumi.runtime.allConfig(), pulumi.getStack());
 

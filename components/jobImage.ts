@@ -2,7 +2,7 @@ import * as aws from "@pulumi/aws";
 import * as awsx from "@pulumi/awsx";
 import * as pulumi from "@pulumi/pulumi";
 import { Architecture } from "../config";
-import { jobImageNames } from "./naming";
+import { jobImageNames } from "../lib/resourceNames";
 
 /** Arguments of {@link JobImage}. */
 export interface JobImageArgs {

@@ -1,6 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { jobInstanceProfileNames } from "./naming";
+import { jobInstanceProfileNames } from "../lib/resourceNames";
 import { instancePolicy, serviceTrustPolicy } from "./policies";
 
 /** Arguments of {@link JobInstanceProfile}. */

@@ -1,7 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { Architecture } from "../config";
-import { jobLaunchTemplateNames } from "./naming";
+import { jobLaunchTemplateNames } from "../lib/resourceNames";
 
 /** Arguments of {@link JobLaunchTemplate}. */
 export interface JobLaunchTemplateArgs {

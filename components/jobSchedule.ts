@@ -8,8 +8,8 @@ import {
   formatDstWarning,
   offsetSchedule,
   parseScheduleExpression,
-} from "./scheduleExpression";
-import { jobScheduleNames } from "./naming";
+} from "../lib/scheduleExpression";
+import { jobScheduleNames } from "../lib/resourceNames";
 
 /** Arguments of {@link JobSchedule}. */
 export interface JobScheduleArgs {

@@ -10,7 +10,7 @@ import { JobLaunchSpec } from "../launcher/contract";
 import type { LauncherRetryConfig } from "../config";
 import { LaunchableJob, launcherPolicy, serviceTrustPolicy } from "./policies";
 import packageJson from "../package.json";
-import { launcherNames } from "./naming";
+import { launcherNames } from "../lib/resourceNames";
 
 /** One job as the launcher needs it: what to launch, and what that needs permission for. */
 export interface LauncherJob {

@@ -8,10 +8,10 @@ import {
   jobAlarmKeys,
   jobsDashboardNames,
   REGION_ALARM_KEYS,
-} from "./naming";
-import { ParsedSchedule, schedulePeriodMinutes } from "./scheduleExpression";
+} from "../lib/resourceNames";
+import { ParsedSchedule, schedulePeriodMinutes } from "../lib/scheduleExpression";
 
-/** The environment's dashboard name; see {@link dashboardName} in naming.ts. */
+/** The environment's dashboard name; see {@link dashboardName} in lib/resourceNames.ts. */
 export { dashboardName };
 
 // ---------------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { NotificationConfig } from "../config";
 import { notificationKeyPolicy, notificationTopicPolicy } from "./policies";
-import { notificationsNames } from "./naming";
+import { notificationsNames } from "../lib/resourceNames";
 
 /** Arguments of {@link RunNotifications}. */
 export interface RunNotificationsArgs {

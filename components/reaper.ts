@@ -13,9 +13,9 @@ import {
 } from "../launcher/reaper";
 import { launcherExcludedPackages } from "./launcher";
 import { invokeFunctionPolicy, reaperPolicy, serviceTrustPolicy } from "./policies";
-import { parseScheduleExpression } from "./scheduleExpression";
+import { parseScheduleExpression } from "../lib/scheduleExpression";
 import packageJson from "../package.json";
-import { reaperNames } from "./naming";
+import { reaperNames } from "../lib/resourceNames";
 
 /** Arguments of {@link Reaper}. */
 export interface ReaperArgs {

@@ -8,9 +8,9 @@ import { RunNotifications } from "./notifications";
 import { Reaper } from "./reaper";
 import { ResultsBucket } from "./resultsBucket";
 import { ScheduledJob } from "./scheduledJob";
-import { imageKey, regionalJobStackNames } from "./naming";
+import { imageKey, regionalJobStackNames } from "../lib/resourceNames";
 
-/** The image key of a job; see {@link imageKey} in naming.ts. */
+/** The image key of a job; see {@link imageKey} in lib/resourceNames.ts. */
 export { imageKey };
 
 /** Arguments of {@link RegionalJobStack}. */

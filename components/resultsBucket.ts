@@ -1,6 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { resultsBucketNames } from "./naming";
+import { resultsBucketNames } from "../lib/resourceNames";
 import { bucketPolicy } from "./policies";
 
 /** Arguments of {@link ResultsBucket}. */

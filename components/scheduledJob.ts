@@ -8,7 +8,7 @@ import { ecsOptimizedAmiParameter, JobLaunchTemplate } from "./jobLaunchTemplate
 import { JobSchedule } from "./jobSchedule";
 import { LauncherJob } from "./launcher";
 import { ResultsBucket } from "./resultsBucket";
-import { scheduledJobNames } from "./naming";
+import { scheduledJobNames } from "../lib/resourceNames";
 
 /** Arguments of {@link ScheduledJob}. */
 export interface ScheduledJobArgs {

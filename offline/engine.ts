@@ -8,7 +8,7 @@ import * as path from "node:path";
 import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { parse as parseYaml } from "yaml";
-import { NAME_RULES, nameProblem, physicalName } from "../components/naming";
+import { NAME_RULES, nameProblem, physicalName } from "../lib/resourceNames";
 
 /** The project root (where `Pulumi.yaml` lives). */
 export const PROJECT_ROOT = path.resolve(__dirname, "..");
@@ -141,7 +141,7 @@ const isPulumiOnly = (type: string): boolean =>
 
 /**
  * The physical name a resource gets, as Pulumi and the AWS provider would assign it (see
- * components/naming.ts), and why AWS would refuse it, if it would. The random part of an
+ * lib/resourceNames.ts), and why AWS would refuse it, if it would. The random part of an
  * auto-name is a hash of the logical name, so evaluations are reproducible.
  */
 function physicalNameOf(
@@ -155,7 +155,7 @@ function physicalNameOf(
   if (!entry) {
     return {
       physical: fallback,
-      problem: `${type} "${name}": the offline engine has no AWS name rule for this type; add its name field, length limit and characters (with the AWS doc) to NAME_RULES in components/naming.ts, or mark it unnamed`,
+      problem: `${type} "${name}": the offline engine has no AWS name rule for this type; add its name field, length limit and characters (with the AWS doc) to NAME_RULES in lib/resourceNames.ts, or mark it unnamed`,
     };
   }
   if (!("field" in entry)) return { physical: fallback };

@@ -9,7 +9,7 @@ import {
   formatDstWarning,
   nextRunTimes,
   parseScheduleExpression,
-} from "../components/scheduleExpression";
+} from "../lib/scheduleExpression";
 import {
   evaluateProgram,
   knownStacks,

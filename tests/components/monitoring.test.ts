@@ -14,7 +14,7 @@ import {
   queueNameFromArn,
   regionalAlarms,
 } from "../../components/monitoring";
-import { parseScheduleExpression } from "../../components/scheduleExpression";
+import { parseScheduleExpression } from "../../lib/scheduleExpression";
 import { Evaluation, loadStackConfig, RecordedResource } from "../../offline/engine";
 import { evaluatedStack } from "../../testing/evaluations";
 

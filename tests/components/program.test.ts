@@ -5,7 +5,7 @@ import * as assert from "node:assert/strict";
 import type { StackConfig } from "../../config";
 import { evaluatedStack } from "../../testing/evaluations";
 import { scheduleInput } from "../../components/jobSchedule";
-import { offsetSchedule } from "../../components/scheduleExpression";
+import { offsetSchedule } from "../../lib/scheduleExpression";
 import { PolicyDocument } from "../../components/policies";
 import { Evaluation, RecordedResource } from "../../offline/engine";
 

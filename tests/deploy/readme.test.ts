@@ -5,7 +5,7 @@
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { offsetSchedule } from "../../components/scheduleExpression";
+import { offsetSchedule } from "../../lib/scheduleExpression";
 import { parseStackConfig, rawConfigFromPulumi, RawStackConfig } from "../../config";
 import { deployConfigFromPulumi, parseDeployConfig } from "../../deploy/config";
 import { loadStackConfig, PROJECT_ROOT } from "../../offline/engine";

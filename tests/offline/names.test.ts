@@ -17,7 +17,7 @@ import {
   NAME_RULES,
   nameRuleOf,
   regionSharedNames,
-} from "../../components/naming";
+} from "../../lib/resourceNames";
 import {
   evaluateProgram,
   Evaluation,

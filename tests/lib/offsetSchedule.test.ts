@@ -3,7 +3,7 @@ import {
   nextRunTimes,
   offsetSchedule,
   parseScheduleExpression,
-} from "../../components/scheduleExpression";
+} from "../../lib/scheduleExpression";
 
 describe("offsetSchedule", () => {
   const shifted: Array<[string, number, string]> = [

@@ -7,7 +7,7 @@ import {
   nextRunTimes,
   parseScheduleExpression,
   schedulePeriodMinutes,
-} from "../../components/scheduleExpression";
+} from "../../lib/scheduleExpression";
 
 const iso = (dates: Date[]) => dates.map((d) => d.toISOString().replace(":00.000Z", "Z"));
 
