@@ -22,17 +22,18 @@ import {
 import {
   CONCURRENCY_POLICIES,
   ConcurrencyPolicy,
-  PURCHASE_OPTIONS,
-  PurchaseOption,
-} from "./launcher/contract";
-import {
+  JOB_NAME_MAX_LENGTH,
+  JOB_NAME_PATTERN,
+  JOB_NAME_RULE,
   MAX_DEADLINE_MINUTES,
   MIN_DEADLINE_MINUTES,
+  PARAMETER_NAME_PATTERN,
+  PURCHASE_OPTIONS,
+  PurchaseOption,
   RESERVED_PARAMETER_NAMES,
-  renderInitScript,
   STOP_MARGIN_MINUTES,
-} from "./launcher/initScript";
-import { hourlyPriceTable } from "./launcher/prices";
+} from "./launcher/contract";
+import { assertParametersFit } from "./launcher/initScript";
 import {
   environmentNames,
   imageKey,
@@ -88,9 +89,6 @@ export const LOG_RETENTION_DAYS = [
   1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288,
   3653,
 ] as const;
-
-/** Container variables the init script sets itself; a job parameter may not override them. */
-export const RESERVED_PARAMETERS = RESERVED_PARAMETER_NAMES;
 
 export type Architecture = "x86_64" | "arm64";
 
@@ -197,9 +195,6 @@ export function instanceArchitecture(instanceType: string): Architecture {
   return suffix.includes("g") ? "arm64" : "x86_64";
 }
 
-/** Longest job name the schema accepts; a stack and region may allow fewer (see below). */
-export const JOB_NAME_MAX_LENGTH = 24;
-
 /**
  * Characters a job name can count on whatever the stack and region: the stack name is limited
  * so that a job name this long fits in every AWS region.
@@ -303,13 +298,7 @@ function namingProblems(environment: string, regions: RegionConfig[], jobs: JobC
   return problems;
 }
 
-const nameRule = (what: string, max: number) =>
-  z
-    .string()
-    .regex(
-      new RegExp(`^[a-z][a-z0-9-]{0,${max - 1}}$`),
-      `is not a valid ${what} name: use 1-${max} lowercase letters, digits and "-", starting with a letter`,
-    );
+const jobName = z.string().regex(JOB_NAME_PATTERN, `is not a valid job name: use ${JOB_NAME_RULE}`);
 
 const regionName = z.string().refine((r) => AWS_REGIONS.includes(r), {
   error: (issue) =>
@@ -401,8 +390,6 @@ const scheduleRule = z
     }
   });
 
-const parameterName = /^[A-Z_][A-Z0-9_]*$/;
-
 /**
  * A parameter value: an environment string. `pulumi config set --path jobs.pi.parameters.X 300`
  * stores the number 300 (and `true` a boolean), so numbers and booleans are taken in their
@@ -464,11 +451,11 @@ const jobSchema = z.strictObject({
       z
         .string()
         .regex(
-          parameterName,
+          PARAMETER_NAME_PATTERN,
           "is not an environment variable name (A-Z, 0-9, _; not starting with a digit)",
         )
-        .refine((n) => !RESERVED_PARAMETERS.includes(n), {
-          message: `is reserved; the init script sets ${RESERVED_PARAMETERS.join(", ")}`,
+        .refine((n) => !RESERVED_PARAMETER_NAMES.includes(n), {
+          message: `is reserved; the init script sets ${RESERVED_PARAMETER_NAMES.join(", ")}`,
         }),
       parameterValue,
     )
@@ -485,7 +472,7 @@ const jobSchema = z.strictObject({
 const stackSchema = z.strictObject({
   regions: z.array(regionEntry).min(1, "must list at least one region"),
   jobs: z
-    .record(nameRule("job", JOB_NAME_MAX_LENGTH), jobSchema)
+    .record(jobName, jobSchema)
     .refine((jobs) => Object.keys(jobs).length > 0, "must define at least one job"),
   notifications: z
     .strictObject({
@@ -722,7 +709,7 @@ export function parseStackConfig(raw: RawStackConfig, environment: string): Stac
   });
   problems.push(...namingProblems(environment, regions, jobs));
   for (const job of jobs.filter((j) => !misplaced.has(j.name))) {
-    const problem = initScriptProblem(job, environment, regions);
+    const problem = parametersFitProblem(job, environment, regions);
     if (problem) problems.push(`${PROJECT}:jobs.${job.name}.parameters: ${problem}`);
   }
   if (problems.length > 0) throw new StackConfigError(problems);
@@ -877,11 +864,10 @@ export function rawConfigFromPulumi(all: Record<string, string>): RawStackConfig
 }
 
 /**
- * Renders a run's init script with the longest values a deployment can produce (bucket and
- * repository names at their limits, every price entry), so parameters that would push the user
- * data over EC2's limit fail now, not at the job's first launch.
+ * Whether the job's parameters leave its init script within EC2's user data limit wherever it
+ * runs: the renderer checks it with the longest values a deployment and a run can add.
  */
-function initScriptProblem(
+function parametersFitProblem(
   job: JobConfig,
   environment: string,
   regions: RegionConfig[],
@@ -890,22 +876,13 @@ function initScriptProblem(
     .map((r) => r.name)
     .filter((name) => runsIn(job, name))
     .reduce((a, b) => (b.length > a.length ? b : a), "");
-  const account = "123456789012";
   try {
-    renderInitScript({
+    assertParametersFit({
       job: job.name,
       environment,
       region,
-      imageUri: `${account}.dkr.ecr.${region}.amazonaws.com/${"r".repeat(100)}@sha256:${"0".repeat(64)}`,
-      bucket: "b".repeat(63),
-      resultsPrefix: `jobs/${job.name}`,
-      logGroup: `/${"l".repeat(100)}`,
-      topicArn: `arn:aws:sns:${region}:${account}:${"t".repeat(100)}`,
+      instanceTypes: job.instanceTypes,
       parameters: job.parameters,
-      runId: `${job.name}-20261123T0300Z`,
-      scheduledTime: "2026-11-23T03:00:00Z",
-      deadlineMinutes: job.maxRuntimeMinutes,
-      instancePrices: hourlyPriceTable(region, job.instanceTypes, job.volumeGiB).instances,
     });
     return undefined;
   } catch (error) {

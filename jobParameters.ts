@@ -4,7 +4,7 @@
  * what the job accepts before anything is deployed. Pure: the file's text is passed in.
  */
 import { z } from "zod";
-import { MIN_DEADLINE_MINUTES, STOP_MARGIN_MINUTES } from "./launcher/initScript";
+import { MIN_DEADLINE_MINUTES, STOP_MARGIN_MINUTES } from "./launcher/contract";
 
 /** Name of the declaration file in a job's build context. */
 export const PARAMETERS_FILE = "parameters.json";

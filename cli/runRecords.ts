@@ -1,41 +1,15 @@
 /**
- * Run records as the tools read them: the JSON each run leaves at
- * `s3://<bucket>/jobs/<job>/runs/<run id>.json` (written by the init script, or by the reaper for
+ * Run records as the tools read them: the JSON each run leaves in its bucket at
+ * `RUN_RECORDS.recordKey` (launcher/contract.ts; written by the init script, or by the reaper for
  * a run it terminated), listed and read with an injected S3 client.
  */
 import { GetObjectCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { estimateRunCost, Market } from "../launcher/prices";
-import { RUN_ID_PATTERN } from "../launcher/runId";
+import { RUN_ID_PATTERN, RUN_RECORDS, type RunRecord } from "../launcher/contract";
 import { UsageError } from "./args";
 
-/** A run record; fields older records or the reaper's lack are optional. */
-export interface RunRecord {
-  runId: string;
-  job: string;
-  environment?: string;
-  region?: string;
-  status: string;
-  phase?: string;
-  exitCode?: number | null;
-  message?: string;
-  scheduledTime?: string | null;
-  startedAt?: string | null;
-  endedAt?: string | null;
-  durationSeconds?: number | null;
-  instanceId?: string | null;
-  instanceType?: string | null;
-  purchaseOption?: string | null;
-  availabilityZone?: string | null;
-  estimatedCostUsd?: number | null;
-  imageUri?: string | null;
-  imageDigest?: string | null;
-  logGroup?: string;
-  logStream?: string;
-  summary?: string | null;
-  deadline?: string;
-  reapedAt?: string;
-}
+export type { RunRecord };
 
 /** A record with where it was found and the figures the tools show. */
 export interface FoundRun {
@@ -54,7 +28,7 @@ export const ASSUMED_VOLUME_GIB = 30;
 
 /** Key of a run's record. */
 export function recordKey(job: string, runId: string): string {
-  return `jobs/${job}/runs/${runId}.json`;
+  return RUN_RECORDS.recordKey(RUN_RECORDS.jobPrefix(job), runId);
 }
 
 /** The job and scheduled minute of a run id (`pi-20261123T0300Z`); throws a usage error. */
@@ -75,7 +49,7 @@ export async function listRunIds(
   bucket: string,
   job: string,
 ): Promise<string[]> {
-  const prefix = `jobs/${job}/runs/`;
+  const prefix = RUN_RECORDS.runsPrefix(RUN_RECORDS.jobPrefix(job));
   const ids: string[] = [];
   let token: string | undefined;
   do {

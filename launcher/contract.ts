@@ -18,6 +18,129 @@ export const PURCHASE_OPTIONS: readonly PurchaseOption[] = [
   "spot-then-on-demand",
 ];
 
+/** Longest job name: a job's resource names (with the stack, region and Pulumi's suffix) must fit AWS's limits. */
+export const JOB_NAME_MAX_LENGTH = 24;
+
+/**
+ * Job names: 1-24 lower-case letters, digits and hyphens, starting with a letter. Config, the
+ * launcher's event check, run ids and run-record keys all use this one rule.
+ */
+export const JOB_NAME_PATTERN = new RegExp(`^[a-z][a-z0-9-]{0,${JOB_NAME_MAX_LENGTH - 1}}$`);
+
+/** The job-name rule in words, for error messages. */
+export const JOB_NAME_RULE = `1-${JOB_NAME_MAX_LENGTH} lowercase letters, digits and "-", starting with a letter`;
+
+/** Run ids: `<job>-<yyyymmdd>T<hhmm>Z` (UTC minute), e.g. `pi-20261123T0300Z`. */
+export const RUN_ID_PATTERN = new RegExp(`${JOB_NAME_PATTERN.source.slice(0, -1)}-\\d{8}T\\d{4}Z$`);
+
+/** Job parameter names: environment variable names. */
+export const PARAMETER_NAME_PATTERN = /^[A-Z_][A-Z0-9_]*$/;
+
+/** Environment variables the launcher sets itself; job parameters must not use these names. */
+export const RESERVED_PARAMETER_NAMES: readonly string[] = [
+  "RUN_ID",
+  "RESULTS_BUCKET",
+  "RESULTS_PREFIX",
+  "AWS_REGION",
+];
+
+/**
+ * Minutes before the deadline at which the init script stops the job itself, so that it can write the
+ * record, put the metrics and notify while Docker and the network are still up: at the backstop's
+ * `shutdown -h`, systemd stops Docker and the network, and the script, run by cloud-init's final
+ * stage, is not waited for. The margin covers the worst case, every call at its timeout: `docker
+ * stop` (the grace plus 30 s) and `docker wait` 30 s, `docker logs` 20 s, the record 3 x 60 s plus
+ * 15 s of retry waits, metrics 30 s, SNS 30 s; 395 s in all, under 7 minutes.
+ * https://www.freedesktop.org/software/systemd/man/latest/shutdown.html
+ * https://docs.cloud-init.io/en/latest/explanation/boot.html
+ */
+export const STOP_MARGIN_MINUTES = 7;
+
+/** Shortest allowed `maxRuntimeMinutes`: the stop margin plus 3 minutes for the job itself. */
+export const MIN_DEADLINE_MINUTES = STOP_MARGIN_MINUTES + 3;
+
+/** Longest allowed `maxRuntimeMinutes`: one week. */
+export const MAX_DEADLINE_MINUTES = 10080;
+
+/**
+ * EC2 instance states of an instance that is (or may again be) running: a run in one of these is
+ * alive for the concurrency policy and reapable once past its deadline.
+ * https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/ec2-instance-lifecycle.html
+ */
+export const LIVE_STATES: readonly string[] = ["pending", "running", "stopping", "stopped"];
+
+/** EC2 instance states of an instance that has ended or is ending for good. */
+export const ENDED_STATES: readonly string[] = ["shutting-down", "terminated"];
+
+/**
+ * Run-record layout in a region's results bucket: everything of job `pi` is under `jobs/pi/`,
+ * its records under `jobs/pi/runs/<run id>.json` and its outputs under `jobs/pi/results/`.
+ */
+export const RUN_RECORDS = {
+  /** Key prefix of a job in its region's bucket, without trailing slash. */
+  jobPrefix: (job: string): string => `jobs/${job}`,
+  /** Prefix of a job's run records, with trailing slash (for listing). */
+  runsPrefix: (jobPrefix: string): string => `${jobPrefix}/runs/`,
+  /** Key of one run's record under a job prefix. */
+  recordKey: (jobPrefix: string, runId: string): string => `${jobPrefix}/runs/${runId}.json`,
+  /** Prefix of a job's outputs, without trailing slash. */
+  resultsPrefix: (jobPrefix: string): string => `${jobPrefix}/results`,
+  /** Object-key pattern of every run record of a bucket, for IAM resources. */
+  everyRecord: "jobs/*/runs/*",
+} as const;
+
+/** Outcomes a run record can hold. */
+export type RunStatus = "succeeded" | "failed" | "timed-out" | "skipped" | "reaped";
+
+/** One launch attempt of a run the launcher could not launch, as its record lists it. */
+export interface RecordedLaunchAttempt {
+  purchaseOption: string;
+  instanceType: string;
+  subnetId: string;
+  outcome: string;
+  errorCode?: string;
+  message?: string;
+}
+
+/**
+ * A run's record as stored at `RUN_RECORDS.recordKey`: written once by the init script at the end
+ * of a run, by the launcher for a run it could not launch or skipped, or by the reaper for a run
+ * it terminated. Fields a writer does not know are absent or null.
+ */
+export interface RunRecord {
+  runId: string;
+  job: string;
+  environment?: string;
+  region?: string;
+  /** A `RunStatus`; typed as a string because older records and other writers may hold more. */
+  status: RunStatus | (string & {});
+  phase?: string;
+  exitCode?: number | null;
+  message?: string;
+  scheduledTime?: string | null;
+  startedAt?: string | null;
+  endedAt?: string | null;
+  durationSeconds?: number | null;
+  instanceId?: string | null;
+  instanceType?: string | null;
+  purchaseOption?: string | null;
+  availabilityZone?: string | null;
+  estimatedCostUsd?: number | null;
+  imageUri?: string | null;
+  imageDigest?: string | null;
+  logGroup?: string;
+  logStream?: string;
+  summary?: string | null;
+  deadline?: string;
+  reapedAt?: string;
+  /** A run requested with `npm run launch`. */
+  manual?: boolean;
+  /** The launcher's attempts, for a run it could not launch. */
+  attempts?: RecordedLaunchAttempt[];
+  /** The runs that kept a skipped run from starting (run ids, or instance ids without one). */
+  liveRuns?: string[];
+}
+
 /** Tag keys the launcher writes on every instance and volume; the reaper and the CLIs read them. */
 export const TAGS = {
   project: "transient-jobs:project",

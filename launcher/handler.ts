@@ -5,7 +5,6 @@
 import { InvalidLaunchEventError, LaunchFailedError, UnknownJobError } from "./errors";
 import {
   launchRun,
-  type Ec2Sender,
   type EndedResult,
   type FailedResult,
   type LaunchOptions,
@@ -13,9 +12,9 @@ import {
   type SkippedResult,
 } from "./launch";
 import { launchRecord, reportLaunchOutcome, type OutcomeClients } from "./outcomes";
-import { JOB_NAME_PATTERN } from "./runId";
+import type { Ec2Sender } from "./instances";
 import { putRecordOnce, runRecordKey, type S3Sender } from "./runRecord";
-import type { JobLaunchSpec, LaunchEvent } from "./contract";
+import { JOB_NAME_PATTERN, JOB_NAME_RULE, type JobLaunchSpec, type LaunchEvent } from "./contract";
 
 /** The literal Scheduler sends when the context attribute was not substituted. */
 const SCHEDULER_PLACEHOLDER = "<aws.scheduler.scheduled-time>";
@@ -47,7 +46,7 @@ export function parseLaunchEvent(event: unknown): LaunchEvent {
   }
   if (!JOB_NAME_PATTERN.test(job)) {
     throw new InvalidLaunchEventError(
-      `launch event.job: ${quoted(job)} is not a job name (1-63 lower-case letters, digits and hyphens)`,
+      `launch event.job: ${quoted(job)} is not a job name (${JOB_NAME_RULE})`,
     );
   }
   if (typeof scheduledTime !== "string") {

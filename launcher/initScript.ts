@@ -11,7 +11,17 @@
 import { InvalidLaunchSpecError } from "./errors";
 import { INSTANCE_OVERHEAD_SECONDS } from "./prices";
 import { logsConsoleUrl, METRIC_NAMESPACE, notificationSubject } from "./telemetry";
-import type { JobLaunchSpec } from "./contract";
+import {
+  JOB_NAME_PATTERN,
+  JOB_NAME_RULE,
+  MAX_DEADLINE_MINUTES,
+  MIN_DEADLINE_MINUTES,
+  PARAMETER_NAME_PATTERN,
+  RESERVED_PARAMETER_NAMES,
+  RUN_RECORDS,
+  STOP_MARGIN_MINUTES,
+  type JobLaunchSpec,
+} from "./contract";
 
 /** What {@link renderInitScript} needs: the job's spec fields plus this run's values. */
 export interface InitScriptInput extends Pick<
@@ -52,30 +62,12 @@ export interface InitScriptInput extends Pick<
 /** EC2 accepts at most 16 KB of user data before base64 encoding. */
 export const USER_DATA_MAX_BYTES = 16384;
 
-/** Longest allowed deadline: one week. */
-export const MAX_DEADLINE_MINUTES = 10080;
-
 /**
  * Seconds `docker stop` gives a job between SIGTERM and SIGKILL at the stop time: time for the job
  * to save its last result (Docker's default is 10 s).
  * https://docs.docker.com/reference/cli/docker/container/stop/
  */
 export const STOP_GRACE_SECONDS = 60;
-
-/**
- * Minutes before the deadline at which the script stops the job itself, so that it can write the
- * record, put the metrics and notify while Docker and the network are still up: at the backstop's
- * `shutdown -h`, systemd stops Docker and the network, and the script, run by cloud-init's final
- * stage, is not waited for. The margin covers the worst case, every call at its timeout: `docker
- * stop` (the grace plus 30 s) and `docker wait` 30 s, `docker logs` 20 s, the record 3 x 60 s plus
- * 15 s of retry waits, metrics 30 s, SNS 30 s; 395 s in all, under 7 minutes.
- * https://www.freedesktop.org/software/systemd/man/latest/shutdown.html
- * https://docs.cloud-init.io/en/latest/explanation/boot.html
- */
-export const STOP_MARGIN_MINUTES = 7;
-
-/** Shortest allowed deadline: the stop margin plus 3 minutes for the job itself. */
-export const MIN_DEADLINE_MINUTES = STOP_MARGIN_MINUTES + 3;
 
 /**
  * How late after the deadline tag the backstop may power an instance off: the tag counts from the
@@ -88,15 +80,6 @@ export const MIN_DEADLINE_MINUTES = STOP_MARGIN_MINUTES + 3;
  */
 export const BACKSTOP_LATENESS_MINUTES = 5;
 
-/** Environment variables the launcher sets itself; job parameters must not use these names. */
-export const RESERVED_PARAMETER_NAMES: readonly string[] = [
-  "RUN_ID",
-  "RESULTS_BUCKET",
-  "RESULTS_PREFIX",
-  "AWS_REGION",
-];
-
-const PARAMETER_NAME = /^[A-Z_][A-Z0-9_]*$/;
 const ECR_REGISTRY = /^\d{12}\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?$/;
 const IMAGE_URI =
   /^([a-z0-9-]+(?:\.[a-z0-9-]+)+(?::\d{1,5})?)\/[a-z0-9]+(?:(?:[._]|__|-+|\/)[a-z0-9]+)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
@@ -107,7 +90,7 @@ const MAX_MICRO_USD_PER_HOUR = 1_000_000_000;
 
 const RULES: Record<string, { pattern: RegExp; rule: string }> = {
   runId: { pattern: /^[A-Za-z0-9][A-Za-z0-9-]{0,127}$/, rule: "letters, digits and hyphens" },
-  job: { pattern: /^[a-z0-9][a-z0-9-]{0,62}$/, rule: "lower-case letters, digits and hyphens" },
+  job: { pattern: JOB_NAME_PATTERN, rule: JOB_NAME_RULE },
   environment: {
     pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/,
     rule: "a Pulumi stack name: letters, digits, '.', '_' and '-'",
@@ -179,7 +162,7 @@ function parameterArguments(parameters: Record<string, string>): string[] {
     .sort()
     .map((name) => {
       const value: unknown = parameters[name];
-      if (!PARAMETER_NAME.test(name)) {
+      if (!PARAMETER_NAME_PATTERN.test(name)) {
         throw invalid(`parameters.${name}`, name, "a name matching ^[A-Z_][A-Z0-9_]*$");
       }
       if (RESERVED_PARAMETER_NAMES.includes(name)) {
@@ -299,8 +282,8 @@ export function renderInitScript(input: InitScriptInput): string {
     ["ECR_REGISTRY", ecrRegistry],
     ["ECR_REGION", ecrRegion],
     ["BUCKET", bucket],
-    ["RECORD_KEY", `${resultsPrefix}/runs/${runId}.json`],
-    ["RESULTS_PREFIX", `${resultsPrefix}/results`],
+    ["RECORD_KEY", RUN_RECORDS.recordKey(resultsPrefix, runId)],
+    ["RESULTS_PREFIX", RUN_RECORDS.resultsPrefix(resultsPrefix)],
     ["LOG_GROUP", logGroup],
     ["TOPIC_ARN", topicArn],
     ["TOPIC_REGION", topicRegion],
@@ -345,6 +328,52 @@ export function renderInitScript(input: InitScriptInput): string {
     );
   }
   return script;
+}
+
+/** What {@link assertParametersFit} needs to know of a job: what a deployment cannot lengthen. */
+export interface ParameterFitInput {
+  job: string;
+  environment: string;
+  /** The longest region name the job runs in. */
+  region: string;
+  /** Every instance type the job may run as (each gets a price entry in both markets). */
+  instanceTypes: readonly string[];
+  parameters: Record<string, string>;
+}
+
+/**
+ * Checks at deploy time that a job's parameters leave its init script within
+ * {@link USER_DATA_MAX_BYTES}, whatever the deployment and the run add: the script is rendered
+ * with the longest value each deploy-time field (ECR repository, bucket, log group, topic) and
+ * per-run field (run id, scheduled time, deadline, prices) can take, so a job that passes here
+ * cannot fail at its first launch for size. Throws {@link InvalidLaunchSpecError} like the
+ * renderer, naming the parameters.
+ */
+export function assertParametersFit(input: ParameterFitInput): void {
+  const account = "123456789012";
+  const longestPrice = MAX_MICRO_USD_PER_HOUR;
+  renderInitScript({
+    job: input.job,
+    environment: input.environment,
+    region: input.region,
+    // The repository, log group and topic are named from the stack, region and job names, which
+    // config keeps well under 100 characters each (lib/resourceNames.ts); buckets have at most 63.
+    imageUri: `${account}.dkr.ecr.${input.region}.amazonaws.com/${"r".repeat(100)}@sha256:${"0".repeat(64)}`,
+    bucket: "b".repeat(63),
+    resultsPrefix: RUN_RECORDS.jobPrefix(input.job),
+    logGroup: `/${"l".repeat(100)}`,
+    topicArn: `arn:aws:sns:${input.region}:${account}:${"t".repeat(100)}`,
+    parameters: input.parameters,
+    runId: `${input.job}-20261123T0300Z`,
+    scheduledTime: "2026-11-23T03:00:00Z",
+    deadlineMinutes: MAX_DEADLINE_MINUTES,
+    instancePrices: Object.fromEntries(
+      input.instanceTypes.flatMap((type) =>
+        ["spot", "on-demand"].map((market) => [`${type}/${market}`, longestPrice]),
+      ),
+    ),
+    volumeMicroUsdPerHour: longestPrice,
+  });
 }
 
 // The static parts of the script. String.raw keeps bash's backslashes; they contain no `${`, so

@@ -3,14 +3,9 @@
  * clock, sleep and logger; runs inside the serialized Lambda closure, so SDK commands are
  * imported by name and nothing native is captured.
  */
-import {
-  DescribeInstancesCommand,
-  RunInstancesCommand,
-  TerminateInstancesCommand,
-} from "@aws-sdk/client-ec2";
+import { RunInstancesCommand, TerminateInstancesCommand } from "@aws-sdk/client-ec2";
 import type {
   DescribeInstancesCommandInput,
-  EC2Client,
   Instance,
   RunInstancesCommandInput,
   Tag,
@@ -25,19 +20,19 @@ import {
 import { renderInitScript, type InitScriptInput } from "./initScript";
 import { hourlyPriceTable } from "./prices";
 import { clientTokenFor, runIdFor } from "./runId";
-import { PROJECT_TAG_VALUE, TAGS, type JobLaunchSpec } from "./contract";
-
-/** Anything that sends EC2 commands: an `EC2Client`, or a mock of one. */
-export type Ec2Sender = Pick<EC2Client, "send">;
+import { ENDED_STATES, LIVE_STATES, PROJECT_TAG_VALUE, TAGS, type JobLaunchSpec } from "./contract";
+import {
+  describeAllInstances,
+  describeRunInstance,
+  isoSeconds,
+  projectInstanceFilters,
+  tagValue,
+  type Ec2Sender,
+  type RunInstance,
+} from "./instances";
 
 /** The market of one attempt; `spot-then-on-demand` expands to both. */
 export type Market = "spot" | "on-demand";
-
-/** Instance states of a run that is still alive (holds capacity or may come back). */
-export const LIVE_STATES: readonly string[] = ["pending", "running", "stopping", "stopped"];
-
-/** Instance states of a run that has happened: its instance is gone or going. */
-export const ENDED_STATES: readonly string[] = ["shutting-down", "terminated"];
 
 /**
  * Lookups for the instance of a concurrent launch after `IdempotentParameterMismatch` before the
@@ -107,14 +102,7 @@ export interface LaunchAttempt {
 }
 
 /** An instance of this job found by its tags. */
-export interface FoundInstance {
-  instanceId: string;
-  state: string;
-  runId?: string;
-  deadline?: string;
-  instanceType?: string;
-  availabilityZone?: string;
-}
+export type FoundInstance = RunInstance;
 
 /** Fields common to every result: which run this was. */
 export interface RunIdentity {
@@ -201,11 +189,6 @@ export function planLaunchOptions(spec: JobLaunchSpec): LaunchOption[] {
   return options;
 }
 
-/** ISO-8601 UTC without milliseconds, e.g. `2026-11-23T05:00:00Z`. */
-export function isoSeconds(date: Date): string {
-  return date.toISOString().replace(/\.\d{3}Z$/, "Z");
-}
-
 /**
  * The moment a run is overdue: its scheduled time, plus the longest its launch can be delayed,
  * plus its maximum runtime. A function of the spec and the scheduled time only, so that every
@@ -281,26 +264,7 @@ export function buildRunInstancesInput(args: {
 
 /** The DescribeInstances filters that find every instance of this job in this stack. */
 export function jobInstanceFilters(spec: JobLaunchSpec): DescribeInstancesCommandInput["Filters"] {
-  return [
-    { Name: `tag:${TAGS.project}`, Values: [PROJECT_TAG_VALUE] },
-    { Name: `tag:${TAGS.environment}`, Values: [spec.environment] },
-    { Name: `tag:${TAGS.job}`, Values: [spec.job] },
-  ];
-}
-
-function tagValue(instance: Instance, key: string): string | undefined {
-  return instance.Tags?.find((t) => t.Key === key)?.Value;
-}
-
-function describeFound(instance: Instance): FoundInstance {
-  return {
-    instanceId: instance.InstanceId ?? "",
-    state: instance.State?.Name ?? "unknown",
-    runId: tagValue(instance, TAGS.runId),
-    deadline: tagValue(instance, TAGS.deadline),
-    instanceType: instance.InstanceType,
-    availabilityZone: instance.Placement?.AvailabilityZone,
-  };
+  return projectInstanceFilters(spec.environment, spec.job);
 }
 
 /** The price inputs of a run's init script; none when the spec has no volume size. */
@@ -374,23 +338,9 @@ async function sendWithRetry<T>(ctx: RunContext, what: string, send: () => Promi
 
 /** Every instance of this job in this stack, any state (terminated ones linger for an hour). */
 async function findJobInstances(ctx: RunContext): Promise<Instance[]> {
-  const instances: Instance[] = [];
-  let nextToken: string | undefined;
-  do {
-    const input: DescribeInstancesCommandInput = {
-      Filters: jobInstanceFilters(ctx.spec),
-      MaxResults: 1000,
-      ...(nextToken ? { NextToken: nextToken } : {}),
-    };
-    const page = await sendWithRetry(ctx, "describing instances", () =>
-      ctx.ec2.send(new DescribeInstancesCommand(input)),
-    );
-    for (const reservation of page.Reservations ?? []) {
-      instances.push(...(reservation.Instances ?? []));
-    }
-    nextToken = page.NextToken;
-  } while (nextToken);
-  return instances;
+  return describeAllInstances(ctx.ec2, jobInstanceFilters(ctx.spec) ?? [], (request) =>
+    sendWithRetry(ctx, "describing instances", request),
+  );
 }
 
 function launchedResult(
@@ -501,7 +451,7 @@ async function decideAndLaunch(ctx: RunContext): Promise<LaunchResult> {
   const live = jobInstances.filter((i) => LIVE_STATES.includes(i.State?.Name ?? ""));
   const replaced: string[] = [];
   if (live.length > 0 && spec.concurrencyPolicy === "forbid") {
-    const found = live.map(describeFound);
+    const found = live.map(describeRunInstance);
     const runs = found.map(
       (f) => `${f.runId ?? "?"} (${f.instanceId}, ${f.state}, deadline ${f.deadline ?? "?"})`,
     );

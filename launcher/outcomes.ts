@@ -12,7 +12,7 @@ import type { CloudWatchClient, MetricDatum } from "@aws-sdk/client-cloudwatch";
 import { PublishCommand } from "@aws-sdk/client-sns";
 import type { SNSClient } from "@aws-sdk/client-sns";
 import { errorCode, errorMessage } from "./errors";
-import { isoSeconds } from "./launch";
+import { isoSeconds } from "./instances";
 import type {
   EndedResult,
   FailedResult,
@@ -28,7 +28,7 @@ import {
   METRICS,
   notificationSubject,
 } from "./telemetry";
-import type { JobLaunchSpec } from "./contract";
+import type { JobLaunchSpec, RunRecord } from "./contract";
 
 /** One notification; the subject fits SNS's limits (see {@link notificationSubject}). */
 export interface Notification {
@@ -156,7 +156,7 @@ export function launchRecord(
   result: FailedResult | SkippedResult,
   launcherLogGroup: string | undefined,
   now: Date,
-): Record<string, unknown> {
+): RunRecord {
   const attempts = result.status === "failed" ? result.attempts : [];
   return {
     runId: result.runId,

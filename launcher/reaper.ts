@@ -11,14 +11,22 @@
  */
 import { PutMetricDataCommand } from "@aws-sdk/client-cloudwatch";
 import type { CloudWatchClient } from "@aws-sdk/client-cloudwatch";
-import { DescribeInstancesCommand, TerminateInstancesCommand } from "@aws-sdk/client-ec2";
+import { TerminateInstancesCommand } from "@aws-sdk/client-ec2";
 import type { DescribeInstancesCommandInput, EC2Client, Instance } from "@aws-sdk/client-ec2";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { PublishCommand } from "@aws-sdk/client-sns";
 import type { SNSClient } from "@aws-sdk/client-sns";
 import { errorCode, errorMessage } from "./errors";
 import { putRecordOnce, runRecordKey } from "./runRecord";
-import { PROJECT_TAG_VALUE, TAGS } from "./contract";
+import { LIVE_STATES, PROJECT_TAG_VALUE, TAGS, type RunRecord } from "./contract";
+import {
+  describeAllInstances,
+  describeRunInstance,
+  isoSeconds,
+  projectInstanceFilters,
+  tagValue,
+  type RunInstance,
+} from "./instances";
 
 /**
  * Minutes past an instance's deadline before the reaper acts. It must exceed how late the init
@@ -33,8 +41,8 @@ export const MAX_GRACE_MINUTES = 1440;
 /** CloudWatch namespace of the reaper's metrics; its role may publish to no other. */
 export const METRIC_NAMESPACE = "TransientJobs";
 
-/** Instance states the reaper looks at: the ones that still hold capacity or a volume. */
-export const REAPABLE_STATES: readonly string[] = ["pending", "running", "stopping", "stopped"];
+/** Instance states the reaper looks at: the live ones, which still hold capacity or a volume. */
+export const REAPABLE_STATES = LIVE_STATES;
 
 /** A deadline tag as the launcher writes it: ISO-8601 UTC, e.g. `2026-11-23T05:00:00Z`. */
 const DEADLINE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,3})?Z$/;
@@ -71,17 +79,7 @@ export interface ReaperOptions {
 }
 
 /** One instance as the reaper sees it, read from its tags. */
-export interface ReaperInstance {
-  instanceId: string;
-  state: string;
-  job?: string;
-  runId?: string;
-  scheduledTime?: string;
-  deadline?: string;
-  launchTime?: string;
-  instanceType?: string;
-  availabilityZone?: string;
-}
+export type ReaperInstance = RunInstance;
 
 /** What the reaper does with one instance. */
 export type ReapDecision =
@@ -143,15 +141,6 @@ export class InvalidReaperSettingsError extends Error {
   }
 }
 
-function tagValue(instance: Instance, key: string): string | undefined {
-  return instance.Tags?.find((t) => t.Key === key)?.Value;
-}
-
-/** ISO-8601 UTC without milliseconds. */
-function isoSeconds(date: Date): string {
-  return date.toISOString().replace(/\.\d{3}Z$/, "Z");
-}
-
 /** The deadline tag as a time, or undefined when it is not a real ISO-8601 UTC time. */
 export function parseDeadline(value: string | undefined): Date | undefined {
   if (value === undefined || !DEADLINE.test(value)) return undefined;
@@ -166,32 +155,13 @@ export function parseDeadline(value: string | undefined): Date | undefined {
 /** The DescribeInstances filters that find this stack's live job instances in the region. */
 export function reaperFilters(environment: string): DescribeInstancesCommandInput["Filters"] {
   return [
-    { Name: `tag:${TAGS.project}`, Values: [PROJECT_TAG_VALUE] },
-    { Name: `tag:${TAGS.environment}`, Values: [environment] },
+    ...projectInstanceFilters(environment),
     { Name: "instance-state-name", Values: [...REAPABLE_STATES] },
   ];
 }
 
 /** Reads what the reaper needs from an instance description. */
-export function describeInstance(instance: Instance): ReaperInstance {
-  const found: ReaperInstance = {
-    instanceId: instance.InstanceId ?? "",
-    state: instance.State?.Name ?? "unknown",
-  };
-  const optional: Array<[keyof ReaperInstance, string | undefined]> = [
-    ["job", tagValue(instance, TAGS.job)],
-    ["runId", tagValue(instance, TAGS.runId)],
-    ["scheduledTime", tagValue(instance, TAGS.scheduledTime)],
-    ["deadline", tagValue(instance, TAGS.deadline)],
-    ["launchTime", instance.LaunchTime ? isoSeconds(new Date(instance.LaunchTime)) : undefined],
-    ["instanceType", instance.InstanceType],
-    ["availabilityZone", instance.Placement?.AvailabilityZone],
-  ];
-  for (const [key, value] of optional) {
-    if (value !== undefined) (found as unknown as Record<string, string>)[key] = value;
-  }
-  return found;
-}
+export const describeInstance: (instance: Instance) => ReaperInstance = describeRunInstance;
 
 /**
  * Decides what to do with one instance at `now`: reap it only when it carries this project's and
@@ -258,11 +228,11 @@ export function reapedMessage(instance: ReaperInstance, overdue: number, grace: 
  * both alike, plus `deadline` and `reapedAt`.
  */
 export function reapedRecord(
-  instance: ReaperInstance,
+  instance: ReaperInstance & { job: string; runId: string },
   where: { environment: string; region: string },
   message: string,
   now: Date,
-): Record<string, unknown> {
+): RunRecord {
   const scheduled =
     instance.scheduledTime && parseDeadline(instance.scheduledTime) ? instance.scheduledTime : null;
   return {
@@ -304,22 +274,8 @@ function checkSettings(settings: ReaperSettings): number {
   return grace;
 }
 
-async function describeAll(ec2: ReaperClients["ec2"], environment: string): Promise<Instance[]> {
-  const instances: Instance[] = [];
-  let nextToken: string | undefined;
-  do {
-    const input: DescribeInstancesCommandInput = {
-      Filters: reaperFilters(environment),
-      MaxResults: 1000,
-      ...(nextToken ? { NextToken: nextToken } : {}),
-    };
-    const page = await ec2.send(new DescribeInstancesCommand(input));
-    for (const reservation of page.Reservations ?? []) {
-      instances.push(...(reservation.Instances ?? []));
-    }
-    nextToken = page.NextToken;
-  } while (nextToken);
-  return instances;
+function describeAll(ec2: ReaperClients["ec2"], environment: string): Promise<Instance[]> {
+  return describeAllInstances(ec2, reaperFilters(environment) ?? []);
 }
 
 /**
@@ -400,17 +356,18 @@ async function reapOne(
   }
 
   const message = reapedMessage(instance, overdueMinutes, graceMinutes);
-  const key = runRecordKey(instance.job, instance.runId);
+  const { job, runId } = instance;
+  const key = runRecordKey(job, runId);
   const reaped: ReapedInstance = { ...instance, overdueMinutes, record: "skipped" };
   if (key) reaped.recordKey = key;
   result.reaped.push(reaped);
-  if (key) {
+  if (key && job !== undefined && runId !== undefined) {
     try {
       reaped.record = await putRecordOnce(
         clients.s3,
         settings.bucket,
         key,
-        reapedRecord(instance, settings, message, now),
+        reapedRecord({ ...instance, job, runId }, settings, message, now),
       );
     } catch (error) {
       reaped.record = "failed";

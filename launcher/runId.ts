@@ -4,13 +4,8 @@
  * instance instead of starting a second one.
  */
 import { createHash } from "node:crypto";
+import { JOB_NAME_PATTERN, JOB_NAME_RULE } from "./contract";
 import { InvalidLaunchSpecError } from "./errors";
-
-/** Job names: lower-case letters, digits and hyphens, starting with a letter or digit. */
-export const JOB_NAME_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
-
-/** Run ids as produced by {@link runIdFor}, e.g. `pi-20261123T0300Z`. */
-export const RUN_ID_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}-\d{8}T\d{4}Z$/;
 
 /** Maximum length of an EC2 ClientToken. */
 export const CLIENT_TOKEN_MAX_LENGTH = 64;
@@ -28,7 +23,7 @@ function pad(value: number): string {
 export function runIdFor(job: string, scheduledTime: Date): string {
   if (!JOB_NAME_PATTERN.test(job)) {
     throw new InvalidLaunchSpecError(
-      `job: ${JSON.stringify(job)} is not a valid job name; use 1-63 lower-case letters, digits and hyphens, starting with a letter or digit`,
+      `job: ${JSON.stringify(job)} is not a valid job name; use ${JOB_NAME_RULE}`,
     );
   }
   const time = scheduledTime.getTime();

@@ -1,13 +1,12 @@
 /**
- * Run records as their writers share them: the key every record of a run is written under
- * (`jobs/<job>/runs/<run id>.json`, the init script's `<resultsPrefix>/runs/<run id>.json`), and a
- * write that happens at most once per run. Runs inside the serialized Lambda closures (launcher
+ * Run records as their writers share them: the key every record of a run is written under (the
+ * layout is `RUN_RECORDS` in contract.ts), and a write that happens at most once per run. Runs inside the serialized Lambda closures (launcher
  * and reaper), so SDK commands are imported by name.
  */
 import { PutObjectCommand } from "@aws-sdk/client-s3";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { errorCode } from "./errors";
-import { JOB_NAME_PATTERN, RUN_ID_PATTERN } from "./runId";
+import { JOB_NAME_PATTERN, RUN_ID_PATTERN, RUN_RECORDS, type RunRecord } from "./contract";
 
 /** Anything that sends S3 commands: an `S3Client`, or a mock of one. */
 export type S3Sender = Pick<S3Client, "send">;
@@ -23,7 +22,7 @@ export function runRecordKey(
   if (job === undefined || runId === undefined) return undefined;
   if (!JOB_NAME_PATTERN.test(job) || !RUN_ID_PATTERN.test(runId)) return undefined;
   if (!runId.startsWith(`${job}-`)) return undefined;
-  return `jobs/${job}/runs/${runId}.json`;
+  return RUN_RECORDS.recordKey(RUN_RECORDS.jobPrefix(job), runId);
 }
 
 /** S3's answer to a conditional write whose condition failed (HTTP 412). */
@@ -42,7 +41,7 @@ export async function putRecordOnce(
   s3: S3Sender,
   bucket: string,
   key: string,
-  record: Record<string, unknown>,
+  record: RunRecord,
 ): Promise<"written" | "exists"> {
   try {
     await s3.send(

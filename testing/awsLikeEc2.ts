@@ -15,7 +15,7 @@ import {
   type Instance,
   type RunInstancesCommandInput,
 } from "@aws-sdk/client-ec2";
-import type { Ec2Sender } from "../launcher/launch";
+import type { Ec2Sender } from "../launcher/instances";
 
 /** One remembered ClientToken. */
 interface TokenEntry {

@@ -65,7 +65,7 @@ describe("parseLaunchEvent", () => {
     [
       "a job name with a shell character",
       { job: "pi;reboot", scheduledTime: "2026-11-23T03:00:00Z" },
-      `launch event.job: "pi;reboot" is not a job name (1-63 lower-case letters, digits and hyphens)`,
+      `launch event.job: "pi;reboot" is not a job name (1-24 lowercase letters, digits and "-", starting with a letter)`,
     ],
     [
       "no time",

@@ -2,13 +2,14 @@ import * as assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { InvalidLaunchSpecError } from "../../launcher/errors";
 import {
+  assertParametersFit,
   BACKSTOP_LATENESS_MINUTES,
   renderInitScript,
   shellQuote,
-  STOP_MARGIN_MINUTES,
   USER_DATA_MAX_BYTES,
   type InitScriptInput,
 } from "../../launcher/initScript";
+import { STOP_MARGIN_MINUTES } from "../../launcher/contract";
 import { DEFAULT_GRACE_MINUTES } from "../../launcher/reaper";
 import { initScriptInputFixture } from "../../testing/fixtures";
 import {
@@ -188,7 +189,7 @@ describe("renderInitScript", () => {
       [
         "job",
         { job: "Pi" },
-        `initScript.job: "Pi" is invalid; it must be lower-case letters, digits and hyphens`,
+        `initScript.job: "Pi" is invalid; it must be 1-24 lowercase letters, digits and "-", starting with a letter`,
       ],
       [
         "region",
@@ -285,6 +286,36 @@ describe("renderInitScript", () => {
         () => renderInitScript(input({ parameters: { BIG: "x".repeat(USER_DATA_MAX_BYTES) } })),
         /initScript: the rendered script of run pi-20261123T0300Z is \d+ bytes, over the EC2 user data limit of 16384; shorten the job parameters/,
       );
+    });
+
+    it("refuses at deploy time the parameters a run's longest values would push over the limit", () => {
+      const fit = (length: number) => ({
+        job: "pi",
+        environment: "prod",
+        region: "eu-west-1",
+        instanceTypes: ["m7i.large", "c7i.large"],
+        parameters: { BIG: "x".repeat(length) },
+      });
+      const fits = (length: number) => {
+        try {
+          assertParametersFit(fit(length));
+          return true;
+        } catch {
+          return false;
+        }
+      };
+      let low = 0;
+      let high = USER_DATA_MAX_BYTES;
+      while (high - low > 1) {
+        const mid = Math.floor((low + high) / 2);
+        if (fits(mid)) low = mid;
+        else high = mid;
+      }
+      // What fits renders for a real run; one byte more is refused with the renderer's message,
+      // although this run's own (shorter) values would still fit: the check keeps room for the rest.
+      assert.ok(renderInitScript(input({ parameters: fit(low).parameters })));
+      assert.throws(() => assertParametersFit(fit(low + 1)), /shorten the job parameters/);
+      assert.ok(renderInitScript(input({ parameters: fit(low + 1).parameters })));
     });
 
     it("schedules the backstop at the deadline, within the reaper's grace", () => {

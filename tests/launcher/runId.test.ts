@@ -3,10 +3,11 @@ import { InvalidLaunchSpecError } from "../../launcher/errors";
 import {
   clientTokenFor,
   CLIENT_TOKEN_MAX_LENGTH,
-  RUN_ID_PATTERN,
   runIdFor,
   type ClientTokenInput,
 } from "../../launcher/runId";
+import { JOB_NAME_MAX_LENGTH, RUN_ID_PATTERN } from "../../launcher/contract";
+import { parseStackConfig } from "../../config";
 
 describe("runIdFor", () => {
   const cases: [string, string, string][] = [
@@ -34,7 +35,8 @@ describe("runIdFor", () => {
     );
   });
 
-  const badJobs = ["", "Pi", "pi_1", "-pi", "pi job", "pi;rm", "x".repeat(64)];
+  // The config's rule (launcher/contract.ts), not a looser one: a digit first or 25 characters.
+  const badJobs = ["", "Pi", "pi_1", "-pi", "1pi", "pi job", "pi;rm", "x".repeat(25)];
   for (const job of badJobs) {
     it(`rejects job name ${JSON.stringify(job)}`, () => {
       assert.throws(
@@ -45,6 +47,13 @@ describe("runIdFor", () => {
       );
     });
   }
+
+  it("accepts every job name config accepts, up to the longest", () => {
+    const minimalJob = { schedule: "cron(0 6 * * ? *)", instanceTypes: ["t3.medium"] };
+    const longest = "j".repeat(JOB_NAME_MAX_LENGTH);
+    assert.ok(parseStackConfig({ regions: ["eu-west-1"], jobs: { [longest]: minimalJob } }, "d"));
+    assert.match(runIdFor(longest, new Date("2026-11-23T03:00:00Z")), RUN_ID_PATTERN);
+  });
 
   it("rejects an invalid date", () => {
     assert.throws(() => runIdFor("pi", new Date("nope")), /scheduledTime: not a valid date/);

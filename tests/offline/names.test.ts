@@ -2,13 +2,13 @@ import * as assert from "node:assert/strict";
 import * as path from "node:path";
 import {
   AWS_REGIONS,
-  JOB_NAME_MAX_LENGTH,
   longestJobName,
   parseStackConfig,
   rawConfigFromPulumi,
   STACK_NAME_MAX_LENGTH,
   StackConfigError,
 } from "../../config";
+import { JOB_NAME_MAX_LENGTH } from "../../launcher/contract";
 import {
   environmentNames,
   imageKey,
