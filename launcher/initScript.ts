@@ -155,26 +155,31 @@ export function shellQuote(value: string): string {
  * script (and so the launch request and its ClientToken) does not depend on key order.
  */
 function parameterArguments(parameters: Record<string, string>): string[] {
+  return Object.keys(parameters)
+    .sort()
+    .map((name) => `  --env ${shellQuote(`${name}=${parameters[name]}`)} \\`);
+}
+
+/** Throws naming the parameter that breaks the contract's parameter rules. */
+function checkParameters(parameters: Record<string, string>): void {
   if (typeof parameters !== "object" || parameters === null || Array.isArray(parameters)) {
     throw invalid("parameters", parameters, "an object of NAME: value strings");
   }
-  return Object.keys(parameters)
-    .sort()
-    .map((name) => {
-      const value: unknown = parameters[name];
-      if (!PARAMETER_NAME_PATTERN.test(name)) {
-        throw invalid(`parameters.${name}`, name, "a name matching ^[A-Z_][A-Z0-9_]*$");
-      }
-      if (RESERVED_PARAMETER_NAMES.includes(name)) {
-        throw invalid(
-          `parameters.${name}`,
-          name,
-          `a name other than ${RESERVED_PARAMETER_NAMES.join(", ")}, which the launcher sets itself`,
-        );
-      }
-      if (typeof value !== "string") throw invalid(`parameters.${name}`, value, "a string");
-      return `  --env ${shellQuote(`${name}=${value}`)} \\`;
-    });
+  for (const name of Object.keys(parameters).sort()) {
+    const value: unknown = parameters[name];
+    if (!PARAMETER_NAME_PATTERN.test(name)) {
+      throw invalid(`parameters.${name}`, name, "a name matching ^[A-Z_][A-Z0-9_]*$");
+    }
+    if (RESERVED_PARAMETER_NAMES.includes(name)) {
+      throw invalid(
+        `parameters.${name}`,
+        name,
+        `a name other than ${RESERVED_PARAMETER_NAMES.join(", ")}, which the launcher sets itself`,
+      );
+    }
+    if (typeof value !== "string") throw invalid(`parameters.${name}`, value, "a string");
+    shellQuote(value);
+  }
 }
 
 /**
@@ -202,6 +207,58 @@ function priceTable(prices: Record<string, number> | undefined): string {
   return ["price_of() {", "  case $1 in", ...entries, "    *) ;;", "  esac", "}"].join("\n");
 }
 
+/** The part of an init script that is the same for every run of a job: its launch spec's. */
+export type ScriptSettings = Omit<
+  InitScriptInput,
+  | "runId"
+  | "scheduledTime"
+  | "pullAttempts"
+  | "retryBaseSeconds"
+  | "instancePrices"
+  | "volumeMicroUsdPerHour"
+>;
+
+/**
+ * Checks, once at deploy time, the values a job's launch spec puts in every one of its init
+ * scripts, so that the launcher checks only what changes per run. Each value is also single-quoted
+ * where it is used, so a value that slipped past this could not run as code; it would fail the run.
+ * Throws {@link InvalidLaunchSpecError} naming the field.
+ */
+export function checkScriptSettings(settings: ScriptSettings): void {
+  for (const field of [
+    "job",
+    "environment",
+    "region",
+    "imageUri",
+    "bucket",
+    "resultsPrefix",
+    "logGroup",
+  ] as const) {
+    checked(field, settings[field]);
+  }
+  const deadlineMinutes = settings.deadlineMinutes;
+  if (
+    typeof deadlineMinutes !== "number" ||
+    !Number.isInteger(deadlineMinutes) ||
+    deadlineMinutes < MIN_DEADLINE_MINUTES ||
+    deadlineMinutes > MAX_DEADLINE_MINUTES
+  ) {
+    throw invalid(
+      "deadlineMinutes",
+      deadlineMinutes,
+      `an integer from ${MIN_DEADLINE_MINUTES} to ${MAX_DEADLINE_MINUTES}: the script stops the job ${STOP_MARGIN_MINUTES} minutes before the deadline to report, and the job needs the rest; raise maxRuntimeMinutes`,
+    );
+  }
+  if (
+    settings.topicArn !== undefined &&
+    settings.topicArn !== "" &&
+    !TOPIC_ARN.test(settings.topicArn)
+  ) {
+    throw invalid("topicArn", settings.topicArn, "an SNS topic ARN");
+  }
+  checkParameters(settings.parameters);
+}
+
 /**
  * Renders the init script of one run: a bash script that
  * 1. schedules the backstop power-off at the deadline before doing anything else,
@@ -216,32 +273,15 @@ function priceTable(prices: Record<string, number> | undefined): string {
  *    `s3://<bucket>/<resultsPrefix>/runs/<runId>.json`, puts its metrics, publishes a short
  *    outcome to SNS if a topic is set (both best effort), and powers off.
  *
- * Throws {@link InvalidLaunchSpecError} naming the field when a value breaks its rule, or when
- * the script exceeds {@link USER_DATA_MAX_BYTES}.
+ * Checks the per-run values (run id, scheduled time, prices); the job's own were checked at deploy
+ * time by {@link checkScriptSettings}. Throws {@link InvalidLaunchSpecError} naming the field when
+ * a value breaks its rule, or when the script exceeds {@link USER_DATA_MAX_BYTES}.
  */
 export function renderInitScript(input: InitScriptInput): string {
   const runId = checked("runId", input.runId);
-  const job = checked("job", input.job);
-  const environment = checked("environment", input.environment);
-  const region = checked("region", input.region);
   const scheduledTime = checked("scheduledTime", input.scheduledTime);
-  const imageUri = checked("imageUri", input.imageUri);
-  const bucket = checked("bucket", input.bucket);
-  const resultsPrefix = checked("resultsPrefix", input.resultsPrefix);
-  const logGroup = checked("logGroup", input.logGroup);
+  const { job, environment, region, imageUri, bucket, resultsPrefix, logGroup } = input;
   const deadlineMinutes = input.deadlineMinutes;
-  if (
-    typeof deadlineMinutes !== "number" ||
-    !Number.isInteger(deadlineMinutes) ||
-    deadlineMinutes < MIN_DEADLINE_MINUTES ||
-    deadlineMinutes > MAX_DEADLINE_MINUTES
-  ) {
-    throw invalid(
-      "deadlineMinutes",
-      deadlineMinutes,
-      `an integer from ${MIN_DEADLINE_MINUTES} to ${MAX_DEADLINE_MINUTES}: the script stops the job ${STOP_MARGIN_MINUTES} minutes before the deadline to report, and the job needs the rest; raise maxRuntimeMinutes`,
-    );
-  }
   const pullAttempts = checkedInteger("pullAttempts", input.pullAttempts ?? 5, 1, 20);
   const retryBaseSeconds = checkedInteger("retryBaseSeconds", input.retryBaseSeconds ?? 5, 1, 60);
   const volumePrice =
@@ -254,14 +294,8 @@ export function renderInitScript(input: InitScriptInput): string {
           MAX_MICRO_USD_PER_HOUR,
         );
 
-  let topicArn = "";
-  let topicRegion = "";
-  if (input.topicArn !== undefined && input.topicArn !== "") {
-    const match = TOPIC_ARN.exec(input.topicArn);
-    if (!match) throw invalid("topicArn", input.topicArn, "an SNS topic ARN");
-    topicArn = input.topicArn;
-    topicRegion = match[1];
-  }
+  const topicArn = input.topicArn ?? "";
+  const topicRegion = TOPIC_ARN.exec(topicArn)?.[1] ?? "";
 
   const registry = IMAGE_URI.exec(imageUri)?.[1] ?? "";
   const ecr = ECR_REGISTRY.exec(registry);
@@ -301,7 +335,7 @@ export function renderInitScript(input: InitScriptInput): string {
 
   const script = [
     "#!/bin/bash",
-    `# transient-jobs: init script of run ${runId} (job ${job}, environment ${environment}).`,
+    `# transient-jobs: init script of run ${runId}.`,
     "# Rendered per run by launcher/initScript.ts; do not edit the rendered copy.",
     "set -euo pipefail",
     "",

@@ -4,6 +4,7 @@ import { InvalidLaunchSpecError } from "../../launcher/errors";
 import {
   assertParametersFit,
   BACKSTOP_LATENESS_MINUTES,
+  checkScriptSettings,
   renderInitScript,
   shellQuote,
   USER_DATA_MAX_BYTES,
@@ -272,14 +273,34 @@ describe("renderInitScript", () => {
         `shellQuote: a value contains a NUL character, which no shell word can hold`,
       ],
     ];
+    // The run's own values are checked per run; the job's, once at deploy time.
+    const perRun = new Set(["runId", "scheduledTime"]);
     for (const [title, overrides, message] of cases) {
-      it(`rejects ${title}`, () => {
+      const check = perRun.has(title) ? "renderInitScript" : "checkScriptSettings";
+      it(`rejects ${title} (${check})`, () => {
+        const { runId, scheduledTime, ...settings } = input(overrides);
         assert.throws(
-          () => renderInitScript(input(overrides)),
+          () =>
+            perRun.has(title)
+              ? renderInitScript({ ...settings, runId, scheduledTime })
+              : checkScriptSettings(settings),
           (e: Error) => e instanceof InvalidLaunchSpecError && e.message === message,
         );
       });
     }
+
+    it("accepts the settings of the fixture, so each rejection above is the override's", () => {
+      const { runId: _runId, scheduledTime: _time, ...settings } = input({});
+      assert.doesNotThrow(() => checkScriptSettings(settings));
+    });
+
+    it("keeps a deploy-time value one shell word even unchecked: it cannot run as code", () => {
+      const hostile = `b'; touch /tmp/owned; echo '$(id)\``;
+      const script = renderInitScript(input({ bucket: hostile, logGroup: "/tj/$(x)" }));
+      assert.ok(script.includes(`readonly BUCKET=${shellQuote(hostile)}`));
+      const syntax = spawnSync("bash", ["-n"], { input: script });
+      assert.equal(syntax.status, 0, String(syntax.stderr));
+    });
 
     it("rejects a script over the user data limit", () => {
       assert.throws(

@@ -661,11 +661,14 @@ describe("launchRun", () => {
       assert.equal(runInputs().length, 0);
     });
 
-    it("throws for an invalid spec before touching EC2", async () => {
+    // The spec's own values were checked at deploy time (checkScriptSettings); what a run derives
+    // from it, such as its run id, is checked here.
+    it("throws for a spec that gives no valid run id, before touching EC2", async () => {
       await assert.rejects(
-        run(specFixture({ parameters: { "bad-name": "x" } }), harness()),
+        run(specFixture({ job: "Bad_Job" }), harness()),
         (e: Error) =>
-          e instanceof InvalidLaunchSpecError && /initScript\.parameters\.bad-name/.test(e.message),
+          e instanceof InvalidLaunchSpecError &&
+          /^job: "Bad_Job" is not a valid job name/.test(e.message),
       );
       assert.equal(ec2Mock.calls().length, 0);
     });
