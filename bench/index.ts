@@ -20,7 +20,7 @@ import { loadAverageNow, machineFacts, type MachineFacts } from "./machine";
 import { runPiBenchmark } from "./piJob";
 import { runEvaluationBenchmark } from "./programEvaluation";
 import {
-  markdownTable,
+  markdownFigures,
   textTable,
   type BenchmarkResult,
   type Figure,
@@ -116,7 +116,7 @@ What each benchmark measures:
 - **init-script**: the rendered user data under bash with the tests' stub commands, from start to
   \`docker run\`, and the requests it sends before the job starts.
 
-${markdownTable(results.figures)}
+${markdownFigures(results.figures)}
 ${
   Object.keys(results.errors).length > 0
     ? `\nCrashed: ${Object.entries(results.errors)

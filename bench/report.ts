@@ -117,15 +117,47 @@ export function textTable(figures: readonly Figure[]): string {
   return [line(rows[0]), rule, ...rows.slice(1).map(line)].join("\n");
 }
 
-/** The figures as a Markdown table; notes go in a last column. */
-export function markdownTable(figures: readonly Figure[]): string {
-  const escape = (s: string) => s.replace(/\|/g, "\\|");
-  const header = [...COLUMNS, "note"];
-  return [
-    `| ${header.join(" | ")} |`,
-    `| ${header.map(() => "---").join(" | ")} |`,
-    ...figures.map((f) => `| ${[...cells(f), f.note ?? ""].map(escape).join(" | ")} |`),
-  ].join("\n");
+/** Words of `text` in lines of at most `width` characters (a longer word keeps its own line). */
+export function wrap(text: string, width: number, indent = ""): string[] {
+  const lines: string[] = [];
+  let line = "";
+  for (const word of text.split(/\s+/).filter((w) => w !== "")) {
+    const next = line === "" ? word : `${line} ${word}`;
+    if ([...((lines.length === 0 ? "" : indent) + next)].length > width && line !== "") {
+      lines.push(line);
+      line = word;
+    } else {
+      line = next;
+    }
+  }
+  if (line !== "") lines.push(line);
+  return lines.map((l, i) => (i === 0 ? l : indent + l));
+}
+
+/** Width of the generated Markdown, so that the raw file reads well in a terminal. */
+export const MARKDOWN_WIDTH = 100;
+
+/**
+ * The figures as Markdown, one list per benchmark and one item per figure (what was measured,
+ * the figure in bold, the target and whether it was hit, the note), wrapped at
+ * {@link MARKDOWN_WIDTH}: a table would be as wide as its longest note.
+ */
+export function markdownFigures(figures: readonly Figure[]): string {
+  const benchmarks = [...new Set(figures.map((f) => f.benchmark))];
+  return benchmarks
+    .map((benchmark) => {
+      const items = figures
+        .filter((f) => f.benchmark === benchmark)
+        .map((f) => {
+          const target = f.target ? ` (target ${f.target}: ${f.status})` : "";
+          const note = f.note ? `. ${f.note}` : "";
+          return wrap(`- ${f.metric}: **${f.text}**${target}${note}`, MARKDOWN_WIDTH, "  ").join(
+            "\n",
+          );
+        });
+      return [`**${benchmark}**`, "", ...items].join("\n");
+    })
+    .join("\n\n");
 }
 
 /** Options every benchmark receives. */
