@@ -4,12 +4,7 @@
  * imported by name and nothing native is captured.
  */
 import { RunInstancesCommand, TerminateInstancesCommand } from "@aws-sdk/client-ec2";
-import type {
-  DescribeInstancesCommandInput,
-  Instance,
-  RunInstancesCommandInput,
-  Tag,
-} from "@aws-sdk/client-ec2";
+import type { Filter, Instance, RunInstancesCommandInput, Tag } from "@aws-sdk/client-ec2";
 import {
   classifyEc2Error,
   errorCode,
@@ -263,7 +258,7 @@ export function buildRunInstancesInput(args: {
 }
 
 /** The DescribeInstances filters that find every instance of this job in this stack. */
-export function jobInstanceFilters(spec: JobLaunchSpec): DescribeInstancesCommandInput["Filters"] {
+export function jobInstanceFilters(spec: JobLaunchSpec): Filter[] {
   return projectInstanceFilters(spec.environment, spec.job);
 }
 
@@ -338,7 +333,7 @@ async function sendWithRetry<T>(ctx: RunContext, what: string, send: () => Promi
 
 /** Every instance of this job in this stack, any state (terminated ones linger for an hour). */
 async function findJobInstances(ctx: RunContext): Promise<Instance[]> {
-  return describeAllInstances(ctx.ec2, jobInstanceFilters(ctx.spec) ?? [], (request) =>
+  return describeAllInstances(ctx.ec2, jobInstanceFilters(ctx.spec), (request) =>
     sendWithRetry(ctx, "describing instances", request),
   );
 }

@@ -12,7 +12,7 @@
 import { PutMetricDataCommand } from "@aws-sdk/client-cloudwatch";
 import type { CloudWatchClient } from "@aws-sdk/client-cloudwatch";
 import { TerminateInstancesCommand } from "@aws-sdk/client-ec2";
-import type { DescribeInstancesCommandInput, EC2Client, Instance } from "@aws-sdk/client-ec2";
+import type { EC2Client, Filter, Instance } from "@aws-sdk/client-ec2";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { PublishCommand } from "@aws-sdk/client-sns";
 import type { SNSClient } from "@aws-sdk/client-sns";
@@ -153,7 +153,7 @@ export function parseDeadline(value: string | undefined): Date | undefined {
 }
 
 /** The DescribeInstances filters that find this stack's live job instances in the region. */
-export function reaperFilters(environment: string): DescribeInstancesCommandInput["Filters"] {
+export function reaperFilters(environment: string): Filter[] {
   return [
     ...projectInstanceFilters(environment),
     { Name: "instance-state-name", Values: [...REAPABLE_STATES] },
@@ -275,7 +275,7 @@ function checkSettings(settings: ReaperSettings): number {
 }
 
 function describeAll(ec2: ReaperClients["ec2"], environment: string): Promise<Instance[]> {
-  return describeAllInstances(ec2, reaperFilters(environment) ?? []);
+  return describeAllInstances(ec2, reaperFilters(environment));
 }
 
 /**
