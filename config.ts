@@ -513,6 +513,34 @@ const stackSchema = z.strictObject({
   launcherRetry: launcherRetrySchema,
 });
 
+/** The keys of an object schema, through its default or optional wrapper; none for other values. */
+function shapeKeys(schema: z.ZodType): string[] {
+  let inner: z.ZodType = schema;
+  while (inner instanceof z.ZodDefault || inner instanceof z.ZodOptional) {
+    inner = inner.unwrap() as z.ZodType;
+  }
+  return inner instanceof z.ZodObject ? Object.keys(inner.shape) : [];
+}
+
+/**
+ * Every key the schema accepts, by where it goes: the stack's, a region entry's, a job's, and
+ * those of the keys that are objects themselves. docs/configuration.md lists them all
+ * (tests/docs/configuration.test.ts compares the two).
+ */
+export const CONFIG_KEYS = {
+  stack: Object.keys(stackSchema.shape),
+  region: Object.keys(regionObject.shape),
+  job: Object.keys(jobSchema.shape),
+  nested: Object.fromEntries(
+    [
+      ...Object.entries(stackSchema.shape),
+      ...Object.entries(jobSchema.shape).map(([k, v]) => [`jobs.*.${k}`, v] as const),
+    ]
+      .map(([key, schema]) => [key, shapeKeys(schema as z.ZodType)] as const)
+      .filter(([, keys]) => keys.length > 0),
+  ) as Record<string, string[]>,
+};
+
 /** Raw values as read from stack config (already JSON-decoded). */
 export type RawStackConfig = Record<string, unknown>;
 
