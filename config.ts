@@ -246,7 +246,11 @@ function describeViolation(violation: NameViolation): string {
  * Names AWS would refuse for this stack name, these regions and jobs, one line each naming the
  * config key, the value, the limit and the fix. Auto-names are measured with Pulumi's suffix.
  */
-function namingProblems(environment: string, regions: RegionConfig[], jobs: JobConfig[]): string[] {
+function namingProblems(
+  environment: string,
+  regions: { index: number; name: string }[],
+  jobs: JobDraft[],
+): string[] {
   if (!STACK_NAME.test(environment) || environment.length > STACK_NAME_MAX_LENGTH) {
     return [
       `${PROJECT}: stack name "${environment}" is not allowed: use 1-${STACK_NAME_MAX_LENGTH} lowercase letters, digits and "-", starting with a letter (resource names start with it and AWS limits their length; with at most ${STACK_NAME_MAX_LENGTH} characters a job name of ${JOB_NAME_GUARANTEED_LENGTH} fits in every region)`,
@@ -258,7 +262,8 @@ function namingProblems(environment: string, regions: RegionConfig[], jobs: JobC
   if (global) {
     problems.push(`${PROJECT}: stack name "${environment}": ${describeViolation(global)}`);
   }
-  regions.forEach((region, i) => {
+  regions.forEach((region) => {
+    const i = region.index;
     const shared = first(nameViolations(regionSharedNames(environment, region.name)));
     if (shared) {
       problems.push(
@@ -266,7 +271,9 @@ function namingProblems(environment: string, regions: RegionConfig[], jobs: JobC
       );
     }
   });
-  for (const job of jobs) {
+  // A job's names need its name and regions; its image's names also its image and architecture.
+  for (const draft of jobs.filter((d) => valid(d, "name", "regions"))) {
+    const { job } = draft;
     const key = `${PROJECT}:jobs.${job.name}`;
     // Report the region that leaves the least room: fixing it fixes the others.
     const tightest = regions
@@ -283,6 +290,7 @@ function namingProblems(environment: string, regions: RegionConfig[], jobs: JobC
         `${key}: job name "${job.name}" is ${job.name.length} characters; with stack "${environment}" and region "${tightest.region}" ${describeViolation(tightest.violation)}; the longest job name that fits is ${tightest.longest}`,
       );
     }
+    if (!valid(draft, "image", "architecture")) continue;
     for (const region of regions.filter((r) => runsIn(job, r.name))) {
       const image = first(
         nameViolations(imageNames(environment, region.name, imageKey(job.image, job.architecture))),
@@ -339,24 +347,23 @@ const subnetIds = z
 /** A KMS key ARN; an alias ARN is refused because IAM and key grants need the key itself. */
 const KMS_KEY_ARN = /^arn:aws[a-z-]*:kms:([a-z0-9-]+):\d{12}:key\/(?:mrk-)?[0-9a-f-]{32,36}$/;
 
-const regionEntry = z.union([
-  regionName,
-  z.strictObject({
-    name: regionName,
-    enabled: z.boolean().default(true),
-    subnetIds: subnetIds.optional(),
-    instanceTypes: instanceTypes.optional(),
-    scheduleOffsetMinutes: z.number().int().min(0).max(59).default(0),
-    rolloutOrder: z.number().int().min(0).max(99).default(0),
-    ebsKmsKeyArn: z
-      .string()
-      .regex(
-        KMS_KEY_ARN,
-        'is not a KMS key ARN (e.g. "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"); aliases are not accepted',
-      )
-      .optional(),
-  }),
-]);
+const regionObject = z.strictObject({
+  name: regionName,
+  enabled: z.boolean().default(true),
+  subnetIds: subnetIds.optional(),
+  instanceTypes: instanceTypes.optional(),
+  scheduleOffsetMinutes: z.number().int().min(0).max(59).default(0),
+  rolloutOrder: z.number().int().min(0).max(99).default(0),
+  ebsKmsKeyArn: z
+    .string()
+    .regex(
+      KMS_KEY_ARN,
+      'is not a KMS key ARN (e.g. "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"); aliases are not accepted',
+    )
+    .optional(),
+});
+
+const regionEntry = z.union([regionName, regionObject]);
 
 /** Lambda's limits for asynchronous invocation: 0-2 retries, events 60 s to 6 h old. */
 const launcherRetrySchema = z
@@ -493,6 +500,34 @@ const stackSchema = z.strictObject({
   launcherRetry: launcherRetrySchema,
 });
 
+/** The keys of an object schema, through its default or optional wrapper; none for other values. */
+function shapeKeys(schema: z.ZodType): string[] {
+  let inner: z.ZodType = schema;
+  while (inner instanceof z.ZodDefault || inner instanceof z.ZodOptional) {
+    inner = inner.unwrap() as z.ZodType;
+  }
+  return inner instanceof z.ZodObject ? Object.keys(inner.shape) : [];
+}
+
+/**
+ * Every key the schema accepts, by where it goes: the stack's, a region entry's, a job's, and
+ * those of the keys that are objects themselves. docs/configuration.md lists them all
+ * (tests/docs/configuration.test.ts compares the two).
+ */
+export const CONFIG_KEYS = {
+  stack: Object.keys(stackSchema.shape),
+  region: Object.keys(regionObject.shape),
+  job: Object.keys(jobSchema.shape),
+  nested: Object.fromEntries(
+    [
+      ...Object.entries(stackSchema.shape),
+      ...Object.entries(jobSchema.shape).map(([k, v]) => [`jobs.*.${k}`, v] as const),
+    ]
+      .map(([key, schema]) => [key, shapeKeys(schema as z.ZodType)] as const)
+      .filter(([, keys]) => keys.length > 0),
+  ) as Record<string, string[]>,
+};
+
 /** Raw values as read from stack config (already JSON-decoded). */
 export type RawStackConfig = Record<string, unknown>;
 
@@ -611,8 +646,284 @@ function ruleText(issue: Issue, value: unknown): string {
   }
 }
 
-function zodProblems(error: z.ZodError, raw: unknown): string[] {
-  return error.issues.flatMap((issue) => issueProblems(issue, raw, []));
+/** The config key a path names: `transient-jobs:jobs.pi.timezone`, or the namespace itself. */
+function keyOf(path: readonly PropertyKey[]): string {
+  return path.length > 0 ? `${PROJECT}:${formatPath(path)}` : PROJECT;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+type Checked<T> = { ok: true; value: T } | { ok: false };
+
+/** The value at `path` of `raw` checked against `schema`; its problems are added to `problems`. */
+function check<S extends z.ZodType>(
+  schema: S,
+  raw: unknown,
+  path: readonly PropertyKey[],
+  problems: string[],
+): Checked<z.output<S>> {
+  const result = schema.safeParse(valueAt(raw, path));
+  if (result.success) return { ok: true, value: result.data };
+  problems.push(...result.error.issues.flatMap((issue) => issueProblems(issue, raw, path)));
+  return { ok: false };
+}
+
+/** An object checked field by field: the valid fields' values (defaults applied), the broken ones. */
+interface Fields {
+  value: Record<string, unknown>;
+  broken: Set<string>;
+}
+
+/**
+ * The object at `path` checked one field at a time against `schema`'s shape, so one bad field
+ * neither hides another's problems nor the checks that need only the good fields. Keys in
+ * `handled` are the caller's to check. Undefined when the value is not an object at all.
+ */
+function checkFields(
+  schema: z.ZodObject,
+  raw: unknown,
+  path: readonly PropertyKey[],
+  problems: string[],
+  handled: readonly string[] = [],
+): Fields | undefined {
+  const object = valueAt(raw, path);
+  if (!isPlainObject(object)) {
+    check(schema, raw, path, problems);
+    return undefined;
+  }
+  const fields: Fields = { value: {}, broken: new Set() };
+  for (const [key, fieldSchema] of Object.entries(schema.shape)) {
+    if (handled.includes(key)) continue;
+    const result = check(fieldSchema as z.ZodType, raw, [...path, key], problems);
+    if (!result.ok) fields.broken.add(key);
+    // An optional key left out stays out, as the validation library leaves it.
+    else if (result.value !== undefined) fields.value[key] = result.value;
+  }
+  // After the fields, as the validation library orders them.
+  const unknown = Object.keys(object).filter((key) => !Object.hasOwn(schema.shape, key));
+  if (unknown.length > 0) {
+    problems.push(
+      `${keyOf(path)}: unknown key(s) ${unknown.map((k) => `"${k}"`).join(", ")}; check the spelling against Pulumi.yaml`,
+    );
+  }
+  return fields;
+}
+
+/** One region entry as far as it is valid: `name` is known when its name is valid. */
+interface RegionDraft {
+  index: number;
+  name?: string;
+  region: RegionConfig;
+  broken: Set<string>;
+}
+
+/** One job as far as it is valid: the fields in `broken` (and `name`, if bad) are missing. */
+interface JobDraft {
+  job: JobConfig;
+  broken: Set<string>;
+}
+
+/** Whether every named field of the draft is valid, so a check that needs them can run. */
+function valid<T extends { broken: Set<string> }>(draft: T, ...fields: string[]): boolean {
+  return fields.every((field) => !draft.broken.has(field));
+}
+
+function checkRegions(raw: RawStackConfig, problems: string[]): RegionDraft[] | undefined {
+  const list = check(
+    z.array(z.unknown()).min(1, "must list at least one region"),
+    raw,
+    ["regions"],
+    problems,
+  );
+  if (!list.ok) return undefined;
+  return list.value.map((entry, index): RegionDraft => {
+    const path = ["regions", index];
+    const defaults = { enabled: true, scheduleOffsetMinutes: 0, rolloutOrder: 0 };
+    if (!isPlainObject(entry)) {
+      const name = check(regionEntry, raw, path, problems);
+      return name.ok && typeof name.value === "string"
+        ? { index, name: name.value, region: { name: name.value, ...defaults }, broken: new Set() }
+        : { index, region: { name: "", ...defaults }, broken: new Set(["name"]) };
+    }
+    const fields = checkFields(regionObject, raw, path, problems) as Fields;
+    const region = fields.value as unknown as RegionConfig;
+    return { index, name: valid(fields, "name") ? region.name : undefined, region, ...fields };
+  });
+}
+
+function checkJobs(raw: RawStackConfig, problems: string[]): JobDraft[] | undefined {
+  const names = z
+    .record(jobName, z.unknown())
+    .refine((jobs) => Object.keys(jobs).length > 0, "must define at least one job")
+    .safeParse(raw.jobs);
+  const badNames = new Set<PropertyKey>();
+  if (!names.success) {
+    for (const issue of names.error.issues) {
+      problems.push(...issueProblems(issue, raw, ["jobs"]));
+      if (issue.code === "invalid_key") badNames.add(issue.path[0]);
+    }
+    if (badNames.size === 0) return undefined;
+  }
+  return Object.keys(raw.jobs as Record<string, unknown>).map((name): JobDraft => {
+    const fields = checkFields(jobSchema, raw, ["jobs", name], problems) ?? {
+      value: {},
+      broken: new Set(Object.keys(jobSchema.shape)),
+    };
+    if (badNames.has(name)) fields.broken.add("name");
+    if (valid(fields, "schedule")) {
+      fields.value.parsedSchedule = parseScheduleExpression(fields.value.schedule as string);
+    }
+    return { job: { name, ...fields.value } as unknown as JobConfig, broken: fields.broken };
+  });
+}
+
+/** Every problem of a config and, when there is none, the config. */
+interface Validation {
+  problems: string[];
+  config?: StackConfig;
+  /** The jobs whose name, image, parameters and runtime are valid, however the rest is. */
+  checkableJobs: JobConfig[];
+}
+
+/**
+ * Checks every section, region and job on its own and then the rules between them, each rule
+ * only where the values it needs are valid: one run reports every problem, each once.
+ */
+function validateStackConfig(raw: RawStackConfig, environment: string): Validation {
+  const problems: string[] = [];
+  const top = checkFields(stackSchema, raw, [], problems, ["regions", "jobs"]) as Fields;
+  const regionDrafts = checkRegions(raw, problems);
+  const jobDrafts = checkJobs(raw, problems);
+  const regions = regionDrafts ?? [];
+  const jobs = jobDrafts ?? [];
+  /** Every region's name is known, so "not one of the stack's regions" can be said. */
+  const allRegionNames = regionDrafts !== undefined && regions.every((r) => r.name !== undefined);
+  const named = regions.filter((r): r is RegionDraft & { name: string } => r.name !== undefined);
+
+  const seen = new Set<string>();
+  for (const region of named) {
+    if (seen.has(region.name)) {
+      problems.push(
+        `${PROJECT}:regions[${region.index}]: "${region.name}" is listed twice; list each region once`,
+      );
+    }
+    seen.add(region.name);
+  }
+  /** The job runs in the region, as far as its `regions` is valid. */
+  const runsInDraft = (draft: JobDraft, region: string) =>
+    valid(draft, "regions") && runsIn(draft.job, region);
+
+  /** Jobs that name a region the stack does not have. */
+  const misplaced = new Set<string>();
+  for (const draft of jobs) {
+    const { job } = draft;
+    const key = `${PROJECT}:jobs.${job.name}`;
+    if (valid(draft, "instanceTypes", "architecture")) {
+      job.instanceTypes.forEach((type, i) => {
+        const arch = instanceArchitecture(type);
+        if (arch !== job.architecture) {
+          problems.push(
+            `${key}.instanceTypes[${i}]: "${type}" is ${arch} but architecture is ${job.architecture}; use an ${job.architecture} type or set architecture: ${arch}`,
+          );
+        }
+      });
+    }
+    if (valid(draft, "regions") && allRegionNames) {
+      job.regions?.forEach((region, i) => {
+        if (!seen.has(region)) {
+          misplaced.add(job.name);
+          problems.push(
+            `${key}.regions[${i}]: "${region}" is not one of the stack's regions (${[...seen].join(", ")}); add it to ${PROJECT}:regions first`,
+          );
+        }
+      });
+    }
+  }
+  for (const { index: i, name, region, broken } of named) {
+    if (!broken.has("instanceTypes")) {
+      region.instanceTypes?.forEach((type, t) => {
+        for (const draft of jobs.filter((d) => valid(d, "architecture") && runsInDraft(d, name))) {
+          const { job } = draft;
+          if (instanceArchitecture(type) !== job.architecture) {
+            problems.push(
+              `${PROJECT}:regions[${i}].instanceTypes[${t}]: "${type}" is ${instanceArchitecture(type)} but job "${job.name}" is ${job.architecture}; override instance types per region only with types of the job's architecture`,
+            );
+          }
+        }
+      });
+    }
+  }
+  for (const { index: i, name, region, broken } of named) {
+    if (broken.has("scheduleOffsetMinutes")) continue;
+    for (const { job } of jobs.filter((d) => valid(d, "schedule") && runsInDraft(d, name))) {
+      try {
+        offsetSchedule(job.schedule, region.scheduleOffsetMinutes);
+      } catch (error) {
+        problems.push(
+          `${PROJECT}:regions[${i}].scheduleOffsetMinutes: ${region.scheduleOffsetMinutes} cannot shift job "${job.name}": ${(error as Error).message}`,
+        );
+      }
+    }
+  }
+  for (const { index: i, name, region, broken } of named) {
+    const keyRegion = broken.has("ebsKmsKeyArn") ? undefined : region.ebsKmsKeyArn?.split(":")[3];
+    if (keyRegion !== undefined && keyRegion !== name) {
+      problems.push(
+        `${PROJECT}:regions[${i}].ebsKmsKeyArn: "${region.ebsKmsKeyArn}" is a key in ${keyRegion}, but EBS volumes in ${name} need a key of ${name}; use a key (or multi-Region replica) of that region`,
+      );
+    }
+  }
+  // Whether a region runs no job can be said only when every job's regions are known and in the
+  // stack; a job naming a region the stack lacks (or may lack: one of its regions is misspelt)
+  // is one mistake, reported once, not also here.
+  const jobRegionsKnown =
+    jobDrafts !== undefined &&
+    jobs.every((d) => valid(d, "regions") && (d.job.regions ?? []).every((r) => seen.has(r)));
+  if (jobRegionsKnown) {
+    for (const { index: i, name } of named) {
+      if (!jobs.some((d) => runsIn(d.job, name))) {
+        problems.push(
+          `${PROJECT}:regions[${i}]: "${name}" runs no job (every job's regions leaves it out); remove the region or add it to a job's regions`,
+        );
+      }
+    }
+  }
+  problems.push(...namingProblems(environment, named, jobs));
+  for (const draft of jobs) {
+    const { job } = draft;
+    const needed = ["name", "regions", "parameters", "maxRuntimeMinutes", "instanceTypes"];
+    if (misplaced.has(job.name) || !valid(draft, ...needed, "volumeGiB")) continue;
+    const jobRegions = named.map((r) => r.name).filter((name) => runsIn(job, name));
+    if (jobRegions.length === 0) continue;
+    const problem = parametersFitProblem(job, environment, jobRegions);
+    if (problem) problems.push(`${PROJECT}:jobs.${job.name}.parameters: ${problem}`);
+  }
+
+  const checkableJobs = jobs
+    .filter((d) => valid(d, "name", "image", "parameters", "maxRuntimeMinutes"))
+    .map((d) => d.job);
+  // A problem reached by two routes is still one problem.
+  const unique = [...new Set(problems)];
+  if (unique.length > 0 || !regionDrafts || !jobDrafts) {
+    return { problems: unique, checkableJobs };
+  }
+  const data = top.value as Omit<z.output<typeof stackSchema>, "regions" | "jobs">;
+  return {
+    problems: [],
+    checkableJobs,
+    config: {
+      environment,
+      regions: regions.map((r) => r.region),
+      jobs: jobs.map((d) => d.job),
+      notifications: data.notifications,
+      logRetentionDays: data.logRetentionDays,
+      retainResources: data.retainResources ?? environment === "prod",
+      imagesToKeep: data.imagesToKeep,
+      launcherRetry: data.launcherRetry,
+    },
+  };
 }
 
 /**
@@ -622,108 +933,9 @@ function zodProblems(error: z.ZodError, raw: unknown): string[] {
  * @throws StackConfigError listing every problem, each naming the key, the value and the rule.
  */
 export function parseStackConfig(raw: RawStackConfig, environment: string): StackConfig {
-  const parsed = stackSchema.safeParse(raw);
-  if (!parsed.success) throw new StackConfigError(zodProblems(parsed.error, raw));
-  const data = parsed.data;
-  const problems: string[] = [];
-
-  const regions: RegionConfig[] = data.regions.map((entry) =>
-    typeof entry === "string"
-      ? { name: entry, enabled: true, scheduleOffsetMinutes: 0, rolloutOrder: 0 }
-      : entry,
-  );
-  const seen = new Set<string>();
-  regions.forEach((region, i) => {
-    if (seen.has(region.name)) {
-      problems.push(
-        `${PROJECT}:regions[${i}]: "${region.name}" is listed twice; list each region once`,
-      );
-    }
-    seen.add(region.name);
-  });
-
-  const jobs: JobConfig[] = Object.entries(data.jobs).map(([name, job]) => ({
-    name,
-    ...job,
-    parsedSchedule: parseScheduleExpression(job.schedule),
-  }));
-
-  /** Jobs that name a region the stack does not have. */
-  const misplaced = new Set<string>();
-  for (const job of jobs) {
-    const key = `${PROJECT}:jobs.${job.name}`;
-    job.instanceTypes.forEach((type, i) => {
-      const arch = instanceArchitecture(type);
-      if (arch !== job.architecture) {
-        problems.push(
-          `${key}.instanceTypes[${i}]: "${type}" is ${arch} but architecture is ${job.architecture}; use an ${job.architecture} type or set architecture: ${arch}`,
-        );
-      }
-    });
-    job.regions?.forEach((region, i) => {
-      if (!seen.has(region)) {
-        misplaced.add(job.name);
-        problems.push(
-          `${key}.regions[${i}]: "${region}" is not one of the stack's regions (${[...seen].join(", ")}); add it to ${PROJECT}:regions first`,
-        );
-      }
-    });
-  }
-  regions.forEach((region, i) => {
-    region.instanceTypes?.forEach((type, t) => {
-      for (const job of jobs.filter((j) => runsIn(j, region.name))) {
-        if (instanceArchitecture(type) !== job.architecture) {
-          problems.push(
-            `${PROJECT}:regions[${i}].instanceTypes[${t}]: "${type}" is ${instanceArchitecture(type)} but job "${job.name}" is ${job.architecture}; override instance types per region only with types of the job's architecture`,
-          );
-        }
-      }
-    });
-  });
-  regions.forEach((region, i) => {
-    for (const job of jobs.filter((j) => runsIn(j, region.name))) {
-      try {
-        offsetSchedule(job.schedule, region.scheduleOffsetMinutes);
-      } catch (error) {
-        problems.push(
-          `${PROJECT}:regions[${i}].scheduleOffsetMinutes: ${region.scheduleOffsetMinutes} cannot shift job "${job.name}": ${(error as Error).message}`,
-        );
-      }
-    }
-  });
-  regions.forEach((region, i) => {
-    const keyRegion = region.ebsKmsKeyArn?.split(":")[3];
-    if (keyRegion !== undefined && keyRegion !== region.name) {
-      problems.push(
-        `${PROJECT}:regions[${i}].ebsKmsKeyArn: "${region.ebsKmsKeyArn}" is a key in ${keyRegion}, but EBS volumes in ${region.name} need a key of ${region.name}; use a key (or multi-Region replica) of that region`,
-      );
-    }
-  });
-  regions.forEach((region, i) => {
-    // A job naming a region the stack lacks is one mistake, reported once, not also here.
-    if (misplaced.size === 0 && !jobs.some((job) => runsIn(job, region.name))) {
-      problems.push(
-        `${PROJECT}:regions[${i}]: "${region.name}" runs no job (every job's regions leaves it out); remove the region or add it to a job's regions`,
-      );
-    }
-  });
-  problems.push(...namingProblems(environment, regions, jobs));
-  for (const job of jobs.filter((j) => !misplaced.has(j.name))) {
-    const problem = parametersFitProblem(job, environment, regions);
-    if (problem) problems.push(`${PROJECT}:jobs.${job.name}.parameters: ${problem}`);
-  }
-  if (problems.length > 0) throw new StackConfigError(problems);
-
-  return {
-    environment,
-    regions,
-    jobs,
-    notifications: data.notifications,
-    logRetentionDays: data.logRetentionDays,
-    retainResources: data.retainResources ?? environment === "prod",
-    imagesToKeep: data.imagesToKeep,
-    launcherRetry: data.launcherRetry,
-  };
+  const { problems, config } = validateStackConfig(raw, environment);
+  if (problems.length > 0 || !config) throw new StackConfigError(problems);
+  return config;
 }
 
 function runsIn(job: JobConfig, region: string): boolean {
@@ -791,18 +1003,18 @@ export function readStackConfig(
   environment: string,
   readFile: (file: string) => string | undefined = readIfExists,
 ): StackConfig {
-  const misspelt = misspeltNamespaceProblems(all);
-  let config: StackConfig;
-  try {
-    config = parseStackConfig(rawConfigFromPulumi(all), environment);
-  } catch (error) {
-    if (error instanceof StackConfigError) {
-      throw new StackConfigError([...misspelt, ...error.problems]);
-    }
-    throw error;
-  }
-  const problems = [...misspelt, ...declaredParameterProblems(config.jobs, readFile)];
-  if (problems.length > 0) throw new StackConfigError(problems);
+  const { problems, config, checkableJobs } = validateStackConfig(
+    rawConfigFromPulumi(all),
+    environment,
+  );
+  const everything = [
+    ...misspeltNamespaceProblems(all),
+    ...problems,
+    // Checked for every job whose own fields allow it, however the rest of the config is.
+    ...declaredParameterProblems(checkableJobs, readFile),
+  ];
+  const unique = [...new Set(everything)];
+  if (unique.length > 0 || !config) throw new StackConfigError(unique);
   return config;
 }
 
@@ -870,12 +1082,9 @@ export function rawConfigFromPulumi(all: Record<string, string>): RawStackConfig
 function parametersFitProblem(
   job: JobConfig,
   environment: string,
-  regions: RegionConfig[],
+  jobRegions: string[],
 ): string | undefined {
-  const region = regions
-    .map((r) => r.name)
-    .filter((name) => runsIn(job, name))
-    .reduce((a, b) => (b.length > a.length ? b : a), "");
+  const region = jobRegions.reduce((a, b) => (b.length > a.length ? b : a), "");
   try {
     assertParametersFit({
       job: job.name,

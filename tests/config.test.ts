@@ -340,6 +340,127 @@ describe("parseStackConfig", () => {
     assert.equal(problems.length, 3, problems.join("\n"));
   });
 
+  describe("every problem in one run", () => {
+    it("reports a job's schema problem and another job's and region's semantic problems together", () => {
+      const problems = problemsOf(
+        valid({
+          regions: ["eu-west-1", "eu-west-1"],
+          jobs: {
+            pi: job({ volumeGiB: 0 }),
+            arm: job({ instanceTypes: ["m7g.large"] }),
+          },
+        }),
+      );
+      assert.deepEqual(problems.sort(), [
+        'transient-jobs:jobs.arm.instanceTypes[0]: "m7g.large" is arm64 but architecture is x86_64; use an x86_64 type or set architecture: arm64',
+        "transient-jobs:jobs.pi.volumeGiB: 0 must be at least 30 (the AMI's root snapshot)",
+        'transient-jobs:regions[1]: "eu-west-1" is listed twice; list each region once',
+      ]);
+    });
+
+    it("checks a job's valid fields although another of its fields is broken", () => {
+      assert.deepEqual(
+        problemsOf(
+          valid({ jobs: { pi: job({ timezone: "Nowhere", instanceTypes: ["m7g.large"] }) } }),
+        ).sort(),
+        [
+          'transient-jobs:jobs.pi.instanceTypes[0]: "m7g.large" is arm64 but architecture is x86_64; use an x86_64 type or set architecture: arm64',
+          'transient-jobs:jobs.pi.timezone: "Nowhere" is not an IANA time zone (e.g. "UTC", "Europe/Paris")',
+        ],
+      );
+    });
+
+    it("skips only the rules that need the broken value", () => {
+      // A broken architecture hides the architecture rule, not the too-long name or the
+      // region whose offset and key are checked on their own.
+      const name = "a".repeat(20);
+      const problems = problemsOf(
+        valid({
+          regions: [
+            {
+              name: "ap-southeast-1",
+              rolloutOrder: -1,
+              ebsKmsKeyArn:
+                "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+            },
+          ],
+          jobs: { [name]: job({ architecture: "sparc", instanceTypes: ["m7g.large"] }) },
+        }),
+        "prod",
+      );
+      assert.equal(problems.length, 4, problems.join("\n"));
+      for (const start of [
+        "transient-jobs:regions[0].rolloutOrder: -1 must be at least 0",
+        'transient-jobs:regions[0].ebsKmsKeyArn: "arn:aws:kms:us-east-1:',
+        `transient-jobs:jobs.${name}.architecture: "sparc" must be one of "x86_64", "arm64"`,
+        `transient-jobs:jobs.${name}: job name "${name}" is 20 characters`,
+      ]) {
+        assert.ok(
+          problems.some((p) => p.startsWith(start)),
+          `expected ${start}\ngot\n  ${problems.join("\n  ")}`,
+        );
+      }
+    });
+
+    it("knows a region's name when another of its fields is broken", () => {
+      assert.deepEqual(
+        problemsOf(
+          valid({
+            regions: ["eu-west-1", { name: "eu-west-1", scheduleOffsetMinutes: 99 }],
+            jobs: { pi: job({ regions: ["eu-west-1"] }) },
+          }),
+        ).sort(),
+        [
+          "transient-jobs:regions[1].scheduleOffsetMinutes: 99 must be at most 59",
+          'transient-jobs:regions[1]: "eu-west-1" is listed twice; list each region once',
+        ],
+      );
+    });
+
+    it("does not call a job's region foreign when a stack region is itself misspelt", () => {
+      assert.deepEqual(
+        problemsOf(
+          valid({
+            regions: ["eu-west-1", "eu-wset-2"],
+            jobs: { pi: job({ regions: ["eu-west-2"] }) },
+          }),
+        ),
+        [
+          'transient-jobs:regions[1]: "eu-wset-2" is not an AWS region (did you mean "eu-west-2"?; the full list is AWS_REGIONS in config.ts)',
+        ],
+      );
+    });
+
+    it("checks the jobs of a config whose job names are broken", () => {
+      const problems = problemsOf(
+        valid({ jobs: { Pi: job(), arm: job({ instanceTypes: ["m7g.large"] }) } }),
+      );
+      assert.equal(problems.length, 2, problems.join("\n"));
+      assert.ok(
+        problems.some((p) => p.startsWith('transient-jobs:jobs.Pi: "Pi" is not a valid job name')),
+      );
+      assert.ok(problems.some((p) => p.startsWith("transient-jobs:jobs.arm.instanceTypes[0]")));
+    });
+
+    it("reports no problem twice", () => {
+      const problems = problemsOf(
+        valid({
+          regions: ["eu-west-1", "eu-west-1", "eu-west-9", { name: "eu-west-1", enabled: "no" }],
+          jobs: {
+            a: job({ instanceTypes: ["m7g.large", "m7g.large"], timezone: "Nowhere" }),
+            b: job({ instanceTypes: ["m7g.large"], regions: ["eu-west-1", "eu-west-1"] }),
+            c: job({ schedule: "every day", parameters: { bad: "1" } }),
+          },
+          imagesToKeep: 0,
+          launcherRetry: { maximumRetryAttempts: 9 },
+          extra: true,
+        }),
+      );
+      assert.ok(problems.length >= 10, problems.join("\n"));
+      assert.deepEqual(problems, [...new Set(problems)], "a problem is listed twice");
+    });
+  });
+
   it("applies documented defaults", () => {
     const config = parseStackConfig(valid(), "dev");
     assert.deepEqual(config.regions, [
@@ -528,6 +649,33 @@ describe("readStackConfig", () => {
         e instanceof StackConfigError &&
         e.problems[0].startsWith('trnsient-jobs:x: namespace "trnsient-jobs"') &&
         e.problems.some((p) => p.startsWith('transient-jobs:regions[0]: "eu-west-9"')),
+    );
+  });
+
+  it("checks a valid job's declared parameters although another job is broken", () => {
+    assert.throws(
+      () =>
+        readStackConfig(
+          {
+            ...all,
+            "transient-jobs:jobs": JSON.stringify({
+              pi: job({ parameters: { DURATION_SECONDS: "abc" } }),
+              broken: job({ volumeGiB: 1 }),
+            }),
+          },
+          "dev",
+        ),
+      (e: unknown) => {
+        assert.ok(e instanceof StackConfigError);
+        assert.equal(e.problems.length, 2, e.problems.join("\n"));
+        assert.ok(e.problems.some((p) => p.startsWith("transient-jobs:jobs.broken.volumeGiB: 1")));
+        assert.ok(
+          e.problems.some((p) =>
+            p.startsWith("transient-jobs:jobs.pi.parameters.DURATION_SECONDS"),
+          ),
+        );
+        return true;
+      },
     );
   });
 

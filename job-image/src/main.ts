@@ -21,6 +21,22 @@ export const EXIT = { ok: 0, failed: 1, badParameters: 2, stopped: 143 } as cons
 /** The longest writing the result may take before the run fails (a hung disk or network). */
 export const WRITE_TIMEOUT_MS = 120_000;
 
+/** `work`, or a rejection naming `what` once `timeoutMs` has passed. */
+async function within<T>(work: Promise<T>, timeoutMs: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`${what} did not finish within ${timeoutMs / 1000} s`)),
+      timeoutMs,
+    );
+  });
+  try {
+    return await Promise.race([work, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Writes the result, failing after `timeoutMs` instead of hanging past the instance's deadline. */
 export async function writeWithin(
   writer: ResultWriter,
@@ -28,23 +44,22 @@ export async function writeWithin(
   manifest: Parameters<ResultWriter["write"]>[1],
   timeoutMs = WRITE_TIMEOUT_MS,
 ): Promise<Awaited<ReturnType<ResultWriter["write"]>>> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () =>
-        reject(
-          new Error(
-            `writing the result to ${writer.destination} did not finish within ${timeoutMs / 1000} s`,
-          ),
-        ),
-      timeoutMs,
-    );
-  });
-  try {
-    return await Promise.race([writer.write(data, manifest), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
+  return within(
+    writer.write(data, manifest),
+    timeoutMs,
+    `writing the result to ${writer.destination}`,
+  );
+}
+
+/**
+ * Checks that the result can be written (`writer.prepare()`), before any computation, under the
+ * same time limit as the write itself.
+ */
+export async function prepareWithin(
+  writer: ResultWriter,
+  timeoutMs = WRITE_TIMEOUT_MS,
+): Promise<void> {
+  await within(writer.prepare(), timeoutMs, `checking that ${writer.destination} can be written`);
 }
 
 /** Time kept for writing the result: 5% of the duration, from 0.2 s to 15 s. */
@@ -111,7 +126,7 @@ async function run(params: JobParams, out: (text: string) => void): Promise<numb
   try {
     const { writer, close } = await createWriter(params);
     closeWriter = close;
-    await writer.prepare();
+    await prepareWithin(writer);
     out(
       `pi: run ${params.runId}, ${params.durationSeconds} s on ${params.workers} worker thread(s), results to ${writer.destination}\n`,
     );

@@ -50,6 +50,17 @@ export class MultipartUploadError extends Error {
   }
 }
 
+/** The results bucket cannot be written under the run's folder; raised by `prepare()`. */
+export class ResultsNotWritableError extends Error {
+  constructor(message: string, cause: unknown) {
+    super(message, { cause });
+    this.name = "ResultsNotWritableError";
+  }
+}
+
+/** The key `prepare()` starts and aborts its probe upload at, inside the run's folder. */
+export const PROBE_FILE = ".write-check";
+
 /**
  * Byte ranges `[start, end)` of the parts of `size` bytes: `partSize` each, the last one shorter;
  * the part size grows when `size` would need more than {@link MAX_PARTS} parts.
@@ -73,6 +84,7 @@ export class S3ResultWriter implements ResultWriter {
   readonly destination: string;
   private readonly dataKey: string;
   private readonly manifestKey: string;
+  private readonly probeKey: string;
   private readonly threshold: number;
   private readonly partSize: number;
   private readonly concurrency: number;
@@ -84,6 +96,7 @@ export class S3ResultWriter implements ResultWriter {
     const folder = `${options.prefix}/${options.runId}`;
     this.dataKey = `${folder}/${DATA_FILE}`;
     this.manifestKey = `${folder}/${MANIFEST_FILE}`;
+    this.probeKey = `${folder}/${PROBE_FILE}`;
     this.destination = `s3://${options.bucket}/${folder}/`;
     this.threshold = options.multipartThresholdBytes ?? 8 * 1024 * 1024;
     this.partSize = options.partSizeBytes ?? 8 * 1024 * 1024;
@@ -93,10 +106,36 @@ export class S3ResultWriter implements ResultWriter {
   }
 
   /**
-   * Nothing to check without writing: the instance role may put objects but never read them back
-   * (no HeadBucket, no GetObject), and the init script checked its credentials at ECR login.
+   * Proves the bucket writable under the run's folder before any computation, so a missing bucket
+   * or a denied write fails the run at once instead of after its whole duration. The instance
+   * role may put objects and abort uploads there but not read or delete (no HeadBucket, GetObject
+   * or DeleteObject), so the probe is a multipart upload started and aborted at once: starting one
+   * needs s3:PutObject on the key and aborting it s3:AbortMultipartUpload, as the real write does
+   * (https://docs.aws.amazon.com/AmazonS3/latest/userguide/mpuoverview.html#mpuAndPermissions),
+   * and it leaves no object behind (the bucket's lifecycle rule removes an upload whose abort
+   * failed). The caller bounds its time (main.ts).
    */
-  async prepare(): Promise<void> {}
+  async prepare(): Promise<void> {
+    const { bucket: Bucket } = this.options;
+    const Key = this.probeKey;
+    let step = "CreateMultipartUpload";
+    try {
+      const created = await this.client.send(
+        new CreateMultipartUploadCommand({ Bucket, Key, ContentType: DATA_CONTENT_TYPE }),
+      );
+      if (!created.UploadId) throw new Error("no UploadId returned");
+      step = "AbortMultipartUpload";
+      await this.client.send(
+        new AbortMultipartUploadCommand({ Bucket, Key, UploadId: created.UploadId }),
+      );
+    } catch (error) {
+      const { name, message } = error instanceof Error ? error : new Error(String(error));
+      throw new ResultsNotWritableError(
+        `cannot write results to ${this.destination} (bucket ${JSON.stringify(Bucket)}, prefix ${JSON.stringify(this.options.prefix)}): ${step} of s3://${Bucket}/${Key} failed: ${name === "Error" ? "" : `${name}: `}${message}; check RESULTS_BUCKET and RESULTS_PREFIX, and that the instance role may s3:PutObject and s3:AbortMultipartUpload under them`,
+        error,
+      );
+    }
+  }
 
   async write(data: Buffer, manifest: Manifest): Promise<StoredLocation> {
     if (data.length > this.threshold) {

@@ -49,8 +49,9 @@ describe("job S3 output against moto", function () {
 
   /** The variables the init script passes to the container, pointed at moto. */
   const containerEnv = (runId: string, extra: Record<string, string> = {}) => ({
-    // 2 s: loading the SDK and starting the threads take a good part of 1 s on a busy machine.
-    DURATION_SECONDS: "2",
+    // 3 s: loading the SDK, the write check's two requests and starting the threads take a good
+    // part of 2 s on a busy machine, and the budget counts from process start.
+    DURATION_SECONDS: "3",
     WORKERS: "2",
     RUN_ID: runId,
     RESULTS_BUCKET: BUCKET,
@@ -145,13 +146,29 @@ describe("job S3 output against moto", function () {
     assert.equal(head.ContentType, "text/plain");
   });
 
-  it("fails with exit code 1 and the S3 error when the bucket does not exist", async () => {
+  it("fails at once, before computing, with exit code 1 and the S3 error when the bucket does not exist", async () => {
     const run = await startJob({
       cwd,
-      env: containerEnv("no-bucket", { RESULTS_BUCKET: "tj-missing-bucket" }),
+      env: containerEnv("no-bucket", {
+        RESULTS_BUCKET: "tj-missing-bucket",
+        DURATION_SECONDS: "120",
+      }),
     });
-    assert.equal(run.code, 1);
-    assert.match(run.stderr, /^pi: failed: .*(NoSuchBucket|does not exist)/m);
+    assert.equal(run.code, 1, run.stderr);
+    assert.ok(run.ms < 20_000, `failed after ${run.ms} ms of a 120 s run`);
+    assert.match(
+      run.stderr,
+      /^pi: failed: cannot write results to s3:\/\/tj-missing-bucket\/jobs\/pi\/results\/no-bucket\/ \(bucket "tj-missing-bucket", prefix "jobs\/pi\/results"\): CreateMultipartUpload .*(NoSuchBucket|does not exist)/m,
+    );
+    assert.doesNotMatch(run.stdout, /pi: run /, "the run started computing");
     assert.deepEqual(await keys(), []);
+  });
+
+  it("leaves nothing of its write check behind: no object, no open upload", async () => {
+    const run = await startJob({ cwd, env: containerEnv("probe-run") });
+    assert.equal(run.code, 0, run.stderr);
+    await checkRun("probe-run");
+    const uploads = await s3.send(new ListMultipartUploadsCommand({ Bucket: BUCKET }));
+    assert.deepEqual(uploads.Uploads ?? [], []);
   });
 });

@@ -14,10 +14,13 @@ import {
   encodePiData,
   Manifest,
 } from "../../job-image/src/manifest";
+import { prepareWithin } from "../../job-image/src/main";
 import {
   MIN_PART_SIZE_BYTES,
   MultipartUploadError,
   partRanges,
+  PROBE_FILE,
+  ResultsNotWritableError,
   S3ResultWriter,
 } from "../../job-image/src/s3Writer";
 
@@ -249,6 +252,59 @@ describe("job S3 writer (aws-sdk-client-mock)", () => {
       /CreateMultipartUpload for s3:\/\/tj-results-eu-west-1\/jobs\/pi\/results\/pi-20261123T0300Z\/pi\.txt returned no UploadId/,
     );
     assert.equal(s3.commandCalls(UploadPartCommand).length, 0);
+  });
+
+  describe("prepare: the bucket is writable under the run's folder, before any computation", () => {
+    const s3Error = (name: string, message: string) => Object.assign(new Error(message), { name });
+    const PROBE = `${FOLDER}/${PROBE_FILE}`;
+
+    it("starts a probe upload inside the run's folder and aborts it, nothing else", async () => {
+      s3.on(CreateMultipartUploadCommand).resolves({ UploadId: "probe-1" });
+      s3.on(AbortMultipartUploadCommand).resolves({});
+      await writer().prepare();
+      assert.deepEqual(callLog(s3), [
+        ["CreateMultipartUploadCommand", { Bucket: BUCKET, Key: PROBE, ContentType: "text/plain" }],
+        ["AbortMultipartUploadCommand", { Bucket: BUCKET, Key: PROBE, UploadId: "probe-1" }],
+      ]);
+    });
+
+    for (const [title, error] of [
+      ["a missing bucket", s3Error("NoSuchBucket", "The specified bucket does not exist")],
+      ["a denied write", s3Error("AccessDenied", "User is not authorized to perform s3:PutObject")],
+    ] as const) {
+      it(`fails at once on ${title}, naming the bucket, the prefix and the S3 error`, async () => {
+        s3.on(CreateMultipartUploadCommand).rejects(error);
+        const started = Date.now();
+        await assert.rejects(
+          writer().prepare(),
+          (e: unknown) =>
+            e instanceof ResultsNotWritableError &&
+            e.message ===
+              `cannot write results to s3://${BUCKET}/${FOLDER}/ (bucket "${BUCKET}", prefix "jobs/pi/results"): CreateMultipartUpload of s3://${BUCKET}/${PROBE} failed: ${error.name}: ${error.message}; check RESULTS_BUCKET and RESULTS_PREFIX, and that the instance role may s3:PutObject and s3:AbortMultipartUpload under them`,
+        );
+        assert.ok(Date.now() - started < 1000);
+        assert.equal(s3.commandCalls(AbortMultipartUploadCommand).length, 0);
+      });
+    }
+
+    it("fails when the probe cannot be aborted, as a failed write could not be", async () => {
+      s3.on(CreateMultipartUploadCommand).resolves({ UploadId: "probe-2" });
+      s3.on(AbortMultipartUploadCommand).rejects(s3Error("AccessDenied", "Access Denied"));
+      await assert.rejects(
+        writer().prepare(),
+        /AbortMultipartUpload of s3:\/\/tj-results-eu-west-1\/jobs\/pi\/results\/pi-20261123T0300Z\/\.write-check failed: AccessDenied: Access Denied/,
+      );
+    });
+
+    it("fails within the write time limit when S3 does not answer", async () => {
+      s3.on(CreateMultipartUploadCommand).callsFake(() => new Promise(() => undefined));
+      await assert.rejects(
+        prepareWithin(writer(), 50),
+        new RegExp(
+          `^Error: checking that s3://${BUCKET}/${FOLDER}/ can be written did not finish within 0.05 s$`,
+        ),
+      );
+    });
   });
 
   describe("partRanges", () => {
