@@ -7,6 +7,7 @@ import {
   dstWarningsForYear,
   formatDstWarning,
   offsetSchedule,
+  ParsedSchedule,
   parseScheduleExpression,
 } from "../lib/scheduleExpression";
 import { jobScheduleNames } from "../lib/resourceNames";
@@ -88,14 +89,19 @@ export class JobSchedule extends pulumi.ComponentResource {
       },
       { parent: this },
     );
-    const expression = offsetSchedule(args.expression, args.offsetMinutes ?? 0);
+    // A bad expression or offset fails here, naming this schedule (config validation catches
+    // both first; this is for any other caller).
+    let expression: string;
+    let parsed: ParsedSchedule;
+    try {
+      expression = offsetSchedule(args.expression, args.offsetMinutes ?? 0);
+      parsed = parseScheduleExpression(expression);
+    } catch (error) {
+      throw new pulumi.ResourceError((error as Error).message, this);
+    }
     // Scheduler skips or runs once a cron time that a DST transition skips or repeats; say so
     // where the schedule is declared, since nothing at run time will.
-    for (const warning of dstWarningsForYear(
-      parseScheduleExpression(expression),
-      args.timezone,
-      new Date(),
-    )) {
+    for (const warning of dstWarningsForYear(parsed, args.timezone, new Date())) {
       pulumi.log.warn(formatDstWarning(args.job, expression, args.timezone, warning), this);
     }
     this.schedule = new aws.scheduler.Schedule(

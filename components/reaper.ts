@@ -30,11 +30,18 @@ export interface ReaperArgs {
   rate?: string;
 }
 
-/** Checks the reaper's own arguments before any resource exists; the message names the fix. */
-export function validateReaperArgs(args: Pick<ReaperArgs, "graceMinutes" | "rate">): void {
+/**
+ * Checks the reaper's own arguments before any resource exists; the message names the fix. Throws
+ * a `ResourceError` naming `component`, the `Reaper` being declared.
+ */
+export function validateReaperArgs(
+  args: Pick<ReaperArgs, "graceMinutes" | "rate">,
+  component?: pulumi.Resource,
+): void {
+  const fail = (message: string) => new pulumi.ResourceError(message, component);
   const grace = args.graceMinutes ?? DEFAULT_GRACE_MINUTES;
   if (!Number.isInteger(grace) || grace < 0 || grace > MAX_GRACE_MINUTES) {
-    throw new Error(
+    throw fail(
       `Reaper graceMinutes: ${grace} must be an integer from 0 to ${MAX_GRACE_MINUTES} (minutes after a run's deadline)`,
     );
   }
@@ -43,10 +50,10 @@ export function validateReaperArgs(args: Pick<ReaperArgs, "graceMinutes" | "rate
   try {
     kind = parseScheduleExpression(rate).kind;
   } catch (error) {
-    throw new Error(`Reaper rate: "${rate}" is not valid: ${(error as Error).message}`);
+    throw fail(`Reaper rate: "${rate}" is not valid: ${(error as Error).message}`);
   }
   if (kind !== "rate") {
-    throw new Error(`Reaper rate: "${rate}" must be a rate expression such as "rate(5 minutes)"`);
+    throw fail(`Reaper rate: "${rate}" must be a rate expression such as "rate(5 minutes)"`);
   }
 }
 
@@ -68,7 +75,7 @@ export class Reaper extends pulumi.ComponentResource {
   constructor(name: string, args: ReaperArgs, opts?: pulumi.ComponentResourceOptions) {
     super("transient-jobs:index:Reaper", name, {}, opts);
     const names = reaperNames(name);
-    validateReaperArgs(args);
+    validateReaperArgs(args, this);
     const graceMinutes = args.graceMinutes ?? DEFAULT_GRACE_MINUTES;
 
     const { context } = args;

@@ -3,9 +3,8 @@
  * dashboard per environment, showing every region.
  */
 import * as assert from "node:assert/strict";
-import { StackConfig } from "../../config";
 import { dashboardBody, dashboardName } from "../../components/jobsDashboard";
-import { Evaluation, RecordedResource } from "../../offline/engine";
+import type { RecordedResource } from "../../offline/engine";
 import { evaluatedStack } from "../../testing/evaluations";
 
 describe("dashboardBody", () => {
@@ -149,32 +148,28 @@ describe("dashboardBody", () => {
     assert.equal(dashboardName("prod"), "transient-jobs-prod"));
 });
 
-describe("JobsDashboard under mocks", function () {
-  this.timeout(120000);
-  for (const stack of ["dev", "prod"]) {
-    describe(`stack ${stack}`, () => {
-      let evaluation: Evaluation;
-      let config: StackConfig;
-      before(async () => ({ evaluation, config } = await evaluatedStack(stack)));
+for (const stack of ["dev", "prod"]) {
+  describe(`JobsDashboard under mocks: stack ${stack}`, function () {
+    this.timeout(120000);
 
-      it("declares one dashboard for the environment, with the fixed global provider", () => {
-        const dashboards = evaluation.resources.filter(
-          (r: RecordedResource) => r.type === "aws:cloudwatch/dashboard:Dashboard",
-        );
-        assert.equal(dashboards.length, 1);
-        assert.equal(dashboards[0].inputs.dashboardName, `transient-jobs-${stack}`);
-        assert.equal(dashboards[0].providerRegion, "us-east-1");
-        assert.equal(evaluation.outputs.dashboardName, `transient-jobs-${stack}`);
-        const body = JSON.parse(String(dashboards[0].inputs.dashboardBody));
-        const outputs = evaluation.outputs.regions as Record<string, any>;
-        const launchers = body.widgets
-          .filter((w: any) => /launcher invocations/.test(w.properties.title ?? ""))
-          .map((w: any) => w.properties.metrics[0][3]);
-        assert.deepEqual(
-          launchers,
-          config.regions.map((r) => outputs[r.name].launcherFunctionName),
-        );
-      });
+    it("declares one dashboard for the environment, with the fixed global provider", async () => {
+      const { evaluation, config } = await evaluatedStack(stack);
+      const dashboards = evaluation.resources.filter(
+        (r: RecordedResource) => r.type === "aws:cloudwatch/dashboard:Dashboard",
+      );
+      assert.equal(dashboards.length, 1);
+      assert.equal(dashboards[0].inputs.dashboardName, `transient-jobs-${stack}`);
+      assert.equal(dashboards[0].providerRegion, "us-east-1");
+      assert.equal(evaluation.outputs.dashboardName, `transient-jobs-${stack}`);
+      const body = JSON.parse(String(dashboards[0].inputs.dashboardBody));
+      const outputs = evaluation.outputs.regions as Record<string, any>;
+      const launchers = body.widgets
+        .filter((w: any) => /launcher invocations/.test(w.properties.title ?? ""))
+        .map((w: any) => w.properties.metrics[0][3]);
+      assert.deepEqual(
+        launchers,
+        config.regions.map((r) => outputs[r.name].launcherFunctionName),
+      );
     });
-  }
-});
+  });
+}
