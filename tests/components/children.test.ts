@@ -8,6 +8,7 @@
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import type { StackConfig } from "../../config";
 import type { RecordedResource } from "../../offline/engine";
 import { PROJECT_ROOT } from "../../offline/engine";
 import { evaluatedStack } from "../../testing/evaluations";
@@ -157,12 +158,13 @@ for (const [stack, { jobs, images }] of Object.entries(STACKS)) {
     this.timeout(60000);
     const CHILDREN = childrenOf(jobs, images);
     let resources: RecordedResource[];
-    let regions: string[];
+    let config: StackConfig;
 
     before(async () => {
-      const { config, evaluation } = await evaluatedStack(stack);
-      resources = evaluation.resources;
-      regions = config.regions.map((r) => r.name);
+      ({
+        config,
+        evaluation: { resources },
+      } = await evaluatedStack(stack));
       assert.deepEqual(config.jobs.map((j) => j.name).sort(), [...jobs].sort());
       assert.ok(
         config.jobs.every((j) => !j.regions),
@@ -187,7 +189,7 @@ for (const [stack, { jobs, images }] of Object.entries(STACKS)) {
         top,
         [
           `${C("JobsDashboard")} tj-${stack}`,
-          ...regions.map((region) => `${C("RegionalJobStack")} tj-${stack}-${region}`),
+          ...config.regions.map((r) => `${C("RegionalJobStack")} tj-${stack}-${r.name}`),
         ].sort(),
       );
     });
