@@ -45,6 +45,42 @@ export function scheduleInput(job: string): string {
 }
 
 /**
+ * The role EventBridge Scheduler assumes to deliver a schedule's events (only this account's
+ * schedules may assume it), with its one policy, as children of `parent`: a job's schedule and
+ * the reaper's each have one.
+ */
+export function declareSchedulerRole(
+  names: { invokeRole: string; invokePolicy: string },
+  args: {
+    description: string;
+    /** Account id, so only this account's schedules can assume the role. */
+    accountId: pulumi.Input<string>;
+    /** The role's policy, a JSON document. */
+    policy: pulumi.Input<string>;
+  },
+  parent: pulumi.Resource,
+): { role: aws.iam.Role; policy: aws.iam.RolePolicy } {
+  const role = new aws.iam.Role(
+    names.invokeRole,
+    {
+      description: args.description,
+      assumeRolePolicy: pulumi
+        .output(args.accountId)
+        .apply((accountId) =>
+          JSON.stringify(serviceTrustPolicy("scheduler.amazonaws.com", accountId)),
+        ),
+    },
+    { parent },
+  );
+  const policy = new aws.iam.RolePolicy(
+    names.invokePolicy,
+    { role: role.id, policy: args.policy },
+    { parent },
+  );
+  return { role, policy };
+}
+
+/**
  * When a job runs: an EventBridge Scheduler schedule that invokes the launcher with the job name
  * and scheduled time, retries on failure, and dead-letters what it cannot deliver to an SQS queue.
  */
@@ -65,29 +101,18 @@ export class JobSchedule extends pulumi.ComponentResource {
       { sqsManagedSseEnabled: true, messageRetentionSeconds: 14 * 24 * 3600 },
       { parent: this },
     );
-    const role = new aws.iam.Role(
-      names.invokeRole,
+    const { role, policy } = declareSchedulerRole(
+      names,
       {
         description: "EventBridge Scheduler: invoke the launcher, dead-letter failures",
-        assumeRolePolicy: pulumi
-          .output(args.accountId)
-          .apply((accountId) =>
-            JSON.stringify(serviceTrustPolicy("scheduler.amazonaws.com", accountId)),
-          ),
-      },
-      { parent: this },
-    );
-    const policy = new aws.iam.RolePolicy(
-      names.invokePolicy,
-      {
-        role: role.id,
+        accountId: args.accountId,
         policy: pulumi
           .all([args.launcherArn, this.deadLetterQueue.arn])
           .apply(([launcherArn, deadLetterQueueArn]) =>
             JSON.stringify(schedulePolicy({ launcherArn, deadLetterQueueArn })),
           ),
       },
-      { parent: this },
+      this,
     );
     // A bad expression or offset fails here, naming this schedule (config validation catches
     // both first; this is for any other caller).

@@ -12,7 +12,8 @@ import {
   ReaperSettings,
 } from "../launcher/reaper";
 import { declareClosureFunction } from "./closureFunction";
-import { invokeFunctionPolicy, reaperPolicy, serviceTrustPolicy } from "./policies";
+import { declareSchedulerRole } from "./jobSchedule";
+import { invokeFunctionPolicy, reaperPolicy } from "./policies";
 import type { RegionContext } from "./regionContext";
 import { parseScheduleExpression } from "../lib/scheduleExpression";
 import { reaperNames } from "../lib/resourceNames";
@@ -135,25 +136,14 @@ export class Reaper extends pulumi.ComponentResource {
       this,
     ).function;
 
-    const invokeRole = new aws.iam.Role(
-      names.invokeRole,
+    const { role: invokeRole, policy: invokePolicy } = declareSchedulerRole(
+      names,
       {
         description: "EventBridge Scheduler: invoke the transient-jobs reaper",
-        assumeRolePolicy: pulumi
-          .output(context.accountId)
-          .apply((accountId) =>
-            JSON.stringify(serviceTrustPolicy("scheduler.amazonaws.com", accountId)),
-          ),
-      },
-      { parent: this },
-    );
-    const invokePolicy = new aws.iam.RolePolicy(
-      names.invokePolicy,
-      {
-        role: invokeRole.id,
+        accountId: context.accountId,
         policy: this.function.arn.apply((arn) => JSON.stringify(invokeFunctionPolicy(arn))),
       },
-      { parent: this },
+      this,
     );
     const schedule = new aws.scheduler.Schedule(
       names.schedule,
