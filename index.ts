@@ -6,7 +6,8 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { readStackConfig, regionsBefore } from "./config";
 import { RegionalJobStack } from "./components/regionalJobStack";
-import { JobsDashboard, queueNameFromArn } from "./components/monitoring";
+import { JobsDashboard } from "./components/jobsDashboard";
+import { queueNameFromArn } from "./components/regionalAlarms";
 import { environmentComponentName, regionalStackName } from "./lib/resourceNames";
 
 const config = readStackConfig(pulumi.runtime.allConfig(), pulumi.getStack());

@@ -13,8 +13,8 @@ export interface JobInstanceProfileArgs {
   resultsPrefix: string;
   /** Log group the container's `awslogs` driver writes to. */
   logGroupArn: pulumi.Input<string>;
-  /** Topic for run outcome notifications, if any. */
-  topicArn?: pulumi.Input<string>;
+  /** The region's topic, for run outcome notifications. */
+  topicArn: pulumi.Input<string>;
 }
 
 /**

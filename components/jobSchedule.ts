@@ -7,6 +7,7 @@ import {
   dstWarningsForYear,
   formatDstWarning,
   offsetSchedule,
+  ParsedSchedule,
   parseScheduleExpression,
 } from "../lib/scheduleExpression";
 import { jobScheduleNames } from "../lib/resourceNames";
@@ -44,6 +45,42 @@ export function scheduleInput(job: string): string {
 }
 
 /**
+ * The role EventBridge Scheduler assumes to deliver a schedule's events (only this account's
+ * schedules may assume it), with its one policy, as children of `parent`: a job's schedule and
+ * the reaper's each have one.
+ */
+export function declareSchedulerRole(
+  names: { invokeRole: string; invokePolicy: string },
+  args: {
+    description: string;
+    /** Account id, so only this account's schedules can assume the role. */
+    accountId: pulumi.Input<string>;
+    /** The role's policy, a JSON document. */
+    policy: pulumi.Input<string>;
+  },
+  parent: pulumi.Resource,
+): { role: aws.iam.Role; policy: aws.iam.RolePolicy } {
+  const role = new aws.iam.Role(
+    names.invokeRole,
+    {
+      description: args.description,
+      assumeRolePolicy: pulumi
+        .output(args.accountId)
+        .apply((accountId) =>
+          JSON.stringify(serviceTrustPolicy("scheduler.amazonaws.com", accountId)),
+        ),
+    },
+    { parent },
+  );
+  const policy = new aws.iam.RolePolicy(
+    names.invokePolicy,
+    { role: role.id, policy: args.policy },
+    { parent },
+  );
+  return { role, policy };
+}
+
+/**
  * When a job runs: an EventBridge Scheduler schedule that invokes the launcher with the job name
  * and scheduled time, retries on failure, and dead-letters what it cannot deliver to an SQS queue.
  */
@@ -64,38 +101,32 @@ export class JobSchedule extends pulumi.ComponentResource {
       { sqsManagedSseEnabled: true, messageRetentionSeconds: 14 * 24 * 3600 },
       { parent: this },
     );
-    const role = new aws.iam.Role(
-      names.invokeRole,
+    const { role, policy } = declareSchedulerRole(
+      names,
       {
         description: "EventBridge Scheduler: invoke the launcher, dead-letter failures",
-        assumeRolePolicy: pulumi
-          .output(args.accountId)
-          .apply((accountId) =>
-            JSON.stringify(serviceTrustPolicy("scheduler.amazonaws.com", accountId)),
-          ),
-      },
-      { parent: this },
-    );
-    const policy = new aws.iam.RolePolicy(
-      names.invokePolicy,
-      {
-        role: role.id,
+        accountId: args.accountId,
         policy: pulumi
           .all([args.launcherArn, this.deadLetterQueue.arn])
           .apply(([launcherArn, deadLetterQueueArn]) =>
             JSON.stringify(schedulePolicy({ launcherArn, deadLetterQueueArn })),
           ),
       },
-      { parent: this },
+      this,
     );
-    const expression = offsetSchedule(args.expression, args.offsetMinutes ?? 0);
+    // A bad expression or offset fails here, naming this schedule (config validation catches
+    // both first; this is for any other caller).
+    let expression: string;
+    let parsed: ParsedSchedule;
+    try {
+      expression = offsetSchedule(args.expression, args.offsetMinutes ?? 0);
+      parsed = parseScheduleExpression(expression);
+    } catch (error) {
+      throw new pulumi.ResourceError((error as Error).message, this);
+    }
     // Scheduler skips or runs once a cron time that a DST transition skips or repeats; say so
     // where the schedule is declared, since nothing at run time will.
-    for (const warning of dstWarningsForYear(
-      parseScheduleExpression(expression),
-      args.timezone,
-      new Date(),
-    )) {
+    for (const warning of dstWarningsForYear(parsed, args.timezone, new Date())) {
       pulumi.log.warn(formatDstWarning(args.job, expression, args.timezone, warning), this);
     }
     this.schedule = new aws.scheduler.Schedule(

@@ -8,8 +8,9 @@ import { handleLaunchEvent } from "../launcher/handler";
 import { METRIC_NAMESPACE } from "../launcher/telemetry";
 import { JobLaunchSpec } from "../launcher/contract";
 import type { LauncherRetryConfig } from "../config";
-import { LaunchableJob, launcherPolicy, serviceTrustPolicy } from "./policies";
-import packageJson from "../package.json";
+import { declareClosureFunction } from "./closureFunction";
+import { LaunchableJob, launcherPolicy } from "./policies";
+import type { RegionContext } from "./regionContext";
 import { launcherNames } from "../lib/resourceNames";
 
 /** One job as the launcher needs it: what to launch, and what that needs permission for. */
@@ -20,21 +21,10 @@ export interface LauncherJob {
 
 /** Arguments of {@link Launcher}. */
 export interface LauncherArgs {
-  /** Stack name, for tag conditions. */
-  environment: string;
-  /** Region of the function and every instance it launches. */
-  region: string;
-  /** Partition and account of the region's resources. */
-  partition: pulumi.Input<string>;
-  accountId: pulumi.Input<string>;
+  /** The region: the function, its logs and every instance it launches are in it. */
+  context: RegionContext;
   /** Every job this launcher may start, keyed by nothing: the spec carries the job name. */
   jobs: pulumi.Input<LauncherJob[]>;
-  /** Days to keep the launcher's logs. */
-  logRetentionDays: number;
-  /** Topic for run outcome notifications, if any. */
-  topicArn?: pulumi.Input<string>;
-  /** KMS key encrypting the launcher's log group. Default: CloudWatch Logs' own encryption. */
-  logsKmsKeyArn?: pulumi.Input<string>;
   /** Seconds one invocation may take, including capacity fallbacks and retries. */
   timeoutSeconds: number;
   /** The region's results bucket: the launcher writes the records of runs it did not launch. */
@@ -52,14 +42,6 @@ export const LAUNCHER_TIMEOUT_SECONDS = 120;
 
 /** How long the failure queue keeps a launch event: 14 days, SQS's maximum. */
 export const FAILURE_QUEUE_RETENTION_SECONDS = 14 * 24 * 3600;
-
-/**
- * Packages the launcher's zip must not contain: the Lambda runtime provides AWS SDK v3, and the
- * rest of `dependencies` is for the Pulumi program, not the function.
- */
-export function launcherExcludedPackages(dependencies: Record<string, string>): string[] {
-  return Object.keys(dependencies).filter((name) => !name.startsWith("@pulumi/"));
-}
 
 /**
  * The region's launcher: one Lambda, serialized from a closure, that starts a fresh instance for
@@ -80,80 +62,58 @@ export class Launcher extends pulumi.ComponentResource {
   constructor(name: string, args: LauncherArgs, opts?: pulumi.ComponentResourceOptions) {
     super("transient-jobs:index:Launcher", name, {}, opts);
     const names = launcherNames(name);
+    const { context } = args;
 
-    this.logGroup = new aws.cloudwatch.LogGroup(
-      names.logs,
-      { retentionInDays: args.logRetentionDays, kmsKeyId: args.logsKmsKeyArn },
-      { parent: this },
-    );
     this.failureQueue = new aws.sqs.Queue(
       names.failureQueue,
       { sqsManagedSseEnabled: true, messageRetentionSeconds: FAILURE_QUEUE_RETENTION_SECONDS },
       { parent: this },
     );
-    const role = new aws.iam.Role(
-      names.role,
-      {
-        description: "transient-jobs launcher: start job instances from their launch templates",
-        assumeRolePolicy: JSON.stringify(serviceTrustPolicy("lambda.amazonaws.com")),
-      },
-      { parent: this },
-    );
-    const policy = new aws.iam.RolePolicy(
-      names.policy,
-      {
-        role: role.id,
-        policy: pulumi
-          .all([
-            args.partition,
-            args.accountId,
-            args.jobs,
-            this.logGroup.arn,
-            args.topicArn,
-            args.bucketArn,
-            this.failureQueue.arn,
-          ])
-          .apply(
-            ([partition, accountId, jobs, logGroupArn, topicArn, bucketArn, failureQueueArn]) =>
-              JSON.stringify(
-                launcherPolicy({
-                  partition,
-                  accountId,
-                  region: args.region,
-                  environment: args.environment,
-                  jobs: jobs.map((j) => j.permissions),
-                  logGroupArn,
-                  topicArn,
-                  metricNamespace: METRIC_NAMESPACE,
-                  bucketArn,
-                  failureQueueArn,
-                  spot: args.spot,
-                  ebsKmsKeyArn: args.ebsKmsKeyArn,
-                }),
-              ),
-          ),
-      },
-      { parent: this },
-    );
-
     const specs = pulumi
       .output(args.jobs)
       .apply((jobs) => Object.fromEntries(jobs.map((j) => [j.spec.job, j.spec])));
-    const logGroupName = this.logGroup.name;
-    this.function = new aws.lambda.CallbackFunction(
-      names.function,
+    const {
+      logGroup,
+      policy,
+      function: fn,
+    } = declareClosureFunction<unknown, unknown>(
       {
+        names,
+        context,
+        roleDescription: "transient-jobs launcher: start job instances from their launch templates",
         description: "transient-jobs: launch one run of a job on a fresh EC2 instance",
-        role,
-        runtime: aws.lambda.Runtime.NodeJS22dX,
-        architectures: ["arm64"],
-        timeout: args.timeoutSeconds,
-        memorySize: 256,
-        loggingConfig: { logFormat: "Text", logGroup: this.logGroup.name },
-        codePathOptions: {
-          extraExcludePackages: launcherExcludedPackages(packageJson.dependencies),
-        },
-        callbackFactory: () => {
+        policy: (logGroupArn) =>
+          pulumi
+            .all([
+              context.partition,
+              context.accountId,
+              args.jobs,
+              logGroupArn,
+              context.topicArn,
+              args.bucketArn,
+              this.failureQueue.arn,
+            ])
+            .apply(
+              ([partition, accountId, jobs, logGroupArn, topicArn, bucketArn, failureQueueArn]) =>
+                JSON.stringify(
+                  launcherPolicy({
+                    partition,
+                    accountId,
+                    region: context.region,
+                    environment: context.environment,
+                    jobs: jobs.map((j) => j.permissions),
+                    logGroupArn,
+                    topicArn,
+                    metricNamespace: METRIC_NAMESPACE,
+                    bucketArn,
+                    failureQueueArn,
+                    spot: args.spot,
+                    ebsKmsKeyArn: args.ebsKmsKeyArn,
+                  }),
+                ),
+            ),
+        timeoutSeconds: args.timeoutSeconds,
+        callbackFactory: (logGroupName) => () => {
           // Created once per container and reused by every invocation it serves.
           const ec2 = new EC2Client({});
           const sns = new SNSClient({});
@@ -161,7 +121,7 @@ export class Launcher extends pulumi.ComponentResource {
           const s3 = new S3Client({});
           const jobs = specs.get();
           const launcherLogGroup = logGroupName.get();
-          return (event: unknown, context: { getRemainingTimeInMillis(): number }) =>
+          return (event: unknown, invocation: { getRemainingTimeInMillis(): number }) =>
             handleLaunchEvent(event, {
               ec2,
               sns,
@@ -169,13 +129,14 @@ export class Launcher extends pulumi.ComponentResource {
               s3,
               jobs,
               launcherLogGroup,
-              remainingTimeMs: () => context.getRemainingTimeInMillis(),
+              remainingTimeMs: () => invocation.getRemainingTimeInMillis(),
             });
         },
       },
-      // The role must be able to write logs before the first invocation.
-      { parent: this, dependsOn: [policy] },
+      this,
     );
+    this.logGroup = logGroup;
+    this.function = fn;
 
     // Scheduler invokes asynchronously: its retry policy and dead-letter queue end once Lambda
     // accepts the event. A failed invocation is retried by Lambda, then dropped unless it has an

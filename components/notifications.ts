@@ -3,16 +3,12 @@ import * as pulumi from "@pulumi/pulumi";
 import { NotificationConfig } from "../config";
 import { notificationKeyPolicy, notificationTopicPolicy } from "./policies";
 import { notificationsNames } from "../lib/resourceNames";
+import type { RegionIdentity } from "./regionContext";
 
 /** Arguments of {@link RunNotifications}. */
 export interface RunNotificationsArgs {
-  /** Stack name, for descriptions. */
-  environment: string;
-  /** Region of the topic and key. */
-  region: string;
-  /** Partition and account of the region's resources. */
-  partition: pulumi.Input<string>;
-  accountId: pulumi.Input<string>;
+  /** The region of the topic and key (they become the rest of its `RegionContext`). */
+  context: RegionIdentity;
   /**
    * Name prefix of the regional stack's IAM roles (its component name plus `-`): the roles that
    * may publish through the key. Every role of the regional stack must start with it.
@@ -47,20 +43,21 @@ export class RunNotifications extends pulumi.ComponentResource {
   constructor(name: string, args: RunNotificationsArgs, opts?: pulumi.ComponentResourceOptions) {
     super("transient-jobs:index:RunNotifications", name, {}, opts);
     const names = notificationsNames(name);
-    validateRolePrefix(args.rolePrefix);
+    const { context } = args;
+    validateRolePrefix(args.rolePrefix, this);
 
     this.key = new aws.kms.Key(
       names.key,
       {
-        description: `transient-jobs ${args.environment} ${args.region}: run notifications and logs`,
+        description: `transient-jobs ${context.environment} ${context.region}: run notifications and logs`,
         enableKeyRotation: true,
         deletionWindowInDays: args.keyDeletionWindowDays ?? 30,
-        policy: pulumi.all([args.partition, args.accountId]).apply(([partition, accountId]) =>
+        policy: pulumi.all([context.partition, context.accountId]).apply(([partition, accountId]) =>
           JSON.stringify(
             notificationKeyPolicy({
               partition,
               accountId,
-              region: args.region,
+              region: context.region,
               rolePrefix: args.rolePrefix,
             }),
           ),
@@ -77,7 +74,7 @@ export class RunNotifications extends pulumi.ComponentResource {
     this.topic = new aws.sns.Topic(
       names.topic,
       {
-        displayName: `transient-jobs ${args.environment} ${args.region}`,
+        displayName: `transient-jobs ${context.environment} ${context.region}`,
         kmsMasterKeyId: this.key.arn,
       },
       { parent: this },
@@ -87,10 +84,10 @@ export class RunNotifications extends pulumi.ComponentResource {
       {
         arn: this.topic.arn,
         policy: pulumi
-          .all([args.partition, args.accountId, this.topic.arn])
+          .all([context.partition, context.accountId, this.topic.arn])
           .apply(([partition, accountId, topicArn]) =>
             JSON.stringify(
-              notificationTopicPolicy({ partition, accountId, region: args.region, topicArn }),
+              notificationTopicPolicy({ partition, accountId, region: context.region, topicArn }),
             ),
           ),
       },
@@ -157,11 +154,13 @@ function fnv1a(text: string): string {
 /**
  * The key policy trusts roles by name prefix: a prefix without its trailing `-` (or a short one)
  * would also match other stacks' roles, e.g. `tj-dev-eu-west-1` matching `tj-dev-eu-west-10-…`.
+ * Throws a `ResourceError` naming `component`, the `RunNotifications` being declared.
  */
-export function validateRolePrefix(prefix: string): void {
+export function validateRolePrefix(prefix: string, component?: pulumi.Resource): void {
   if (!/^[A-Za-z0-9+=,.@_-]{4,60}-$/.test(prefix)) {
-    throw new Error(
+    throw new pulumi.ResourceError(
       `RunNotifications rolePrefix: ${JSON.stringify(prefix)} must be the regional stack's name followed by "-" (4-60 IAM name characters), e.g. "tj-dev-eu-west-1-"`,
+      component,
     );
   }
 }

@@ -11,41 +11,38 @@ import {
   METRIC_NAMESPACE,
   ReaperSettings,
 } from "../launcher/reaper";
-import { launcherExcludedPackages } from "./launcher";
-import { invokeFunctionPolicy, reaperPolicy, serviceTrustPolicy } from "./policies";
+import { declareClosureFunction } from "./closureFunction";
+import { declareSchedulerRole } from "./jobSchedule";
+import { invokeFunctionPolicy, reaperPolicy } from "./policies";
+import type { RegionContext } from "./regionContext";
 import { parseScheduleExpression } from "../lib/scheduleExpression";
-import packageJson from "../package.json";
 import { reaperNames } from "../lib/resourceNames";
 
 /** Arguments of {@link Reaper}. */
 export interface ReaperArgs {
-  /** Stack name: the reaper touches only instances tagged with it. */
-  environment: string;
-  /** Region of the function and of the instances it reaps. */
-  region: string;
-  /** Partition and account of the region's resources. */
-  partition: pulumi.Input<string>;
-  accountId: pulumi.Input<string>;
+  /** The region: the reaper touches only instances of this stack (`environment`) in it. */
+  context: RegionContext;
   /** The region's results bucket, for `reaped` run records. */
   bucketName: pulumi.Input<string>;
   bucketArn: pulumi.Input<string>;
-  /** Days to keep the reaper's logs. */
-  logRetentionDays: number;
-  /** KMS key encrypting the reaper's log group (the region's notification key), if any. */
-  logsKmsKeyArn?: pulumi.Input<string>;
-  /** Topic for run outcome notifications, if any. */
-  topicArn?: pulumi.Input<string>;
   /** Minutes past a run's deadline before it is reaped. Default: 10. */
   graceMinutes?: number;
   /** How often the reaper runs, a Scheduler `rate(...)` expression. Default: `rate(5 minutes)`. */
   rate?: string;
 }
 
-/** Checks the reaper's own arguments before any resource exists; the message names the fix. */
-export function validateReaperArgs(args: Pick<ReaperArgs, "graceMinutes" | "rate">): void {
+/**
+ * Checks the reaper's own arguments before any resource exists; the message names the fix. Throws
+ * a `ResourceError` naming `component`, the `Reaper` being declared.
+ */
+export function validateReaperArgs(
+  args: Pick<ReaperArgs, "graceMinutes" | "rate">,
+  component?: pulumi.Resource,
+): void {
+  const fail = (message: string) => new pulumi.ResourceError(message, component);
   const grace = args.graceMinutes ?? DEFAULT_GRACE_MINUTES;
   if (!Number.isInteger(grace) || grace < 0 || grace > MAX_GRACE_MINUTES) {
-    throw new Error(
+    throw fail(
       `Reaper graceMinutes: ${grace} must be an integer from 0 to ${MAX_GRACE_MINUTES} (minutes after a run's deadline)`,
     );
   }
@@ -54,10 +51,10 @@ export function validateReaperArgs(args: Pick<ReaperArgs, "graceMinutes" | "rate
   try {
     kind = parseScheduleExpression(rate).kind;
   } catch (error) {
-    throw new Error(`Reaper rate: "${rate}" is not valid: ${(error as Error).message}`);
+    throw fail(`Reaper rate: "${rate}" is not valid: ${(error as Error).message}`);
   }
   if (kind !== "rate") {
-    throw new Error(`Reaper rate: "${rate}" must be a rate expression such as "rate(5 minutes)"`);
+    throw fail(`Reaper rate: "${rate}" must be a rate expression such as "rate(5 minutes)"`);
   }
 }
 
@@ -79,70 +76,52 @@ export class Reaper extends pulumi.ComponentResource {
   constructor(name: string, args: ReaperArgs, opts?: pulumi.ComponentResourceOptions) {
     super("transient-jobs:index:Reaper", name, {}, opts);
     const names = reaperNames(name);
-    validateReaperArgs(args);
+    validateReaperArgs(args, this);
     const graceMinutes = args.graceMinutes ?? DEFAULT_GRACE_MINUTES;
 
-    const logGroup = new aws.cloudwatch.LogGroup(
-      names.logs,
-      { retentionInDays: args.logRetentionDays, kmsKeyId: args.logsKmsKeyArn },
-      { parent: this },
-    );
-    const role = new aws.iam.Role(
-      names.role,
-      {
-        description:
-          "transient-jobs reaper: terminate this stack's job instances past their deadline",
-        assumeRolePolicy: JSON.stringify(serviceTrustPolicy("lambda.amazonaws.com")),
-      },
-      { parent: this },
-    );
-    const policy = new aws.iam.RolePolicy(
-      names.policy,
-      {
-        role: role.id,
-        policy: pulumi
-          .all([args.partition, args.accountId, args.bucketArn, logGroup.arn, args.topicArn])
-          .apply(([partition, accountId, bucketArn, logGroupArn, topicArn]) =>
-            JSON.stringify(
-              reaperPolicy({
-                partition,
-                accountId,
-                region: args.region,
-                environment: args.environment,
-                bucketArn,
-                logGroupArn,
-                metricNamespace: METRIC_NAMESPACE,
-                topicArn,
-              }),
-            ),
-          ),
-      },
-      { parent: this },
-    );
+    const { context } = args;
 
     const settings = pulumi
-      .all([args.bucketName, args.topicArn])
+      .all([args.bucketName, context.topicArn])
       .apply(([bucket, topicArn]): ReaperSettings => ({
-        environment: args.environment,
-        region: args.region,
+        environment: context.environment,
+        region: context.region,
         bucket,
         graceMinutes,
-        ...(topicArn ? { topicArn } : {}),
+        topicArn,
       }));
-    this.function = new aws.lambda.CallbackFunction(
-      names.function,
+    this.function = declareClosureFunction<unknown, unknown>(
       {
+        names,
+        context,
+        roleDescription:
+          "transient-jobs reaper: terminate this stack's job instances past their deadline",
         description: "transient-jobs: terminate job instances past their deadline",
-        role,
-        runtime: aws.lambda.Runtime.NodeJS22dX,
-        architectures: ["arm64"],
-        timeout: 60,
-        memorySize: 256,
-        loggingConfig: { logFormat: "Text", logGroup: logGroup.name },
-        codePathOptions: {
-          extraExcludePackages: launcherExcludedPackages(packageJson.dependencies),
-        },
-        callbackFactory: () => {
+        policy: (logGroupArn) =>
+          pulumi
+            .all([
+              context.partition,
+              context.accountId,
+              args.bucketArn,
+              logGroupArn,
+              context.topicArn,
+            ])
+            .apply(([partition, accountId, bucketArn, logGroupArn, topicArn]) =>
+              JSON.stringify(
+                reaperPolicy({
+                  partition,
+                  accountId,
+                  region: context.region,
+                  environment: context.environment,
+                  bucketArn,
+                  logGroupArn,
+                  metricNamespace: METRIC_NAMESPACE,
+                  topicArn,
+                }),
+              ),
+            ),
+        timeoutSeconds: 60,
+        callbackFactory: () => () => {
           // Created once per container and reused by every invocation it serves.
           const clients = {
             ec2: new EC2Client({}),
@@ -154,34 +133,22 @@ export class Reaper extends pulumi.ComponentResource {
           return () => handleReaperInvocation(clients, resolved);
         },
       },
-      // The role must be able to write logs before the first invocation.
-      { parent: this, dependsOn: [policy] },
-    );
+      this,
+    ).function;
 
-    const invokeRole = new aws.iam.Role(
-      names.invokeRole,
+    const { role: invokeRole, policy: invokePolicy } = declareSchedulerRole(
+      names,
       {
         description: "EventBridge Scheduler: invoke the transient-jobs reaper",
-        assumeRolePolicy: pulumi
-          .output(args.accountId)
-          .apply((accountId) =>
-            JSON.stringify(serviceTrustPolicy("scheduler.amazonaws.com", accountId)),
-          ),
-      },
-      { parent: this },
-    );
-    const invokePolicy = new aws.iam.RolePolicy(
-      names.invokePolicy,
-      {
-        role: invokeRole.id,
+        accountId: context.accountId,
         policy: this.function.arn.apply((arn) => JSON.stringify(invokeFunctionPolicy(arn))),
       },
-      { parent: this },
+      this,
     );
     const schedule = new aws.scheduler.Schedule(
       names.schedule,
       {
-        description: `transient-jobs: reap ${args.environment} job instances past their deadline`,
+        description: `transient-jobs: reap ${context.environment} job instances past their deadline`,
         scheduleExpression: args.rate ?? "rate(5 minutes)",
         // Always on, also in a disabled region: instances launched before still need reaping.
         state: "ENABLED",

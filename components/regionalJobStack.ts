@@ -2,10 +2,11 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { jobsForRegion, maxLaunchDelaySeconds, RegionConfig, StackConfig } from "../config";
 import { JobImage } from "./jobImage";
-import { Launcher, LAUNCHER_TIMEOUT_SECONDS, LauncherJob } from "./launcher";
-import { queueNameFromArn, RegionalAlarms } from "./monitoring";
+import { Launcher, LAUNCHER_TIMEOUT_SECONDS } from "./launcher";
+import { queueNameFromArn, RegionalAlarms } from "./regionalAlarms";
 import { RunNotifications } from "./notifications";
 import { Reaper } from "./reaper";
+import type { RegionContext, RegionIdentity } from "./regionContext";
 import { ResultsBucket } from "./resultsBucket";
 import { ScheduledJob } from "./scheduledJob";
 import { imageKey, regionalJobStackNames } from "../lib/resourceNames";
@@ -103,70 +104,49 @@ export class RegionalJobStack extends pulumi.ComponentResource {
       }
     }
 
+    const identity: RegionIdentity = {
+      environment: config.environment,
+      region: region.name,
+      partition,
+      accountId,
+    };
     // Its key trusts every role whose name starts with this stack's name (see RunNotifications).
     const notifications = new RunNotifications(
       names.notifications,
       {
-        environment: config.environment,
-        region: region.name,
-        partition,
-        accountId,
+        context: identity,
         rolePrefix: `${name}-`,
         subscribers: config.notifications,
         keyDeletionWindowDays: config.retainResources ? 30 : 7,
       },
       { parent: this },
     );
-    const topicArn = notifications.topicArn;
-    const logsKmsKeyArn = notifications.keyArn;
-
-    // The launcher needs the jobs' launch templates and the schedules need the launcher: the
-    // launcher's job list is resolved once the jobs exist.
-    const [launcherJobs, resolveLauncherJobs] = pulumi.deferredOutput<LauncherJob[]>();
-    const launcher = new Launcher(
-      names.launcher,
-      {
-        environment: config.environment,
-        region: region.name,
-        partition,
-        accountId,
-        jobs: launcherJobs,
-        logRetentionDays: config.logRetentionDays,
-        topicArn,
-        logsKmsKeyArn,
-        timeoutSeconds: LAUNCHER_TIMEOUT_SECONDS,
-        bucketArn: bucket.bucketArn,
-        retry: config.launcherRetry,
-        spot: jobs.some((job) => job.purchaseOption !== "on-demand"),
-        ebsKmsKeyArn: region.ebsKmsKeyArn,
-      },
-      { parent: this },
-    );
+    const context: RegionContext = {
+      ...identity,
+      logRetentionDays: config.logRetentionDays,
+      topicArn: notifications.topicArn,
+      logsKmsKeyArn: notifications.keyArn,
+    };
     // Pinned, so that volumes never fall to the account's default EBS key, which may be a
     // customer-managed key the launcher may not use (https://docs.aws.amazon.com/ebs/latest/userguide/work-with-ebs-encr.html).
     const ebsKmsKeyArn =
       region.ebsKmsKeyArn ?? aws.kms.getKeyOutput({ keyId: "alias/aws/ebs" }, invoke).arn;
 
-    const scheduledJobs = jobs.map((job) => {
+    // What each job's runs need comes first: the launcher needs all of it, and each job's
+    // schedule, declared after the launcher, invokes it.
+    const runtimes = jobs.map((job) => {
       const image = images.get(imageKey(job.image, job.architecture))!;
       const scheduled = new ScheduledJob(
         names.job(job.name),
         {
           job,
-          environment: config.environment,
-          region: region.name,
+          context,
           enabled: region.enabled,
           scheduleOffsetMinutes: region.scheduleOffsetMinutes,
-          partition,
-          accountId,
           image,
           bucket,
-          launcherArn: launcher.functionArn,
           securityGroupId: securityGroup.id,
           subnetIds: network.subnetIds,
-          logRetentionDays: config.logRetentionDays,
-          topicArn,
-          logsKmsKeyArn,
           ebsKmsKeyArn,
           maxLaunchDelaySeconds: maxLaunchDelaySeconds(
             job,
@@ -178,52 +158,57 @@ export class RegionalJobStack extends pulumi.ComponentResource {
       );
       return { job, image, scheduled };
     });
-    resolveLauncherJobs(pulumi.all(scheduledJobs.map(({ scheduled }) => scheduled.launcherJob)));
+    const launcher = new Launcher(
+      names.launcher,
+      {
+        context,
+        jobs: pulumi.all(runtimes.map(({ scheduled }) => scheduled.launcherJob)),
+        timeoutSeconds: LAUNCHER_TIMEOUT_SECONDS,
+        bucketArn: bucket.bucketArn,
+        retry: config.launcherRetry,
+        spot: jobs.some((job) => job.purchaseOption !== "on-demand"),
+        ebsKmsKeyArn: region.ebsKmsKeyArn,
+      },
+      { parent: this },
+    );
+    const scheduledJobs = runtimes.map((runtime) => ({
+      ...runtime,
+      schedule: runtime.scheduled.schedule(launcher.functionArn),
+    }));
+
     new Reaper(
       names.reaper,
-      {
-        environment: config.environment,
-        region: region.name,
-        partition,
-        accountId,
-        bucketName: bucket.bucketName,
-        bucketArn: bucket.bucketArn,
-        logRetentionDays: config.logRetentionDays,
-        topicArn,
-        logsKmsKeyArn,
-      },
+      { context, bucketName: bucket.bucketName, bucketArn: bucket.bucketArn },
       { parent: this },
     );
     new RegionalAlarms(
       names.alarms,
       {
-        environment: config.environment,
-        region: region.name,
+        context,
         enabled: region.enabled,
         launcherFunctionName: launcher.functionName,
         launcherFailureQueueName: launcher.failureQueue.name,
-        jobs: scheduledJobs.map(({ job, scheduled }) => ({
+        jobs: scheduledJobs.map(({ job, schedule }) => ({
           job,
-          deadLetterQueueName: scheduled.deadLetterQueueArn.apply(queueNameFromArn),
+          deadLetterQueueName: schedule.deadLetterQueue.arn.apply(queueNameFromArn),
         })),
-        topicArn,
       },
       { parent: this },
     );
 
-    this.topicArn = topicArn;
+    this.topicArn = notifications.topicArn;
     this.bucketName = bucket.bucketName;
     this.launcherFunctionName = launcher.functionName;
     this.jobs = Object.fromEntries(
-      scheduledJobs.map(({ job, image, scheduled }) => [
+      scheduledJobs.map(({ job, image, scheduled, schedule }) => [
         job.name,
         {
           repositoryUrl: image.repositoryUrl,
           imageUri: image.imageUri,
-          scheduleName: scheduled.scheduleName,
+          scheduleName: schedule.scheduleName,
           launchTemplateId: scheduled.launchTemplateId,
           logGroupName: scheduled.logGroupName,
-          deadLetterQueueArn: scheduled.deadLetterQueueArn,
+          deadLetterQueueArn: schedule.deadLetterQueue.arn,
         },
       ]),
     );

@@ -1,12 +1,13 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { JobConfig } from "../config";
-import { PROJECT_TAG_VALUE, TAGS } from "../launcher/contract";
+import { JobLaunchSpec, PROJECT_TAG_VALUE, TAGS } from "../launcher/contract";
 import { JobImage } from "./jobImage";
 import { JobInstanceProfile } from "./jobInstanceProfile";
 import { ecsOptimizedAmiParameter, JobLaunchTemplate } from "./jobLaunchTemplate";
 import { JobSchedule } from "./jobSchedule";
 import { LauncherJob } from "./launcher";
+import type { RegionContext } from "./regionContext";
 import { ResultsBucket } from "./resultsBucket";
 import { scheduledJobNames } from "../lib/resourceNames";
 
@@ -14,33 +15,20 @@ import { scheduledJobNames } from "../lib/resourceNames";
 export interface ScheduledJobArgs {
   /** The validated job config, with the region's overrides applied. */
   job: JobConfig;
-  /** Stack name. */
-  environment: string;
-  /** Region of this job instance. */
-  region: string;
+  /** The region of this job instance; the job's logs and notifications use its key and topic. */
+  context: RegionContext;
   /** `false` keeps everything but stops the schedule firing. */
   enabled: boolean;
   /** Minutes this region's schedule runs later than the job's (the region's offset). Default 0. */
   scheduleOffsetMinutes?: number;
-  /** Partition and account of the region's resources. */
-  partition: pulumi.Input<string>;
-  accountId: pulumi.Input<string>;
   /** The image the job runs (shared by jobs with the same build context and architecture). */
   image: JobImage;
   /** The region's results bucket; the job writes under `jobs/<name>/`. */
   bucket: ResultsBucket;
-  /** The region's launcher function ARN, the schedule's target. */
-  launcherArn: pulumi.Input<string>;
   /** Security group with no inbound rules. */
   securityGroupId: pulumi.Input<string>;
   /** Subnets to launch into, one per availability zone. */
   subnetIds: pulumi.Input<string[]>;
-  /** Days to keep the job's logs. */
-  logRetentionDays: number;
-  /** Topic for run outcome notifications, if any. */
-  topicArn?: pulumi.Input<string>;
-  /** KMS key encrypting the job's log group. Default: CloudWatch Logs' own encryption. */
-  logsKmsKeyArn?: pulumi.Input<string>;
   /** KMS key of the instances' root volumes. */
   ebsKmsKeyArn: pulumi.Input<string>;
   /** How long after its scheduled time a run can still be launched (see `maxLaunchDelaySeconds`). */
@@ -52,32 +40,55 @@ export function jobResultsPrefix(job: string): string {
   return `jobs/${job}`;
 }
 
+/** The fields of a {@link JobLaunchSpec} that are the job's config, unchanged. */
+export const JOB_LAUNCH_SETTINGS = [
+  "instanceTypes",
+  "purchaseOption",
+  "concurrencyPolicy",
+  "maxRuntimeMinutes",
+  "volumeGiB",
+  "parameters",
+] as const satisfies readonly (keyof JobConfig & keyof JobLaunchSpec)[];
+
+/** The part of a job's launch spec taken from its config as it is: see {@link JOB_LAUNCH_SETTINGS}. */
+export type JobLaunchSettings = Pick<JobConfig, (typeof JOB_LAUNCH_SETTINGS)[number]>;
+
+/** The {@link JobLaunchSettings} of `job`, and none of its other fields. */
+export function jobLaunchSettings(job: JobConfig): JobLaunchSettings {
+  return Object.fromEntries(JOB_LAUNCH_SETTINGS.map((key) => [key, job[key]])) as JobLaunchSettings;
+}
+
 /**
- * One job in one region: its instance identity, launch template, log group and schedule. The
- * region's launcher starts its runs with {@link ScheduledJob.launcherJob}.
+ * One job in one region, declared in two steps around the region's launcher, which needs every
+ * job's {@link ScheduledJob.launcherJob} and is the target of every job's schedule: the
+ * constructor declares what a run needs (instance identity, launch template, log group), then
+ * {@link ScheduledJob.schedule} declares the schedule that invokes the launcher.
  */
 export class ScheduledJob extends pulumi.ComponentResource {
   /** What the launcher needs to start a run, and the permissions that needs. */
   readonly launcherJob: pulumi.Output<LauncherJob>;
   readonly launchTemplateId: pulumi.Output<string>;
-  readonly scheduleName: pulumi.Output<string>;
   readonly logGroupName: pulumi.Output<string>;
-  readonly deadLetterQueueArn: pulumi.Output<string>;
+  private readonly name: string;
+  private readonly args: ScheduledJobArgs;
+  private declaredSchedule?: JobSchedule;
 
   constructor(name: string, args: ScheduledJobArgs, opts?: pulumi.ComponentResourceOptions) {
     super("transient-jobs:index:ScheduledJob", name, {}, opts);
+    this.name = name;
+    this.args = args;
     const names = scheduledJobNames(name);
-    const { job } = args;
+    const { job, context } = args;
     const resultsPrefix = jobResultsPrefix(job.name);
     const tags = {
       [TAGS.project]: PROJECT_TAG_VALUE,
-      [TAGS.environment]: args.environment,
+      [TAGS.environment]: context.environment,
       [TAGS.job]: job.name,
     };
 
     const logGroup = new aws.cloudwatch.LogGroup(
       names.logs,
-      { retentionInDays: args.logRetentionDays, kmsKeyId: args.logsKmsKeyArn, tags },
+      { retentionInDays: context.logRetentionDays, kmsKeyId: context.logsKmsKeyArn, tags },
       { parent: this },
     );
     const identity = new JobInstanceProfile(
@@ -87,7 +98,7 @@ export class ScheduledJob extends pulumi.ComponentResource {
         bucketArn: args.bucket.bucketArn,
         resultsPrefix,
         logGroupArn: logGroup.arn,
-        topicArn: args.topicArn,
+        topicArn: context.topicArn,
       },
       { parent: this },
     );
@@ -108,70 +119,68 @@ export class ScheduledJob extends pulumi.ComponentResource {
       },
       { parent: this },
     );
-    const schedule = new JobSchedule(
-      names.schedule,
-      {
-        job: job.name,
-        expression: job.schedule,
-        timezone: job.timezone,
-        offsetMinutes: args.scheduleOffsetMinutes,
-        enabled: args.enabled,
-        launcherArn: args.launcherArn,
-        retry: job.retry,
-        accountId: args.accountId,
-      },
-      { parent: this },
-    );
 
-    this.launcherJob = pulumi
+    const spec = pulumi
       .output({
         launchTemplateId: template.launchTemplateId,
-        launchTemplateArn: template.launchTemplateArn,
-        instanceRoleArn: identity.roleArn,
-        imageId,
-        securityGroupId: args.securityGroupId,
         subnetIds: args.subnetIds,
         imageUri: args.image.imageUri,
         bucket: args.bucket.bucketName,
         logGroup: logGroup.name,
-        topicArn: args.topicArn ?? "",
+        topicArn: context.topicArn,
       })
-      .apply((resolved): LauncherJob => ({
-        spec: {
-          job: job.name,
-          launchTemplateId: resolved.launchTemplateId,
-          subnetIds: resolved.subnetIds,
-          imageUri: resolved.imageUri,
-          bucket: resolved.bucket,
-          logGroup: resolved.logGroup,
-          environment: args.environment,
-          region: args.region,
-          instanceTypes: job.instanceTypes,
-          purchaseOption: job.purchaseOption,
-          concurrencyPolicy: job.concurrencyPolicy,
-          maxRuntimeMinutes: job.maxRuntimeMinutes,
-          maxLaunchDelaySeconds: args.maxLaunchDelaySeconds,
-          volumeGiB: job.volumeGiB,
-          resultsPrefix,
-          ...(resolved.topicArn ? { topicArn: resolved.topicArn } : {}),
-          parameters: job.parameters,
-        },
-        permissions: {
-          job: job.name,
-          launchTemplateArn: resolved.launchTemplateArn,
-          instanceRoleArn: resolved.instanceRoleArn,
-          imageId: resolved.imageId,
-          securityGroupId: resolved.securityGroupId,
-        },
+      .apply((resolved): JobLaunchSpec => ({
+        job: job.name,
+        environment: context.environment,
+        region: context.region,
+        maxLaunchDelaySeconds: args.maxLaunchDelaySeconds,
+        resultsPrefix,
+        ...jobLaunchSettings(job),
+        ...resolved,
       }));
+    const permissions = pulumi.output({
+      job: job.name,
+      launchTemplateArn: template.launchTemplateArn,
+      instanceRoleArn: identity.roleArn,
+      imageId,
+      securityGroupId: args.securityGroupId,
+    });
+    this.launcherJob = pulumi.output({ spec, permissions });
     this.launchTemplateId = template.launchTemplateId;
-    this.scheduleName = schedule.scheduleName;
     this.logGroupName = logGroup.name;
-    this.deadLetterQueueArn = schedule.deadLetterQueue.arn;
+  }
+
+  /**
+   * Declares the job's schedule, a child of this component, invoking the region's launcher at
+   * `launcherArn`. Call it once, once the launcher exists; it completes the component.
+   */
+  schedule(launcherArn: pulumi.Input<string>): JobSchedule {
+    if (this.declaredSchedule) {
+      throw new pulumi.ResourceError(
+        `ScheduledJob ${this.name}: its schedule is already declared`,
+        this,
+      );
+    }
+    const { job, context } = this.args;
+    this.declaredSchedule = new JobSchedule(
+      scheduledJobNames(this.name).schedule,
+      {
+        job: job.name,
+        expression: job.schedule,
+        timezone: job.timezone,
+        offsetMinutes: this.args.scheduleOffsetMinutes,
+        enabled: this.args.enabled,
+        launcherArn,
+        retry: job.retry,
+        accountId: context.accountId,
+      },
+      { parent: this },
+    );
     this.registerOutputs({
       launchTemplateId: this.launchTemplateId,
-      scheduleName: this.scheduleName,
+      scheduleName: this.declaredSchedule.scheduleName,
       logGroupName: this.logGroupName,
     });
+    return this.declaredSchedule;
   }
 }

@@ -16,7 +16,7 @@
  * lets it tag any key whose key policy defers to IAM with the stack's tag, and so manage it. See
  * "Deploying" in README.md.
  */
-import { dashboardName } from "../components/monitoring";
+import { dashboardName } from "../components/jobsDashboard";
 import { PolicyDocument, PolicyStatement } from "../components/policies";
 import { TAGS } from "../launcher/contract";
 

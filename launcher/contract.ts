@@ -182,8 +182,8 @@ export interface JobLaunchSpec {
    * a launch request depends on the spec and the scheduled time only.
    */
   maxLaunchDelaySeconds: number;
-  /** Root volume size, for the run's cost estimate. Default: no volume cost known, no estimate. */
-  volumeGiB?: number;
+  /** Root volume size in GiB (the launch template's), for the run's cost estimate. */
+  volumeGiB: number;
   /** Image URI to run (repository URL with tag or digest). */
   imageUri: string;
   /** Results bucket name of this region. */
@@ -192,8 +192,8 @@ export interface JobLaunchSpec {
   resultsPrefix: string;
   /** CloudWatch Logs group the container logs to. */
   logGroup: string;
-  /** SNS topic for run outcome notifications, if the stack has one. */
-  topicArn?: string;
+  /** The region's SNS topic, for run outcome notifications. */
+  topicArn: string;
   /** Environment passed to the container, validated at deploy time. */
   parameters: Record<string, string>;
 }

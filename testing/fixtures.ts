@@ -17,10 +17,13 @@ export function specFixture(overrides: Partial<JobLaunchSpec> = {}): JobLaunchSp
     maxRuntimeMinutes: 120,
     // Scheduler's and Lambda's default maximum event ages (3600 s each) plus the 120 s timeout.
     maxLaunchDelaySeconds: 7320,
+    volumeGiB: 30,
     imageUri: "123456789012.dkr.ecr.eu-west-1.amazonaws.com/transient-jobs-pi:v1",
     bucket: "tj-results-dev-eu-west-1",
     resultsPrefix: "jobs/pi",
     logGroup: "/transient-jobs/dev/pi",
+    // No notifications: the launcher and the init script publish nothing for an empty topic.
+    topicArn: "",
     parameters: { DIGITS: "10000" },
     ...overrides,
   };
@@ -34,8 +37,8 @@ export const NOW = new Date("2026-11-23T03:00:10Z");
 
 /** The init script input of run `pi-20261123T0300Z` of {@link specFixture}; override any field. */
 export function initScriptInputFixture(overrides: Partial<InitScriptInput> = {}): InitScriptInput {
-  const { job, environment, region, imageUri, bucket, resultsPrefix, logGroup, parameters } =
-    specFixture();
+  const spec = specFixture();
+  const { job, environment, region, imageUri, bucket, resultsPrefix, logGroup, parameters } = spec;
   return {
     job,
     environment,
@@ -44,6 +47,7 @@ export function initScriptInputFixture(overrides: Partial<InitScriptInput> = {})
     bucket,
     resultsPrefix,
     logGroup,
+    topicArn: spec.topicArn,
     parameters,
     runId: "pi-20261123T0300Z",
     scheduledTime: "2026-11-23T03:00:00Z",

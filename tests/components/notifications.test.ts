@@ -6,6 +6,7 @@
 import * as assert from "node:assert/strict";
 import * as http from "node:http";
 import * as net from "node:net";
+import * as pulumi from "@pulumi/pulumi";
 import { CloudWatchClient, ListMetricsCommand } from "@aws-sdk/client-cloudwatch";
 import { CreateTopicCommand, SNSClient, SubscribeCommand } from "@aws-sdk/client-sns";
 import type { StackConfig } from "../../config";
@@ -91,9 +92,11 @@ describe("validateRolePrefix", () => {
     it(`rejects ${JSON.stringify(bad)}, which could match other stacks' roles`, () =>
       assert.throws(
         () => validateRolePrefix(bad),
-        new RegExp(
-          `RunNotifications rolePrefix: ${JSON.stringify(bad).replace(/[-/\\^$*+?.()|[\]{}]/g, "\\$&")} must be the regional stack's name followed by "-"`,
-        ),
+        (error: unknown) =>
+          error instanceof pulumi.ResourceError &&
+          new RegExp(
+            `RunNotifications rolePrefix: ${JSON.stringify(bad).replace(/[-/\\^$*+?.()|[\]{}]/g, "\\$&")} must be the regional stack's name followed by "-"`,
+          ).test(error.message),
       ));
   }
 });

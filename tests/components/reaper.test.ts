@@ -2,6 +2,7 @@
  * The Reaper component as the program declares it, under mocks, for every region of dev and prod.
  */
 import * as assert from "node:assert/strict";
+import * as pulumi from "@pulumi/pulumi";
 import { validateReaperArgs } from "../../components/reaper";
 import { invokeFunctionPolicy, reaperPolicy, serviceTrustPolicy } from "../../components/policies";
 import { MOCK_ACCOUNT_ID, RecordedResource } from "../../offline/engine";
@@ -157,8 +158,12 @@ describe("validateReaperArgs", () => {
       'Reaper rate: "rate(5 minute)" is not valid: rate unit "minute" is singular, which is valid only with the value 1',
     ],
   ] as const) {
-    it(`rejects ${JSON.stringify(args)}`, () =>
-      assert.throws(() => validateReaperArgs(args), { message: new RegExp(escape(message)) }));
+    it(`rejects ${JSON.stringify(args)} with a ResourceError`, () =>
+      assert.throws(
+        () => validateReaperArgs(args),
+        (error: unknown) =>
+          error instanceof pulumi.ResourceError && new RegExp(escape(message)).test(error.message),
+      ));
   }
 });
 
