@@ -4,7 +4,7 @@
  * narrowest that works. No statement grants a `*` action.
  */
 import { METRIC_NAMESPACE } from "../launcher/telemetry";
-import { PROJECT_TAG_VALUE, TAGS } from "../launcher/contract";
+import { PROJECT_TAG_VALUE, RUN_RECORDS, TAGS } from "../launcher/contract";
 
 /** An IAM policy statement (the subset of the grammar we use). */
 export interface PolicyStatement {
@@ -220,9 +220,9 @@ export function launcherPolicy(inputs: LauncherPolicyInputs): PolicyDocument {
   return document(statements);
 }
 
-/** Every run record of a bucket: `jobs/<job>/runs/<run id>.json`. */
+/** Every run record of a bucket (`RUN_RECORDS` in launcher/contract.ts). */
 function runRecordsArn(bucketArn: string): string {
-  return `${bucketArn}/jobs/*/runs/*`;
+  return `${bucketArn}/${RUN_RECORDS.everyRecord}`;
 }
 
 /** PutMetricData supports no resource-level permissions; the namespace key narrows it. */

@@ -1,7 +1,8 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { JobConfig } from "../config";
-import { JobLaunchSpec, PROJECT_TAG_VALUE, TAGS } from "../launcher/contract";
+import { JobLaunchSpec, PROJECT_TAG_VALUE, RUN_RECORDS, TAGS } from "../launcher/contract";
+import { checkScriptSettings } from "../launcher/initScript";
 import { JobImage } from "./jobImage";
 import { JobInstanceProfile } from "./jobInstanceProfile";
 import { ecsOptimizedAmiParameter, JobLaunchTemplate } from "./jobLaunchTemplate";
@@ -35,9 +36,9 @@ export interface ScheduledJobArgs {
   maxLaunchDelaySeconds: number;
 }
 
-/** Key prefix of a job in its region's bucket. */
+/** Key prefix of a job in its region's bucket (the layout is the contract's `RUN_RECORDS`). */
 export function jobResultsPrefix(job: string): string {
-  return `jobs/${job}`;
+  return RUN_RECORDS.jobPrefix(job);
 }
 
 /** The fields of a {@link JobLaunchSpec} that are the job's config, unchanged. */
@@ -129,15 +130,27 @@ export class ScheduledJob extends pulumi.ComponentResource {
         logGroup: logGroup.name,
         topicArn: context.topicArn,
       })
-      .apply((resolved): JobLaunchSpec => ({
-        job: job.name,
-        environment: context.environment,
-        region: context.region,
-        maxLaunchDelaySeconds: args.maxLaunchDelaySeconds,
-        resultsPrefix,
-        ...jobLaunchSettings(job),
-        ...resolved,
-      }));
+      .apply((resolved): JobLaunchSpec => {
+        const launchSpec: JobLaunchSpec = {
+          job: job.name,
+          environment: context.environment,
+          region: context.region,
+          maxLaunchDelaySeconds: args.maxLaunchDelaySeconds,
+          resultsPrefix,
+          ...jobLaunchSettings(job),
+          ...resolved,
+        };
+        // Checked once here, at deploy time: the launcher checks only what changes per run.
+        try {
+          checkScriptSettings({ ...launchSpec, deadlineMinutes: launchSpec.maxRuntimeMinutes });
+        } catch (error) {
+          throw new pulumi.ResourceError(
+            `job ${job.name} in ${context.region}: ${(error as Error).message}`,
+            this,
+          );
+        }
+        return launchSpec;
+      });
     const permissions = pulumi.output({
       job: job.name,
       launchTemplateArn: template.launchTemplateArn,
