@@ -3,7 +3,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { EVALUATIONS_DIR_ENV } from "../testing/evaluationCache";
-import { stopMoto } from "../testing/moto";
+import { releaseMoto } from "../testing/moto";
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = "true";
 
@@ -23,6 +23,6 @@ export function mochaGlobalTeardown(): void {
 
 export const mochaHooks = {
   async afterAll(): Promise<void> {
-    await stopMoto();
+    await releaseMoto();
   },
 };
