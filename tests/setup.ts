@@ -2,6 +2,7 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import "../testing/transpileMemo";
 import { EVALUATIONS_DIR_ENV } from "../testing/evaluationCache";
 import { releaseMoto } from "../testing/moto";
 
