@@ -14,6 +14,7 @@ import {
   evaluateProgram,
   Evaluation,
   knownStacks,
+  leavePulumiPromiseTracesUnformatted,
   loadStackConfig,
   RecordedResource,
   StackFileError,
@@ -200,6 +201,7 @@ export async function planOutput(
 }
 
 async function main(): Promise<void> {
+  leavePulumiPromiseTracesUnformatted();
   console.log(await planOutput(process.argv.slice(2)));
 }
 

@@ -9,23 +9,17 @@ import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { parseStackConfig, rawConfigFromPulumi, StackConfig } from "../config";
 import { DEPLOY_PROJECT } from "../deploy/config";
-import { evaluateProgram, Evaluation, loadStackConfig, PROJECT_ROOT } from "../offline/engine";
+import {
+  evaluateProgram,
+  Evaluation,
+  leavePulumiPromiseTracesUnformatted,
+  loadStackConfig,
+  PROJECT_ROOT,
+} from "../offline/engine";
 import { sharedEvaluation } from "./evaluationCache";
 
-/**
- * Pulumi records a stack trace for every promise it creates (shown only if the program exits
- * with promises pending), and under ts-node each trace is formatted through source maps: about a
- * fifth of an evaluation's CPU. In the tests, those traces are left unformatted; every other
- * error is formatted as before.
- */
-const DEBUGGABLE = path.join("@pulumi", "pulumi", "runtime", "debuggable.js");
-const formatStack = Error.prepareStackTrace;
-if (formatStack) {
-  Error.prepareStackTrace = (error, frames) =>
-    frames[0]?.getFileName()?.endsWith(DEBUGGABLE)
-      ? `${String(error)}\n    at ${frames[0].getFunctionName()} (a Pulumi promise's trace, not formatted in tests)`
-      : formatStack(error, frames);
-}
+// Pulumi's per-promise stack traces cost a fifth of an evaluation once source-mapped.
+leavePulumiPromiseTracesUnformatted();
 
 const cache = new Map<string, Promise<unknown>>();
 let queue: Promise<unknown> = Promise.resolve();
