@@ -1,5 +1,5 @@
 /**
- * Program evaluations shared by the processes of one `npm test` run. Mocha runs spec files in
+ * Program evaluations (and builds, {@link oncePerRun}) shared by the processes of one `npm test` run. Mocha runs spec files in
  * two worker processes; without this, each would evaluate the same stacks again (a few CPU
  * seconds each). The root hook in tests/setup.ts creates a directory for the run and names it in
  * {@link EVALUATIONS_DIR_ENV}; the first process that needs an evaluation claims it with a lock
@@ -148,14 +148,52 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * Pulumi assets rebuilt.
  */
 export async function sharedEvaluation<T>(key: string, compute: () => Promise<T>): Promise<T> {
+  if (!runDir()) return compute();
+  const { asset } = await import("@pulumi/pulumi");
+  return shared(
+    `evaluation:${key}`,
+    compute,
+    async (result) => v8.serialize(await pack(asset, result)),
+    (data) => unpack(asset, v8.deserialize(data)) as T,
+  );
+}
+
+/**
+ * Runs `task` (e.g. a build into the working tree) once in this run: the first process to ask
+ * runs it, the others wait for it to finish. A failed task is run again by the next process that
+ * asks, so each sees the failure.
+ */
+export async function oncePerRun(key: string, task: () => Promise<unknown>): Promise<void> {
+  if (!runDir()) {
+    await task();
+    return;
+  }
+  await shared(
+    `task:${key}`,
+    async () => {
+      await task();
+    },
+    async () => Buffer.alloc(0),
+    () => undefined,
+  );
+}
+
+function runDir(): string | undefined {
   const dir = process.env[EVALUATIONS_DIR_ENV];
-  if (!dir || !fs.existsSync(dir)) return compute();
-  const base = path.join(dir, crypto.createHash("sha256").update(key).digest("hex"));
+  return dir && fs.existsSync(dir) ? dir : undefined;
+}
+
+async function shared<T>(
+  key: string,
+  compute: () => Promise<T>,
+  store: (result: T) => Promise<Buffer>,
+  load: (data: Buffer) => T,
+): Promise<T> {
+  const base = path.join(runDir()!, crypto.createHash("sha256").update(key).digest("hex"));
   const data = `${base}.v8`;
   const lock = `${base}.lock`;
-  const { asset } = await import("@pulumi/pulumi");
   for (;;) {
-    if (fs.existsSync(data)) return unpack(asset, v8.deserialize(fs.readFileSync(data))) as T;
+    if (fs.existsSync(data)) return load(fs.readFileSync(data));
     let claimed = false;
     try {
       fs.writeFileSync(lock, String(process.pid), { flag: "wx" });
@@ -169,14 +207,14 @@ export async function sharedEvaluation<T>(key: string, compute: () => Promise<T>
         if (fs.existsSync(data)) continue;
         const result = await compute();
         const temporary = `${base}.${process.pid}.tmp`;
-        fs.writeFileSync(temporary, v8.serialize(await pack(asset, result)));
+        fs.writeFileSync(temporary, await store(result));
         fs.renameSync(temporary, data);
         return result;
       } finally {
         fs.rmSync(lock, { force: true });
       }
     }
-    // Someone else is evaluating it: wait, unless they died (then claim it ourselves).
+    // Someone else is computing it: wait, unless they died (then claim it ourselves).
     let owner: number;
     try {
       owner = Number(fs.readFileSync(lock, "utf8"));
