@@ -12,7 +12,9 @@ import {
 } from "../lib/scheduleExpression";
 import {
   evaluateProgram,
+  Evaluation,
   knownStacks,
+  leavePulumiPromiseTracesUnformatted,
   loadStackConfig,
   RecordedResource,
   StackFileError,
@@ -179,16 +181,28 @@ export function renderPlan(config: StackConfig, resources: RecordedResource[], n
   return lines.join("\n");
 }
 
-async function main(): Promise<void> {
-  const options = parsePlanArgs(process.argv.slice(2));
-  if (options === "help") {
-    console.log(HELP);
-    return;
-  }
+/**
+ * What `npm run plan -- <argv>` prints (the help or the plan); the program is evaluated with
+ * `evaluate` (tests pass one that reuses their evaluations).
+ */
+export async function planOutput(
+  argv: string[],
+  evaluate: (
+    stack: string,
+    config: Record<string, string>,
+  ) => Promise<Evaluation> = evaluateProgram,
+): Promise<string> {
+  const options = parsePlanArgs(argv);
+  if (options === "help") return HELP;
   const rawConfig = loadStackConfig(options.stack);
   const config = readStackConfig(rawConfig, options.stack);
-  const { resources } = await evaluateProgram(options.stack, rawConfig);
-  console.log(renderPlan(config, resources, options.now));
+  const { resources } = await evaluate(options.stack, rawConfig);
+  return renderPlan(config, resources, options.now);
+}
+
+async function main(): Promise<void> {
+  leavePulumiPromiseTracesUnformatted();
+  console.log(await planOutput(process.argv.slice(2)));
 }
 
 if (require.main === module) {

@@ -1,13 +1,25 @@
 /**
- * The programs evaluated under mocks once per stack and mocha process, for the test files that
- * only read the recorded resources (security, reaper, deploy). Evaluations are plain data once
- * done; they run one after another, because Pulumi's runtime state is global.
+ * The programs evaluated under mocks once per stack and config in a whole `npm test` run, for
+ * the test files that only read the recorded resources (security, reaper, deploy). Evaluations
+ * are data once done: mocha's worker processes share them through `evaluationCache.ts`, and each
+ * process keeps the ones it used. In one process they run one after another, because Pulumi's
+ * runtime state is global.
  */
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { parseStackConfig, rawConfigFromPulumi, StackConfig } from "../config";
 import { DEPLOY_PROJECT } from "../deploy/config";
-import { evaluateProgram, Evaluation, loadStackConfig, PROJECT_ROOT } from "../offline/engine";
+import {
+  evaluateProgram,
+  Evaluation,
+  leavePulumiPromiseTracesUnformatted,
+  loadStackConfig,
+  PROJECT_ROOT,
+} from "../offline/engine";
+import { sharedEvaluation } from "./evaluationCache";
+
+// Pulumi's per-promise stack traces cost a fifth of an evaluation once source-mapped.
+leavePulumiPromiseTracesUnformatted();
 
 const cache = new Map<string, Promise<unknown>>();
 let queue: Promise<unknown> = Promise.resolve();
@@ -15,7 +27,7 @@ let queue: Promise<unknown> = Promise.resolve();
 function once<T>(key: string, evaluate: () => Promise<T>): Promise<T> {
   let entry = cache.get(key) as Promise<T> | undefined;
   if (!entry) {
-    entry = queue.catch(() => undefined).then(evaluate);
+    entry = queue.catch(() => undefined).then(() => sharedEvaluation(key, evaluate));
     queue = entry;
     cache.set(key, entry);
   }
@@ -30,8 +42,10 @@ export interface StackEvaluation {
   warnings: string[];
 }
 
-async function evaluateJobs(stack: string, raw: Record<string, string>): Promise<StackEvaluation> {
-  const config = parseStackConfig(rawConfigFromPulumi(raw), stack);
+async function evaluateJobs(
+  stack: string,
+  raw: Record<string, string>,
+): Promise<Omit<StackEvaluation, "config">> {
   const warnings: string[] = [];
   const log = pulumi.log as { warn: typeof pulumi.log.warn };
   const warn = log.warn;
@@ -39,7 +53,7 @@ async function evaluateJobs(stack: string, raw: Record<string, string>): Promise
     warnings.push(message);
   };
   try {
-    return { config, evaluation: await evaluateProgram(stack, raw), warnings };
+    return { evaluation: await evaluateProgram(stack, raw), warnings };
   } finally {
     log.warn = warn;
   }
@@ -47,25 +61,29 @@ async function evaluateJobs(stack: string, raw: Record<string, string>): Promise
 
 /** The validated config and the evaluation of `stack` (`dev`, `prod`) with its real config. */
 export function evaluatedStack(stack: string): Promise<StackEvaluation> {
-  return once(`jobs:${stack}`, () => evaluateJobs(stack, loadStackConfig(stack)));
+  return evaluatedWith(stack, loadStackConfig(stack));
 }
 
 /**
  * The jobs program evaluated as `stack` with `raw` (Pulumi's flat config map), once per distinct
  * config: suites that try the same variation share one evaluation.
  */
-export function evaluatedWith(
+export async function evaluatedWith(
   stack: string,
   raw: Record<string, string>,
 ): Promise<StackEvaluation> {
+  // The config is parsed first (and in every process): it holds functions, so it is not stored.
+  const config = parseStackConfig(rawConfigFromPulumi(raw), stack);
   const key = JSON.stringify(Object.entries(raw).sort(([a], [b]) => (a < b ? -1 : 1)));
-  return once(`jobs:${stack}:${key}`, () => evaluateJobs(stack, raw));
+  return { config, ...(await once(`jobs:${stack}:${key}`, () => evaluateJobs(stack, raw))) };
 }
 
 /** The deploy program (`deploy/index.ts`) evaluated with `deploy/Pulumi.<stack>.yaml`. */
 export function evaluatedDeployStack(stack: string): Promise<Evaluation> {
   const root = path.join(PROJECT_ROOT, "deploy");
-  return once(`deploy:${stack}`, () =>
-    evaluateProgram(stack, loadStackConfig(stack, root), path.join(root, "index"), DEPLOY_PROJECT),
+  const raw = loadStackConfig(stack, root);
+  const key = JSON.stringify(Object.entries(raw).sort(([a], [b]) => (a < b ? -1 : 1)));
+  return once(`deploy:${stack}:${key}`, () =>
+    evaluateProgram(stack, raw, path.join(root, "index"), DEPLOY_PROJECT),
   );
 }

@@ -1,6 +1,8 @@
 /**
  * The AWS emulator (moto) for end-to-end tests over real HTTP. Started once per mocha process on
- * the first `startMoto()`, stopped by the root hook. Missing moto is a failure, never a skip.
+ * the first `startMoto()`; at the end of each spec file the root hook calls {@link releaseMoto}:
+ * a mocha worker keeps it for its next file, emptied (starting moto costs seconds of CPU), any
+ * other process stops it. Missing moto is a failure, never a skip.
  */
 import { ChildProcess, spawn } from "node:child_process";
 import * as net from "node:net";
@@ -47,8 +49,9 @@ async function waitUntilUp(
 export async function startMoto(): Promise<string> {
   if (server) return server.endpoint;
   const port = await freePort();
-  const child = spawn("python3", ["-m", "moto.server", "-H", "127.0.0.1", "-p", String(port)], {
-    stdio: ["ignore", "ignore", "pipe"],
+  // moto's server, which exits when its stdin closes: when this process ends, however it ends.
+  const child = spawn("python3", ["-c", MOTO_SERVER, "-H", "127.0.0.1", "-p", String(port)], {
+    stdio: ["pipe", "ignore", "pipe"],
   });
   let stderr = "";
   child.stderr?.on("data", (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
@@ -60,8 +63,29 @@ export async function startMoto(): Promise<string> {
     throw new Error(`${(error as Error).message}\n${stderr}`);
   }
   server = { process: child, endpoint };
+  if (IN_MOCHA_WORKER) {
+    // Kept between spec files: it must not keep the worker alive.
+    child.unref();
+    (child.stdin as unknown as { unref?(): void } | null)?.unref?.();
+    (child.stderr as unknown as { unref?(): void } | null)?.unref?.();
+    process.once("exit", () => child.kill("SIGKILL"));
+  }
   return endpoint;
 }
+
+/** Whether this is one of the worker processes of `mocha --parallel`. */
+const IN_MOCHA_WORKER = process.env.MOCHA_WORKER_ID !== undefined;
+
+/** `python3 -m moto.server`, ended when its stdin reaches end of file. */
+const MOTO_SERVER = `
+import os, sys, threading
+def watch():
+    sys.stdin.buffer.read()
+    os._exit(0)
+threading.Thread(target=watch, daemon=True).start()
+from moto.server import main
+main(sys.argv[1:])
+`;
 
 /** Clears every resource moto holds, so each test starts from an empty account. */
 export async function resetMoto(): Promise<void> {
@@ -75,6 +99,15 @@ export const MOTO_CLIENT_CONFIG = {
   region: "eu-west-1",
   credentials: { accessKeyId: "testing", secretAccessKey: "testing" },
 } as const;
+
+/**
+ * The end of a spec file: in a mocha worker, moto is emptied and kept for the worker's next file
+ * (which then starts from an empty account, as with a fresh moto); otherwise it is stopped.
+ */
+export async function releaseMoto(): Promise<void> {
+  if (server && IN_MOCHA_WORKER && server.process.exitCode === null) await resetMoto();
+  else await stopMoto();
+}
 
 /** Stops moto if this process started it. */
 export async function stopMoto(): Promise<void> {

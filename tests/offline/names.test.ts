@@ -25,7 +25,7 @@ import {
   RecordedResource,
   ResourceNameError,
 } from "../../offline/engine";
-import { evaluatedDeployStack, evaluatedStack } from "../../testing/evaluations";
+import { evaluatedDeployStack, evaluatedStack, evaluatedWith } from "../../testing/evaluations";
 
 // Outside tests/offline: the engine re-evaluates project modules except its own directory.
 const FIXTURE = path.join(__dirname, "..", "..", "testing", "namedResourcesProgram");
@@ -183,7 +183,7 @@ describe("name limits at the edge of what config accepts", function () {
   it("deploys the longest stack, region and job name config accepts", async () => {
     const config = configWith([region], [job(longest)]);
     parseStackConfig(rawConfigFromPulumi(config), stack);
-    const { resources } = await evaluateProgram(stack, config);
+    const { resources } = (await evaluatedWith(stack, config)).evaluation;
     const role = resources.find((r) => r.name.endsWith("-instance-role"))!;
     assert.equal(String(role.state.name).length, 64);
   });

@@ -4,16 +4,36 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { loadStackConfig, StackFileError } from "../../offline/engine";
-import { HELP, parsePlanArgs, UsageError } from "../../offline/plan";
+import { HELP, parsePlanArgs, planOutput, UsageError } from "../../offline/plan";
 import { PROJECT_ROOT } from "../../offline/engine";
+import { evaluatedWith } from "../../testing/evaluations";
 
+const ENV = { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true" };
+
+/** `npm run plan -- <args>`, the documented command, in its own process. */
 function plan(...args: string[]) {
   return spawnSync("npm", ["run", "--silent", "plan", "--", ...args], {
     cwd: PROJECT_ROOT,
     encoding: "utf8",
-    env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true" },
+    env: ENV,
   });
 }
+
+/** The tool's script run by node (what the npm script runs, without npm's start-up). */
+function planScript(...args: string[]) {
+  return spawnSync(
+    process.execPath,
+    ["-r", "ts-node/register/transpile-only", path.join("offline", "plan.ts"), ...args],
+    { cwd: PROJECT_ROOT, encoding: "utf8", env: ENV },
+  );
+}
+
+/**
+ * What the tool prints for `args` (its `main` prints `planOutput`), computed in this process from
+ * the program evaluation the other suites share.
+ */
+const planText = (...args: string[]) =>
+  planOutput(args, async (stack, raw) => (await evaluatedWith(stack, raw)).evaluation);
 
 describe("npm run plan", function () {
   this.timeout(60000);
@@ -71,11 +91,10 @@ describe("npm run plan", function () {
   });
 
   for (const stack of ["dev", "prod"]) {
-    it(`lists every resource it counts in ${stack}, the dashboard included, and not the stack`, () => {
-      const result = plan(stack, "--now", "2026-11-23T12:00:00Z");
-      assert.equal(result.status, 0, result.stderr);
-      const count = Number(/(\d+) resources to create/.exec(result.stdout)?.[1]);
-      const listed = result.stdout.split("\n").filter((l) => /^\s+\+ /.test(l));
+    it(`lists every resource it counts in ${stack}, the dashboard included, and not the stack`, async () => {
+      const out = await planText(stack, "--now", "2026-11-23T12:00:00Z");
+      const count = Number(/(\d+) resources to create/.exec(out)?.[1]);
+      const listed = out.split("\n").filter((l) => /^\s+\+ /.test(l));
       assert.equal(listed.length, count);
       assert.deepEqual(
         listed.filter((l) => /Dashboard|pulumi:pulumi:Stack/.test(l)).map((l) => l.trim()),
@@ -85,7 +104,7 @@ describe("npm run plan", function () {
   }
 
   it("fails with exit code 2 and the allowed stacks for an unknown stack", () => {
-    const result = plan("staging");
+    const result = planScript("staging");
     assert.equal(result.status, 2);
     assert.match(
       result.stderr,

@@ -1,12 +1,14 @@
 /**
  * The compiled job for tests: worker threads load `job-image/dist/piWorker.js`, and the process
- * tests run `node job-image/dist/main.js` as the container does. Built once per mocha process.
+ * tests run `node job-image/dist/main.js` as the container does. Built once per `npm test` run
+ * (the first worker process to need it builds, the other waits), or once per process outside it.
  */
 import { execFile, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { promisify } from "node:util";
+import { oncePerRun } from "../../../testing/evaluationCache";
 
 export const REPO_ROOT = path.resolve(__dirname, "..", "..", "..");
 export const JOB_DIR = path.join(REPO_ROOT, "job-image");
@@ -21,10 +23,12 @@ let build: Promise<unknown> | undefined;
 
 /** Runs `tsc -p job-image` once; later calls share the first build. */
 export function buildJob(): Promise<unknown> {
-  build ??= promisify(execFile)(
-    process.execPath,
-    [path.join(REPO_ROOT, "node_modules", "typescript", "bin", "tsc"), "-p", JOB_DIR],
-    { cwd: REPO_ROOT },
+  build ??= oncePerRun("tsc -p job-image", () =>
+    promisify(execFile)(
+      process.execPath,
+      [path.join(REPO_ROOT, "node_modules", "typescript", "bin", "tsc"), "-p", JOB_DIR],
+      { cwd: REPO_ROOT },
+    ),
   );
   return build;
 }
