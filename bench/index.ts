@@ -13,11 +13,11 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import * as prettier from "prettier";
 import { runInitScriptBenchmark } from "./initScript";
 import { runLauncherBenchmark } from "./launcherArtifact";
 import { loadAverageNow, machineFacts, type MachineFacts } from "./machine";
 import { runPiBenchmark } from "./piJob";
+import { updateReadme } from "./performanceDoc";
 import { runEvaluationBenchmark } from "./programEvaluation";
 import {
   markdownFigures,
@@ -186,25 +186,6 @@ async function main(argv: readonly string[]): Promise<number> {
       `wrote bench/${resultsFile}${complete ? " and docs/performance.md's table" : ""} (${results.seconds} s)\n`,
   );
   return Object.keys(errors).length > 0 ? 1 : 0;
-}
-
-const PERFORMANCE = path.join(__dirname, "..", "docs", "performance.md");
-const START = "<!-- bench:start -->";
-const END = "<!-- bench:end -->";
-
-/** Replaces the generated part of docs/performance.md, formatted as Prettier would. */
-export async function updateReadme(section: string, file = PERFORMANCE): Promise<void> {
-  const readme = fs.readFileSync(file, "utf8");
-  const start = readme.indexOf(START);
-  const end = readme.indexOf(END);
-  if (start < 0 || end < start) {
-    throw new Error(`${file} has no ${START} … ${END} block for the performance table`);
-  }
-  const updated = `${readme.slice(0, start + START.length)}\n\n${section.trim()}\n\n${readme.slice(end)}`;
-  fs.writeFileSync(
-    file,
-    await prettier.format(updated, { ...(await prettier.resolveConfig(file)), filepath: file }),
-  );
 }
 
 if (require.main === module) {

@@ -3,7 +3,7 @@ import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { updateReadme } from "../../bench/index";
+import { updateReadme } from "../../bench/performanceDoc";
 
 describe("bench: docs/performance.md table", () => {
   let dir: string;
