@@ -32,7 +32,8 @@ import {
   renderInitScript,
   STOP_MARGIN_MINUTES,
 } from "./launcher/initScript";
-import { hourlyPriceTable } from "./launcher/prices";
+import { longestPriceTable } from "./launcher/prices";
+import { instanceTypeNameProblem } from "./lib/instanceTypes";
 import {
   environmentNames,
   imageKey,
@@ -187,8 +188,6 @@ export class StackConfigError extends Error {
   }
 }
 
-const INSTANCE_TYPE = /^([a-z][a-z0-9-]*)\.([a-z0-9-]+)$/;
-
 /** Architecture of an EC2 instance type: Graviton families carry a `g` after the generation. */
 export function instanceArchitecture(instanceType: string): Architecture {
   const family = instanceType.split(".")[0];
@@ -339,7 +338,11 @@ const TIME_ZONES: readonly string[] = ["UTC", ...Intl.supportedValuesOf("timeZon
 
 const instanceTypes = z
   .array(
-    z.string().regex(INSTANCE_TYPE, 'is not an EC2 instance type (e.g. "m7i.large", "c7g.xlarge")'),
+    // EC2's name rule (lib/instanceTypes.ts); whether EC2 offers the type in the region's zones
+    // is checked at deploy time (components/instanceOfferings.ts).
+    z.string().refine((t) => instanceTypeNameProblem(t) === undefined, {
+      error: (issue) => instanceTypeNameProblem(String(issue.input)) ?? "is not an EC2 instance type",
+    }),
   )
   .min(1, "must list at least one instance type, most preferred first");
 
@@ -905,7 +908,7 @@ function initScriptProblem(
       runId: `${job.name}-20261123T0300Z`,
       scheduledTime: "2026-11-23T03:00:00Z",
       deadlineMinutes: job.maxRuntimeMinutes,
-      instancePrices: hourlyPriceTable(region, job.instanceTypes, job.volumeGiB).instances,
+      instancePrices: longestPriceTable(job.instanceTypes),
     });
     return undefined;
   } catch (error) {

@@ -5,7 +5,7 @@
  */
 import { GetObjectCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
 import type { S3Client } from "@aws-sdk/client-s3";
-import { estimateRunCost, Market } from "../launcher/prices";
+import { estimateRunCost } from "../launcher/prices";
 import { RUN_ID_PATTERN } from "../launcher/runId";
 import { UsageError } from "./args";
 
@@ -28,6 +28,13 @@ export interface RunRecord {
   purchaseOption?: string | null;
   availabilityZone?: string | null;
   estimatedCostUsd?: number | null;
+  /**
+   * The prices a record without an estimate may carry (USD per hour of the instance in its
+   * market, and of its root volume), as looked up by whoever wrote it; the tools estimate from
+   * them. No price table is kept here: without them a record has no estimate.
+   */
+  instanceUsdPerHour?: number | null;
+  volumeUsdPerHour?: number | null;
   imageUri?: string | null;
   imageDigest?: string | null;
   logGroup?: string;
@@ -48,9 +55,6 @@ export interface FoundRun {
   costUsd?: number;
   costEstimatedHere: boolean;
 }
-
-/** Volume size the tools assume for a record without an estimate (the config default). */
-export const ASSUMED_VOLUME_GIB = 30;
 
 /** Key of a run's record. */
 export function recordKey(job: string, runId: string): string {
@@ -133,8 +137,10 @@ function seconds(from?: string | null, to?: string | null): number | undefined {
 }
 
 /**
- * Adds the duration and cost. A record without an estimate (the reaper's) gets one here, from
- * its times, at the on-demand price (spot is cheaper) with a {@link ASSUMED_VOLUME_GIB} volume.
+ * Adds the duration and cost. A record without an estimate (the reaper's) gets one here from its
+ * times when it carries its prices (`instanceUsdPerHour`, `volumeUsdPerHour`); otherwise it has
+ * none (`n/a`, counted as unpriced): prices are AWS's, looked up when a run launches, never a
+ * table kept by the tools.
  */
 export function withFigures(
   found: Omit<FoundRun, "costEstimatedHere" | "durationSeconds" | "costUsd">,
@@ -152,14 +158,11 @@ export function withFigures(
       costEstimatedHere: false,
     };
   }
-  const market: Market = record.purchaseOption === "spot" ? "spot" : "on-demand";
   const costUsd =
-    record.instanceType && durationSeconds !== undefined
+    durationSeconds !== undefined
       ? estimateRunCost({
-          region: found.region,
-          instanceType: record.instanceType,
-          market,
-          volumeGiB: ASSUMED_VOLUME_GIB,
+          instanceUsdPerHour: record.instanceUsdPerHour ?? undefined,
+          volumeUsdPerHour: record.volumeUsdPerHour ?? undefined,
           durationSeconds,
         })
       : undefined;

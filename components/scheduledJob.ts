@@ -1,7 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { JobConfig } from "../config";
-import { PROJECT_TAG_VALUE, TAGS } from "../launcher/contract";
+import { PROJECT_TAG_VALUE, TAGS, type JobLaunchSpec } from "../launcher/contract";
 import { JobImage } from "./jobImage";
 import { JobInstanceProfile } from "./jobInstanceProfile";
 import { ecsOptimizedAmiParameter, JobLaunchTemplate } from "./jobLaunchTemplate";
@@ -45,6 +45,13 @@ export interface ScheduledJobArgs {
   ebsKmsKeyArn: pulumi.Input<string>;
   /** How long after its scheduled time a run can still be launched (see `maxLaunchDelaySeconds`). */
   maxLaunchDelaySeconds: number;
+  /** What AWS said at deploy time: prices and where each type is offered (launch spec fields). */
+  launchFacts?: pulumi.Input<
+    Pick<
+      JobLaunchSpec,
+      "onDemandUsdPerHour" | "volumeUsdPerGiBMonth" | "subnetIdsByInstanceType" | "subnetZones"
+    >
+  >;
 }
 
 /** Key prefix of a job in its region's bucket. */
@@ -135,6 +142,7 @@ export class ScheduledJob extends pulumi.ComponentResource {
         bucket: args.bucket.bucketName,
         logGroup: logGroup.name,
         topicArn: args.topicArn ?? "",
+        launchFacts: args.launchFacts ?? {},
       })
       .apply((resolved): LauncherJob => ({
         spec: {
@@ -155,6 +163,7 @@ export class ScheduledJob extends pulumi.ComponentResource {
           resultsPrefix,
           ...(resolved.topicArn ? { topicArn: resolved.topicArn } : {}),
           parameters: job.parameters,
+          ...resolved.launchFacts,
         },
         permissions: {
           job: job.name,
