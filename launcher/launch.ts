@@ -459,7 +459,9 @@ function ownInstance(ctx: RunContext, instances: Instance[]): Instance | undefin
 async function decideAndLaunch(ctx: RunContext): Promise<LaunchResult> {
   const { spec, identity } = ctx;
   const scheduledTime = new Date(identity.scheduledTime);
-  if (planLaunchOptions(spec).some((o) => o.purchaseOption === "spot")) {
+  // Spot prices only matter when a run can be estimated at all: with a volume and its price.
+  const estimable = spec.volumeGiB !== undefined && spec.volumeUsdPerGiBMonth !== undefined;
+  if (estimable && planLaunchOptions(spec).some((o) => o.purchaseOption === "spot")) {
     ctx.prices = { ...ctx.prices, spotUsdPerHour: await lookUpSpotPrices(ctx) };
   }
   // Rendered before any side effect, so an invalid spec throws before `replace` terminates.
@@ -671,8 +673,8 @@ async function lookUpSpotPrices(ctx: RunContext): Promise<Record<string, number>
       const page = await sendWithRetry(ctx, "reading spot prices", () =>
         ctx.ec2.send(new DescribeSpotPriceHistoryCommand(input)),
       );
-      history.push(...(page.SpotPriceHistory ?? []));
-      nextToken = page.NextToken || undefined;
+      history.push(...(page?.SpotPriceHistory ?? []));
+      nextToken = page?.NextToken || undefined;
     } while (nextToken && ++pages < SPOT_PRICE_PAGES);
   } catch (error) {
     ctx.warnings.push(
