@@ -383,7 +383,9 @@ function mockPriceListProduct(inputs: ProductInputs, region: string): Record<str
     );
   }
   if (inputs.serviceCode !== EC2_SERVICE_CODE) {
-    throw new Error(`the offline engine prices only ${EC2_SERVICE_CODE}, not ${inputs.serviceCode}`);
+    throw new Error(
+      `the offline engine prices only ${EC2_SERVICE_CODE}, not ${inputs.serviceCode}`,
+    );
   }
   const filters = new Map<string, string>();
   for (const f of inputs.filters ?? []) {
@@ -447,11 +449,20 @@ function mockPriceListProduct(inputs: ProductInputs, region: string): Record<str
       },
     },
   };
-  return { id: sku, result: JSON.stringify(product), serviceCode: EC2_SERVICE_CODE, filters: inputs.filters };
+  return {
+    id: sku,
+    result: JSON.stringify(product),
+    serviceCode: EC2_SERVICE_CODE,
+    filters: inputs.filters,
+  };
 }
 
 /** Deterministic answers for the data sources the program calls, per region. */
-function callResult(token: string, inputs: MockInputs, region: string): Record<string, unknown> {
+export function callResult(
+  token: string,
+  inputs: MockInputs,
+  region: string,
+): Record<string, unknown> {
   switch (token) {
     case "aws:index/getCallerIdentity:getCallerIdentity":
       return {
@@ -633,10 +644,25 @@ export async function evaluateProgram(
       });
 
     forgetProjectModules();
-    const outputs = (await pulumi.runtime.runInPulumiStack(() => import(program))) ?? {};
-    await (pulumi.runtime as unknown as { waitForRPCs(): Promise<void> }).waitForRPCs?.();
-    if (nameProblems.length > 0) throw new ResourceNameError(nameProblems);
-    return { resources, calls, outputs };
+    // An error thrown in an apply (e.g. a ResourceError about a looked-up value) ends `pulumi up`
+    // through the runtime's unhandled-rejection handler; under the mocks it would leave the
+    // evaluation waiting forever, so it fails the evaluation instead.
+    let failed: (error: unknown) => void = () => undefined;
+    const failure = new Promise<never>((_, reject) => (failed = reject));
+    process.on("unhandledRejection", failed);
+    try {
+      const outputs =
+        (await Promise.race([pulumi.runtime.runInPulumiStack(() => import(program)), failure])) ??
+        {};
+      await Promise.race([
+        (pulumi.runtime as unknown as { waitForRPCs(): Promise<void> }).waitForRPCs?.(),
+        failure,
+      ]);
+      if (nameProblems.length > 0) throw new ResourceNameError(nameProblems);
+      return { resources, calls, outputs };
+    } finally {
+      process.off("unhandledRejection", failed);
+    }
   } finally {
     process.chdir(previousDirectory);
   }
