@@ -5,8 +5,12 @@
  */
 import * as assert from "node:assert/strict";
 import {
+  CreateLaunchTemplateCommand,
+  DescribeImagesCommand,
+  DescribeInstanceAttributeCommand,
   DescribeInstancesCommand,
   DescribeSpotPriceHistoryCommand,
+  DescribeSubnetsCommand,
   EC2Client,
   EC2ServiceException,
   RunInstancesCommand,
@@ -18,6 +22,7 @@ import { launchRun, planLaunchOptions, type LaunchResult } from "../../launcher/
 import { hourlyPriceTable } from "../../launcher/prices";
 import type { JobLaunchSpec } from "../../launcher/contract";
 import { NOW, PRICES_FIXTURE, SCHEDULED, specFixture } from "../../testing/fixtures";
+import { MOTO_CLIENT_CONFIG, resetMoto, startMoto } from "../../testing/moto";
 
 const ec2 = new EC2Client({ region: "eu-west-1" });
 const ec2Mock = mockClient(ec2);
@@ -249,5 +254,64 @@ describe("launchRun: placement", () => {
       planLaunchOptions(spec).map((o) => `${o.instanceType}/${o.subnetId}`),
       ["m7i.large/subnet-aaaa", "m7i.large/subnet-bbbb", "m6i.large/subnet-bbbb"],
     );
+  });
+});
+
+describe("launchRun: spot prices over moto", function () {
+  this.timeout(60000);
+  let client: EC2Client;
+
+  before(async () => {
+    const endpoint = await startMoto();
+    await resetMoto();
+    client = new EC2Client({ ...MOTO_CLIENT_CONFIG, endpoint });
+  });
+
+  it("reads DescribeSpotPriceHistory as the launcher asks it, and prices the spot runs", async () => {
+    const subnets = ((await client.send(new DescribeSubnetsCommand({}))).Subnets ?? [])
+      .filter((s) => s.DefaultForAz)
+      .sort((a, b) => String(a.AvailabilityZone).localeCompare(String(b.AvailabilityZone)))
+      .slice(0, 2);
+    assert.equal(subnets.length, 2, "moto has no default subnets");
+    const image = (await client.send(new DescribeImagesCommand({}))).Images?.[0]?.ImageId;
+    const template = await client.send(
+      new CreateLaunchTemplateCommand({
+        LaunchTemplateName: "tj-dev-eu-west-1-pi-prices",
+        LaunchTemplateData: { ImageId: image },
+      }),
+    );
+    const spec = pricedSpec({
+      purchaseOption: "spot",
+      instanceTypes: ["t3.micro"],
+      launchTemplateId: template.LaunchTemplate?.LaunchTemplateId ?? "",
+      subnetIds: subnets.map((s) => s.SubnetId ?? ""),
+      subnetZones: Object.fromEntries(subnets.map((s) => [s.SubnetId, s.AvailabilityZone])),
+      onDemandUsdPerHour: { "t3.micro": 0.0114 },
+    });
+    const result = await launchRun(
+      client,
+      { spec, scheduledTime: SCHEDULED },
+      { now: () => NOW, log: () => undefined },
+    );
+    assert.equal(result.status, "launched", JSON.stringify(result));
+    assert.deepEqual(result.status === "launched" && result.warnings, []);
+    // moto quotes every pool at 0.00001 USD: 10 micro-dollars per hour.
+    const [reservation] =
+      (
+        await client.send(
+          new DescribeInstancesCommand({
+            InstanceIds: [result.status === "launched" ? result.instanceId : ""],
+          }),
+        )
+      ).Reservations ?? [];
+    const attribute = await client.send(
+      new DescribeInstanceAttributeCommand({
+        InstanceId: reservation.Instances?.[0]?.InstanceId,
+        Attribute: "userData",
+      }),
+    );
+    const userData = Buffer.from(attribute.UserData?.Value ?? "", "base64").toString("utf8");
+    assert.match(userData, /'t3\.micro\/spot'\) printf '%s' 10 ;;/);
+    assert.match(userData, /'t3\.micro\/on-demand'\) printf '%s' 11400 ;;/);
   });
 });
