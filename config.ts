@@ -341,7 +341,8 @@ const instanceTypes = z
     // EC2's name rule (lib/instanceTypes.ts); whether EC2 offers the type in the region's zones
     // is checked at deploy time (components/instanceOfferings.ts).
     z.string().refine((t) => instanceTypeNameProblem(t) === undefined, {
-      error: (issue) => instanceTypeNameProblem(String(issue.input)) ?? "is not an EC2 instance type",
+      error: (issue) =>
+        instanceTypeNameProblem(String(issue.input)) ?? "is not an EC2 instance type",
     }),
   )
   .min(1, "must list at least one instance type, most preferred first");

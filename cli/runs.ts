@@ -214,9 +214,7 @@ async function listRuns(
     ),
   );
   if (runs.some((r) => r.costEstimatedHere)) {
-    deps.io.out(
-      "~ estimated here from the record's times and the prices it carries.",
-    );
+    deps.io.out("~ estimated here from the record's times and the prices it carries.");
   }
   deps.io.out(
     "Between runs nothing runs: the idle cost is storage only (results, run records, images, logs).",

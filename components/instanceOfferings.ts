@@ -24,11 +24,13 @@ export function lookUpSubnetZones(
   subnetIds: pulumi.Input<string[]>,
   invoke: pulumi.InvokeOutputOptions,
 ): pulumi.Output<Record<string, string>> {
-  return pulumi.output(subnetIds).apply((ids) =>
-    pulumi
-      .all(ids.map((id) => aws.ec2.getSubnetOutput({ id }, invoke).availabilityZone))
-      .apply((zones) => Object.fromEntries(ids.map((id, i) => [id, zones[i]]))),
-  );
+  return pulumi
+    .output(subnetIds)
+    .apply((ids) =>
+      pulumi
+        .all(ids.map((id) => aws.ec2.getSubnetOutput({ id }, invoke).availabilityZone))
+        .apply((zones) => Object.fromEntries(ids.map((id, i) => [id, zones[i]]))),
+    );
 }
 
 /** EC2's offerings of `instanceTypes` in the region's availability zones. */

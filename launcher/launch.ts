@@ -208,7 +208,9 @@ export function planLaunchOptions(spec: JobLaunchSpec): LaunchOption[] {
   for (const purchaseOption of markets) {
     for (const instanceType of spec.instanceTypes) {
       const offered = spec.subnetIdsByInstanceType?.[instanceType];
-      const subnets = offered ? spec.subnetIds.filter((id) => offered.includes(id)) : spec.subnetIds;
+      const subnets = offered
+        ? spec.subnetIds.filter((id) => offered.includes(id))
+        : spec.subnetIds;
       for (const subnetId of subnets) {
         options.push({ purchaseOption, instanceType, subnetId });
       }

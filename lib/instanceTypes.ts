@@ -17,7 +17,8 @@ const INSTANCE_TYPE_NAME = /^([a-z][a-z0-9]*(?:-[a-z0-9]+)*)\.([a-z0-9-]+)$/;
  * EC2's size vocabulary: `nano` … `xlarge`, `<n>xlarge` (`2xlarge`, `48xlarge`, `224xlarge`),
  * `metal`, and the bare-metal sizes `metal-<n>xl` (`metal-24xl`).
  */
-const INSTANCE_SIZE = /^(?:nano|micro|small|medium|large|xlarge|[1-9][0-9]*xlarge|metal|metal-[1-9][0-9]*xl)$/;
+const INSTANCE_SIZE =
+  /^(?:nano|micro|small|medium|large|xlarge|[1-9][0-9]*xlarge|metal|metal-[1-9][0-9]*xl)$/;
 
 /** The sizes, as config messages name them. */
 export const INSTANCE_SIZES_TEXT =

@@ -123,7 +123,9 @@ export function parsePriceListProduct(
   const text = isObject(dimension.pricePerUnit) ? dimension.pricePerUnit.USD : undefined;
   const usd = typeof text === "string" && /^\d+(?:\.\d+)?$/.test(text) ? Number(text) : NaN;
   if (!Number.isFinite(usd) || usd <= 0) {
-    return { problem: `the price per ${unit} is ${JSON.stringify(text)}, not a positive USD amount` };
+    return {
+      problem: `the price per ${unit} is ${JSON.stringify(text)}, not a positive USD amount`,
+    };
   }
   return { usd };
 }

@@ -69,7 +69,10 @@ describe("region rollout by stack config (prod)", function () {
   this.timeout(240_000);
   const committed = loadStackConfig("prod");
   // Prod's jobs, each run in every region of the scenario.
-  const jobs = JSON.parse(committed["transient-jobs:jobs"]) as Record<string, { regions?: unknown }>;
+  const jobs = JSON.parse(committed["transient-jobs:jobs"]) as Record<
+    string,
+    { regions?: unknown }
+  >;
   for (const job of Object.values(jobs)) delete job.regions;
   const config = { ...committed, "transient-jobs:jobs": JSON.stringify(jobs) };
   const regions = SCENARIO;
@@ -81,7 +84,10 @@ describe("region rollout by stack config (prod)", function () {
   /** The scenario's config, validated. */
   const parsed = parseStackConfig(rawConfigFromPulumi(scenario), "prod");
   const jobsIn = (region: string) =>
-    jobsForRegion(parsed, parsed.regions.find((r) => r.name === region)!);
+    jobsForRegion(
+      parsed,
+      parsed.regions.find((r) => r.name === region)!,
+    );
   let base: Evaluation;
   let adding: Promise<Evaluation> | undefined;
   /** The stack with ap-southeast-2 appended (rolloutOrder 0), evaluated once. */

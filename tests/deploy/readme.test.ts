@@ -6,12 +6,7 @@ import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { offsetSchedule } from "../../lib/scheduleExpression";
-import {
-  AWS_REGIONS,
-  parseStackConfig,
-  rawConfigFromPulumi,
-  RawStackConfig,
-} from "../../config";
+import { AWS_REGIONS, parseStackConfig, rawConfigFromPulumi, RawStackConfig } from "../../config";
 import { deployConfigFromPulumi, parseDeployConfig } from "../../deploy/config";
 import { loadStackConfig, PROJECT_ROOT } from "../../offline/engine";
 
@@ -116,7 +111,10 @@ describe("docs/deploying.md", () => {
       if (commands.some((c) => c.key.startsWith("regions[2]"))) {
         assert.deepEqual(names, [...before, NEW_REGION]);
       } else if (commands.some((c) => c.verb === "rm")) {
-        assert.deepEqual(names, before.filter((_, i) => i !== 1));
+        assert.deepEqual(
+          names,
+          before.filter((_, i) => i !== 1),
+        );
       } else {
         assert.equal(regions[1].enabled, false, snippet);
       }
