@@ -7,7 +7,7 @@
  *   matches ("Pricing product query did not return any elements" / "not precise enough",
  *   https://github.com/hashicorp/terraform-provider-aws/blob/main/internal/service/pricing/product_data_source.go),
  *   so each query names every attribute that tells EC2's products apart
- *   (https://docs.aws.amazon.com/aws-cost-management/latest/APIReference/API_pricing_GetProducts.html).
+ *   (https://docs.aws.amazon.com/aws-cost-management/latest/APIReference/API_pricing_Filter.html).
  * - The Price List Query API is served from a few regions only; the data source "is only
  *   available in a us-east-1 or ap-south-1 provider"
  *   (https://www.pulumi.com/registry/packages/aws/api-docs/pricing/getproduct/).
