@@ -641,6 +641,12 @@ async function launchLoop(
 export const SPOT_PRICE_PAGES = 5;
 
 /**
+ * Most of the Lambda's time the spot price lookup may use, throttling retries included: an
+ * estimate is never worth a launch.
+ */
+export const SPOT_PRICE_BUDGET_MS = 10000;
+
+/**
  * The spot price per hour of each instance type the run may launch as spot, in effect at the
  * run's scheduled (or requested) time: DescribeSpotPriceHistory for Linux with StartTime =
  * EndTime = that time returns the last price change before it, per zone
@@ -660,6 +666,12 @@ async function lookUpSpotPrices(ctx: RunContext): Promise<Record<string, number>
     ),
   ];
   const history: SpotPriceEntry[] = [];
+  // Retries stop once this lookup's own budget would fall under the safety margin.
+  const start = ctx.remaining();
+  const lookup: RunContext = {
+    ...ctx,
+    remaining: () => Math.min(ctx.remaining(), ctx.remaining() - start + SPOT_PRICE_BUDGET_MS),
+  };
   try {
     let nextToken: string | undefined;
     let pages = 0;
@@ -672,7 +684,7 @@ async function lookUpSpotPrices(ctx: RunContext): Promise<Record<string, number>
         MaxResults: 1000,
         ...(nextToken ? { NextToken: nextToken } : {}),
       };
-      const page = await sendWithRetry(ctx, "reading spot prices", () =>
+      const page = await sendWithRetry(lookup, "reading spot prices", () =>
         ctx.ec2.send(new DescribeSpotPriceHistoryCommand(input)),
       );
       history.push(...(page?.SpotPriceHistory ?? []));

@@ -18,7 +18,12 @@ import {
 } from "@aws-sdk/client-ec2";
 import { mockClient } from "aws-sdk-client-mock";
 import { renderInitScript } from "../../launcher/initScript";
-import { launchRun, planLaunchOptions, type LaunchResult } from "../../launcher/launch";
+import {
+  launchRun,
+  planLaunchOptions,
+  SPOT_PRICE_BUDGET_MS,
+  type LaunchResult,
+} from "../../launcher/launch";
 import { hourlyPriceTable } from "../../launcher/prices";
 import type { JobLaunchSpec } from "../../launcher/contract";
 import { NOW, PRICES_FIXTURE, SCHEDULED, specFixture } from "../../testing/fixtures";
@@ -313,5 +318,37 @@ describe("launchRun: spot prices over moto", function () {
     const userData = Buffer.from(attribute.UserData?.Value ?? "", "base64").toString("utf8");
     assert.match(userData, /'t3\.micro\/spot'\) printf '%s' 10 ;;/);
     assert.match(userData, /'t3\.micro\/on-demand'\) printf '%s' 11400 ;;/);
+  });
+});
+
+describe("launchRun: the spot price lookup's own budget", () => {
+  beforeEach(() => {
+    ec2Mock.reset();
+    ec2Mock.on(DescribeInstancesCommand).resolves({ Reservations: [] });
+    ec2Mock.on(RunInstancesCommand).resolves({
+      Instances: [{ InstanceId: "i-0new", InstanceType: "m7i.large" }],
+    });
+  });
+
+  it("gives up on a throttled history after a few seconds, leaving the launch its time", async () => {
+    ec2Mock
+      .on(DescribeSpotPriceHistoryCommand)
+      .rejects(ec2Error("RequestLimitExceeded", "Request limit exceeded.", 503));
+    const sleeps: number[] = [];
+    const result = await launchRun(
+      ec2,
+      { spec: pricedSpec({ purchaseOption: "spot" }), scheduledTime: SCHEDULED },
+      {
+        now: () => NOW,
+        remainingTimeMs: () => 100000 - sleeps.reduce((a, b) => a + b, 0),
+        sleep: async (ms) => void sleeps.push(ms),
+        random: () => 0.5,
+        log: () => undefined,
+      },
+    );
+    assert.equal(result.status, "launched");
+    const waited = sleeps.reduce((a, b) => a + b, 0);
+    assert.ok(waited <= SPOT_PRICE_BUDGET_MS, `waited ${waited} ms for spot prices`);
+    assert.ok(ec2Mock.commandCalls(DescribeSpotPriceHistoryCommand).length > 1, "not retried");
   });
 });
