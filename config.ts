@@ -34,6 +34,7 @@ import {
   STOP_MARGIN_MINUTES,
 } from "./launcher/contract";
 import { assertParametersFit } from "./launcher/initScript";
+import { instanceTypeNameProblem } from "./lib/instanceTypes";
 import {
   environmentNames,
   imageKey,
@@ -185,8 +186,6 @@ export class StackConfigError extends Error {
   }
 }
 
-const INSTANCE_TYPE = /^([a-z][a-z0-9-]*)\.([a-z0-9-]+)$/;
-
 /** Architecture of an EC2 instance type: Graviton families carry a `g` after the generation. */
 export function instanceArchitecture(instanceType: string): Architecture {
   const family = instanceType.split(".")[0];
@@ -336,7 +335,12 @@ const TIME_ZONES: readonly string[] = ["UTC", ...Intl.supportedValuesOf("timeZon
 
 const instanceTypes = z
   .array(
-    z.string().regex(INSTANCE_TYPE, 'is not an EC2 instance type (e.g. "m7i.large", "c7g.xlarge")'),
+    // EC2's name rule (lib/instanceTypes.ts); whether EC2 offers the type in the region's zones
+    // is checked at deploy time (components/instanceOfferings.ts).
+    z.string().refine((t) => instanceTypeNameProblem(t) === undefined, {
+      error: (issue) =>
+        instanceTypeNameProblem(String(issue.input)) ?? "is not an EC2 instance type",
+    }),
   )
   .min(1, "must list at least one instance type, most preferred first");
 

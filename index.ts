@@ -9,8 +9,16 @@ import { RegionalJobStack } from "./components/regionalJobStack";
 import { JobsDashboard } from "./components/jobsDashboard";
 import { queueNameFromArn } from "./components/regionalAlarms";
 import { environmentComponentName, regionalStackName } from "./lib/resourceNames";
+import { PRICING_PROVIDER_REGION } from "./lib/priceList";
 
 const config = readStackConfig(pulumi.runtime.allConfig(), pulumi.getStack());
+
+// The AWS Price List is served from a few regions only (lib/priceList.ts): one provider there
+// looks up every region's on-demand prices.
+const pricingProvider = new aws.Provider("aws-pricing", {
+  region: PRICING_PROVIDER_REGION,
+  defaultTags: { tags: { "transient-jobs:environment": config.environment } },
+});
 
 // Declared in rollout order, so each region can wait for the regions before it. Names depend on
 // the region only: adding or removing a region never renames another region's resources.
@@ -25,7 +33,7 @@ for (const region of [...config.regions].sort((a, b) => a.rolloutOrder - b.rollo
     region.name,
     new RegionalJobStack(
       regionalStackName(config.environment, region.name),
-      { config, region, rolloutAfter },
+      { config, region, rolloutAfter, pricingProvider },
       { providers: { aws: provider } },
     ),
   );

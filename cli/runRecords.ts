@@ -5,7 +5,7 @@
  */
 import { GetObjectCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
 import type { S3Client } from "@aws-sdk/client-s3";
-import { estimateRunCost, Market } from "../launcher/prices";
+import { estimateRunCost } from "../launcher/prices";
 import { RUN_ID_PATTERN, RUN_RECORDS, type RunRecord } from "../launcher/contract";
 import { UsageError } from "./args";
 
@@ -22,9 +22,6 @@ export interface FoundRun {
   costUsd?: number;
   costEstimatedHere: boolean;
 }
-
-/** Volume size the tools assume for a record without an estimate (the config default). */
-export const ASSUMED_VOLUME_GIB = 30;
 
 /** Key of a run's record. */
 export function recordKey(job: string, runId: string): string {
@@ -107,8 +104,10 @@ function seconds(from?: string | null, to?: string | null): number | undefined {
 }
 
 /**
- * Adds the duration and cost. A record without an estimate (the reaper's) gets one here, from
- * its times, at the on-demand price (spot is cheaper) with a {@link ASSUMED_VOLUME_GIB} volume.
+ * Adds the duration and cost. A record without an estimate (the reaper's) gets one here from its
+ * times when it carries its prices (`instanceUsdPerHour`, `volumeUsdPerHour`); otherwise it has
+ * none (`n/a`, counted as unpriced): prices are AWS's, looked up when a run launches, never a
+ * table kept by the tools.
  */
 export function withFigures(
   found: Omit<FoundRun, "costEstimatedHere" | "durationSeconds" | "costUsd">,
@@ -126,14 +125,11 @@ export function withFigures(
       costEstimatedHere: false,
     };
   }
-  const market: Market = record.purchaseOption === "spot" ? "spot" : "on-demand";
   const costUsd =
-    record.instanceType && durationSeconds !== undefined
+    durationSeconds !== undefined
       ? estimateRunCost({
-          region: found.region,
-          instanceType: record.instanceType,
-          market,
-          volumeGiB: ASSUMED_VOLUME_GIB,
+          instanceUsdPerHour: record.instanceUsdPerHour ?? undefined,
+          volumeUsdPerHour: record.volumeUsdPerHour ?? undefined,
           durationSeconds,
         })
       : undefined;

@@ -54,7 +54,7 @@ export const RUNS_SPEC: CommandSpec = {
     "  npm run runs -- --stack dev show pi-20261123T0600Z",
     "",
     "A run appears when it ends (its instance writes the record just before powering off).",
-    "Costs are estimates (launcher/prices.ts); ~ marks one computed here for a record without one.",
+    "Costs are estimates from AWS's prices at launch; n/a: no price was found. ~ marks one computed here.",
     "exit status: 0 listed or shown, 1 AWS/Pulumi error or run not found, 2 bad command line",
   ],
 };
@@ -214,9 +214,7 @@ async function listRuns(
     ),
   );
   if (runs.some((r) => r.costEstimatedHere)) {
-    deps.io.out(
-      "~ estimated here from the record's times at the on-demand price and a 30 GiB volume.",
-    );
+    deps.io.out("~ estimated here from the record's times and the prices it carries.");
   }
   deps.io.out(
     "Between runs nothing runs: the idle cost is storage only (results, run records, images, logs).",

@@ -69,7 +69,7 @@ export function dashboardBody(environment: string, regions: DashboardRegion[]): 
       type: "text",
       width: 24,
       properties: {
-        markdown: `# transient-jobs ${environment}\nRuns and launches per job and region (namespace \`${METRIC_NAMESPACE}\`). Costs are estimates from \`launcher/prices.ts\`; between runs only storage costs money. \`npm run runs -- --stack ${environment}\` lists the runs.`,
+        markdown: `# transient-jobs ${environment}\nRuns and launches per job and region (namespace \`${METRIC_NAMESPACE}\`). Costs are estimates from AWS prices (the Price List at deploy time, spot history at launch); between runs only storage costs money. \`npm run runs -- --stack ${environment}\` lists the runs.`,
       },
     },
   ]);

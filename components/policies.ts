@@ -184,6 +184,14 @@ export function launcherPolicy(inputs: LauncherPolicyInputs): PolicyDocument {
     },
   ];
   if (inputs.spot) {
+    // The spot price of a run's estimate, read at launch (launcher/launch.ts). The action has no
+    // resource types: only "*" (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonec2.html).
+    statements.push({
+      Sid: "ReadSpotPrices",
+      Effect: "Allow",
+      Action: "ec2:DescribeSpotPriceHistory",
+      Resource: "*",
+    });
     // EC2 creates AWSServiceRoleForEC2Spot on an API caller's behalf only if the caller may
     // (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/service-linked-roles-spot-instance-requests.html):
     // exactly that role, for exactly that service, and nothing else in IAM.

@@ -10,6 +10,8 @@ import type { RegionContext, RegionIdentity } from "./regionContext";
 import { ResultsBucket } from "./resultsBucket";
 import { ScheduledJob } from "./scheduledJob";
 import { imageKey, regionalJobStackNames } from "../lib/resourceNames";
+import { jobPlacement, lookUpOfferings, lookUpSubnetZones } from "./instanceOfferings";
+import { lookUpRegionPrices, pricesFor } from "./instancePrices";
 
 /** The image key of a job; see {@link imageKey} in lib/resourceNames.ts. */
 export { imageKey };
@@ -25,6 +27,11 @@ export interface RegionalJobStackArgs {
    * pushes its images only once they are up to date, so a new image reaches them first.
    */
   rolloutAfter?: pulumi.Resource[];
+  /**
+   * The stack's provider in a Price List region (us-east-1), for the on-demand prices of the
+   * region's instance types (see components/instancePrices.ts). Default: no prices, no estimates.
+   */
+  pricingProvider?: pulumi.ProviderResource;
 }
 
 /** Outputs of one job in one region. */
@@ -83,6 +90,19 @@ export class RegionalJobStack extends pulumi.ComponentResource {
     );
 
     const jobs = jobsForRegion(config, region);
+    // What EC2 offers and charges here (components/instanceOfferings.ts, instancePrices.ts).
+    const allTypes = [...new Set(jobs.flatMap((job) => job.instanceTypes))];
+    const subnetZones = lookUpSubnetZones(network.subnetIds, invoke);
+    const offerings = lookUpOfferings(allTypes, invoke);
+    const prices = args.pricingProvider
+      ? lookUpRegionPrices({
+          region: region.name,
+          instanceTypes: allTypes,
+          provider: args.pricingProvider,
+          parent: this,
+        })
+      : pulumi.output({ onDemandUsdPerHour: {} });
+    const regionIndex = config.regions.indexOf(region);
     const images = new Map<string, JobImage>();
     for (const job of jobs) {
       const key = imageKey(job.image, job.architecture);
@@ -153,6 +173,27 @@ export class RegionalJobStack extends pulumi.ComponentResource {
             config.launcherRetry,
             LAUNCHER_TIMEOUT_SECONDS,
           ),
+          launchFacts: pulumi
+            .all([
+              prices,
+              subnetZones,
+              jobPlacement({
+                region: region.name,
+                instanceTypes: job.instanceTypes,
+                configKey: region.instanceTypes
+                  ? `transient-jobs:regions[${regionIndex}].instanceTypes`
+                  : `transient-jobs:jobs.${job.name}.instanceTypes`,
+                subnetIds: network.subnetIds,
+                subnetZones,
+                offerings,
+                parent: this,
+              }),
+            ])
+            .apply(([regionPrices, zones, subnetIdsByInstanceType]) => ({
+              ...pricesFor(regionPrices, job.instanceTypes),
+              subnetIdsByInstanceType,
+              subnetZones: zones,
+            })),
         },
         { parent: this },
       );

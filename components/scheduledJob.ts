@@ -34,6 +34,13 @@ export interface ScheduledJobArgs {
   ebsKmsKeyArn: pulumi.Input<string>;
   /** How long after its scheduled time a run can still be launched (see `maxLaunchDelaySeconds`). */
   maxLaunchDelaySeconds: number;
+  /** What AWS said at deploy time: prices and where each type is offered (launch spec fields). */
+  launchFacts?: pulumi.Input<
+    Pick<
+      JobLaunchSpec,
+      "onDemandUsdPerHour" | "volumeUsdPerGiBMonth" | "subnetIdsByInstanceType" | "subnetZones"
+    >
+  >;
 }
 
 /** Key prefix of a job in its region's bucket (the layout is the contract's `RUN_RECORDS`). */
@@ -129,8 +136,9 @@ export class ScheduledJob extends pulumi.ComponentResource {
         bucket: args.bucket.bucketName,
         logGroup: logGroup.name,
         topicArn: context.topicArn,
+        launchFacts: args.launchFacts ?? {},
       })
-      .apply((resolved): JobLaunchSpec => {
+      .apply(({ launchFacts, ...outputs }): JobLaunchSpec => {
         const launchSpec: JobLaunchSpec = {
           job: job.name,
           environment: context.environment,
@@ -138,7 +146,8 @@ export class ScheduledJob extends pulumi.ComponentResource {
           maxLaunchDelaySeconds: args.maxLaunchDelaySeconds,
           resultsPrefix,
           ...jobLaunchSettings(job),
-          ...resolved,
+          ...outputs,
+          ...launchFacts,
         };
         // Checked once here, at deploy time: the launcher checks only what changes per run.
         try {

@@ -49,6 +49,11 @@ const DISCOVERY_ACTIONS = [
   "ec2:DescribeLaunchTemplateVersions",
   "ec2:DescribeNetworkInterfaces",
   "ec2:DescribeTags",
+  // Where EC2 offers the jobs' instance types (components/instanceOfferings.ts).
+  "ec2:DescribeInstanceTypeOfferings",
+  // The jobs' on-demand prices from the Price List (components/instancePrices.ts); GetProducts
+  // has no resource types (https://docs.aws.amazon.com/service-authorization/latest/reference/list_awspricelist.html).
+  "pricing:GetProducts",
   "ecr:GetAuthorizationToken",
   "logs:DescribeLogGroups",
   "kms:ListAliases",

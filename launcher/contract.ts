@@ -126,6 +126,13 @@ export interface RunRecord {
   purchaseOption?: string | null;
   availabilityZone?: string | null;
   estimatedCostUsd?: number | null;
+  /**
+   * The prices a record without an estimate may carry (USD per hour of the instance in its
+   * market, and of its root volume), as looked up by whoever wrote it; the tools estimate from
+   * them. No price table is kept: without them a record has no estimate.
+   */
+  instanceUsdPerHour?: number | null;
+  volumeUsdPerHour?: number | null;
   imageUri?: string | null;
   imageDigest?: string | null;
   logGroup?: string;
@@ -184,6 +191,22 @@ export interface JobLaunchSpec {
   maxLaunchDelaySeconds: number;
   /** Root volume size in GiB (the launch template's), for the run's cost estimate. */
   volumeGiB: number;
+  /**
+   * On-demand USD per hour of each instance type in this region, from the AWS Price List at
+   * deploy time (components/instancePrices.ts). A type without a price is left out: its on-demand
+   * runs record no estimate.
+   */
+  onDemandUsdPerHour?: Record<string, number>;
+  /** gp3 storage USD per GiB-month in this region, from the Price List. Default: no estimate. */
+  volumeUsdPerGiBMonth?: number;
+  /**
+   * Per instance type, the subnets (in `subnetIds` order) whose zone EC2 offers it in, from the
+   * instance type offerings at deploy time (components/instanceOfferings.ts). The launcher never
+   * tries a type in another subnet. A type missing here is tried in every subnet.
+   */
+  subnetIdsByInstanceType?: Record<string, string[]>;
+  /** The availability zone of each subnet: the spot price of a type is that of its zones. */
+  subnetZones?: Record<string, string>;
   /** Image URI to run (repository URL with tag or digest). */
   imageUri: string;
   /** Results bucket name of this region. */

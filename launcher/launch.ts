@@ -3,8 +3,18 @@
  * clock, sleep and logger; runs inside the serialized Lambda closure, so SDK commands are
  * imported by name and nothing native is captured.
  */
-import { RunInstancesCommand, TerminateInstancesCommand } from "@aws-sdk/client-ec2";
-import type { Filter, Instance, RunInstancesCommandInput, Tag } from "@aws-sdk/client-ec2";
+import {
+  DescribeSpotPriceHistoryCommand,
+  RunInstancesCommand,
+  TerminateInstancesCommand,
+} from "@aws-sdk/client-ec2";
+import type {
+  DescribeSpotPriceHistoryCommandInput,
+  Filter,
+  Instance,
+  RunInstancesCommandInput,
+  Tag,
+} from "@aws-sdk/client-ec2";
 import {
   classifyEc2Error,
   errorCode,
@@ -13,7 +23,15 @@ import {
   type Ec2ErrorKind,
 } from "./errors";
 import { renderInitScript, type InitScriptInput } from "./initScript";
-import { hourlyPriceTable } from "./prices";
+import {
+  hourlyPrice,
+  hourlyPriceTable,
+  latestSpotPrices,
+  SPOT_LINUX_PRODUCTS,
+  spotEstimate,
+  type RunPrices,
+  type SpotPriceEntry,
+} from "./prices";
 import { clientTokenFor, runIdFor } from "./runId";
 import { ENDED_STATES, LIVE_STATES, PROJECT_TAG_VALUE, TAGS, type JobLaunchSpec } from "./contract";
 import {
@@ -125,6 +143,8 @@ export interface LaunchedResult extends RunIdentity {
   attempts: LaunchAttempt[];
   /** What an operator should fix although the run launched (e.g. spot unavailable). */
   warnings: string[];
+  /** Estimated USD per hour of the instance in its market; absent when no price was found. */
+  usdPerHour?: number;
 }
 
 /**
@@ -166,7 +186,9 @@ export interface LaunchOption {
 
 /**
  * The combinations to try, most preferred first: every spot option before any on-demand one
- * (for `spot-then-on-demand`), then instance types in the configured order, then subnets.
+ * (for `spot-then-on-demand`), then instance types in the configured order, then subnets. A type
+ * is tried only in the subnets whose zone EC2 offers it in (`subnetIdsByInstanceType`, from the
+ * offerings at deploy time); a type the spec says nothing about, in every subnet.
  */
 export function planLaunchOptions(spec: JobLaunchSpec): LaunchOption[] {
   const markets: Market[] =
@@ -176,7 +198,11 @@ export function planLaunchOptions(spec: JobLaunchSpec): LaunchOption[] {
   const options: LaunchOption[] = [];
   for (const purchaseOption of markets) {
     for (const instanceType of spec.instanceTypes) {
-      for (const subnetId of spec.subnetIds) {
+      const offered = spec.subnetIdsByInstanceType?.[instanceType];
+      const subnets = offered
+        ? spec.subnetIds.filter((id) => offered.includes(id))
+        : spec.subnetIds;
+      for (const subnetId of subnets) {
         options.push({ purchaseOption, instanceType, subnetId });
       }
     }
@@ -265,9 +291,10 @@ export function jobInstanceFilters(spec: JobLaunchSpec): Filter[] {
 /** The price inputs of a run's init script; none when the spec has no volume size. */
 function runPrices(
   spec: JobLaunchSpec,
+  prices: RunPrices,
 ): Pick<InitScriptInput, "instancePrices" | "volumeMicroUsdPerHour"> {
   if (spec.volumeGiB === undefined) return {};
-  const table = hourlyPriceTable(spec.region, spec.instanceTypes, spec.volumeGiB);
+  const table = hourlyPriceTable(prices, spec.instanceTypes, spec.volumeGiB);
   return {
     instancePrices: table.instances,
     ...(table.volumeMicroUsdPerHour === undefined
@@ -299,6 +326,8 @@ interface RunContext {
   attempts: LaunchAttempt[];
   /** Problems worth an operator's attention that did not stop the launch. */
   warnings: string[];
+  /** The prices of this run's options: on-demand from the spec, spot looked up at launch. */
+  prices: RunPrices;
 }
 
 // This module runs inside a closure serialized by Pulumi, which rewrites classes into plain
@@ -344,7 +373,7 @@ function launchedResult(
   launched: { purchaseOption: Market; deadline: string } | undefined,
   replacedInstanceIds: string[],
 ): LaunchedResult {
-  return {
+  const result: LaunchedResult = {
     status: "launched",
     ...ctx.identity,
     instanceId: instance.InstanceId ?? "",
@@ -358,6 +387,8 @@ function launchedResult(
     attempts: ctx.attempts,
     warnings: ctx.warnings,
   };
+  const usdPerHour = hourlyPrice(ctx.prices, result.instanceType, result.purchaseOption);
+  return usdPerHour === undefined ? result : { ...result, usdPerHour };
 }
 
 function endedResult(ctx: RunContext, reason: string, instance?: Instance): EndedResult {
@@ -383,6 +414,11 @@ function ownInstance(ctx: RunContext, instances: Instance[]): Instance | undefin
 async function decideAndLaunch(ctx: RunContext): Promise<LaunchResult> {
   const { spec, identity } = ctx;
   const scheduledTime = new Date(identity.scheduledTime);
+  // Spot prices only matter when a run can be estimated at all: with a volume and its price.
+  const estimable = spec.volumeGiB !== undefined && spec.volumeUsdPerGiBMonth !== undefined;
+  if (estimable && planLaunchOptions(spec).some((o) => o.purchaseOption === "spot")) {
+    ctx.prices = { ...ctx.prices, spotUsdPerHour: await lookUpSpotPrices(ctx) };
+  }
   // Rendered before any side effect, so an invalid spec throws before `replace` terminates.
   const deadline = runDeadline(spec, ctx.since);
   const launch: PreparedLaunch = {
@@ -402,7 +438,7 @@ async function decideAndLaunch(ctx: RunContext): Promise<LaunchResult> {
       scheduledTime: identity.scheduledTime,
       deadlineMinutes: spec.maxRuntimeMinutes,
       // Every type the loop may try, in both markets: the script reads which one it got from IMDS.
-      ...runPrices(spec),
+      ...runPrices(spec, ctx.prices),
     }),
   };
 
@@ -554,6 +590,85 @@ async function launchLoop(
   );
 }
 
+/** Most DescribeSpotPriceHistory pages read for one launch (1000 entries each). */
+export const SPOT_PRICE_PAGES = 5;
+
+/**
+ * Most of the Lambda's time the spot price lookup may use, throttling retries included: an
+ * estimate is never worth a launch.
+ */
+export const SPOT_PRICE_BUDGET_MS = 10000;
+
+/**
+ * The spot price per hour of each instance type the run may launch as spot, in effect at the
+ * run's scheduled (or requested) time: DescribeSpotPriceHistory for Linux with StartTime =
+ * EndTime = that time returns the last price change before it, per zone
+ * (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeSpotPriceHistory.html), so
+ * every invocation of the run gets the same prices and its user data stays byte-identical. A
+ * type's price is the highest of the zones of its subnets (see `spotEstimate`). Never fails the
+ * launch: an error (AccessDenied, throttling past the budget, ...) or a type without a price adds
+ * a warning, and those runs record no estimate.
+ */
+async function lookUpSpotPrices(ctx: RunContext): Promise<Record<string, number>> {
+  const { spec } = ctx;
+  const types = [
+    ...new Set(
+      planLaunchOptions(spec)
+        .filter((o) => o.purchaseOption === "spot")
+        .map((o) => o.instanceType),
+    ),
+  ];
+  const history: SpotPriceEntry[] = [];
+  // Retries stop once this lookup's own budget would fall under the safety margin.
+  const start = ctx.remaining();
+  const lookup: RunContext = {
+    ...ctx,
+    remaining: () => Math.min(ctx.remaining(), ctx.remaining() - start + SPOT_PRICE_BUDGET_MS),
+  };
+  try {
+    let nextToken: string | undefined;
+    let pages = 0;
+    do {
+      const input: DescribeSpotPriceHistoryCommandInput = {
+        InstanceTypes: types as DescribeSpotPriceHistoryCommandInput["InstanceTypes"],
+        ProductDescriptions: [...SPOT_LINUX_PRODUCTS],
+        StartTime: ctx.since,
+        EndTime: ctx.since,
+        MaxResults: 1000,
+        ...(nextToken ? { NextToken: nextToken } : {}),
+      };
+      const page = await sendWithRetry(lookup, "reading spot prices", () =>
+        ctx.ec2.send(new DescribeSpotPriceHistoryCommand(input)),
+      );
+      history.push(...(page?.SpotPriceHistory ?? []));
+      nextToken = page?.NextToken || undefined;
+    } while (nextToken && ++pages < SPOT_PRICE_PAGES);
+  } catch (error) {
+    ctx.warnings.push(
+      `no spot price estimate: DescribeSpotPriceHistory failed with ${errorCode(error)}: ${errorMessage(error)}; spot runs record no cost estimate`,
+    );
+    return {};
+  }
+  const pools = latestSpotPrices(history, ctx.since);
+  const prices: Record<string, number> = {};
+  const missing: string[] = [];
+  for (const type of types) {
+    const subnets = spec.subnetIdsByInstanceType?.[type] ?? spec.subnetIds;
+    const zones = spec.subnetZones
+      ? subnets.map((id) => spec.subnetZones![id]).filter((zone) => zone !== undefined)
+      : undefined;
+    const usd = spotEstimate(pools[type], zones);
+    if (usd === undefined) missing.push(type);
+    else prices[type] = usd;
+  }
+  if (missing.length > 0) {
+    ctx.warnings.push(
+      `no spot price estimate for ${missing.join(", ")} in ${spec.region}: DescribeSpotPriceHistory had no Linux price at ${isoSeconds(ctx.since)}; those spot runs record no cost estimate`,
+    );
+  }
+  return prices;
+}
+
 /** Why spot failed in a fresh account, and the fix; in the result, the log and the notification. */
 export const SPOT_UNAVAILABLE_WARNING =
   `spot is not available in this account: EC2 answered ${SPOT_ROLE_ERROR_CODE} because the ` +
@@ -630,6 +745,12 @@ export async function launchRun(
     policy: { ...DEFAULT_BACKOFF, ...options.backoff },
     attempts: [],
     warnings: [],
+    prices: {
+      ...(spec.onDemandUsdPerHour ? { onDemandUsdPerHour: spec.onDemandUsdPerHour } : {}),
+      ...(spec.volumeUsdPerGiBMonth !== undefined
+        ? { volumeUsdPerGiBMonth: spec.volumeUsdPerGiBMonth }
+        : {}),
+    },
   };
   const result = await decideAndLaunch(ctx);
   const log = options.log ?? ((line: string) => console.log(line));

@@ -20,7 +20,7 @@ import type {
   LaunchResult,
   SkippedResult,
 } from "./launch";
-import { formatUsd, hourlyPrice } from "./prices";
+import { formatUsd } from "./prices";
 import {
   jobDimensions,
   logsConsoleUrl,
@@ -53,11 +53,11 @@ function identityLine(result: LaunchResult): string {
 
 function launchedMessage(result: LaunchedResult, ctx: OutcomeContext): Notification {
   const { spec } = ctx;
-  const price = hourlyPrice(spec.region, result.instanceType, result.purchaseOption);
+  const price = result.usdPerHour;
   const hoursToDeadline = spec.maxRuntimeMinutes / 60;
   const cost =
     price === undefined
-      ? "No price is known for this instance type and region (launcher/prices.ts)."
+      ? "No cost estimate: AWS's price of this instance type and market in this region was not found (see the launcher's warnings)."
       : `Estimated ${formatUsd(price)}/h, at most ${formatUsd(price * hoursToDeadline)} by the deadline.`;
   const replaced =
     result.replacedInstanceIds.length > 0

@@ -3,22 +3,13 @@
  * and arithmetic; runs in the launcher Lambda (to give the init script its prices), in the CLIs
  * and in the tests.
  *
- * There is no maintained price source that works offline (the AWS Price List API needs the
- * network and an account), so this is a documented table. It holds the on-demand Linux price of
- * the `.large` size of each family (shared tenancy); the other sizes scale linearly, as AWS prices
- * them. Spot prices move by pool and hour, so spot is estimated as a fixed share of on-demand.
- * A type, family or region missing here gives no estimate (`undefined`), never a guess.
+ * The prices are AWS's own, looked up, never a table kept here:
+ * - on-demand instance and gp3 prices come from the AWS Price List at deploy time
+ *   (components/instancePrices.ts, parsed by lib/priceList.ts) and travel in the job's launch
+ *   spec (`onDemandUsdPerHour`, `volumeUsdPerGiBMonth`);
+ * - spot prices come from `DescribeSpotPriceHistory` at launch ({@link latestSpotPrices}).
+ * A price that could not be found is absent: its runs record no estimate (`n/a`), never a guess.
  */
-
-/**
- * When the table was transcribed from the public on-demand price pages. It was written without
- * network access and not re-checked since: refresh it with
- * `aws pricing get-products --region us-east-1 --service-code AmazonEC2 --filters ...`.
- */
-export const PRICE_TABLE_DATE = "2025-06-01";
-
-/** Spot estimate as a share of on-demand: the order of the long-run savings of these families. */
-export const SPOT_PRICE_RATIO = 0.4;
 
 /** EC2 bills Linux instances per second with a one-minute minimum. */
 export const MINIMUM_BILLED_SECONDS = 60;
@@ -26,102 +17,42 @@ export const MINIMUM_BILLED_SECONDS = 60;
 /** Hours AWS counts in a month for GB-month prices. */
 export const HOURS_PER_MONTH = 730;
 
-/** Per region: on-demand USD per hour of the `.large` size of each family. */
-export const LARGE_ON_DEMAND_USD_PER_HOUR: Readonly<
-  Record<string, Readonly<Record<string, number>>>
-> = {
-  "us-east-1": {
-    t3: 0.0832,
-    t3a: 0.0752,
-    t4g: 0.0672,
-    m5: 0.096,
-    m6i: 0.096,
-    m7i: 0.1008,
-    m6a: 0.0864,
-    m7a: 0.11592,
-    m6g: 0.077,
-    m7g: 0.0816,
-    c5: 0.085,
-    c6i: 0.085,
-    c7i: 0.08925,
-    c6a: 0.0765,
-    c6g: 0.068,
-    c7g: 0.0725,
-    r6i: 0.126,
-    r7i: 0.1323,
-    r6g: 0.1008,
-    r7g: 0.1071,
-  },
-  "eu-west-1": {
-    t3: 0.0912,
-    t3a: 0.0816,
-    t4g: 0.0736,
-    m5: 0.107,
-    m6i: 0.107,
-    m7i: 0.11235,
-    m6a: 0.0963,
-    m7a: 0.12922,
-    m6g: 0.086,
-    m7g: 0.0912,
-    c5: 0.096,
-    c6i: 0.096,
-    c7i: 0.1008,
-    c6a: 0.0864,
-    c6g: 0.0768,
-    c7g: 0.0819,
-    r6i: 0.141,
-    r7i: 0.14805,
-    r6g: 0.1128,
-    r7g: 0.1199,
-  },
-};
-
-/** Per region: gp3 storage, USD per GiB-month (the baseline IOPS and throughput are included). */
-export const GP3_USD_PER_GIB_MONTH: Readonly<Record<string, number>> = {
-  "us-east-1": 0.08,
-  "eu-west-1": 0.088,
-};
-
-/** Size → multiple of the `.large` price. */
-export const SIZE_FACTORS: Readonly<Record<string, number>> = {
-  nano: 1 / 16,
-  micro: 1 / 8,
-  small: 1 / 4,
-  medium: 1 / 2,
-  large: 1,
-  xlarge: 2,
-  "2xlarge": 4,
-  "4xlarge": 8,
-  "8xlarge": 16,
-  "12xlarge": 24,
-  "16xlarge": 32,
-  "24xlarge": 48,
-  "32xlarge": 64,
-  "48xlarge": 96,
-};
-
 /** The markets a run can be bought in. */
 export type Market = "on-demand" | "spot";
 
-/** Estimated USD per hour of `instanceType` in `region` and `market`, or undefined if unknown. */
+/** The prices a job's runs may be billed at, in USD; a type without a price is left out. */
+export interface RunPrices {
+  /** On-demand USD per hour of each instance type, from the Price List (deploy time). */
+  onDemandUsdPerHour?: Readonly<Record<string, number>>;
+  /** Spot USD per hour of each instance type, from DescribeSpotPriceHistory (launch time). */
+  spotUsdPerHour?: Readonly<Record<string, number>>;
+  /** gp3 storage, USD per GiB-month (baseline IOPS and throughput included). */
+  volumeUsdPerGiBMonth?: number;
+}
+
+/** A usable price: a finite number, zero or more. */
+function isPrice(value: unknown): value is number {
+  return typeof value === "number" && Number.isFinite(value) && value >= 0;
+}
+
+/** USD per hour of `instanceType` in `market`, or undefined when no price was found. */
 export function hourlyPrice(
-  region: string,
+  prices: RunPrices,
   instanceType: string,
   market: Market,
 ): number | undefined {
-  const [family, size] = instanceType.split(".");
-  const large = LARGE_ON_DEMAND_USD_PER_HOUR[region]?.[family];
-  const factor = size === undefined ? undefined : SIZE_FACTORS[size];
-  if (large === undefined || factor === undefined) return undefined;
-  const onDemand = large * factor;
-  return roundTo(market === "spot" ? onDemand * SPOT_PRICE_RATIO : onDemand, 6);
+  const table = market === "spot" ? prices.spotUsdPerHour : prices.onDemandUsdPerHour;
+  const price = table?.[instanceType];
+  return isPrice(price) ? price : undefined;
 }
 
-/** Estimated USD per hour of a gp3 volume of `volumeGiB` in `region`, or undefined if unknown. */
-export function volumeHourlyPrice(region: string, volumeGiB: number): number | undefined {
-  const perGiBMonth = GP3_USD_PER_GIB_MONTH[region];
-  if (perGiBMonth === undefined) return undefined;
-  return (perGiBMonth * volumeGiB) / HOURS_PER_MONTH;
+/** USD per hour of a gp3 volume of `volumeGiB` at `usdPerGiBMonth`, or undefined if unknown. */
+export function volumeHourlyPrice(
+  usdPerGiBMonth: number | undefined,
+  volumeGiB: number,
+): number | undefined {
+  if (!isPrice(usdPerGiBMonth)) return undefined;
+  return (usdPerGiBMonth * volumeGiB) / HOURS_PER_MONTH;
 }
 
 /**
@@ -132,23 +63,22 @@ export const INSTANCE_OVERHEAD_SECONDS = 60;
 
 /** What one run's cost estimate needs. */
 export interface CostInput {
-  region: string;
-  instanceType: string;
-  market: Market;
-  volumeGiB: number;
+  /** The instance's price per hour in its market; undefined when none was found. */
+  instanceUsdPerHour: number | undefined;
+  /** The root volume's price per hour; undefined when none was found. */
+  volumeUsdPerHour: number | undefined;
   /** The run's measured duration (its init script's), without the boot and power-off overhead. */
   durationSeconds: number;
 }
 
 /**
  * Estimated USD of one run: (instance + volume price per hour) × (duration + overhead), in whole
- * micro-dollars rounded down, exactly as the init script computes it. Undefined when the type or
- * region has no price here.
+ * micro-dollars rounded down, exactly as the init script computes it. Undefined when either
+ * price is unknown.
  */
 export function estimateRunCost(input: CostInput): number | undefined {
-  const instance = hourlyPrice(input.region, input.instanceType, input.market);
-  const volume = volumeHourlyPrice(input.region, input.volumeGiB);
-  if (instance === undefined || volume === undefined) return undefined;
+  const { instanceUsdPerHour: instance, volumeUsdPerHour: volume } = input;
+  if (!isPrice(instance) || !isPrice(volume)) return undefined;
   const seconds = Math.max(
     MINIMUM_BILLED_SECONDS,
     Math.max(0, input.durationSeconds) + INSTANCE_OVERHEAD_SECONDS,
@@ -168,26 +98,101 @@ export function toMicroUsd(usd: number): number {
  * price are left out, so their runs record no estimate.
  */
 export function hourlyPriceTable(
-  region: string,
+  prices: RunPrices,
   instanceTypes: readonly string[],
   volumeGiB: number,
 ): { instances: Record<string, number>; volumeMicroUsdPerHour?: number } {
   const instances: Record<string, number> = {};
   for (const type of instanceTypes) {
     for (const market of ["on-demand", "spot"] as const) {
-      const price = hourlyPrice(region, type, market);
+      const price = hourlyPrice(prices, type, market);
       if (price !== undefined) instances[`${type}/${market}`] = toMicroUsd(price);
     }
   }
-  const volume = volumeHourlyPrice(region, volumeGiB);
+  const volume = volumeHourlyPrice(prices.volumeUsdPerGiBMonth, volumeGiB);
   return volume === undefined
     ? { instances }
     : { instances, volumeMicroUsdPerHour: toMicroUsd(volume) };
 }
 
-function roundTo(value: number, decimals: number): number {
-  const scale = 10 ** decimals;
-  return Math.round(value * scale) / scale;
+/**
+ * The longest price table a job's init script can carry: every type in both markets, at a price
+ * with as many digits as the script accepts. Config renders it to check the user-data limit
+ * before any price is known.
+ */
+export function longestPriceTable(instanceTypes: readonly string[]): Record<string, number> {
+  const prices: Record<string, number> = {};
+  for (const type of instanceTypes) {
+    for (const market of ["on-demand", "spot"] as const) prices[`${type}/${market}`] = 999_999_999;
+  }
+  return prices;
+}
+
+/** One entry of DescribeSpotPriceHistory's `SpotPriceHistory`, as the SDK returns it. */
+export interface SpotPriceEntry {
+  InstanceType?: string;
+  AvailabilityZone?: string;
+  SpotPrice?: string;
+  Timestamp?: Date | string;
+  ProductDescription?: string;
+}
+
+/**
+ * The product descriptions of a Linux instance in a VPC: EC2 reports `Linux/UNIX`, and
+ * `Linux/UNIX (Amazon VPC)` in accounts and emulators that still distinguish EC2-Classic
+ * (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeSpotPriceHistory.html).
+ */
+export const SPOT_LINUX_PRODUCTS: readonly string[] = ["Linux/UNIX", "Linux/UNIX (Amazon VPC)"];
+
+/**
+ * The spot price in effect at `at`, per instance type and availability zone: for each pool, the
+ * entry with the latest timestamp not after `at`. DescribeSpotPriceHistory with StartTime and
+ * EndTime both `at` returns exactly the last change before it, "the effective price as of the
+ * start time", so every invocation of a run computes the same prices and sends the same user
+ * data under its ClientTokens. Entries without a parsable price or of another product are
+ * ignored.
+ */
+export function latestSpotPrices(
+  history: readonly SpotPriceEntry[],
+  at: Date,
+): Record<string, Record<string, number>> {
+  const latest: Record<string, Record<string, { usd: number; time: number }>> = {};
+  for (const entry of history) {
+    const { InstanceType: type, AvailabilityZone: zone } = entry;
+    if (!type || !zone) continue;
+    if (entry.ProductDescription && !SPOT_LINUX_PRODUCTS.includes(entry.ProductDescription)) {
+      continue;
+    }
+    const usd = Number(entry.SpotPrice);
+    if (entry.SpotPrice === undefined || entry.SpotPrice.trim() === "" || !isPrice(usd)) continue;
+    const time = entry.Timestamp === undefined ? 0 : new Date(entry.Timestamp).getTime();
+    if (!Number.isFinite(time) || time > at.getTime()) continue;
+    const pools = (latest[type] ??= {});
+    const seen = pools[zone];
+    if (!seen || time > seen.time) pools[zone] = { usd, time };
+  }
+  return Object.fromEntries(
+    Object.entries(latest).map(([type, pools]) => [
+      type,
+      Object.fromEntries(Object.entries(pools).map(([zone, p]) => [zone, p.usd])),
+    ]),
+  );
+}
+
+/**
+ * The spot price per hour a run of `type` is estimated at: the highest of the zones it may launch
+ * in (the init script knows the type and market it got, not the pool), so the estimate is never
+ * below what the run costs. Zones without a price are skipped; undefined when none has one.
+ */
+export function spotEstimate(
+  pools: Readonly<Record<string, number>> | undefined,
+  zones: readonly string[] | undefined,
+): number | undefined {
+  if (!pools) return undefined;
+  const candidates = (zones && zones.length > 0 ? zones : Object.keys(pools))
+    .map((zone) => pools[zone])
+    .filter(isPrice);
+  return candidates.length === 0 ? undefined : Math.max(...candidates);
 }
 
 /** `0.0123` → `$0.0123`; small amounts keep 4 decimals, larger ones 2. */

@@ -9,6 +9,8 @@ import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { parse as parseYaml } from "yaml";
 import { NAME_RULES, nameProblem, physicalName } from "../lib/resourceNames";
+import { instanceTypeNameProblem, splitInstanceType } from "../lib/instanceTypes";
+import { EC2_SERVICE_CODE, PRICING_API_REGIONS } from "../lib/priceList";
 
 /** The project root (where `Pulumi.yaml` lives). */
 export const PROJECT_ROOT = path.resolve(__dirname, "..");
@@ -238,8 +240,229 @@ function resourceId(type: string, name: string): string {
   return `${name}-id`;
 }
 
+/** The zones of every region under the mocks: `<region>a`, `<region>b`, `<region>c`. */
+export const MOCK_ZONE_LETTERS: readonly string[] = ["a", "b", "c"];
+
+/** The id of the default VPC's default subnet of `<region><letter>` (what getSubnets lists). */
+export function defaultSubnetId(region: string, letter: string): string {
+  return `subnet-${shortHash(`${region}${letter}`)}`;
+}
+
+/**
+ * A subnet as DescribeSubnets describes it: the default VPC's subnets (those getSubnets lists)
+ * are in the default VPC (getVpc), one per zone; any other id is a subnet of the caller's own VPC
+ * in a zone derived from the id.
+ */
+function mockSubnet(id: string, region: string): Record<string, unknown> {
+  const letter = MOCK_ZONE_LETTERS.find((l) => defaultSubnetId(region, l) === id);
+  if (letter) {
+    return {
+      id,
+      vpcId: `vpc-${shortHash(region)}`,
+      availabilityZone: `${region}${letter}`,
+      defaultForAz: true,
+    };
+  }
+  const derived = MOCK_ZONE_LETTERS[parseInt(shortHash(id, 4), 16) % MOCK_ZONE_LETTERS.length];
+  return {
+    id,
+    vpcId: `vpc-${shortHash(id)}`,
+    availabilityZone: `${region}${derived}`,
+    defaultForAz: false,
+  };
+}
+
+/**
+ * Zones where the mocks pretend EC2 does not offer a type, `zone` → types; empty unless a test
+ * sets it (and clears it after), to see a type that only some subnets' zones offer.
+ */
+export const MOCK_OFFERING_GAPS = new Map<string, Set<string>>();
+
+interface OfferingsInputs {
+  locationType?: string;
+  filters?: Array<{ name: string; values: string[] }>;
+}
+
+/**
+ * DescribeInstanceTypeOfferings: by EC2's name rule (lib/instanceTypes.ts), every well-formed type
+ * is offered in every zone of the region (less {@link MOCK_OFFERING_GAPS}); a name no type can
+ * have, such as `t3.mega`, is offered nowhere. As in EC2, filters match case-sensitively and an
+ * unmatched filter value just matches nothing
+ * (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeInstanceTypeOfferings.html).
+ */
+function mockInstanceTypeOfferings(
+  inputs: OfferingsInputs,
+  region: string,
+): Record<string, unknown> {
+  const locationType = inputs.locationType ?? "region";
+  const locations: Record<string, string[]> = {
+    region: [region],
+    "availability-zone": MOCK_ZONE_LETTERS.map((l) => `${region}${l}`),
+    "availability-zone-id": MOCK_ZONE_LETTERS.map((_, i) => `${shortHash(region, 4)}-az${i + 1}`),
+  };
+  if (!locations[locationType]) {
+    throw new Error(
+      `InvalidParameterValue: ${locationType} is not a location type (region, availability-zone, availability-zone-id, outpost)`,
+    );
+  }
+  const filter = (name: string) => inputs.filters?.find((f) => f.name === name)?.values;
+  const wanted = filter("instance-type");
+  const where = filter("location");
+  if (!wanted) {
+    throw new Error(
+      "the offline engine answers getInstanceTypeOfferings only for named instance types",
+    );
+  }
+  const found: Array<{ instanceType: string; location: string }> = [];
+  for (const type of new Set(wanted)) {
+    if (instanceTypeNameProblem(type) !== undefined) continue;
+    for (const location of locations[locationType]) {
+      if (where && !where.includes(location)) continue;
+      if (MOCK_OFFERING_GAPS.get(location)?.has(type)) continue;
+      found.push({ instanceType: type, location });
+    }
+  }
+  return {
+    id: region,
+    locationType,
+    instanceTypes: found.map((o) => o.instanceType),
+    locations: found.map((o) => o.location),
+    locationTypes: found.map(() => locationType),
+  };
+}
+
+interface ProductInputs {
+  serviceCode?: string;
+  filters?: Array<{ field: string; value: string }>;
+}
+
+/**
+ * The attributes that tell EC2's Price List products apart, with the values that exist. A query
+ * that leaves one out matches a product per value (the provider then fails: "not precise
+ * enough"); one with a value that does not exist, or an attribute EC2 products do not have,
+ * matches none.
+ */
+const INSTANCE_PRODUCT_VARIANTS: Readonly<Record<string, readonly string[]>> = {
+  operatingSystem: ["Linux", "Windows", "RHEL", "SUSE"],
+  tenancy: ["Shared", "Dedicated", "Host"],
+  preInstalledSw: ["NA", "SQL Std", "SQL Web"],
+  capacitystatus: ["Used", "UnusedCapacityReservation", "AllocatedCapacityReservation"],
+  licenseModel: ["No License required", "Bring your own license"],
+  marketoption: ["OnDemand", "CapacityBlock"],
+};
+const STORAGE_PRODUCT_VARIANTS: Readonly<Record<string, readonly string[]>> = {
+  productFamily: ["Storage", "System Operation", "Provisioned Throughput"],
+};
+
+/** A made-up but stable on-demand price of `type` in `region`, scaled by its size. */
+function mockHourlyUsd(type: string, region: string): number {
+  const { size } = splitInstanceType(type)!;
+  const base = 0.04 + (parseInt(shortHash(`${region}${type.split(".")[0]}`, 4), 16) % 80) / 1000;
+  const n = /^(\d+)xlarge$/.exec(size)?.[1];
+  const factors: Record<string, number> = {
+    nano: 1 / 16,
+    micro: 1 / 8,
+    small: 1 / 4,
+    medium: 1 / 2,
+    large: 1,
+    xlarge: 2,
+  };
+  const factor = n ? Number(n) * 2 : (factors[size] ?? 96);
+  return Math.round(base * factor * 1e6) / 1e6;
+}
+
+/**
+ * GetProducts through `aws.pricing.getProduct`, under the rules the provider and AWS apply
+ * (lib/priceList.ts): only from a Price List region's provider, only for EC2 here, exactly one
+ * product or an error, and a product JSON shaped like AWS's.
+ */
+function mockPriceListProduct(inputs: ProductInputs, region: string): Record<string, unknown> {
+  if (!PRICING_API_REGIONS.includes(region)) {
+    throw new Error(
+      `reading Pricing Products: the Price List Query API has no endpoint in ${region} (only ${PRICING_API_REGIONS.join(", ")}): dial tcp: lookup api.pricing.${region}.amazonaws.com: no such host`,
+    );
+  }
+  if (inputs.serviceCode !== EC2_SERVICE_CODE) {
+    throw new Error(
+      `the offline engine prices only ${EC2_SERVICE_CODE}, not ${inputs.serviceCode}`,
+    );
+  }
+  const filters = new Map<string, string>();
+  for (const f of inputs.filters ?? []) {
+    if (filters.has(f.field) && filters.get(f.field) !== f.value) {
+      throw new Error("Pricing product query did not return any elements");
+    }
+    filters.set(f.field, f.value);
+  }
+  const regionCode = filters.get("regionCode");
+  const storage = filters.get("volumeApiName");
+  const type = filters.get("instanceType");
+  const variants = storage !== undefined ? STORAGE_PRODUCT_VARIANTS : INSTANCE_PRODUCT_VARIANTS;
+  const known = new Set([
+    "regionCode",
+    ...(storage !== undefined ? ["volumeApiName"] : ["instanceType"]),
+    ...Object.keys(variants),
+  ]);
+  let matches = 1;
+  // Every region and type (or volume type) has its own products.
+  if (regionCode === undefined) matches *= 30;
+  if (storage === undefined && type === undefined) matches *= 500;
+  for (const [field, values] of Object.entries(variants)) {
+    const value = filters.get(field);
+    matches *= value === undefined ? values.length : values.includes(value) ? 1 : 0;
+  }
+  const exists =
+    [...filters.keys()].every((field) => known.has(field)) &&
+    (storage === undefined || storage === "gp3") &&
+    (type === undefined || instanceTypeNameProblem(type) === undefined);
+  if (!exists) matches = 0;
+  if (matches === 0) throw new Error("Pricing product query did not return any elements");
+  if (matches > 1) {
+    throw new Error(`Pricing product query not precise enough. Returned ${matches} elements`);
+  }
+  const where = regionCode!;
+  const sku = shortHash(`${where}${type ?? storage}`, 16).toUpperCase();
+  const term = `${sku}.JRTCKXETXF`;
+  const usd = storage !== undefined ? 0.08 : mockHourlyUsd(type!, where);
+  const product = {
+    product: {
+      productFamily: storage !== undefined ? "Storage" : "Compute Instance",
+      attributes: Object.fromEntries([...filters.entries(), ["servicecode", EC2_SERVICE_CODE]]),
+      sku,
+    },
+    serviceCode: EC2_SERVICE_CODE,
+    terms: {
+      OnDemand: {
+        [sku]: {
+          [term]: {
+            offerTermCode: "JRTCKXETXF",
+            sku,
+            priceDimensions: {
+              [`${term}.6YS6EN2CT7`]: {
+                unit: storage !== undefined ? "GB-Mo" : "Hrs",
+                pricePerUnit: { USD: usd.toFixed(10) },
+                rateCode: `${term}.6YS6EN2CT7`,
+              },
+            },
+          },
+        },
+      },
+    },
+  };
+  return {
+    id: sku,
+    result: JSON.stringify(product),
+    serviceCode: EC2_SERVICE_CODE,
+    filters: inputs.filters,
+  };
+}
+
 /** Deterministic answers for the data sources the program calls, per region. */
-function callResult(token: string, inputs: MockInputs, region: string): Record<string, unknown> {
+export function callResult(
+  token: string,
+  inputs: MockInputs,
+  region: string,
+): Record<string, unknown> {
   switch (token) {
     case "aws:index/getCallerIdentity:getCallerIdentity":
       return {
@@ -254,13 +477,13 @@ function callResult(token: string, inputs: MockInputs, region: string): Record<s
     case "aws:ec2/getVpc:getVpc":
       return { id: `vpc-${shortHash(region)}`, cidrBlock: "172.31.0.0/16", default: true };
     case "aws:ec2/getSubnets:getSubnets":
-      return { ids: ["a", "b", "c"].map((az) => `subnet-${shortHash(`${region}${az}`)}`) };
+      return { ids: MOCK_ZONE_LETTERS.map((az) => defaultSubnetId(region, az)) };
     case "aws:ec2/getSubnet:getSubnet":
-      return {
-        id: inputs.id,
-        vpcId: `vpc-${shortHash(`${inputs.id}`)}`,
-        availabilityZone: `${region}a`,
-      };
+      return mockSubnet(String(inputs.id), region);
+    case "aws:ec2/getInstanceTypeOfferings:getInstanceTypeOfferings":
+      return mockInstanceTypeOfferings(inputs as unknown as OfferingsInputs, region);
+    case "aws:pricing/getProduct:getProduct":
+      return mockPriceListProduct(inputs as unknown as ProductInputs, region);
     case "aws:iam/getOpenIdConnectProvider:getOpenIdConnectProvider": {
       const url = String(inputs.url ?? "").replace(/^https:\/\//, "");
       return {
@@ -421,10 +644,25 @@ export async function evaluateProgram(
       });
 
     forgetProjectModules();
-    const outputs = (await pulumi.runtime.runInPulumiStack(() => import(program))) ?? {};
-    await (pulumi.runtime as unknown as { waitForRPCs(): Promise<void> }).waitForRPCs?.();
-    if (nameProblems.length > 0) throw new ResourceNameError(nameProblems);
-    return { resources, calls, outputs };
+    // An error thrown in an apply (e.g. a ResourceError about a looked-up value) ends `pulumi up`
+    // through the runtime's unhandled-rejection handler; under the mocks it would leave the
+    // evaluation waiting forever, so it fails the evaluation instead.
+    let failed: (error: unknown) => void = () => undefined;
+    const failure = new Promise<never>((_, reject) => (failed = reject));
+    process.on("unhandledRejection", failed);
+    try {
+      const outputs =
+        (await Promise.race([pulumi.runtime.runInPulumiStack(() => import(program)), failure])) ??
+        {};
+      await Promise.race([
+        (pulumi.runtime as unknown as { waitForRPCs(): Promise<void> }).waitForRPCs?.(),
+        failure,
+      ]);
+      if (nameProblems.length > 0) throw new ResourceNameError(nameProblems);
+      return { resources, calls, outputs };
+    } finally {
+      process.off("unhandledRejection", failed);
+    }
   } finally {
     process.chdir(previousDirectory);
   }

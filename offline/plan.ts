@@ -3,6 +3,7 @@
  * and prints, per region and job, the resources `pulumi up` would create and the next 3 runs.
  * Nothing is deployed and no AWS account is needed.
  */
+import * as pulumi from "@pulumi/pulumi";
 import { readStackConfig, StackConfig, StackConfigError } from "../config";
 import {
   dstWarningsForYear,
@@ -196,8 +197,22 @@ export async function planOutput(
   if (options === "help") return HELP;
   const rawConfig = loadStackConfig(options.stack);
   const config = readStackConfig(rawConfig, options.stack);
-  const { resources } = await evaluate(options.stack, rawConfig);
-  return renderPlan(config, resources, options.now);
+  // What the program warns about besides DST (shown per job): e.g. a price the Price List lacks.
+  const warnings: string[] = [];
+  const log = pulumi.log as { warn: typeof pulumi.log.warn };
+  const warn = log.warn;
+  log.warn = async (message) => void warnings.push(message);
+  let resources: RecordedResource[];
+  try {
+    ({ resources } = await evaluate(options.stack, rawConfig));
+  } finally {
+    log.warn = warn;
+  }
+  const plan = renderPlan(config, resources, options.now);
+  const other = [...new Set(warnings.filter((w) => !/clocks go forward|occurs twice/.test(w)))];
+  return other.length > 0
+    ? [plan, "", "Warnings:", ...other.map((w) => `  ${w}`)].join("\n")
+    : plan;
 }
 
 async function main(): Promise<void> {
@@ -207,10 +222,12 @@ async function main(): Promise<void> {
 
 if (require.main === module) {
   main().catch((error: unknown) => {
+    // A ResourceError is what `pulumi up` would stop with (e.g. a type EC2 offers nowhere there).
     const known =
       error instanceof UsageError ||
       error instanceof StackConfigError ||
-      error instanceof StackFileError;
+      error instanceof StackFileError ||
+      error instanceof pulumi.ResourceError;
     console.error(known ? (error as Error).message : error);
     process.exit(known ? 2 : 1);
   });

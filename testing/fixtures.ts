@@ -2,6 +2,7 @@
 import { S3ServiceException } from "@aws-sdk/client-s3";
 import type { InitScriptInput } from "../launcher/initScript";
 import type { JobLaunchSpec } from "../launcher/contract";
+import type { RunPrices } from "../launcher/prices";
 
 /** A valid spec of job `pi` in `dev`, eu-west-1; override any field. */
 export function specFixture(overrides: Partial<JobLaunchSpec> = {}): JobLaunchSpec {
@@ -28,6 +29,16 @@ export function specFixture(overrides: Partial<JobLaunchSpec> = {}): JobLaunchSp
     ...overrides,
   };
 }
+
+/**
+ * Prices as the lookups give them (USD), for the launcher and init script tests: on-demand as the
+ * Price List quoted eu-west-1 in 2025, spot at 40 % of it, gp3 per GiB-month.
+ */
+export const PRICES_FIXTURE: RunPrices = {
+  onDemandUsdPerHour: { "m7i.large": 0.11235, "m6i.large": 0.107, "t3.medium": 0.0456 },
+  spotUsdPerHour: { "m7i.large": 0.04494, "m6i.large": 0.0428, "t3.medium": 0.01824 },
+  volumeUsdPerGiBMonth: 0.088,
+};
 
 /** The scheduled time used throughout: 2026-11-23 03:00 UTC. */
 export const SCHEDULED = new Date("2026-11-23T03:00:00Z");

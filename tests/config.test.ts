@@ -114,6 +114,12 @@ describe("parseStackConfig", () => {
       'transient-jobs:jobs.pi.instanceTypes[0]: "large" is not an EC2 instance type (e.g. "m7i.large", "c7g.xlarge")',
     ],
     [
+      // Well formed, but no EC2 size: refused offline, before EC2's offerings are asked.
+      "instance type with a size EC2 does not have",
+      valid({ jobs: { pi: job({ instanceTypes: ["t3.medium", "t3.mega"] }) } }),
+      'transient-jobs:jobs.pi.instanceTypes[1]: "t3.mega" is not an EC2 instance type: "mega" is not an EC2 size (nano, micro, small, medium, large, xlarge, <n>xlarge (e.g. 2xlarge), metal or metal-<n>xl; e.g. "t3.large")',
+    ],
+    [
       "arm64 type with x86_64 architecture",
       valid({ jobs: { pi: job({ instanceTypes: ["m7i.large", "m7g.large"] }) } }),
       'transient-jobs:jobs.pi.instanceTypes[1]: "m7g.large" is arm64 but architecture is x86_64; use an x86_64 type or set architecture: arm64',

@@ -2,8 +2,14 @@
  * Rolling the program out to regions by editing stack config, checked on the URNs and inputs the
  * mocks record: adding or removing a region touches no other region, `enabled: false` only
  * pauses schedules, prod retains its data, schedules are staggered and images roll out in order.
+ *
+ * The scenario's regions are the test's own (below), on prod's committed jobs and settings, so
+ * that the committed region list can be anything config accepts.
  */
 import * as assert from "node:assert/strict";
+import { jobsForRegion, parseStackConfig, rawConfigFromPulumi } from "../config";
+import { imageKey } from "../lib/resourceNames";
+import { offsetSchedule } from "../lib/scheduleExpression";
 import { Evaluation, loadStackConfig, RecordedResource } from "../offline/engine";
 import { evaluatedStack, evaluatedWith } from "../testing/evaluations";
 
@@ -53,14 +59,35 @@ function byUrn(evaluation: Evaluation): Map<string, RecordedResource> {
   return new Map(evaluation.resources.map((r) => [r.urn, r]));
 }
 
+/** The scenario: eu-west-1 first, us-east-1 15 minutes later and after it in the rollout. */
+const SCENARIO: RegionEntry[] = [
+  "eu-west-1",
+  { name: "us-east-1", scheduleOffsetMinutes: 15, rolloutOrder: 1 },
+];
+
 describe("region rollout by stack config (prod)", function () {
   this.timeout(240_000);
-  const config = loadStackConfig("prod");
-  const regions = JSON.parse(config["transient-jobs:regions"]) as RegionEntry[];
+  const committed = loadStackConfig("prod");
+  // Prod's jobs, each run in every region of the scenario.
+  const jobs = JSON.parse(committed["transient-jobs:jobs"]) as Record<
+    string,
+    { regions?: unknown }
+  >;
+  for (const job of Object.values(jobs)) delete job.regions;
+  const config = { ...committed, "transient-jobs:jobs": JSON.stringify(jobs) };
+  const regions = SCENARIO;
   const withRegions = (entries: RegionEntry[]) => ({
     ...config,
     "transient-jobs:regions": JSON.stringify(entries),
   });
+  const scenario = withRegions(regions);
+  /** The scenario's config, validated. */
+  const parsed = parseStackConfig(rawConfigFromPulumi(scenario), "prod");
+  const jobsIn = (region: string) =>
+    jobsForRegion(
+      parsed,
+      parsed.regions.find((r) => r.name === region)!,
+    );
   let base: Evaluation;
   let adding: Promise<Evaluation> | undefined;
   /** The stack with ap-southeast-2 appended (rolloutOrder 0), evaluated once. */
@@ -70,8 +97,9 @@ describe("region rollout by stack config (prod)", function () {
     ));
 
   before(async () => {
-    assert.deepEqual(regions.map(nameOf), ["eu-west-1", "us-east-1"]);
-    base = (await evaluatedStack("prod")).evaluation;
+    // The committed config is often the scenario itself: then its evaluation is shared.
+    const same = JSON.stringify(scenario) === JSON.stringify(committed);
+    base = (await (same ? evaluatedStack("prod") : evaluatedWith("prod", scenario))).evaluation;
   });
 
   it("names every regional resource after its region, never after its place in the list", () => {
@@ -158,7 +186,7 @@ describe("region rollout by stack config (prod)", function () {
       );
       assert.equal(
         retained.filter((r) => r.type === "aws:ecr/repository:Repository").length,
-        2,
+        new Set(jobsIn("eu-west-1").map((j) => imageKey(j.image, j.architecture))).size,
         "one repository per image",
       );
       // Kept resources refuse deletion of their contents, should anyone delete them anyway.
@@ -208,10 +236,12 @@ describe("region rollout by stack config (prod)", function () {
         assert.deepEqual({ ...now.inputs, state: "ENABLED" }, r.inputs);
         assert.equal(now.inputs.state, "DISABLED");
       }
-      assert.deepEqual(changedSchedules.sort(), [
-        "tj-prod-us-east-1-hourly-pi-schedule",
-        "tj-prod-us-east-1-nightly-pi-schedule",
-      ]);
+      assert.deepEqual(
+        changedSchedules.sort(),
+        jobsIn("us-east-1")
+          .map((j) => `tj-prod-us-east-1-${j.name}-schedule`)
+          .sort(),
+      );
       const reaper = after.get(
         base.resources.find((r) => r.name === "tj-prod-us-east-1-reaper-schedule")!.urn,
       )!;
@@ -225,10 +255,16 @@ describe("region rollout by stack config (prod)", function () {
   it("staggers the region's cron schedules by scheduleOffsetMinutes, and leaves rates alone", () => {
     const expression = (name: string) =>
       base.resources.find((r) => r.type === SCHEDULE && r.name === name)?.inputs.scheduleExpression;
-    assert.equal(expression("tj-prod-eu-west-1-nightly-pi-schedule"), "cron(30 2 * * ? *)");
-    assert.equal(expression("tj-prod-us-east-1-nightly-pi-schedule"), "cron(45 2 * * ? *)");
-    assert.equal(expression("tj-prod-eu-west-1-hourly-pi-schedule"), "rate(1 hour)");
-    assert.equal(expression("tj-prod-us-east-1-hourly-pi-schedule"), "rate(1 hour)");
+    for (const region of parsed.regions) {
+      for (const job of jobsIn(region.name)) {
+        const expected = job.schedule.startsWith("rate(")
+          ? job.schedule
+          : offsetSchedule(job.schedule, region.scheduleOffsetMinutes);
+        assert.equal(expression(`tj-prod-${region.name}-${job.name}-schedule`), expected);
+      }
+    }
+    assert.equal(offsetSchedule("cron(30 2 * * ? *)", 15), "cron(45 2 * * ? *)");
+    assert.equal(offsetSchedule("rate(1 hour)", 15), "rate(1 hour)");
   });
 
   describe("rolloutOrder", () => {

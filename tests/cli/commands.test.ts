@@ -280,12 +280,9 @@ describe("operator tools in-process", () => {
         one.runs.map((r: { runId: string }) => r.runId),
         ["pi-20261201T0600Z"],
       );
-      // The reaper's record has no estimate: the CLI makes one (on-demand, 30 GiB, 40 minutes).
-      assert.equal(one.runs[0].costEstimatedByCli, true);
-      assert.equal(
-        one.runs[0].estimatedCostUsd,
-        Math.floor(((45600 + 3616) * (2400 + 60)) / 3600) / 1e6,
-      );
+      // The reaper's record has no estimate and no prices: no cost, never a made-up one.
+      assert.equal(one.runs[0].costEstimatedByCli, false);
+      assert.equal(one.runs[0].estimatedCostUsd, null);
 
       s3.resetHistory();
       const month = memoryDeps();
@@ -409,11 +406,23 @@ describe("operator tools in-process", () => {
           found("eu-west-1", REAPED),
         ]).map((s) => [s.month, s.region, s.runs, s.unpriced]),
         [
-          ["2026-12", "eu-west-1", 1, 0],
+          ["2026-12", "eu-west-1", 1, 1],
           ["2026-11", "eu-west-1", 1, 0],
           ["2026-11", "us-east-1", 1, 1],
         ],
       );
+    });
+
+    it("estimates a record without an estimate only from the prices it carries", () => {
+      const found = (record: object) =>
+        withFigures({ region: "eu-west-1", bucket: "b", key: "k", record: record as never });
+      // 40 minutes at 0.0456 + 0.003616 USD per hour, plus the boot and power-off minute.
+      const priced = found({ ...REAPED, instanceUsdPerHour: 0.0456, volumeUsdPerHour: 0.003616 });
+      assert.equal(priced.costEstimatedHere, true);
+      assert.equal(priced.costUsd, Math.floor(((45600 + 3616) * (2400 + 60)) / 3600) / 1e6);
+      const bare = found(REAPED);
+      assert.equal(bare.costEstimatedHere, false);
+      assert.equal(bare.costUsd, undefined);
     });
   });
 

@@ -16,7 +16,7 @@ import { handleLaunchEvent } from "../../launcher/handler";
 import { renderInitScript } from "../../launcher/initScript";
 import { hourlyPriceTable } from "../../launcher/prices";
 import { runIdFor } from "../../launcher/runId";
-import { specFixture } from "../../testing/fixtures";
+import { PRICES_FIXTURE, specFixture } from "../../testing/fixtures";
 import { runScript } from "../../testing/scriptHarness";
 import { ec2Xml, startEc2Stub, type Ec2Stub } from "../../testing/serializedClosure";
 import { MOTO_CLIENT_CONFIG, resetMoto, startMoto } from "../../testing/moto";
@@ -46,7 +46,7 @@ const day = (d: Date) => iso(d).slice(0, 10);
 
 /** A record written by the real init script (under bash with stubs) for `runId`. */
 async function recordOf(runId: string, scheduledTime: string, runExit: number) {
-  const prices = hourlyPriceTable("eu-west-1", ["m7i.large"], 30);
+  const prices = hourlyPriceTable(PRICES_FIXTURE, ["m7i.large"], 30);
   const run = await runScript(
     renderInitScript({
       ...specFixture({ bucket: EU.bucketName, logGroup: EU.jobs.pi.logGroupName }),

@@ -372,6 +372,24 @@ describe("the deployed launcher reports a launch (its code from the program, aga
     code = await assets["__index.js"].text;
     stub = await startEc2Stub(({ action, params }) => {
       if (action === "DescribeInstances") return { body: ec2Xml.describeInstances([]) };
+      // The spot price of the run's estimate, as EC2 answers DescribeSpotPriceHistory.
+      if (action === "DescribeSpotPriceHistory") {
+        const types = Object.keys(params)
+          .filter((key) => /^InstanceType\.\d+$/.test(key))
+          .map((key) => params[key]);
+        const items = types.map(
+          (type) =>
+            `<item><instanceType>${type}</instanceType><productDescription>Linux/UNIX</productDescription>` +
+            "<spotPrice>0.012300</spotPrice><timestamp>2026-11-24T05:00:00.000Z</timestamp>" +
+            "<availabilityZone>eu-west-1c</availabilityZone></item>",
+        );
+        return {
+          body:
+            '<DescribeSpotPriceHistoryResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/">' +
+            `<requestId>r-1</requestId><spotPriceHistorySet>${items.join("")}</spotPriceHistorySet>` +
+            "<nextToken></nextToken></DescribeSpotPriceHistoryResponse>",
+        };
+      }
       if (action === "RunInstances") {
         return {
           body: ec2Xml.runInstances({
@@ -414,11 +432,17 @@ describe("the deployed launcher reports a launch (its code from the program, aga
     const notifications = subscriber.received.filter((m) => m.Type === "Notification");
     assert.equal(notifications.length, 1, JSON.stringify(subscriber.received));
     assert.equal(notifications[0].TopicArn, topicArn);
-    assert.equal(notifications[0].Subject, "[transient-jobs dev] pi launched in eu-west-1");
+    assert.equal(
+      notifications[0].Subject,
+      "[transient-jobs dev] pi launched in eu-west-1",
+      notifications[0].Message,
+    );
     assert.match(
       notifications[0].Message,
       /^pi-20261124T0600Z launched: t3\.medium spot in eu-west-1c \(i-0reported\), deadline /,
     );
+    // Its spot price, read at launch, and no warning.
+    assert.match(notifications[0].Message, /\nEstimated \$0\.0123\/h, /);
 
     const cloudwatch = new CloudWatchClient({ ...MOTO_CLIENT_CONFIG, endpoint: moto });
     const metrics = (await cloudwatch.send(new ListMetricsCommand({ Namespace: "TransientJobs" })))

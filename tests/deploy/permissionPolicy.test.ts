@@ -865,6 +865,10 @@ const CALLS: Record<string, (call: RecordedCall) => Need[]> = {
   ],
   "aws:ec2/getSubnets:getSubnets": () => [{ actions: ["ec2:DescribeSubnets"], resource: "*" }],
   "aws:ec2/getSubnet:getSubnet": () => [{ actions: ["ec2:DescribeSubnets"], resource: "*" }],
+  "aws:ec2/getInstanceTypeOfferings:getInstanceTypeOfferings": () => [
+    { actions: ["ec2:DescribeInstanceTypeOfferings"], resource: "*" },
+  ],
+  "aws:pricing/getProduct:getProduct": () => [{ actions: ["pricing:GetProducts"], resource: "*" }],
   "aws:kms/getKey:getKey": (call) => [
     {
       actions: ["kms:DescribeKey"],

@@ -5,10 +5,15 @@
 import * as assert from "node:assert/strict";
 import { InvalidLaunchSpecError } from "../../launcher/errors";
 import { renderInitScript, type InitScriptInput } from "../../launcher/initScript";
-import { estimateRunCost, hourlyPriceTable } from "../../launcher/prices";
+import {
+  estimateRunCost,
+  hourlyPrice,
+  hourlyPriceTable,
+  volumeHourlyPrice,
+} from "../../launcher/prices";
 import { notificationSubject } from "../../launcher/telemetry";
 import { AWS_REGIONS } from "../../config";
-import { initScriptInputFixture, specFixture } from "../../testing/fixtures";
+import { initScriptInputFixture, PRICES_FIXTURE, specFixture } from "../../testing/fixtures";
 import {
   runScript,
   shellcheck,
@@ -18,7 +23,7 @@ import {
 
 const TOPIC = "arn:aws:sns:eu-west-1:123456789012:tj-dev-outcomes";
 // The harness's IMDS says m7i.large; price it in both markets, with a 40 GiB volume.
-const PRICES = hourlyPriceTable("eu-west-1", ["m7i.large"], 40);
+const PRICES = hourlyPriceTable(PRICES_FIXTURE, ["m7i.large"], 40);
 
 function input(overrides: Partial<InitScriptInput> = {}): InitScriptInput {
   return initScriptInputFixture({
@@ -71,10 +76,8 @@ describe("init script reporting", function () {
     const duration = record.durationSeconds as number;
     assert.ok(Number.isInteger(duration) && duration >= 0 && duration <= 5, String(duration));
     const expected = estimateRunCost({
-      region: "eu-west-1",
-      instanceType: "m7i.large",
-      market: "spot",
-      volumeGiB: 40,
+      instanceUsdPerHour: hourlyPrice(PRICES_FIXTURE, "m7i.large", "spot"),
+      volumeUsdPerHour: volumeHourlyPrice(PRICES_FIXTURE.volumeUsdPerGiBMonth, 40),
       durationSeconds: duration,
     });
     assert.ok(expected! > 0);

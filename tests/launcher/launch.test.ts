@@ -11,7 +11,6 @@ import {
 import { mockClient } from "aws-sdk-client-mock";
 import { InvalidLaunchSpecError } from "../../launcher/errors";
 import { renderInitScript } from "../../launcher/initScript";
-import { hourlyPriceTable } from "../../launcher/prices";
 import {
   buildRunInstancesInput,
   launchRun,
@@ -64,17 +63,11 @@ function expectedInput(
   instanceType: string,
   subnetId: string,
 ): RunInstancesCommandInput {
-  // Every type the loop may try, in both markets, and the spec's volume: the script's estimate.
-  const prices = hourlyPriceTable(spec.region, spec.instanceTypes, spec.volumeGiB);
   const script = renderInitScript({
     ...spec,
     runId: RUN_ID,
     scheduledTime: "2026-11-23T03:00:00Z",
     deadlineMinutes: spec.maxRuntimeMinutes,
-    instancePrices: prices.instances,
-    ...(prices.volumeMicroUsdPerHour === undefined
-      ? {}
-      : { volumeMicroUsdPerHour: prices.volumeMicroUsdPerHour }),
   });
   return {
     LaunchTemplate: { LaunchTemplateId: spec.launchTemplateId, Version: "$Latest" },

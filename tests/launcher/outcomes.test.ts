@@ -47,6 +47,8 @@ const launched: LaunchedResult = {
   replacedInstanceIds: [],
   attempts: [{ ...attempt, outcome: "launched" }],
   warnings: [],
+  // The price the launcher found for it (on-demand: the spec's, from the Price List).
+  usdPerHour: 0.0456,
 };
 const skipped: SkippedResult = {
   status: "skipped",
@@ -89,12 +91,12 @@ describe("launchNotification", () => {
 
   it("names the replaced runs and says when no price is known", () => {
     const message = launchNotification(
-      { ...launched, instanceType: "zz9.large", replacedInstanceIds: ["i-0old"] },
+      { ...launched, usdPerHour: undefined, replacedInstanceIds: ["i-0old"] },
       context,
     ).message;
     assert.match(
       message,
-      /\nNo price is known for this instance type and region \(launcher\/prices\.ts\)\.\n/,
+      /\nNo cost estimate: AWS's price of this instance type and market in this region was not found \(see the launcher's warnings\)\.\n/,
     );
     assert.match(message, /\nReplaced the earlier run\(s\) on i-0old\.\n/);
   });

@@ -1,80 +1,66 @@
 import * as assert from "node:assert/strict";
-import { jobsForRegion, parseStackConfig, rawConfigFromPulumi } from "../../config";
 import {
   estimateRunCost,
   formatUsd,
   hourlyPrice,
   hourlyPriceTable,
   INSTANCE_OVERHEAD_SECONDS,
-  PRICE_TABLE_DATE,
+  latestSpotPrices,
+  longestPriceTable,
+  spotEstimate,
   volumeHourlyPrice,
+  type RunPrices,
 } from "../../launcher/prices";
-import { loadStackConfig } from "../../offline/engine";
 
-describe("price table", () => {
-  it("is dated", () => {
-    assert.match(PRICE_TABLE_DATE, /^\d{4}-\d{2}-\d{2}$/);
-    assert.ok(!Number.isNaN(Date.parse(PRICE_TABLE_DATE)));
+/** Prices as a launch spec and the spot lookup would give them (USD). */
+const PRICES: RunPrices = {
+  onDemandUsdPerHour: { "t3.medium": 0.0456 },
+  spotUsdPerHour: { "t3.medium": 0.01824 },
+  volumeUsdPerGiBMonth: 0.088,
+};
+
+describe("hourlyPrice and volumeHourlyPrice", () => {
+  it("read the looked-up price of a type and market, and nothing else", () => {
+    assert.equal(hourlyPrice(PRICES, "t3.medium", "on-demand"), 0.0456);
+    assert.equal(hourlyPrice(PRICES, "t3.medium", "spot"), 0.01824);
+    assert.equal(hourlyPrice(PRICES, "t3.large", "on-demand"), undefined);
+    assert.equal(hourlyPrice({}, "t3.medium", "spot"), undefined);
+    // A price that is not one (NaN, negative) is no price.
+    assert.equal(hourlyPrice({ onDemandUsdPerHour: { a: NaN } }, "a", "on-demand"), undefined);
+    assert.equal(hourlyPrice({ onDemandUsdPerHour: { a: -1 } }, "a", "on-demand"), undefined);
   });
 
-  const hourly: [string, string, "on-demand" | "spot", number | undefined][] = [
-    ["eu-west-1", "t3.large", "on-demand", 0.0912],
-    ["eu-west-1", "t3.medium", "on-demand", 0.0456],
-    ["eu-west-1", "t3.medium", "spot", 0.01824],
-    ["us-east-1", "m7i.8xlarge", "on-demand", 1.6128],
-    ["us-east-1", "c7g.large", "spot", 0.029],
-    ["eu-west-1", "m7i.metal-24xl", "on-demand", undefined],
-    ["eu-west-1", "x2idn.large", "on-demand", undefined],
-    ["ap-south-2", "t3.medium", "on-demand", undefined],
-  ];
-  for (const [region, type, market, price] of hourly) {
-    it(`prices ${type} ${market} in ${region} at ${price ?? "nothing"}`, () =>
-      assert.equal(hourlyPrice(region, type, market), price));
-  }
-
-  it("prices gp3 storage per hour", () => {
-    assert.equal(volumeHourlyPrice("eu-west-1", 730), (0.088 * 730) / 730);
-    assert.equal(volumeHourlyPrice("sa-east-1", 30), undefined);
-  });
-
-  it("has both markets for every instance type the dev and prod stacks configure", () => {
-    for (const stack of ["dev", "prod"]) {
-      const config = parseStackConfig(rawConfigFromPulumi(loadStackConfig(stack)), stack);
-      for (const region of config.regions) {
-        for (const job of jobsForRegion(config, region)) {
-          const table = hourlyPriceTable(region.name, job.instanceTypes, job.volumeGiB);
-          for (const type of job.instanceTypes) {
-            for (const market of ["on-demand", "spot"]) {
-              assert.ok(
-                table.instances[`${type}/${market}`] > 0,
-                `${stack} ${region.name} ${job.name}: no ${market} price for ${type}; add its family to launcher/prices.ts`,
-              );
-            }
-          }
-          assert.ok(table.volumeMicroUsdPerHour! > 0, `${region.name}: no gp3 price`);
-        }
-      }
-    }
+  it("prices gp3 storage per hour from its GiB-month price", () => {
+    assert.equal(volumeHourlyPrice(0.088, 730), 0.088);
+    assert.equal(volumeHourlyPrice(undefined, 30), undefined);
   });
 });
 
 describe("hourlyPriceTable", () => {
-  it("keys micro-dollar prices by type and market, leaving unknown types out", () => {
-    assert.deepEqual(hourlyPriceTable("eu-west-1", ["t3.medium", "zz9.large"], 30), {
+  it("keys micro-dollar prices by type and market, leaving types without a price out", () => {
+    assert.deepEqual(hourlyPriceTable(PRICES, ["t3.medium", "zz9.large"], 30), {
       instances: { "t3.medium/on-demand": 45600, "t3.medium/spot": 18240 },
       volumeMicroUsdPerHour: 3616,
     });
-    assert.deepEqual(hourlyPriceTable("sa-east-1", ["t3.medium"], 30), { instances: {} });
+    assert.deepEqual(hourlyPriceTable({}, ["t3.medium"], 30), { instances: {} });
+  });
+
+  it("has a longest form, every key at the most digits, for the user-data size check", () => {
+    const longest = longestPriceTable(["t3.medium"]);
+    assert.deepEqual(Object.keys(longest).sort(), ["t3.medium/on-demand", "t3.medium/spot"]);
+    const table = hourlyPriceTable(
+      { onDemandUsdPerHour: { "t3.medium": 999 }, spotUsdPerHour: { "t3.medium": 999 } },
+      ["t3.medium"],
+      30,
+    );
+    for (const [key, value] of Object.entries(table.instances)) {
+      assert.ok(String(longest[key]).length >= String(value).length, key);
+    }
   });
 });
 
 describe("estimateRunCost", () => {
-  const base = {
-    region: "eu-west-1",
-    instanceType: "t3.medium",
-    market: "on-demand" as const,
-    volumeGiB: 30,
-  };
+  const base = { instanceUsdPerHour: 0.0456, volumeUsdPerHour: (0.088 * 30) / 730 };
   const cases: [string, number, number | undefined][] = [
     // (45600 + 3616) µ$/h × (300 + 60) s / 3600 = 4921.6 µ$, rounded down.
     ["5 minutes", 300, 0.004921],
@@ -87,18 +73,87 @@ describe("estimateRunCost", () => {
       assert.equal(estimateRunCost({ ...base, durationSeconds }), expected));
   }
 
-  it("estimates spot at its share of on-demand", () =>
+  it("gives no estimate without either price", () => {
+    const durationSeconds = 60;
     assert.equal(
-      estimateRunCost({ ...base, market: "spot", durationSeconds: 3540 }),
-      (18240 + 3616) / 1e6,
-    ));
-
-  it("gives no estimate without a price", () => {
-    assert.equal(
-      estimateRunCost({ ...base, instanceType: "zz9.large", durationSeconds: 60 }),
+      estimateRunCost({ ...base, instanceUsdPerHour: undefined, durationSeconds }),
       undefined,
     );
-    assert.equal(estimateRunCost({ ...base, region: "sa-east-1", durationSeconds: 60 }), undefined);
+    assert.equal(
+      estimateRunCost({ ...base, volumeUsdPerHour: undefined, durationSeconds }),
+      undefined,
+    );
+  });
+});
+
+describe("latestSpotPrices", () => {
+  const at = new Date("2026-11-23T03:00:00Z");
+  const entry = (
+    type: string,
+    zone: string,
+    usd: string,
+    time: string,
+    product = "Linux/UNIX",
+  ) => ({
+    InstanceType: type,
+    AvailabilityZone: zone,
+    SpotPrice: usd,
+    Timestamp: new Date(time),
+    ProductDescription: product,
+  });
+
+  it("keeps, per type and zone, the last price change not after the run's time", () => {
+    assert.deepEqual(
+      latestSpotPrices(
+        [
+          entry("m7i.large", "eu-west-1a", "0.0400", "2026-11-23T01:00:00Z"),
+          entry("m7i.large", "eu-west-1a", "0.0420", "2026-11-23T02:30:00Z"),
+          // After the run's time: not in effect yet (a later call could see it).
+          entry("m7i.large", "eu-west-1a", "0.0900", "2026-11-23T03:00:01Z"),
+          entry("m7i.large", "eu-west-1b", "0.0380", "2026-11-22T20:00:00Z"),
+          entry(
+            "m6i.large",
+            "eu-west-1a",
+            "0.0350",
+            "2026-11-23T00:00:00Z",
+            "Linux/UNIX (Amazon VPC)",
+          ),
+        ],
+        at,
+      ),
+      {
+        "m7i.large": { "eu-west-1a": 0.042, "eu-west-1b": 0.038 },
+        "m6i.large": { "eu-west-1a": 0.035 },
+      },
+    );
+  });
+
+  it("ignores other products and entries that carry no price", () => {
+    assert.deepEqual(
+      latestSpotPrices(
+        [
+          entry("m7i.large", "eu-west-1a", "0.2000", "2026-11-23T01:00:00Z", "Windows"),
+          entry("m7i.large", "eu-west-1a", "", "2026-11-23T01:00:00Z"),
+          entry("m7i.large", "eu-west-1a", "n/a", "2026-11-23T01:00:00Z"),
+          { InstanceType: "m7i.large", SpotPrice: "0.01" },
+        ],
+        at,
+      ),
+      {},
+    );
+  });
+});
+
+describe("spotEstimate", () => {
+  const pools = { "eu-west-1a": 0.042, "eu-west-1b": 0.038, "eu-west-1c": 0.05 };
+  it("takes the highest price of the zones the type may launch in", () => {
+    assert.equal(spotEstimate(pools, ["eu-west-1a", "eu-west-1b"]), 0.042);
+    assert.equal(spotEstimate(pools, ["eu-west-1b", "eu-west-1d"]), 0.038);
+    assert.equal(spotEstimate(pools, undefined), 0.05);
+  });
+  it("has none without a price in those zones", () => {
+    assert.equal(spotEstimate(pools, ["eu-west-1d"]), undefined);
+    assert.equal(spotEstimate(undefined, ["eu-west-1a"]), undefined);
   });
 });
 

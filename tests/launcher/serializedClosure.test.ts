@@ -10,7 +10,6 @@ import {
   type Instance,
 } from "@aws-sdk/client-ec2";
 import { renderInitScript } from "../../launcher/initScript";
-import { hourlyPriceTable } from "../../launcher/prices";
 import { clientTokenFor } from "../../launcher/runId";
 import type { JobLaunchSpec } from "../../launcher/contract";
 import type { RecordedResource } from "../../offline/engine";
@@ -35,18 +34,11 @@ const ON_TIME = { clock: "2026-11-23T03:00:20Z" };
 const RUN_ID = "pi-20261123T0300Z";
 
 function expectedUserData(spec: JobLaunchSpec): string {
-  const { instances, volumeMicroUsdPerHour } = hourlyPriceTable(
-    spec.region,
-    spec.instanceTypes,
-    spec.volumeGiB,
-  );
   return renderInitScript({
     ...spec,
     runId: RUN_ID,
     scheduledTime: "2026-11-23T03:00:00Z",
     deadlineMinutes: spec.maxRuntimeMinutes,
-    instancePrices: instances,
-    ...(volumeMicroUsdPerHour === undefined ? {} : { volumeMicroUsdPerHour }),
   });
 }
 

@@ -352,6 +352,14 @@ const MATRIX: Row[] = [
     what: "a schedule's dead-letter queue",
   },
   {
+    // Spot jobs only (both committed stacks have one): the spot price of a run's estimate.
+    who: "launcher",
+    action: "ec2:DescribeSpotPriceHistory",
+    resource: () => "*",
+    expect: "Allowed",
+    what: "reading spot prices for a run's cost estimate",
+  },
+  {
     // Both committed stacks have spot jobs; a stack without any gets no such statement.
     who: "launcher",
     action: "iam:CreateServiceLinkedRole",
