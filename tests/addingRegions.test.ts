@@ -1,13 +1,12 @@
 /**
  * Adding a region to prod, as README's "Adding a region" does, for any region config accepts:
- * config validation passes for each, and the program evaluates cleanly, with prices and
- * offerings, for two of them (ap-southeast-2, the guide's example, and sa-east-1).
+ * config validation passes for each. The program's evaluation with one added (ap-southeast-2,
+ * the guide's example, with prices and offerings for every type) is in rollout.test.ts, which
+ * evaluates that stack anyway.
  */
 import * as assert from "node:assert/strict";
-import { AWS_REGIONS, jobsForRegion, parseStackConfig, rawConfigFromPulumi } from "../config";
-import { PRICING_API_REGIONS } from "../lib/priceList";
+import { AWS_REGIONS, parseStackConfig, rawConfigFromPulumi } from "../config";
 import { loadStackConfig } from "../offline/engine";
-import { evaluatedWith } from "../testing/evaluations";
 
 const prod = loadStackConfig("prod");
 const committed = JSON.parse(prod["transient-jobs:regions"]) as unknown[];
@@ -22,7 +21,7 @@ const withRegions = (extra: string[]) => ({
 });
 
 describe("adding a region to prod", function () {
-  this.timeout(180000);
+  this.timeout(60000);
 
   it("passes config validation for every region config accepts", () => {
     for (const region of AWS_REGIONS) {
@@ -30,34 +29,6 @@ describe("adding a region to prod", function () {
       assert.ok(
         config.regions.some((r) => r.name === region),
         region,
-      );
-    }
-  });
-
-  it("evaluates the program with ap-southeast-2 and sa-east-1 added: prices and offerings for every type", async () => {
-    const added = ["ap-southeast-2", "sa-east-1"];
-    const { config, evaluation, warnings } = await evaluatedWith("prod", withRegions(added));
-    assert.deepEqual(
-      warnings.filter((w) => /price|offered/i.test(w)),
-      [],
-    );
-    for (const name of added) {
-      const region = config.regions.find((r) => r.name === name)!;
-      const types = new Set(jobsForRegion(config, region).flatMap((j) => j.instanceTypes));
-      const priced = evaluation.calls.filter(
-        (c) =>
-          c.token === "aws:pricing/getProduct:getProduct" &&
-          (c.inputs.filters as Array<{ field: string; value: string }>).some(
-            (f) => f.field === "regionCode" && f.value === name,
-          ),
-      );
-      assert.equal(priced.length, types.size + 1, `${name}: one query per type, and gp3`);
-      for (const call of priced) assert.ok(PRICING_API_REGIONS.includes(call.providerRegion!));
-      assert.ok(
-        evaluation.resources.some(
-          (r) => r.type === "aws:lambda/function:Function" && r.providerRegion === name,
-        ),
-        `${name} has no launcher`,
       );
     }
   });

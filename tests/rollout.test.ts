@@ -8,6 +8,7 @@
  */
 import * as assert from "node:assert/strict";
 import { jobsForRegion, parseStackConfig, rawConfigFromPulumi } from "../config";
+import { PRICING_API_REGIONS } from "../lib/priceList";
 import { imageKey } from "../lib/resourceNames";
 import { offsetSchedule } from "../lib/scheduleExpression";
 import { Evaluation, loadStackConfig, RecordedResource } from "../offline/engine";
@@ -89,12 +90,11 @@ describe("region rollout by stack config (prod)", function () {
       parsed.regions.find((r) => r.name === region)!,
     );
   let base: Evaluation;
-  let adding: Promise<Evaluation> | undefined;
+  let adding: ReturnType<typeof evaluatedWith> | undefined;
   /** The stack with ap-southeast-2 appended (rolloutOrder 0), evaluated once. */
-  const withThirdRegion = () =>
-    (adding ??= evaluatedWith("prod", withRegions([...regions, "ap-southeast-2"])).then(
-      (e) => e.evaluation,
-    ));
+  const withThirdRegionEvaluated = () =>
+    (adding ??= evaluatedWith("prod", withRegions([...regions, "ap-southeast-2"])));
+  const withThirdRegion = () => withThirdRegionEvaluated().then((e) => e.evaluation);
 
   before(async () => {
     // The committed config is often the scenario itself: then its evaluation is shared.
@@ -114,6 +114,34 @@ describe("region rollout by stack config (prod)", function () {
     let added: Evaluation;
     before(async () => {
       added = await withThirdRegion();
+    });
+
+    // README's "Adding a region" example: any region config accepts deploys (addingRegions.test.ts
+    // validates every one); this one evaluates with AWS's prices and offerings for every type.
+    it("prices and places every instance type of the new region from AWS's data, without warnings", async () => {
+      const { config: addedConfig, warnings } = await withThirdRegionEvaluated();
+      assert.deepEqual(
+        warnings.filter((w) => /price|offered/i.test(w)),
+        [],
+      );
+      const region = addedConfig.regions.find((r) => r.name === "ap-southeast-2")!;
+      const types = new Set(jobsForRegion(addedConfig, region).flatMap((j) => j.instanceTypes));
+      assert.ok(types.size > 0);
+      const priced = added.calls.filter(
+        (c) =>
+          c.token === "aws:pricing/getProduct:getProduct" &&
+          (c.inputs.filters as Array<{ field: string; value: string }>).some(
+            (f) => f.field === "regionCode" && f.value === region.name,
+          ),
+      );
+      assert.equal(priced.length, types.size + 1, "one query per type, and gp3");
+      for (const call of priced) assert.ok(PRICING_API_REGIONS.includes(call.providerRegion!));
+      assert.ok(
+        added.resources.some(
+          (r) => r.type === "aws:lambda/function:Function" && r.providerRegion === region.name,
+        ),
+        "the new region has no launcher",
+      );
     });
 
     it("adds exactly one regional stack, and every new resource is inside it", () => {
