@@ -5,6 +5,7 @@
  * process keeps the ones it used. In one process they run one after another, because Pulumi's
  * runtime state is global.
  */
+import * as fs from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { parseStackConfig, rawConfigFromPulumi, StackConfig } from "../config";
@@ -24,10 +25,22 @@ leavePulumiPromiseTracesUnformatted();
 const cache = new Map<string, Promise<unknown>>();
 let queue: Promise<unknown> = Promise.resolve();
 
+/** With TJ_TEST_EVALUATION_LOG set, each evaluation computed appends its key and time there. */
+function timed<T>(key: string, evaluate: () => Promise<T>): () => Promise<T> {
+  const logFile = process.env.TJ_TEST_EVALUATION_LOG;
+  if (!logFile) return evaluate;
+  return async () => {
+    const start = Date.now();
+    const result = await evaluate();
+    fs.appendFileSync(logFile, `${Date.now() - start} ms ${process.pid} ${key.slice(0, 160)}\n`);
+    return result;
+  };
+}
+
 function once<T>(key: string, evaluate: () => Promise<T>): Promise<T> {
   let entry = cache.get(key) as Promise<T> | undefined;
   if (!entry) {
-    entry = queue.catch(() => undefined).then(() => sharedEvaluation(key, evaluate));
+    entry = queue.catch(() => undefined).then(() => sharedEvaluation(key, timed(key, evaluate)));
     queue = entry;
     cache.set(key, entry);
   }

@@ -7,6 +7,8 @@ describe("moto emulator", function () {
 
   it("serves S3 over real HTTP and resets between tests", async () => {
     const endpoint = await startMoto();
+    // A worker keeps moto between spec files; start from an empty account whatever ran before.
+    await resetMoto();
     const s3 = new S3Client({ ...MOTO_CLIENT_CONFIG, endpoint, forcePathStyle: true });
     await s3.send(
       new CreateBucketCommand({
