@@ -9,13 +9,13 @@
  */
 import {
   DescribeInstancesCommand,
-  EC2ServiceException,
   RunInstancesCommand,
   TerminateInstancesCommand,
   type Instance,
   type RunInstancesCommandInput,
 } from "@aws-sdk/client-ec2";
 import type { Ec2Sender } from "../launcher/instances";
+import { ec2Error } from "./fixtures";
 
 /** One remembered ClientToken. */
 interface TokenEntry {
@@ -36,15 +36,6 @@ export interface AwsLikeEc2 {
   describeSeesLaunches: boolean;
   /** Whether an account without the Spot service-linked role refuses spot requests. */
   spotRoleMissing: boolean;
-}
-
-function ec2Error(name: string, message: string): EC2ServiceException {
-  return new EC2ServiceException({
-    name,
-    message,
-    $fault: "client",
-    $metadata: { httpStatusCode: 400 },
-  });
 }
 
 /** The parameters of a request as EC2 compares them: everything but the token itself. */

@@ -1,4 +1,5 @@
 /** Shared fixtures of the launcher tests. */
+import { EC2ServiceException } from "@aws-sdk/client-ec2";
 import { S3ServiceException } from "@aws-sdk/client-s3";
 import type { InitScriptInput } from "../launcher/initScript";
 import type { JobLaunchSpec } from "../launcher/contract";
@@ -74,5 +75,15 @@ export function s3PreconditionFailed(): S3ServiceException {
     message: "At least one of the pre-conditions you specified did not hold",
     $fault: "client",
     $metadata: { httpStatusCode: 412 },
+  });
+}
+
+/** An EC2 API error as the SDK throws it: `name` is the error code, 5xx statuses are server faults. */
+export function ec2Error(name: string, message: string, status = 400): EC2ServiceException {
+  return new EC2ServiceException({
+    name,
+    message,
+    $fault: status >= 500 ? "server" : "client",
+    $metadata: { httpStatusCode: status },
   });
 }

@@ -2,7 +2,6 @@ import * as assert from "node:assert/strict";
 import {
   DescribeInstancesCommand,
   EC2Client,
-  EC2ServiceException,
   RunInstancesCommand,
   TerminateInstancesCommand,
   type Instance,
@@ -21,7 +20,7 @@ import {
 } from "../../launcher/launch";
 import { clientTokenFor } from "../../launcher/runId";
 import type { JobLaunchSpec } from "../../launcher/contract";
-import { NOW, SCHEDULED, specFixture } from "../../testing/fixtures";
+import { ec2Error, NOW, SCHEDULED, specFixture } from "../../testing/fixtures";
 
 // Mocks this instance only, so EC2 clients of other suites (moto) stay real.
 const ec2 = new EC2Client({ region: "eu-west-1" });
@@ -46,15 +45,6 @@ const EXPECTED_TAGS = [
   { Key: "transient-jobs:scheduled-time", Value: "2026-11-23T03:00:00Z" },
   { Key: "transient-jobs:deadline", Value: DEADLINE },
 ];
-
-function ec2Error(name: string, message: string, status = 400): EC2ServiceException {
-  return new EC2ServiceException({
-    name,
-    message,
-    $fault: status >= 500 ? "server" : "client",
-    $metadata: { httpStatusCode: status },
-  });
-}
 
 /** The exact RunInstances input of one attempt of run {@link RUN_ID} launched at {@link NOW}. */
 function expectedInput(

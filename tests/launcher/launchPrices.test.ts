@@ -12,7 +12,6 @@ import {
   DescribeSpotPriceHistoryCommand,
   DescribeSubnetsCommand,
   EC2Client,
-  EC2ServiceException,
   RunInstancesCommand,
   type RunInstancesCommandInput,
 } from "@aws-sdk/client-ec2";
@@ -26,7 +25,7 @@ import {
 } from "../../launcher/launch";
 import { hourlyPriceTable } from "../../launcher/prices";
 import type { JobLaunchSpec } from "../../launcher/contract";
-import { NOW, PRICES_FIXTURE, SCHEDULED, specFixture } from "../../testing/fixtures";
+import { ec2Error, NOW, PRICES_FIXTURE, SCHEDULED, specFixture } from "../../testing/fixtures";
 import { MOTO_CLIENT_CONFIG, resetMoto, startMoto } from "../../testing/moto";
 
 const ec2 = new EC2Client({ region: "eu-west-1" });
@@ -43,15 +42,6 @@ function pricedSpec(overrides: Partial<JobLaunchSpec> = {}): JobLaunchSpec {
     volumeUsdPerGiBMonth: PRICES_FIXTURE.volumeUsdPerGiBMonth,
     subnetZones: ZONES,
     ...overrides,
-  });
-}
-
-function ec2Error(name: string, message: string, status = 400): EC2ServiceException {
-  return new EC2ServiceException({
-    name,
-    message,
-    $fault: status >= 500 ? "server" : "client",
-    $metadata: { httpStatusCode: status },
   });
 }
 
