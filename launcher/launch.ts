@@ -288,12 +288,11 @@ export function jobInstanceFilters(spec: JobLaunchSpec): Filter[] {
   return projectInstanceFilters(spec.environment, spec.job);
 }
 
-/** The price inputs of a run's init script; none when the spec has no volume size. */
+/** The price inputs of a run's init script: the prices known for its types and volume. */
 function runPrices(
   spec: JobLaunchSpec,
   prices: RunPrices,
 ): Pick<InitScriptInput, "instancePrices" | "volumeMicroUsdPerHour"> {
-  if (spec.volumeGiB === undefined) return {};
   const table = hourlyPriceTable(prices, spec.instanceTypes, spec.volumeGiB);
   return {
     instancePrices: table.instances,

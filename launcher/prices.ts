@@ -115,19 +115,6 @@ export function hourlyPriceTable(
     : { instances, volumeMicroUsdPerHour: toMicroUsd(volume) };
 }
 
-/**
- * The longest price table a job's init script can carry: every type in both markets, at a price
- * with as many digits as the script accepts. Config renders it to check the user-data limit
- * before any price is known.
- */
-export function longestPriceTable(instanceTypes: readonly string[]): Record<string, number> {
-  const prices: Record<string, number> = {};
-  for (const type of instanceTypes) {
-    for (const market of ["on-demand", "spot"] as const) prices[`${type}/${market}`] = 999_999_999;
-  }
-  return prices;
-}
-
 /** One entry of DescribeSpotPriceHistory's `SpotPriceHistory`, as the SDK returns it. */
 export interface SpotPriceEntry {
   InstanceType?: string;

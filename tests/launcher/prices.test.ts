@@ -6,7 +6,6 @@ import {
   hourlyPriceTable,
   INSTANCE_OVERHEAD_SECONDS,
   latestSpotPrices,
-  longestPriceTable,
   spotEstimate,
   volumeHourlyPrice,
   type RunPrices,
@@ -43,19 +42,6 @@ describe("hourlyPriceTable", () => {
       volumeMicroUsdPerHour: 3616,
     });
     assert.deepEqual(hourlyPriceTable({}, ["t3.medium"], 30), { instances: {} });
-  });
-
-  it("has a longest form, every key at the most digits, for the user-data size check", () => {
-    const longest = longestPriceTable(["t3.medium"]);
-    assert.deepEqual(Object.keys(longest).sort(), ["t3.medium/on-demand", "t3.medium/spot"]);
-    const table = hourlyPriceTable(
-      { onDemandUsdPerHour: { "t3.medium": 999 }, spotUsdPerHour: { "t3.medium": 999 } },
-      ["t3.medium"],
-      30,
-    );
-    for (const [key, value] of Object.entries(table.instances)) {
-      assert.ok(String(longest[key]).length >= String(value).length, key);
-    }
   });
 });
 
