@@ -126,13 +126,14 @@ async function run(params: JobParams, out: (text: string) => void): Promise<numb
   try {
     const { writer, close } = await createWriter(params);
     closeWriter = close;
-    await prepareWithin(writer);
+    const threads = new WorkerPool(params.workers);
+    pool = threads;
+    // The write check overlaps the threads' start-up (it costs the budget nothing then); both end
+    // before any computation, and a failed check ends the run here.
+    await Promise.all([prepareWithin(writer), threads.ready()]);
     out(
       `pi: run ${params.runId}, ${params.durationSeconds} s on ${params.workers} worker thread(s), results to ${writer.destination}\n`,
     );
-    const threads = new WorkerPool(params.workers);
-    pool = threads;
-    await threads.ready();
     // The series part of the terms summed so far: each step adds only its new terms.
     const cache = createSeriesCache();
     const result = await runPiJob({
