@@ -90,9 +90,11 @@ describe("job run loop (runPiJob)", function () {
   });
 
   it("stops when the next step would not fit, well before the deadline", async () => {
-    // 100 ms per 1,000 digits: 100 to 1,600 digits take 310 ms; 2,000 more would need 200.
+    // 100 ms per 1,000 digits: 100 to 1,600 digits take 310 ms; the next step (3,200) would need
+    // 320 more, past the 500 ms deadline. The 190 ms to spare keep a loaded machine from making
+    // the planner shorten the 1,600-digit step to fit.
     const { compute, targets } = fakeCompute(100);
-    const deadline = performance.now() + 400;
+    const deadline = performance.now() + 500;
     const result = await runPiJob({
       deadline,
       compute,
