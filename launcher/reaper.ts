@@ -274,10 +274,6 @@ function checkSettings(settings: ReaperSettings): number {
   return grace;
 }
 
-function describeAll(ec2: ReaperClients["ec2"], environment: string): Promise<Instance[]> {
-  return describeAllInstances(ec2, reaperFilters(environment));
-}
-
 /**
  * One reaper pass: finds this stack's live instances, terminates each one past its deadline plus
  * grace (one request per instance, so that one failure does not shield the others), then writes
@@ -296,7 +292,7 @@ export async function reapExpired(
   const log = options.log ?? ((line: string) => console.log(line));
   const { environment, region } = settings;
 
-  const instances = await describeAll(clients.ec2, environment);
+  const instances = await describeAllInstances(clients.ec2, reaperFilters(environment));
   const result: ReapResult = {
     status: "reaped",
     environment,
