@@ -58,7 +58,19 @@ export interface ScriptRun {
 
 const COREUTILS = ["tr", "sed", "timeout"];
 
+/** Where each command is, looked up once per process: every sandbox links the same tools. */
+const locations = new Map<string, string>();
+
 function which(command: string): string {
+  let where = locations.get(command);
+  if (where === undefined) {
+    where = locate(command);
+    locations.set(command, where);
+  }
+  return where;
+}
+
+function locate(command: string): string {
   const found = spawnSync("bash", ["-c", `command -v ${command}`], { encoding: "utf8" });
   if (found.status !== 0) throw new Error(`${command} is needed by the script tests but missing`);
   return found.stdout.trim();

@@ -22,8 +22,33 @@ export function mochaGlobalTeardown(): void {
   delete process.env[EVALUATIONS_DIR_ENV];
 }
 
+/**
+ * CPU milliseconds of this process and of its children that ended (fields 14-17 of
+ * /proc/self/stat, in clock ticks of 10 ms), or 0 where there is no /proc.
+ */
+function cpuMs(): number {
+  try {
+    const fields = fs.readFileSync("/proc/self/stat", "utf8").split(") ")[1].split(" ");
+    return fields.slice(11, 15).reduce((sum, ticks) => sum + Number(ticks), 0) * 10;
+  } catch {
+    return 0;
+  }
+}
+
+/** With TJ_TEST_FILE_LOG set, each spec file appends its wall and CPU milliseconds there. */
+const fileLog = process.env.TJ_TEST_FILE_LOG;
+let fileStarted = { wallMs: 0, cpuMs: 0 };
+
 export const mochaHooks = {
-  async afterAll(): Promise<void> {
+  beforeAll(): void {
+    if (fileLog) fileStarted = { wallMs: Date.now(), cpuMs: cpuMs() };
+  },
+  async afterAll(this: Mocha.Context): Promise<void> {
     await releaseMoto();
+    if (fileLog) {
+      const file = path.relative(".", this.test?.parent?.suites[0]?.file ?? "?");
+      const wall = Date.now() - fileStarted.wallMs;
+      fs.appendFileSync(fileLog, `${wall} ms ${cpuMs() - fileStarted.cpuMs} cpu ${file}\n`);
+    }
   },
 };

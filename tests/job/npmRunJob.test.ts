@@ -6,7 +6,7 @@ import * as assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { temporaryDir } from "./helpers/jobBuild";
+import { buildJob, temporaryDir } from "./helpers/jobBuild";
 
 const ROOT = path.resolve(__dirname, "..", "..");
 
@@ -22,6 +22,9 @@ function jobProcesses(runId: string): string[] {
 
 describe("npm run job", function () {
   this.timeout(60000);
+
+  // npm run job compiles first; after this run's build its incremental tsc has nothing to do.
+  before(() => buildJob());
 
   it("ends with its last verified step on one SIGTERM to npm, leaving no process behind", async () => {
     const out = temporaryDir("npm-sigterm");

@@ -52,7 +52,7 @@ describe("job S3 output against moto", function () {
     // 3 s: loading the SDK, the write check's two requests and starting the threads take a good
     // part of 2 s on a busy machine, and the budget counts from process start.
     DURATION_SECONDS: "3",
-    WORKERS: "2",
+    WORKERS: "1",
     RUN_ID: runId,
     RESULTS_BUCKET: BUCKET,
     RESULTS_PREFIX: PREFIX,

@@ -554,7 +554,7 @@ describe("renderInitScript", () => {
     });
 
     it("stops a job still running at the stop time, records timed-out and reports before powering off", async () => {
-      const script = withStopAfterSeconds(renderInitScript(input({ topicArn: TOPIC })), 3);
+      const script = withStopAfterSeconds(renderInitScript(input({ topicArn: TOPIC })), 2);
       const run = await runScript(script, { runSleepSeconds: 30 });
       assert.equal(run.status, 0, run.stderr);
       const tail = steps(run).slice(steps(run).findIndex((c) => c.startsWith("docker run")) + 1);
@@ -608,7 +608,7 @@ describe("renderInitScript", () => {
       it(`still reports and powers off when ${signal} arrives while the exit handler runs`, async () => {
         const run = await runScript(
           renderInitScript(input()),
-          { s3Seconds: 1 },
+          { s3Seconds: 0.4 },
           "record-1.json",
           signal,
         );
