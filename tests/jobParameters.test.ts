@@ -46,7 +46,7 @@ describe("a job's declared parameters", () => {
     [
       "a parameter the job does not declare",
       { DURATION_SECOND: "60" },
-      "transient-jobs:jobs.pi.parameters.DURATION_SECOND: is not a parameter of job-image (job-image/parameters.json declares DURATION_SECONDS, RESULTS_MULTIPART_THRESHOLD_BYTES, WORKERS); check the spelling or declare it there",
+      "transient-jobs:jobs.pi.parameters.DURATION_SECOND: is not a parameter of job-image (job-image/parameters.json declares CHECKPOINT_INTERVAL_SECONDS, DURATION_SECONDS, RESULTS_MULTIPART_THRESHOLD_BYTES, WORKERS); check the spelling or declare it there",
     ],
   ];
   for (const [title, parameters, message] of refused) {

@@ -33,4 +33,13 @@ export type { JobParams, OutputTarget } from "./params";
 export { buildManifest, encodePiData, sha256Hex } from "./manifest";
 export type { Manifest, ResultWriter, StopReason } from "./manifest";
 export { LocalResultWriter } from "./localWriter";
+export {
+  CheckpointError,
+  CheckpointSaver,
+  decodeCheckpoint,
+  encodeCheckpoint,
+  LocalCheckpointStore,
+} from "./checkpoint";
+export type { Checkpoint, CheckpointStore } from "./checkpoint";
+export { S3CheckpointStore } from "./s3Checkpoint";
 export { S3ResultWriter } from "./s3Writer";

@@ -40,6 +40,13 @@ export interface PiJobOptions {
   planner?: Partial<PlannerOptions>;
   onStepStarted?: (target: number) => void;
   onStepFinished?: (digits: number, ms: number) => void;
+  /** After each verified step: the result so far and the steps that led to it (a checkpoint's). */
+  onStepVerified?: (state: { pi: string; steps: readonly StepTiming[] }) => void;
+  /**
+   * Where an earlier attempt of the run left off (its checkpoint): the loop continues from its
+   * result and steps. `extendable`: the series part it kept has P, so the next step extends it.
+   */
+  resume?: { pi: string; steps: readonly StepTiming[]; extendable: boolean };
 }
 
 /** What the loop tells `compute` about a step beyond its target. */
@@ -121,10 +128,11 @@ function whenAborted(signal: AbortSignal): Promise<never> {
 export async function runPiJob(options: PiJobOptions): Promise<PiJobResult> {
   const now = options.now ?? (() => performance.now());
   const maxDigits = options.planner?.maxDigits ?? DEFAULT_PLANNER_OPTIONS.maxDigits;
-  const steps: StepTiming[] = [];
-  let pi: string | undefined;
+  const steps: StepTiming[] = [...(options.resume?.steps ?? [])];
+  let pi: string | undefined = options.resume?.pi;
+  if (pi !== undefined) verifyStep(pi, pi.length - 2, undefined);
   // Digits of the last step when it kept what a next step extends (`mayContinue`), else 0.
-  let extendable = 0;
+  let extendable = options.resume?.extendable && pi !== undefined ? pi.length - 2 : 0;
   const done = (stopReason: StopReason): PiJobResult => ({ pi, steps, stopReason, endedAt: now() });
 
   for (;;) {
@@ -132,7 +140,8 @@ export async function runPiJob(options: PiJobOptions): Promise<PiJobResult> {
     const remaining = options.deadline - now();
     const target = planNextStep(steps, remaining, options.planner);
     if (target === undefined) {
-      return done(pi && steps[steps.length - 1].digits >= maxDigits ? "max-digits" : "planned");
+      const last = steps[steps.length - 1];
+      return done(pi && last && last.digits >= maxDigits ? "max-digits" : "planned");
     }
     options.onStepStarted?.(target);
     const step = new AbortController();
@@ -163,5 +172,6 @@ export async function runPiJob(options: PiJobOptions): Promise<PiJobResult> {
     steps.push(timing);
     extendable = hint.mayContinue ? target : 0;
     options.onStepFinished?.(target, ms);
+    options.onStepVerified?.({ pi, steps });
   }
 }

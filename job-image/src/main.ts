@@ -6,6 +6,14 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import {
+  Checkpoint,
+  CheckpointError,
+  CheckpointSaver,
+  CheckpointStore,
+  decodeCheckpoint,
+  LocalCheckpointStore,
+} from "./checkpoint";
 import { runPiJob } from "./job";
 import { LocalResultWriter } from "./localWriter";
 import { buildManifest, encodePiData, ResultWriter } from "./manifest";
@@ -73,13 +81,18 @@ export function jobVersion(): string {
   return (JSON.parse(fs.readFileSync(file, "utf8")) as { version: string }).version;
 }
 
+/**
+ * The writer of the run's result. `replacing`: this attempt resumes the run, so an earlier
+ * attempt's result of the same run id is replaced.
+ */
 async function createWriter(
   params: JobParams,
+  replacing: boolean,
 ): Promise<{ writer: ResultWriter; close: () => void }> {
   const { output } = params;
   if (output.kind === "local") {
     return {
-      writer: new LocalResultWriter(output.dir, params.runId, output.overwrite),
+      writer: new LocalResultWriter(output.dir, params.runId, output.overwrite || replacing),
       close: () => undefined,
     };
   }
@@ -98,10 +111,54 @@ async function createWriter(
   return { writer, close: () => client.destroy() };
 }
 
+/** The run's checkpoint store, if it has one. */
+async function openCheckpoints(
+  params: JobParams,
+): Promise<{ store: CheckpointStore; close: () => void } | undefined> {
+  const target = params.checkpoint;
+  if (!target) return undefined;
+  if (target.kind === "local") {
+    return { store: new LocalCheckpointStore(target.dir), close: () => undefined };
+  }
+  const [{ S3Client }, { S3CheckpointStore }] = await Promise.all([
+    import("@aws-sdk/client-s3"),
+    import("./s3Checkpoint"),
+  ]);
+  // AWS_REGION is required with an S3 checkpoint (params.ts).
+  const client = new S3Client({ region: process.env.AWS_REGION });
+  return {
+    store: new S3CheckpointStore(client, target.bucket, target.prefix),
+    close: () => client.destroy(),
+  };
+}
+
+/**
+ * The checkpoint an earlier attempt of this run left, if any. One that cannot be used (another
+ * run's, damaged) is reported and ignored: the run starts again. One that cannot be read fails
+ * the run: starting again would silently throw away the earlier attempts' work.
+ */
+async function loadCheckpoint(
+  store: CheckpointStore,
+  runId: string,
+  out: (text: string) => void,
+): Promise<Checkpoint | undefined> {
+  const data = await within(store.load(), WRITE_TIMEOUT_MS, `reading ${store.location}`);
+  if (!data) return undefined;
+  try {
+    return decodeCheckpoint(data, runId);
+  } catch (error) {
+    if (!(error instanceof CheckpointError)) throw error;
+    out(
+      `pi: warning: the checkpoint ${store.location} cannot be used (${error.message}); starting the run again\n`,
+    );
+    return undefined;
+  }
+}
+
 async function run(params: JobParams, out: (text: string) => void): Promise<number> {
   // performance.now() counts from process start, so the budget includes Node's own start-up.
   const startedAt = new Date(Date.now() - performance.now());
-  const deadline = params.durationSeconds * 1000 - writeReserveMs(params.durationSeconds);
+  const fullDeadline = params.durationSeconds * 1000 - writeReserveMs(params.durationSeconds);
 
   // Installed first, so a signal during start-up is handled too.
   const stop = new AbortController();
@@ -117,25 +174,49 @@ async function run(params: JobParams, out: (text: string) => void): Promise<numb
   process.on("SIGINT", onSignal);
 
   let closeWriter: (() => void) | undefined;
+  let closeCheckpoints: (() => void) | undefined;
   let pool: WorkerPool | undefined;
+  // Less when this attempt resumes: the earlier attempts used part of the duration.
+  let deadline = fullDeadline;
   const progress = createProgressReporter({
     write: out,
     tty: process.stdout.isTTY === true,
     leftMs: () => deadline - performance.now(),
   });
   try {
-    const { writer, close } = await createWriter(params);
-    closeWriter = close;
+    // The threads start while the checkpoint is read.
     const threads = new WorkerPool(params.workers);
     pool = threads;
+    const checkpoints = await openCheckpoints(params);
+    closeCheckpoints = checkpoints?.close;
+    const resumed = checkpoints && (await loadCheckpoint(checkpoints.store, params.runId, out));
+    deadline = fullDeadline - (resumed?.usedMs ?? 0);
+    const { writer, close } = await createWriter(params, resumed !== undefined);
+    closeWriter = close;
     // The write check overlaps the threads' start-up (it costs the budget nothing then); both end
     // before any computation, and a failed check ends the run here.
     await Promise.all([prepareWithin(writer), threads.ready()]);
     out(
       `pi: run ${params.runId}, ${params.durationSeconds} s on ${params.workers} worker thread(s), results to ${writer.destination}\n`,
     );
+    if (resumed) {
+      out(
+        `pi: resuming from ${checkpoints?.store.location}: ${formatCount(resumed.pi.length - 2)} digits, ${Math.round(resumed.usedMs / 1000)} s of ${params.durationSeconds} s used\n`,
+      );
+    }
     // The series part of the terms summed so far: each step adds only its new terms.
-    const cache = createSeriesCache();
+    const cache = resumed ? { terms: resumed.terms, part: resumed.part } : createSeriesCache();
+    const saver =
+      checkpoints &&
+      new CheckpointSaver({
+        store: checkpoints.store,
+        runId: params.runId,
+        usedBefore: resumed?.usedMs ?? 0,
+        series: cache,
+        intervalMs: params.checkpointIntervalSeconds * 1000,
+        now: () => performance.now(),
+        warn: (message) => out(`pi: warning: ${message}\n`),
+      });
     const result = await runPiJob({
       deadline,
       signal: stop.signal,
@@ -144,8 +225,27 @@ async function run(params: JobParams, out: (text: string) => void): Promise<numb
         computePiDigits(digits, { pool: threads, signal, cache, keepP: step.mayContinue }),
       onStepStarted: (target) => progress.stepStarted(target),
       onStepFinished: (digits, ms) => progress.stepFinished(digits, ms),
+      onStepVerified: (state) => saver?.stepVerified(state),
+      ...(resumed
+        ? {
+            resume: {
+              pi: resumed.pi,
+              steps: resumed.steps,
+              extendable: resumed.part.p !== undefined,
+            },
+          }
+        : {}),
     });
     progress.stop();
+    if (saver && result.pi && result.stopReason === "signal") {
+      // Stopped (a spot reclaim, a scheduled stop): the next attempt resumes from here.
+      await within(
+        saver.saveNow({ pi: result.pi, steps: result.steps }),
+        WRITE_TIMEOUT_MS,
+        `saving the checkpoint to ${saver.location}`,
+      );
+      out(`pi: saved the checkpoint to ${saver.location}\n`);
+    }
     // Stop the threads now: a step abandoned at the deadline would otherwise keep a core busy.
     await threads.close();
     if (!result.pi) {
@@ -167,6 +267,7 @@ async function run(params: JobParams, out: (text: string) => void): Promise<numb
       workers: params.workers,
       stopReason: result.stopReason,
       steps: result.steps,
+      ...(resumed ? { resumed: { digits: resumed.pi.length - 2, usedMs: resumed.usedMs } } : {}),
     });
     const stored = await writeWithin(writer, data, manifest);
     out(
@@ -177,6 +278,7 @@ async function run(params: JobParams, out: (text: string) => void): Promise<numb
     progress.stop();
     await pool?.close();
     closeWriter?.();
+    closeCheckpoints?.();
     process.off("SIGTERM", onSignal);
     process.off("SIGINT", onSignal);
   }

@@ -48,8 +48,13 @@ export interface Manifest {
   durationSeconds: number;
   workers: number;
   stopReason: StopReason;
-  /** Each step's target and time, in order; the data holds the last one. */
+  /** Each step's target and time, in order (earlier attempts' included); the data holds the last. */
   steps: { digits: number; seconds: number }[];
+  /**
+   * Present when this attempt resumed from a checkpoint: the digits it started from and the
+   * seconds of DURATION_SECONDS the run's earlier attempts had used.
+   */
+  resumed?: { digits: number; usedSeconds: number };
 }
 
 /** Bytes of the data object for `pi` (`"3.1415…"`): the digits and a final newline. */
@@ -82,6 +87,7 @@ export interface ManifestInput {
   workers: number;
   stopReason: StopReason;
   steps: readonly { digits: number; ms: number }[];
+  resumed?: { digits: number; usedMs: number };
 }
 
 /** The manifest describing `data` (as made by {@link encodePiData}). */
@@ -105,6 +111,9 @@ export function buildManifest(data: Buffer, input: ManifestInput): Manifest {
     workers: input.workers,
     stopReason: input.stopReason,
     steps: input.steps.map((s) => ({ digits: s.digits, seconds: seconds(s.ms) })),
+    ...(input.resumed
+      ? { resumed: { digits: input.resumed.digits, usedSeconds: seconds(input.resumed.usedMs) } }
+      : {}),
   };
 }
 

@@ -23,12 +23,25 @@ export type OutputTarget =
       overwrite: boolean;
     };
 
+/** Where the run's checkpoint is kept between its attempts (CHECKPOINT_URI). */
+export type CheckpointTarget =
+  | {
+      kind: "s3";
+      bucket: string;
+      /** Without leading or trailing slash; may be empty. */ prefix: string;
+    }
+  | { kind: "local"; dir: string };
+
 /** Validated parameters of one run. */
 export interface JobParams {
   durationSeconds: number;
   runId: string;
   workers: number;
   output: OutputTarget;
+  /** Where to save and resume the run's state; none: every attempt starts from scratch. */
+  checkpoint?: CheckpointTarget;
+  /** Seconds between the checkpoints saved after finished steps (one is also saved on a stop). */
+  checkpointIntervalSeconds: number;
 }
 
 /** What the command line asked for besides parameters. */
@@ -48,6 +61,7 @@ export const PARAM_DEFAULTS = {
   resultsDir: "results",
   resultsPrefix: "results",
   multipartThresholdBytes: 8 * 1024 * 1024,
+  checkpointIntervalSeconds: 300,
 } as const;
 
 export const MAX_DURATION_SECONDS = 86_400;
@@ -61,9 +75,10 @@ export const FLAGS: ReadonlyMap<string, { variable: string; example: string }> =
   ["--workers", { variable: "WORKERS", example: "2" }],
   ["--out", { variable: "RESULTS_DIR", example: "results" }],
   ["--run-id", { variable: "RUN_ID", example: "pi-test-1" }],
+  ["--checkpoint", { variable: "CHECKPOINT_URI", example: "checkpoints/pi-test-1" }],
 ]);
 
-export const USAGE = `Usage: npm run job -- [--duration SECONDS] [--workers N] [--out DIR] [--run-id ID] [--overwrite]
+export const USAGE = `Usage: npm run job -- [--duration SECONDS] [--workers N] [--out DIR] [--run-id ID] [--overwrite] [--checkpoint DIR]
        (in the image: node dist/main.js [options])
 
 Computes as many digits of Pi as fit in the duration and stores them with a manifest.
@@ -73,6 +88,9 @@ Computes as many digits of Pi as fit in the duration and stores them with a mani
   --out DIR           local results folder (RESULTS_DIR, default ./${PARAM_DEFAULTS.resultsDir})
   --run-id ID         run id (RUN_ID, default local-<UTC time>)
   --overwrite         replace the results of an earlier local run with the same id
+  --checkpoint DIR    save the run's state there (on a stop and every CHECKPOINT_INTERVAL_SECONDS,
+                      default ${PARAM_DEFAULTS.checkpointIntervalSeconds}) and resume from it when the same --run-id runs again
+                      (CHECKPOINT_URI: a folder, file:///folder/ or s3://bucket/prefix/)
 
 With RESULTS_BUCKET set, results go to s3://RESULTS_BUCKET/RESULTS_PREFIX/RUN_ID/ instead.
 `;
@@ -290,6 +308,28 @@ export function parseInvocation(
     };
   }
 
+  const checkpointRaw = read("CHECKPOINT_URI");
+  const checkpoint = checkpointRaw && checkpointTarget(checkpointRaw, problems);
+  if (checkpoint?.kind === "s3" && !region) {
+    problems.push(
+      `${checkpointRaw?.name}: an S3 checkpoint needs AWS_REGION; set AWS_REGION to the bucket's region (e.g. eu-west-1)`,
+    );
+  }
+  if (checkpointRaw && !runIdRaw) {
+    problems.push(
+      `${checkpointRaw.name}: a checkpoint is resumed by the run with the same id, but RUN_ID is not set; set RUN_ID (or --run-id), e.g. --run-id pi-test-1`,
+    );
+  }
+  const intervalRaw = read("CHECKPOINT_INTERVAL_SECONDS");
+  const checkpointIntervalSeconds = intervalRaw
+    ? wholeNumber(
+        intervalRaw.name,
+        intervalRaw.raw,
+        { min: 1, max: MAX_DURATION_SECONDS, unit: "seconds", example: 300 },
+        problems,
+      )
+    : PARAM_DEFAULTS.checkpointIntervalSeconds;
+
   if (problems.length > 0) throw new ParamError(problems);
   return {
     kind: "run",
@@ -298,6 +338,41 @@ export function parseInvocation(
       runId: runIdRaw?.raw ?? defaultRunId(context.now),
       workers: workers as number,
       output,
+      ...(checkpoint ? { checkpoint } : {}),
+      checkpointIntervalSeconds: checkpointIntervalSeconds as number,
     },
   };
+}
+
+/**
+ * CHECKPOINT_URI: `s3://bucket/prefix/` (what the init script passes), `file:///folder/` or a
+ * plain folder path (`--checkpoint`); a problem line otherwise.
+ */
+function checkpointTarget(
+  { raw, name }: { raw: string; name: string },
+  problems: string[],
+): CheckpointTarget | undefined {
+  const s3 = /^s3:\/\/([^/]+)\/?(.*)$/.exec(raw);
+  if (s3) {
+    const [, bucket, rest] = s3;
+    const prefix = rest.replace(/\/$/, "");
+    const validPrefix =
+      prefix === "" ||
+      (prefix.length <= 512 &&
+        prefix.split("/").every((s) => PREFIX_SEGMENT.test(s) && !/^\.+$/.test(s)));
+    if (!BUCKET.test(bucket) || bucket.includes("..") || !validPrefix) {
+      problems.push(
+        `${name}: ${JSON.stringify(raw)} is not an S3 location; use s3://<bucket>/<prefix>/ with a bucket name of 3 to 63 lowercase letters, digits, "." or "-" and "/"-separated key segments (e.g. s3://tj-results/jobs/pi/checkpoints/pi-20261123T0300Z/)`,
+      );
+      return undefined;
+    }
+    return { kind: "s3", bucket, prefix };
+  }
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(raw) && !raw.startsWith("file:///")) {
+    problems.push(
+      `${name}: ${JSON.stringify(raw)} is neither s3://, file:/// nor a folder path; use e.g. s3://tj-results/jobs/pi/checkpoints/pi-test-1/ or checkpoints/pi-test-1`,
+    );
+    return undefined;
+  }
+  return { kind: "local", dir: raw.startsWith("file://") ? decodeURI(raw.slice(7)) : raw };
 }

@@ -40,6 +40,7 @@ describe("job parameters", () => {
       runId: "local-20261123T030405Z",
       workers: 4,
       output: { kind: "local", dir: "results", overwrite: false },
+      checkpointIntervalSeconds: 300,
     });
     assert.equal(defaultRunId(new Date("2027-01-02T23:59:59.999Z")), "local-20270102T235959Z");
   });
@@ -56,6 +57,7 @@ describe("job parameters", () => {
         region: "eu-west-1",
         multipartThresholdBytes: 8 * 1024 * 1024,
       },
+      checkpointIntervalSeconds: 300,
     });
     const lowered = params({ ...S3_ENV, RESULTS_MULTIPART_THRESHOLD_BYTES: "1024" });
     assert.deepEqual(lowered.output, { ...params(S3_ENV).output, multipartThresholdBytes: 1024 });
@@ -72,9 +74,30 @@ describe("job parameters", () => {
         runId: "r1",
         workers: 1,
         output: { kind: "local", dir: "/tmp/x", overwrite: false },
+        checkpointIntervalSeconds: 300,
       },
     );
     assert.equal(params(env).durationSeconds, 60);
+  });
+
+  it("reads the checkpoint location the init script passes, or a folder given with --checkpoint", () => {
+    const uri = "s3://tj-results-eu-west-1/jobs/pi/checkpoints/pi-20261123T0300Z/";
+    const s3 = params({ ...S3_ENV, CHECKPOINT_URI: uri, CHECKPOINT_INTERVAL_SECONDS: "60" });
+    assert.deepEqual(s3.checkpoint, {
+      kind: "s3",
+      bucket: "tj-results-eu-west-1",
+      prefix: "jobs/pi/checkpoints/pi-20261123T0300Z",
+    });
+    assert.equal(s3.checkpointIntervalSeconds, 60);
+    assert.deepEqual(params({}, ["--run-id", "r1", "--checkpoint", "cp/r1"]).checkpoint, {
+      kind: "local",
+      dir: "cp/r1",
+    });
+    assert.deepEqual(params({ RUN_ID: "r1", CHECKPOINT_URI: "file:///var/cp%20x/" }).checkpoint, {
+      kind: "local",
+      dir: "/var/cp x/",
+    });
+    assert.equal(params({}).checkpoint, undefined);
   });
 
   it("treats empty variables as unset", () => {
@@ -121,7 +144,7 @@ describe("job parameters", () => {
       {},
       ["--verbose", "--duration"],
       [
-        '"--verbose" is not an option; use one of --duration, --workers, --out, --run-id (see --help)',
+        '"--verbose" is not an option; use one of --duration, --workers, --out, --run-id, --checkpoint (see --help)',
         "--duration needs a value, e.g. --duration 10",
       ],
     ],
@@ -172,6 +195,32 @@ describe("job parameters", () => {
       [
         "RESULTS_PREFIX: applies only to S3 output but RESULTS_BUCKET is not set; set RESULTS_BUCKET or unset RESULTS_PREFIX",
         "RESULTS_MULTIPART_THRESHOLD_BYTES: applies only to S3 output but RESULTS_BUCKET is not set; set RESULTS_BUCKET or unset RESULTS_MULTIPART_THRESHOLD_BYTES",
+      ],
+    ],
+    [
+      "a checkpoint in another scheme, without a run id",
+      { CHECKPOINT_URI: "https://example.com/cp/" },
+      [],
+      [
+        'CHECKPOINT_URI: "https://example.com/cp/" is neither s3://, file:/// nor a folder path; use e.g. s3://tj-results/jobs/pi/checkpoints/pi-test-1/ or checkpoints/pi-test-1',
+        "CHECKPOINT_URI: a checkpoint is resumed by the run with the same id, but RUN_ID is not set; set RUN_ID (or --run-id), e.g. --run-id pi-test-1",
+      ],
+    ],
+    [
+      "an S3 checkpoint with a bad bucket name, and a zero interval",
+      { RUN_ID: "r1", CHECKPOINT_URI: "s3://Bad_Bucket/cp/", CHECKPOINT_INTERVAL_SECONDS: "0" },
+      [],
+      [
+        'CHECKPOINT_URI: "s3://Bad_Bucket/cp/" is not an S3 location; use s3://<bucket>/<prefix>/ with a bucket name of 3 to 63 lowercase letters, digits, "." or "-" and "/"-separated key segments (e.g. s3://tj-results/jobs/pi/checkpoints/pi-20261123T0300Z/)',
+        'CHECKPOINT_INTERVAL_SECONDS: "0" is not a whole number of seconds from 1 to 86400; use e.g. CHECKPOINT_INTERVAL_SECONDS=300',
+      ],
+    ],
+    [
+      "an S3 checkpoint without a region",
+      { RUN_ID: "r1", CHECKPOINT_URI: "s3://tj-results/cp/" },
+      [],
+      [
+        "CHECKPOINT_URI: an S3 checkpoint needs AWS_REGION; set AWS_REGION to the bucket's region (e.g. eu-west-1)",
       ],
     ],
     [

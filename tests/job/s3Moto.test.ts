@@ -13,6 +13,7 @@ import {
   ListObjectsV2Command,
   S3Client,
 } from "@aws-sdk/client-s3";
+import { decodeCheckpoint } from "../../job-image/src/checkpoint";
 import { buildManifest, encodePiData } from "../../job-image/src/manifest";
 import { S3ResultWriter } from "../../job-image/src/s3Writer";
 import { MOTO_CLIENT_CONFIG, resetMoto, startMoto } from "../../testing/moto";
@@ -170,5 +171,42 @@ describe("job S3 output against moto", function () {
     await checkRun("probe-run");
     const uploads = await s3.send(new ListMultipartUploadsCommand({ Bucket: BUCKET }));
     assert.deepEqual(uploads.Uploads ?? [], []);
+  });
+
+  it("keeps its checkpoint in S3 when stopped, and the next attempt resumes from it", async () => {
+    const runId = "spot-run";
+    const checkpointKey = `jobs/pi/checkpoints/${runId}/checkpoint.bin`;
+    const env = containerEnv(runId, {
+      DURATION_SECONDS: "4",
+      CHECKPOINT_URI: `s3://${BUCKET}/jobs/pi/checkpoints/${runId}/`,
+    });
+    let sent = false;
+    const first = await startJob({
+      cwd,
+      env,
+      onStdout: (stdout, child) => {
+        if (!sent && /step 6 verified/.test(stdout)) {
+          sent = true;
+          child.kill("SIGTERM");
+        }
+      },
+    });
+    assert.equal(first.code, 143, first.stderr);
+    const saved = decodeCheckpoint((await getObject(checkpointKey)).body, runId);
+    const second = await startJob({ cwd, env });
+    assert.equal(second.code, 0, second.stderr);
+    const stored = await getObject(`${PREFIX}/${runId}/pi.txt`);
+    const manifest = checkStoredResult(
+      stored.body,
+      (await getObject(`${PREFIX}/${runId}/manifest.json`)).body.toString("utf8"),
+      runId,
+    );
+    assert.equal(manifest.resumed?.digits, saved.pi.length - 2);
+    assert.ok(manifest.digits > saved.pi.length - 2);
+    assert.equal(stored.body.toString("ascii").slice(0, saved.pi.length), saved.pi);
+    assert.deepEqual(
+      (await keys()).filter((k) => k.includes("/checkpoints/")),
+      [checkpointKey],
+    );
   });
 });
