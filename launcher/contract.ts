@@ -89,8 +89,39 @@ export const RUN_RECORDS = {
   everyRecord: "jobs/*/runs/*",
 } as const;
 
-/** Outcomes a run record can hold. */
-export type RunStatus = "succeeded" | "failed" | "timed-out" | "skipped" | "reaped";
+/**
+ * Outcomes a run record can hold. `interrupted`: EC2 reclaimed the spot instance or scheduled
+ * it to stop; `lost`: the instance ended without writing a record (a hardware failure, a kill).
+ */
+export type RunStatus =
+  "succeeded" | "failed" | "timed-out" | "skipped" | "reaped" | "interrupted" | "lost";
+
+/** How an attempt of a run can end and be tried again (see {@link RunRetryPolicy}). */
+export const RETRY_REASONS = ["interrupted", "lost", "failed"] as const;
+export type RetryReason = (typeof RETRY_REASONS)[number];
+
+/** Most attempts after the first that a run may have. */
+export const MAX_RUN_RETRY_ATTEMPTS = 10;
+
+/**
+ * A job's `runRetries`: a run whose attempt ended for one of `on` gets a new attempt (same run
+ * id, the next attempt number), up to `attempts` more, `backoffMinutes` after the last ended. A
+ * `failed` attempt is retried only for `exitCodes` (default: any non-zero). Distinct from the
+ * schedule's `retry`, which only re-delivers a launch event Lambda did not accept.
+ */
+export interface RunRetryPolicy {
+  attempts: number;
+  on: readonly RetryReason[];
+  exitCodes?: readonly number[];
+  backoffMinutes: number;
+}
+
+/** `runRetries` when a job sets none. */
+export const RUN_RETRY_DEFAULTS: RunRetryPolicy = {
+  attempts: 2,
+  on: RETRY_REASONS,
+  backoffMinutes: 1,
+};
 
 /** One launch attempt of a run the launcher could not launch, as its record lists it. */
 export interface RecordedLaunchAttempt {
