@@ -1,4 +1,4 @@
-/** Mocha root setup, loaded before every spec (see .mocharc.json). */
+/** Mocha root setup, loaded before every spec (see .mocharc.cjs). */
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
