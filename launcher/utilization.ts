@@ -91,7 +91,8 @@ export function summariseUtilization(
   oomKilled: boolean | null,
 ): RunUtilization {
   const n = samples.length;
-  const memory = instance.memoryBytes !== null && instance.memoryBytes > 0 ? instance.memoryBytes : null;
+  const memory =
+    instance.memoryBytes !== null && instance.memoryBytes > 0 ? instance.memoryBytes : null;
   const vcpus = instance.vcpus !== null && instance.vcpus > 0 ? instance.vcpus : null;
   const summary: RunUtilization = {
     samples: n,
@@ -154,7 +155,8 @@ export function formatBytes(bytes: number): string {
  * by the sample value, which bash lists in ascending order). `bytes_of` reads Docker's sizes as
  * {@link bytesOfDockerSize} does. Bash's `${` is written `$\{`: a raw template cannot hold it.
  */
-export const UTILIZATION_FUNCTIONS = String.raw`samples_file="$\{TMPDIR:-/tmp}/tj-$RUN_ID.utilization"
+export const UTILIZATION_FUNCTIONS =
+  String.raw`samples_file="$\{TMPDIR:-/tmp}/tj-$RUN_ID.utilization"
 sampler_pid=''
 utilization=null
 oom_killed=''
