@@ -7,9 +7,11 @@
  * https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_MemoryInfo.html) and their
  * on-demand prices from the AWS Price List (lib/priceList.ts); no type or price is kept here.
  *
- * A type fits when the runs' peak memory is at most {@link MEMORY_HEADROOM} of its memory and
- * their p95 CPU (in vCPUs) at most {@link CPU_HEADROOM} of its vCPUs; the advice is the cheapest
- * type that fits. After an OOM kill the peak says only that the job needed more than it had, so
+ * A type fits when the runs' peak memory is at most {@link MEMORY_HEADROOM} of its memory, and
+ * it has at least the current type's vCPUs or their p95 CPU (in vCPUs) is at most
+ * {@link CPU_HEADROOM} of its own: busy CPUs only slow a run down, so they keep a job from
+ * shrinking but do not call for a larger type, while memory that runs out ends the run. The
+ * advice is the cheapest type that fits. After an OOM kill the peak says only that the job needed more than it had, so
  * the advice is then the next type with more memory. Costs assume the run would take as long on
  * the other type (the mean of the runs measured), instance hours only.
  */
@@ -132,7 +134,7 @@ export function rightSizeAdvice(
   const family = familyOf(currentType);
   const fits = (t: InstanceTypeFacts) =>
     peakBytes <= MEMORY_HEADROOM * t.memoryMiB * MIB &&
-    p95Vcpus <= CPU_HEADROOM * t.vcpus &&
+    (t.vcpus >= current.vcpus || p95Vcpus <= CPU_HEADROOM * t.vcpus) &&
     (oomKills === 0 || t.memoryMiB > current.memoryMiB);
   // Without a price for the current type, nothing can be compared by price: the smallest wins.
   const cost = (t: InstanceTypeFacts) =>

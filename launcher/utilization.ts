@@ -130,7 +130,7 @@ export function summariseUtilization(
   return summary;
 }
 
-/** `8053063680` → `7.5 GiB`: one decimal, binary units, as the messages and tools print sizes. */
+/** `8053063680` → `7.5 GiB`: binary units, rounded to one decimal, as the tools print sizes. */
 export function formatBytes(bytes: number): string {
   const units = ["B", "KiB", "MiB", "GiB", "TiB"];
   let value = bytes;
@@ -139,7 +139,7 @@ export function formatBytes(bytes: number): string {
     value /= 1024;
     unit++;
   }
-  return unit === 0 ? `${bytes} B` : `${(Math.floor(value * 10) / 10).toFixed(1)} ${units[unit]}`;
+  return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${units[unit]}`;
 }
 
 /**

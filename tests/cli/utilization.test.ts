@@ -161,7 +161,7 @@ describe("npm run runs: utilization and right-size advice", () => {
     assert.deepEqual(
       lines.filter((l) => /^ {2}(memory|cpu) /.test(l)),
       [
-        "  memory          peak 614.3 MiB (15.79%), mean 409.6 MiB (10.52%) of 3.7 GiB; not OOM-killed",
+        "  memory          peak 614.4 MiB (15.79%), mean 409.6 MiB (10.52%) of 3.8 GiB; not OOM-killed",
         "  cpu             mean 31.5%, p95 40% of 2 vCPUs; 708 sample(s), one every 5 s or so",
       ],
     );

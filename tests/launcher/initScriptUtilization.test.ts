@@ -7,23 +7,16 @@
 import * as assert from "node:assert/strict";
 import { renderInitScript } from "../../launcher/initScript";
 import { parseDockerStatsLine, summariseUtilization } from "../../launcher/utilization";
-import { initScriptInputFixture } from "../../testing/fixtures";
+import {
+  DEMO_DOCKER_STATS,
+  initScriptInputFixture,
+  M7I_LARGE_DOCKER_INFO,
+} from "../../testing/fixtures";
 import { runScript, type ScriptRun, type StubBehaviour } from "../../testing/scriptHarness";
 
 const TOPIC = "arn:aws:sns:eu-west-1:123456789012:tj-dev-outcomes";
-/** What Docker reports of an m7i.large (the harness's IMDS type): 2 vCPUs, 7.5 GiB for the OS. */
-const M7I_LARGE = "2 8053063680";
-/**
- * The demo job (Pi digits on 2 worker threads) as `docker stats` shows it: Node's start, then both
- * vCPUs busy while the digits' BigInts grow.
- */
-const DEMO_STATS = [
-  "41.3MiB / 7.5GiB|12.41%",
-  "96.77MiB / 7.5GiB|198.2%",
-  "152.4MiB / 7.5GiB|199.63%",
-  "311.9MiB / 7.5GiB|197.05%",
-  "287.2MiB / 7.5GiB|199.9%",
-];
+const M7I_LARGE = M7I_LARGE_DOCKER_INFO;
+const DEMO_STATS = [...DEMO_DOCKER_STATS];
 
 function script(): string {
   return renderInitScript(initScriptInputFixture({ topicArn: TOPIC }));

@@ -157,10 +157,17 @@ const cases: Array<[string, MeasuredRun[], InstanceTypeFacts[], Partial<Advice>]
   ],
   [
     "runs on a fallback type count for the vCPUs they used",
-    // Newest on m7i.2xlarge; an older run used 90 % of 8 vCPUs = 7.2: m7i.4xlarge, not smaller.
-    [...runs(1, "m7i.2xlarge", 8, 4, 10), ...runs(1, "m7i.2xlarge", 8, 4, 90)],
+    // Newest on m7i.2xlarge (0.8 vCPUs); an older one used 35 % of an m7i.4xlarge's 16 = 5.6
+    // vCPUs, which m7i.xlarge (4) cannot give: 35 % of the 2xlarge's 8 would have allowed it.
+    [...runs(1, "m7i.2xlarge", 8, 4, 10), ...runs(1, "m7i.4xlarge", 16, 4, 35)],
     M7I,
-    { kind: "larger", suggested: "m7i.4xlarge", current: "m7i.2xlarge" },
+    { kind: "keep", suggested: "m7i.2xlarge", current: "m7i.2xlarge" },
+  ],
+  [
+    "busy CPUs do not call for a larger type: a job using every core keeps its type",
+    runs(10, "m7i.large", 2, 1, 100),
+    M7I,
+    { kind: "keep", suggested: "m7i.large" },
   ],
   [
     "no price for a type: compared by size, and no estimate",

@@ -145,14 +145,10 @@ describe("utilization figures", () => {
     });
   });
 
-  it("formats sizes in binary units with one decimal, rounded down", () => {
-    assert.deepEqual([0, 1023, 1536, 8053063680, 34359738368, 5 * 1024 ** 4].map(formatBytes), [
-      "0 B",
-      "1023 B",
-      "1.5 KiB",
-      "7.5 GiB",
-      "32.0 GiB",
-      "5.0 TiB",
-    ]);
+  it("formats sizes in binary units, rounded to one decimal", () => {
+    assert.deepEqual(
+      [0, 1023, 1536, 327050854, 8053063680, 34359738368, 5 * 1024 ** 4].map(formatBytes),
+      ["0 B", "1023 B", "1.5 KiB", "311.9 MiB", "7.5 GiB", "32.0 GiB", "5.0 TiB"],
+    );
   });
 });
