@@ -284,16 +284,19 @@ export class RegionalAlarms extends pulumi.ComponentResource {
     });
     for (const warning of plan.warnings) pulumi.log.warn(warning, this);
     this.alarmNames = {};
-    for (const alarm of plan.alarms) {
+    // What every alarm shares: when it fires and where it tells.
+    const declare = (
+      alarm: AlarmDefinition<pulumi.Input<string>> | MathAlarmDefinition<pulumi.Input<string>>,
+      watched: Pick<
+        aws.cloudwatch.MetricAlarmArgs,
+        "namespace" | "metricName" | "dimensions" | "statistic" | "period" | "metricQueries"
+      >,
+    ) => {
       const resource = new aws.cloudwatch.MetricAlarm(
         alarmName(name, alarm.key),
         {
           alarmDescription: alarm.description,
-          namespace: alarm.namespace,
-          metricName: alarm.metricName,
-          dimensions: alarm.dimensions,
-          statistic: alarm.statistic,
-          period: alarm.periodSeconds,
+          ...watched,
           evaluationPeriods: alarm.evaluationPeriods,
           datapointsToAlarm: alarm.datapointsToAlarm,
           threshold: alarm.threshold,
@@ -306,38 +309,33 @@ export class RegionalAlarms extends pulumi.ComponentResource {
         { parent: this },
       );
       this.alarmNames[alarm.key] = resource.name;
+    };
+    for (const alarm of plan.alarms) {
+      declare(alarm, {
+        namespace: alarm.namespace,
+        metricName: alarm.metricName,
+        dimensions: alarm.dimensions,
+        statistic: alarm.statistic,
+        period: alarm.periodSeconds,
+      });
     }
     for (const alarm of plan.mathAlarms) {
-      const resource = new aws.cloudwatch.MetricAlarm(
-        alarmName(name, alarm.key),
-        {
-          alarmDescription: alarm.description,
-          metricQueries: [
-            ...alarm.metrics.map((m) => ({
-              id: m.id,
-              returnData: false,
-              metric: {
-                namespace: m.namespace,
-                metricName: m.metricName,
-                dimensions: m.dimensions,
-                stat: m.statistic,
-                period: m.periodSeconds,
-              },
-            })),
-            { ...alarm.expression, returnData: true },
-          ],
-          evaluationPeriods: alarm.evaluationPeriods,
-          datapointsToAlarm: alarm.datapointsToAlarm,
-          threshold: alarm.threshold,
-          comparisonOperator: alarm.comparisonOperator,
-          treatMissingData: alarm.treatMissingData,
-          actionsEnabled: alarm.actionsEnabled,
-          alarmActions: [context.topicArn],
-          okActions: [context.topicArn],
-        },
-        { parent: this },
-      );
-      this.alarmNames[alarm.key] = resource.name;
+      declare(alarm, {
+        metricQueries: [
+          ...alarm.metrics.map((m) => ({
+            id: m.id,
+            returnData: false,
+            metric: {
+              namespace: m.namespace,
+              metricName: m.metricName,
+              dimensions: m.dimensions,
+              stat: m.statistic,
+              period: m.periodSeconds,
+            },
+          })),
+          { ...alarm.expression, returnData: true },
+        ],
+      });
     }
     this.registerOutputs({ alarmNames: this.alarmNames });
   }

@@ -130,6 +130,11 @@ export function summariseUtilization(
   return summary;
 }
 
+/** The utilization of a container that ran with nothing measured: no sample, no instance. */
+export function unmeasuredUtilization(): RunUtilization {
+  return summariseUtilization([], { memoryBytes: null, vcpus: null }, null);
+}
+
 /** `8053063680` → `7.5 GiB`: binary units, rounded to one decimal, as the tools print sizes. */
 export function formatBytes(bytes: number): string {
   const units = ["B", "KiB", "MiB", "GiB", "TiB"];

@@ -48,6 +48,12 @@ export const OUTPUTS = {
   dashboardName: "transient-jobs-dev",
 };
 
+/** A GetObject answer whose body is `value` as JSON, for aws-sdk-client-mock. */
+export function objectBody(value: unknown) {
+  const text = JSON.stringify(value);
+  return { Body: { transformToString: async () => text } } as never;
+}
+
 /** An in-process world: output captured, Pulumi answering with `outputs`, real SDK clients
  * (mocked by the tests with aws-sdk-client-mock), a fixed clock and a recorded sleep. */
 export function memoryDeps(

@@ -15,7 +15,8 @@ import { AwsClientStub, mockClient } from "aws-sdk-client-mock";
 import { runMain } from "../../cli/io";
 import { main as runs, utilizationRows } from "../../cli/runs";
 import { INSTANCE_PRODUCT_ATTRIBUTES } from "../../lib/priceList";
-import { memoryDeps, OUTPUTS } from "./support";
+import { unmeasuredUtilization } from "../../launcher/utilization";
+import { memoryDeps, objectBody as body, OUTPUTS } from "./support";
 
 let s3: AwsClientStub<S3Client>;
 let ec2: AwsClientStub<EC2Client>;
@@ -23,11 +24,6 @@ let pricing: AwsClientStub<PricingClient>;
 
 const EU = OUTPUTS.regions["eu-west-1"];
 const GiB = 1024 ** 3;
-
-function body(value: unknown) {
-  const text = JSON.stringify(value);
-  return { Body: { transformToString: async () => text } } as never;
-}
 
 /** A run of the demo job on a t3.medium (2 vCPUs, 4 GiB; Docker sees 3.8 GiB). */
 function run(day: number, utilization: Record<string, unknown> | null) {
@@ -170,15 +166,8 @@ describe("npm run runs: utilization and right-size advice", () => {
   it("says what it could not measure, and an OOM kill", () => {
     assert.deepEqual(
       utilizationRows({
-        ...MEASURED,
-        samples: 0,
-        instanceVcpus: null,
-        peakMemoryBytes: null,
-        meanMemoryBytes: null,
-        peakMemoryPercent: null,
-        meanMemoryPercent: null,
-        meanCpuPercent: null,
-        p95CpuPercent: null,
+        ...unmeasuredUtilization(),
+        instanceMemoryBytes: 4080218931,
         oomKilled: true,
       }),
       [

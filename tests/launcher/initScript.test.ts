@@ -12,6 +12,7 @@ import {
 } from "../../launcher/initScript";
 import { STOP_MARGIN_MINUTES } from "../../launcher/contract";
 import { DEFAULT_GRACE_MINUTES } from "../../launcher/reaper";
+import { unmeasuredUtilization } from "../../launcher/utilization";
 import { initScriptInputFixture } from "../../testing/fixtures";
 import {
   runScript,
@@ -34,19 +35,7 @@ function steps(run: ScriptRun): string[] {
 }
 
 /** The utilization of a container that ran while the stubs gave no figures. */
-const UNMEASURED = {
-  samples: 0,
-  intervalSeconds: 5,
-  instanceMemoryBytes: null,
-  instanceVcpus: null,
-  peakMemoryBytes: null,
-  meanMemoryBytes: null,
-  peakMemoryPercent: null,
-  meanMemoryPercent: null,
-  meanCpuPercent: null,
-  p95CpuPercent: null,
-  oomKilled: null,
-};
+const UNMEASURED = unmeasuredUtilization();
 
 function baseRecord(overrides: Record<string, unknown>): Record<string, unknown> {
   return {

@@ -5,6 +5,7 @@
  */
 import * as assert from "node:assert/strict";
 import type { RunUtilization } from "../../launcher/contract";
+import { unmeasuredUtilization } from "../../launcher/utilization";
 import {
   ADVICE_RUNS,
   rightSizeAdvice,
@@ -33,20 +34,7 @@ const C7I_LARGE: InstanceTypeFacts = {
 };
 
 function utilization(overrides: Partial<RunUtilization>): RunUtilization {
-  return {
-    samples: 100,
-    intervalSeconds: 5,
-    instanceMemoryBytes: null,
-    instanceVcpus: null,
-    peakMemoryBytes: null,
-    meanMemoryBytes: null,
-    peakMemoryPercent: null,
-    meanMemoryPercent: null,
-    meanCpuPercent: null,
-    p95CpuPercent: null,
-    oomKilled: false,
-    ...overrides,
-  };
+  return { ...unmeasuredUtilization(), samples: 100, oomKilled: false, ...overrides };
 }
 
 /** `count` runs on `type`, each peaking at `peakGiB` with a p95 CPU of `p95` % of `vcpus`. */
