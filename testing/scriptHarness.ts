@@ -50,6 +50,8 @@ export interface StubBehaviour {
   stats?: string[];
   /** What `docker info --format '{{.NCPU}} {{.MemTotal}}'` prints, e.g. `2 8053063680`. */
   dockerInfo?: string;
+  /** `docker info --format` takes this many seconds first: a daemon slow to answer the sampler. */
+  dockerInfoSeconds?: number;
   /** What `docker inspect --format '{{.State.OOMKilled}}'` prints. Default nothing. */
   oomKilled?: "true" | "false";
 }
@@ -102,7 +104,11 @@ const STUBS: Record<string, string> = {
 esac`,
   docker: `case "$1" in
   info)
-    if [[ "$2" == --format ]]; then printf '%s\\n' "\${STUB_DOCKER_INFO:-}"; exit 0; fi
+    if [[ "$2" == --format ]]; then
+      if [[ -n "\${STUB_DOCKER_INFO_SECONDS:-}" ]]; then /bin/sleep "$STUB_DOCKER_INFO_SECONDS"; fi
+      printf '%s\\n' "\${STUB_DOCKER_INFO:-}"
+      exit 0
+    fi
     (( $(count docker-info) > \${STUB_DOCKER_INFO_FAILURES:-0} )) || exit 1 ;;
   inspect) printf '%s\\n' "\${STUB_OOM_KILLED:-}" ;;
   stats)
@@ -186,6 +192,7 @@ export class ScriptSandbox {
       STUB_CW_EXIT: stub(behaviour.metricsExit),
       STUB_STATS: (behaviour.stats ?? []).join("\n"),
       STUB_DOCKER_INFO: behaviour.dockerInfo ?? "",
+      STUB_DOCKER_INFO_SECONDS: stub(behaviour.dockerInfoSeconds),
       STUB_OOM_KILLED: behaviour.oomKilled ?? "",
       // The sampler's file goes to the sandbox, not a /tmp that parallel runs share.
       TMPDIR: this.state,

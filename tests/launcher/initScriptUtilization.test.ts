@@ -140,6 +140,17 @@ describe("init script utilization sampling", function () {
     assert.deepEqual(metrics(result).RunOomKilled, { Value: 1, Unit: "Count" });
   });
 
+  it("neither starts nor ends the run later for a sampler still waiting on Docker", async () => {
+    // The sampler's first question takes 4 s; the run, its record and the power-off do not wait.
+    const started = Date.now();
+    const result = await run({ dockerInfoSeconds: 4, oomKilled: "false" });
+    assert.ok(Date.now() - started < 3000, `${Date.now() - started} ms`);
+    assert.equal(result.records[0].status, "succeeded");
+    assert.equal(result.calls.at(-1), "shutdown -h now");
+    const utilization = result.records[0].utilization as Record<string, unknown>;
+    assert.deepEqual([utilization.samples, utilization.instanceMemoryBytes], [0, null]);
+  });
+
   it("records the samples taken when the instance shuts down under the job", async () => {
     const stats = DEMO_STATS.slice(0, 3);
     const behaviour = {
