@@ -56,7 +56,13 @@ const day = (d: Date) => iso(d).slice(0, 10);
  * The Price List Query API (JSON 1.1, `AWSPriceListService.GetProducts`), answering with the
  * fixture's on-demand prices as Price List products: moto has no Pricing service.
  */
-async function startPricingStub(): Promise<{ endpoint: string; close(): Promise<void> }> {
+async function startPricingStub(): Promise<{
+  endpoint: string;
+  /** The instance types asked about, in order, with the X-Amz-Target of each request. */
+  asked: string[];
+  close(): Promise<void>;
+}> {
+  const asked: string[] = [];
   const server = http.createServer((req, res) => {
     let body = "";
     req.on("data", (c: Buffer) => (body += c.toString()));
@@ -66,6 +72,7 @@ async function startPricingStub(): Promise<{ endpoint: string; close(): Promise<
         Value: string;
       }>;
       const type = filters.find((f) => f.Field === "instanceType")?.Value ?? "";
+      asked.push(`${String(req.headers["x-amz-target"])} ${type}`);
       const usd = PRICES_FIXTURE.onDemandUsdPerHour?.[type];
       const product = {
         product: { attributes: { ...INSTANCE_PRODUCT_ATTRIBUTES, instanceType: type } },
@@ -93,6 +100,7 @@ async function startPricingStub(): Promise<{ endpoint: string; close(): Promise<
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   return {
     endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    asked,
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
 }
@@ -395,6 +403,12 @@ describe("the compiled CLIs against moto", function () {
       run.stdout.trimEnd().split("\n").at(-1),
       "Right-size advice for job pi in eu-west-1: peak memory 4% and p95 CPU 100% of m7i.large (8.0 GiB, 2 vCPUs) over the last 2 runs: m7i.large is the cheapest m7i type that fits",
     );
+    // Every m7i type moto's EC2 describes was priced through the Price List.
+    assert.ok(
+      pricing.asked.includes("AWSPriceListService.GetProducts m7i.large"),
+      String(pricing.asked),
+    );
+    assert.ok(pricing.asked.includes("AWSPriceListService.GetProducts m7i.8xlarge"));
   });
 
   it("runs show: prints a failed run with its exit code and log location", async () => {
