@@ -154,6 +154,11 @@ export interface JobConfig {
   /** Regions this job runs in; default: every region of the stack. */
   regions?: string[];
   retry: RetryConfig;
+  /**
+   * The job's memory alarm fires when a run's container peaks above this % of its instance's
+   * memory, or the kernel's OOM killer struck it (components/regionalAlarms.ts).
+   */
+  memoryAlarmPercent: number;
 }
 
 /** Where run outcomes are sent. */
@@ -185,6 +190,10 @@ export class StackConfigError extends Error {
     this.name = "StackConfigError";
   }
 }
+
+/** Bounds of `memoryAlarmPercent`, in % of an instance's memory. */
+export const MIN_MEMORY_ALARM_PERCENT = 50;
+export const MAX_MEMORY_ALARM_PERCENT = 99;
 
 /** Architecture of an EC2 instance type: Graviton families carry a `g` after the generation. */
 export function instanceArchitecture(instanceType: string): Architecture {
@@ -478,6 +487,15 @@ const jobSchema = z.strictObject({
       maximumEventAgeSeconds: z.number().int().min(60).max(86400).default(3600),
     })
     .default({ maximumRetryAttempts: 3, maximumEventAgeSeconds: 3600 }),
+  memoryAlarmPercent: z
+    .number()
+    .int()
+    .min(MIN_MEMORY_ALARM_PERCENT)
+    .max(
+      MAX_MEMORY_ALARM_PERCENT,
+      `must be at most ${MAX_MEMORY_ALARM_PERCENT}: the alarm counts an OOM kill as 100 %, which must be above it`,
+    )
+    .default(90),
 });
 
 const stackSchema = z.strictObject({

@@ -4,10 +4,13 @@
  * turns errors into messages and exit codes.
  */
 import { CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
+import { EC2Client } from "@aws-sdk/client-ec2";
 import { LambdaClient } from "@aws-sdk/client-lambda";
+import { PricingClient } from "@aws-sdk/client-pricing";
 import { S3Client } from "@aws-sdk/client-s3";
 import { CliError, UsageError } from "./args";
 import { PulumiRunner, spawnPulumi } from "./stackOutputs";
+import { PRICING_PROVIDER_REGION } from "../lib/priceList";
 
 /** Where a tool writes: lines to stdout and stderr. */
 export interface Io {
@@ -22,6 +25,9 @@ export interface CliDeps {
   s3(region: string): Pick<S3Client, "send">;
   lambda(region: string): Pick<LambdaClient, "send">;
   logs(region: string): Pick<CloudWatchLogsClient, "send">;
+  ec2(region: string): Pick<EC2Client, "send">;
+  /** The Price List Query API, served from a few regions only (lib/priceList.ts). */
+  pricing(): Pick<PricingClient, "send">;
   now(): Date;
   sleep(ms: number): Promise<void>;
 }
@@ -42,6 +48,8 @@ export function defaultDeps(): CliDeps {
     s3: (region) => client(`s3:${region}`, () => new S3Client({ region })),
     lambda: (region) => client(`lambda:${region}`, () => new LambdaClient({ region })),
     logs: (region) => client(`logs:${region}`, () => new CloudWatchLogsClient({ region })),
+    ec2: (region) => client(`ec2:${region}`, () => new EC2Client({ region })),
+    pricing: () => client("pricing", () => new PricingClient({ region: PRICING_PROVIDER_REGION })),
     now: () => new Date(),
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
   };

@@ -4,10 +4,14 @@
  * cost sums per region and month. `npm run runs -- show <run-id>` prints one run and where its
  * logs are.
  */
+import type { RunUtilization } from "../launcher/contract";
 import { formatUsd } from "../launcher/prices";
+import type { Advice } from "../launcher/rightSizing";
+import { formatBytes } from "../launcher/utilization";
 import { logsConsoleUrl } from "../launcher/telemetry";
 import { CommandSpec, COMMON_FLAGS, formatHelp, parseArgs, UsageError, CliError } from "./args";
 import { CliDeps, formatDuration, formatTable, Main, runAsProcess } from "./io";
+import { adviseFromAws } from "./instanceAdvice";
 import { FoundRun, listRunIds, mapLimited, parseRunId, readRecord } from "./runRecords";
 import { readStackOutputs, selectRegions, stackFlag, StackOutputs } from "./stackOutputs";
 
@@ -55,6 +59,8 @@ export const RUNS_SPEC: CommandSpec = {
     "",
     "A run appears when it ends (its instance writes the record just before powering off).",
     "Costs are estimates from AWS's prices at launch; n/a: no price was found. ~ marks one computed here.",
+    "With --job, the list ends with right-size advice per region from the runs' memory and CPU,",
+    "EC2's instance types (DescribeInstanceTypes) and on-demand prices (AWS Price List).",
     "exit status: 0 listed or shown, 1 AWS/Pulumi error or run not found, 2 bad command line",
   ],
 };
@@ -111,6 +117,58 @@ function scheduledText(run: FoundRun): string {
   return time.replace(/:\d{2}(\.\d{3})?Z$/, "").replace("T", " ");
 }
 
+/** The `memory` and `cpu` lines of `show` for a run's utilization. */
+export function utilizationRows(u: RunUtilization): Array<[string, string]> {
+  const share = (percent: number | null) => (percent === null ? "" : ` (${percent}%)`);
+  const of = u.instanceMemoryBytes === null ? "" : ` of ${formatBytes(u.instanceMemoryBytes)}`;
+  const memory =
+    u.peakMemoryBytes === null || u.meanMemoryBytes === null
+      ? "not sampled"
+      : `peak ${formatBytes(u.peakMemoryBytes)}${share(u.peakMemoryPercent)}, mean ${formatBytes(u.meanMemoryBytes)}${share(u.meanMemoryPercent)}${of}`;
+  const oom =
+    u.oomKilled === true
+      ? "; OOM-killed"
+      : u.oomKilled === false
+        ? "; not OOM-killed"
+        : "; OOM kill not known";
+  const vcpus = u.instanceVcpus === null ? "the vCPUs" : `${u.instanceVcpus} vCPUs`;
+  const cpu =
+    u.meanCpuPercent === null || u.p95CpuPercent === null
+      ? "not sampled"
+      : `mean ${u.meanCpuPercent}%, p95 ${u.p95CpuPercent}% of ${vcpus}`;
+  return [
+    ["memory", `${memory}${oom}`],
+    ["cpu", `${cpu}; ${u.samples} sample(s), one every ${u.intervalSeconds} s or so`],
+  ];
+}
+
+/**
+ * Right-size advice per region for `job`'s runs (newest first): one line each. An AWS error
+ * (e.g. a missing `pricing:GetProducts` permission) becomes the region's line, not a failure:
+ * the list is still worth having.
+ */
+async function adviceByRegion(
+  deps: CliDeps,
+  job: string,
+  runs: FoundRun[],
+): Promise<Array<{ region: string; advice?: Advice; error?: string }>> {
+  const regions = [...new Set(runs.map((r) => r.region))].sort();
+  return Promise.all(
+    regions.map(async (region) => {
+      try {
+        const mine = runs.filter((r) => r.region === region && r.record.job === job);
+        return {
+          region,
+          advice: await adviseFromAws(deps.ec2(region), deps.pricing(), region, mine),
+        };
+      } catch (error) {
+        const { name, message } = error as Error;
+        return { region, error: `no advice: ${name}: ${message}` };
+      }
+    }),
+  );
+}
+
 /** Lists the runs; returns the exit status. */
 async function listRuns(
   deps: CliDeps,
@@ -149,6 +207,7 @@ async function listRuns(
     await mapLimited(listed, 8, (r) => readRecord(deps.s3(r.region), r.region, r.bucket, r.runId))
   ).filter((r): r is FoundRun => r !== undefined);
   const sums = costSums(runs);
+  const advice = job !== undefined && runs.length > 0 ? await adviceByRegion(deps, job, runs) : [];
 
   if (flags.json) {
     deps.io.out(
@@ -164,6 +223,7 @@ async function listRuns(
             ...r.record,
           })),
           costs: sums,
+          ...(job !== undefined ? { advice } : {}),
         },
         null,
         2,
@@ -219,6 +279,10 @@ async function listRuns(
   deps.io.out(
     "Between runs nothing runs: the idle cost is storage only (results, run records, images, logs).",
   );
+  for (const { region, advice: found, error } of advice) {
+    deps.io.out("");
+    deps.io.out(`Right-size advice for job ${job} in ${region}: ${found?.text ?? error}`);
+  }
   return 0;
 }
 
@@ -304,6 +368,7 @@ async function showRun(
       record.imageDigest ? `${record.imageUri} (${record.imageDigest})` : (record.imageUri ?? "-"),
     ],
     ...(record.summary ? ([["result", record.summary]] as Array<[string, string]>) : []),
+    ...(record.utilization ? utilizationRows(record.utilization) : []),
     ...(record.deadline ? ([["deadline", record.deadline]] as Array<[string, string]>) : []),
     ["record", `s3://${run.bucket}/${run.key}`],
     [

@@ -30,7 +30,8 @@ interface Widget {
 
 /**
  * The dashboard of one environment, all regions: per job a row with runs per status, run
- * duration, launches by instance type and purchase option, launch attempts and estimated cost;
+ * duration, launches by instance type and purchase option, launch attempts and estimated cost,
+ * and a row with each run's peak memory and mean CPU (% of its instance);
  * then per region the launcher's invocations and errors, dead letters and reaped instances.
  */
 export function dashboardBody(environment: string, regions: DashboardRegion[]): string {
@@ -130,6 +131,22 @@ export function dashboardBody(environment: string, regions: DashboardRegion[]): 
         view: "bar",
         period: 86400,
       }),
+    ]);
+    // How big a machine the job needs: what its runs used of their instances (init script).
+    const percentAxis = { yAxis: { left: { min: 0, max: 100 } } };
+    row(5, [
+      metric(
+        `${job}: peak memory per run (% of the instance's)`,
+        12,
+        perRegion(METRICS.peakMemoryPercent, { stat: "Maximum" }),
+        { stat: "Maximum", period: 300, ...percentAxis },
+      ),
+      metric(
+        `${job}: mean CPU per run (% of the instance's vCPUs)`,
+        12,
+        perRegion(METRICS.meanCpuPercent, { stat: "Maximum" }),
+        { stat: "Maximum", period: 300, ...percentAxis },
+      ),
     ]);
   }
 

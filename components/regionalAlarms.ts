@@ -75,6 +75,74 @@ export interface AlarmDefinition<N = string> {
   actionsEnabled: boolean;
 }
 
+/** One metric a metric-math alarm reads: `m1`, `m2`, … in its expression. */
+export interface AlarmMetric<N = string> {
+  id: string;
+  namespace: string;
+  metricName: string;
+  dimensions: Record<string, string | N>;
+  statistic: "Maximum";
+  periodSeconds: number;
+}
+
+/**
+ * An alarm on a metric-math expression of several metrics (PutMetricAlarm's `Metrics`): the
+ * alarm watches the expression, the one query with `ReturnData` true; the namespace, metric,
+ * dimensions, period and statistic go in the queries, never beside them
+ * (https://docs.aws.amazon.com/sdk-for-kotlin/api/latest/cloudwatch/aws.sdk.kotlin.services.cloudwatch.model/-put-metric-alarm-request/metrics.html,
+ * https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/using-metric-math.html).
+ */
+export interface MathAlarmDefinition<N = string> {
+  key: string;
+  description: string;
+  metrics: AlarmMetric<N>[];
+  /** The watched expression: its id, a label and the metric math. */
+  expression: { id: string; label: string; expression: string };
+  evaluationPeriods: number;
+  datapointsToAlarm: number;
+  threshold: number;
+  comparisonOperator: "GreaterThanThreshold";
+  treatMissingData: "notBreaching";
+  actionsEnabled: boolean;
+}
+
+/**
+ * A job's memory alarm: a run's peak memory above `memoryAlarmPercent` of its instance, or an OOM
+ * kill, which counts as 100 % (so the threshold is at most 99). `FILL(…, 0)`: a run with only
+ * one of the two figures (an OOM kill before the first sample) still counts.
+ */
+export function memoryAlarm<N>(
+  environment: string,
+  region: string,
+  job: Pick<JobConfig, "name" | "memoryAlarmPercent">,
+): MathAlarmDefinition<N> {
+  const dimensions = { Environment: environment, Region: region, Job: job.name };
+  const metric = (id: string, metricName: string): AlarmMetric<N> => ({
+    id,
+    namespace: METRIC_NAMESPACE,
+    metricName,
+    dimensions,
+    statistic: "Maximum",
+    periodSeconds: 300,
+  });
+  return {
+    key: jobAlarmKeys(job.name).memory,
+    description: `transient-jobs ${environment} ${region}: a run of job ${job.name} used more than ${job.memoryAlarmPercent}% of its instance's memory, or the kernel's OOM killer ended its container. \`npm run runs -- show <run id>\` has the figures; \`npm run runs -- --job ${job.name}\` advises an instance type.`,
+    metrics: [metric("peak", METRICS.peakMemoryPercent), metric("oom", METRICS.oomKilled)],
+    expression: {
+      id: "memory",
+      label: "peak memory % (an OOM kill counts as 100)",
+      expression: "MAX([FILL(peak, 0), FILL(oom, 0) * 100])",
+    },
+    evaluationPeriods: 1,
+    datapointsToAlarm: 1,
+    threshold: job.memoryAlarmPercent,
+    comparisonOperator: "GreaterThanThreshold",
+    treatMissingData: "notBreaching",
+    actionsEnabled: true,
+  };
+}
+
 /** What the alarms of one region watch. */
 export interface RegionalAlarmInputs<N = string> {
   environment: string;
@@ -90,6 +158,8 @@ export interface RegionalAlarmInputs<N = string> {
 /** Why a job gets no missed-run alarm, if it does not. */
 export interface RegionalAlarmPlan<N = string> {
   alarms: AlarmDefinition<N>[];
+  /** The alarms on metric math: per job, {@link memoryAlarm}. */
+  mathAlarms: MathAlarmDefinition<N>[];
   /** One line per job without a missed-run alarm, naming the reason. */
   warnings: string[];
 }
@@ -140,6 +210,7 @@ export function regionalAlarms<N>(inputs: RegionalAlarmInputs<N>): RegionalAlarm
     },
   ];
   const warnings: string[] = [];
+  const mathAlarms = inputs.jobs.map(({ job }) => memoryAlarm<N>(environment, region, job));
   for (const { job, deadLetterQueueName } of inputs.jobs) {
     const jobDims = { Environment: environment, Region: region, Job: job.name };
     alarms.push({
@@ -183,7 +254,7 @@ export function regionalAlarms<N>(inputs: RegionalAlarmInputs<N>): RegionalAlarm
       actionsEnabled: inputs.enabled,
     });
   }
-  return { alarms, warnings };
+  return { alarms, mathAlarms, warnings };
 }
 
 /** Arguments of {@link RegionalAlarms}. */
@@ -213,16 +284,19 @@ export class RegionalAlarms extends pulumi.ComponentResource {
     });
     for (const warning of plan.warnings) pulumi.log.warn(warning, this);
     this.alarmNames = {};
-    for (const alarm of plan.alarms) {
+    // What every alarm shares: when it fires and where it tells.
+    const declare = (
+      alarm: AlarmDefinition<pulumi.Input<string>> | MathAlarmDefinition<pulumi.Input<string>>,
+      watched: Pick<
+        aws.cloudwatch.MetricAlarmArgs,
+        "namespace" | "metricName" | "dimensions" | "statistic" | "period" | "metricQueries"
+      >,
+    ) => {
       const resource = new aws.cloudwatch.MetricAlarm(
         alarmName(name, alarm.key),
         {
           alarmDescription: alarm.description,
-          namespace: alarm.namespace,
-          metricName: alarm.metricName,
-          dimensions: alarm.dimensions,
-          statistic: alarm.statistic,
-          period: alarm.periodSeconds,
+          ...watched,
           evaluationPeriods: alarm.evaluationPeriods,
           datapointsToAlarm: alarm.datapointsToAlarm,
           threshold: alarm.threshold,
@@ -235,6 +309,33 @@ export class RegionalAlarms extends pulumi.ComponentResource {
         { parent: this },
       );
       this.alarmNames[alarm.key] = resource.name;
+    };
+    for (const alarm of plan.alarms) {
+      declare(alarm, {
+        namespace: alarm.namespace,
+        metricName: alarm.metricName,
+        dimensions: alarm.dimensions,
+        statistic: alarm.statistic,
+        period: alarm.periodSeconds,
+      });
+    }
+    for (const alarm of plan.mathAlarms) {
+      declare(alarm, {
+        metricQueries: [
+          ...alarm.metrics.map((m) => ({
+            id: m.id,
+            returnData: false,
+            metric: {
+              namespace: m.namespace,
+              metricName: m.metricName,
+              dimensions: m.dimensions,
+              stat: m.statistic,
+              period: m.periodSeconds,
+            },
+          })),
+          { ...alarm.expression, returnData: true },
+        ],
+      });
     }
     this.registerOutputs({ alarmNames: this.alarmNames });
   }

@@ -49,8 +49,9 @@ export const RESERVED_PARAMETER_NAMES: readonly string[] = [
  * record, put the metrics and notify while Docker and the network are still up: at the backstop's
  * `shutdown -h`, systemd stops Docker and the network, and the script, run by cloud-init's final
  * stage, is not waited for. The margin covers the worst case, every call at its timeout: `docker
- * stop` (the grace plus 30 s) and `docker wait` 30 s, `docker logs` 20 s, the record 3 x 60 s plus
- * 15 s of retry waits, metrics 30 s, SNS 30 s; 395 s in all, under 7 minutes.
+ * stop` (the grace plus 30 s) and `docker wait` 30 s, `docker logs` 20 s, `docker inspect` (the
+ * OOM question) 10 s, the record 3 x 60 s plus 15 s of retry waits, metrics 30 s, SNS 30 s; 405 s
+ * in all, under 7 minutes.
  * https://www.freedesktop.org/software/systemd/man/latest/shutdown.html
  * https://docs.cloud-init.io/en/latest/explanation/boot.html
  */
@@ -169,6 +170,8 @@ export interface RunRecord {
   logGroup?: string;
   logStream?: string;
   summary?: string | null;
+  /** How much of the instance the job's container used; absent when it never ran. */
+  utilization?: RunUtilization | null;
   deadline?: string;
   reapedAt?: string;
   /** A run requested with `npm run launch`. */
@@ -178,6 +181,37 @@ export interface RunRecord {
   /** The runs that kept a skipped run from starting (run ids, or instance ids without one). */
   liveRuns?: string[];
 }
+
+/**
+ * What the init script measured of a run's container (`docker stats` every
+ * `UTILIZATION_SAMPLE_SECONDS`) and of the instance (`docker info`). A figure it could not
+ * measure is null: no sample (a container that ended within the first interval), or an instance
+ * whose memory or vCPUs Docker did not report.
+ */
+export interface RunUtilization {
+  /** `docker stats` samples taken while the container ran. */
+  samples: number;
+  /** Seconds between samples (each `docker stats --no-stream` adds its own second or two). */
+  intervalSeconds: number;
+  /** The instance's memory as the kernel reports it (Docker's `MemTotal`), in bytes. */
+  instanceMemoryBytes: number | null;
+  /** The instance's vCPUs (Docker's `NCPU`). */
+  instanceVcpus: number | null;
+  /** Highest sampled memory use of the container (page cache excluded, as Docker counts it). */
+  peakMemoryBytes: number | null;
+  meanMemoryBytes: number | null;
+  /** Peak and mean memory as a percentage of `instanceMemoryBytes`, two decimals. */
+  peakMemoryPercent: number | null;
+  meanMemoryPercent: number | null;
+  /** Mean and 95th-percentile (nearest rank) CPU as a percentage of all the instance's vCPUs. */
+  meanCpuPercent: number | null;
+  p95CpuPercent: number | null;
+  /** Docker's `State.OOMKilled`: the kernel's OOM killer ended a process of the container. */
+  oomKilled: boolean | null;
+}
+
+/** Seconds between two utilization samples of a running container. */
+export const UTILIZATION_SAMPLE_SECONDS = 5;
 
 /** Tag keys the launcher writes on every instance and volume; the reaper and the CLIs read them. */
 export const TAGS = {

@@ -11,6 +11,7 @@
 import { InvalidLaunchSpecError } from "./errors";
 import { INSTANCE_OVERHEAD_SECONDS } from "./prices";
 import { logsConsoleUrl, METRIC_NAMESPACE, notificationSubject } from "./telemetry";
+import { UTILIZATION_FUNCTIONS } from "./utilization";
 import {
   JOB_NAME_PATTERN,
   JOB_NAME_RULE,
@@ -20,6 +21,7 @@ import {
   RESERVED_PARAMETER_NAMES,
   RUN_RECORDS,
   STOP_MARGIN_MINUTES,
+  UTILIZATION_SAMPLE_SECONDS,
   type JobLaunchSpec,
 } from "./contract";
 
@@ -331,6 +333,7 @@ export function renderInitScript(input: InitScriptInput): string {
     ["METRIC_NAMESPACE", METRIC_NAMESPACE],
     ["VOLUME_MICRO_USD_PER_HOUR", volumePrice],
     ["OVERHEAD_SECONDS", INSTANCE_OVERHEAD_SECONDS],
+    ["UTILIZATION_SAMPLE_SECONDS", UTILIZATION_SAMPLE_SECONDS],
   ];
 
   const script = [
@@ -347,12 +350,9 @@ export function renderInitScript(input: InitScriptInput): string {
     ),
     priceTable(input.instancePrices),
     "",
-    FUNCTIONS,
-    MAIN_BEFORE_RUN,
-    RUN_COMMAND_HEAD,
+    ...STATIC_BEFORE_PARAMETERS,
     ...parameterArguments(input.parameters),
-    RUN_COMMAND_TAIL,
-    MAIN_AFTER_RUN,
+    ...STATIC_AFTER_PARAMETERS,
   ].join("\n");
 
   const bytes = Buffer.byteLength(script, "utf8");
@@ -547,7 +547,7 @@ measure() {
 }
 
 run_record() {
-  printf '{"runId":%s,"job":%s,"environment":%s,"region":%s,"status":%s,"phase":%s,"exitCode":%s,"message":%s,"scheduledTime":%s,"startedAt":%s,"endedAt":%s,"durationSeconds":%s,"instanceId":%s,"instanceType":%s,"purchaseOption":%s,"availabilityZone":%s,"estimatedCostUsd":%s,"imageUri":%s,"imageDigest":%s,"logGroup":%s,"logStream":%s,"summary":%s}\n' \
+  printf '{"runId":%s,"job":%s,"environment":%s,"region":%s,"status":%s,"phase":%s,"exitCode":%s,"message":%s,"scheduledTime":%s,"startedAt":%s,"endedAt":%s,"durationSeconds":%s,"instanceId":%s,"instanceType":%s,"purchaseOption":%s,"availabilityZone":%s,"estimatedCostUsd":%s,"imageUri":%s,"imageDigest":%s,"logGroup":%s,"logStream":%s,"summary":%s,"utilization":%s}\n' \
     "$(json_string "$RUN_ID")" "$(json_string "$JOB")" "$(json_string "$ENVIRONMENT")" \
     "$(json_string "$REGION")" "$(json_string "$status")" "$(json_string "$phase")" \
     "$exit_code" "$(json_string "$message")" "$(json_string "$SCHEDULED_TIME")" \
@@ -555,7 +555,8 @@ run_record() {
     "$(json_or_null "$instance_id")" "$(json_or_null "$instance_type")" \
     "$(json_or_null "$purchase_option")" "$(json_or_null "$availability_zone")" \
     "$estimated_cost" "$(json_string "$IMAGE_URI")" "$(json_or_null "$image_digest")" \
-    "$(json_string "$LOG_GROUP")" "$(json_string "$RUN_ID")" "$(json_or_null "$summary")"
+    "$(json_string "$LOG_GROUP")" "$(json_string "$RUN_ID")" "$(json_or_null "$summary")" \
+    "$utilization"
 }
 
 put_record() {
@@ -583,6 +584,7 @@ put_metrics() {
   if [[ $estimated_cost != null ]]; then
     data+=",$(metric RunEstimatedCostUsd "$estimated_cost" None)"
   fi
+  data+=$(utilization_metrics)
   timeout 30 aws cloudwatch put-metric-data --region "$REGION" --namespace "$METRIC_NAMESPACE" \
     --metric-data "[$data]" >/dev/null
 }
@@ -632,6 +634,7 @@ finish() {
   ended_at=$(now)
   if [[ -z $started_at ]]; then started_at=$ended_at; fi
   measure
+  summarise_utilization quick
   if [[ -z $message ]]; then message="the init script exited with status $code during $phase"; fi
   log "run $status: $message"
   retry 3 "writing the run record" put_record || log "the run record could not be written"
@@ -697,7 +700,8 @@ image_digest=$(docker image inspect --format '{{index .RepoDigests 0}}' "$IMAGE_
   sed -n 's/.*@//p') || image_digest=''
 
 phase=run
-past_stop && out_of_time "the stop time came before the job could start"`;
+past_stop && out_of_time "the stop time came before the job could start"
+start_sampler`;
 
 // mode=non-blocking: in the default blocking mode a slow or unreachable CloudWatch Logs blocks the
 // job's writes to stdout; a bounded buffer drops lines instead.
@@ -737,6 +741,7 @@ if ((exit_code == 137)) && past_stop; then
   [[ $exit_code =~ ^[0-9]+$ ]] || exit_code=null
   message="still running $STOP_MARGIN_MINUTES min before the deadline: stopped, exit status $exit_code"
 fi
+summarise_utilization
 
 # The job's last output line (Docker keeps a local copy of awslogs output), for the notification.
 summary=$(timeout 20 docker logs --tail 1 "tj-$RUN_ID" 2>&1 | tr -d '
@@ -757,4 +762,31 @@ summary=$(printf '%.200s' "$summary")
     message="the job exited with status $exit_code"
     ;;
 esac
+# A container the OOM killer ended (or one killed by SIGKILL) says so, with the memory it had.
+if [[ $status != timed-out ]] && [[ $oom_killed == true && $exit_code != 0 || $exit_code == 137 ]]; then
+  message=$(memory_message)
+fi
 `;
+
+/**
+ * `script` without its comment lines, but for shellcheck's directives: the comments are for the
+ * readers of this file, and each byte of the rendered copy is one less for the job's parameters
+ * in EC2's 16 KB of user data. No line of the static parts that starts with `#` is inside a
+ * quoted string or here-document, so none is code.
+ */
+export function withoutComments(script: string): string {
+  return script
+    .split("\n")
+    .filter((line) => !/^\s*#(?! shellcheck )/.test(line) && line.trim() !== "")
+    .map((line) => line.trimStart())
+    .join("\n");
+}
+
+// The static parts as the script carries them, computed once.
+const STATIC_BEFORE_PARAMETERS = [
+  FUNCTIONS,
+  UTILIZATION_FUNCTIONS,
+  MAIN_BEFORE_RUN,
+  RUN_COMMAND_HEAD,
+].map(withoutComments);
+const STATIC_AFTER_PARAMETERS = [RUN_COMMAND_TAIL, MAIN_AFTER_RUN].map(withoutComments);

@@ -25,6 +25,12 @@ export const METRICS = {
   launches: "Launches",
   /** RunInstances calls one launch took, capacity fallbacks and retries included (launcher). */
   attempts: "LaunchAttempts",
+  /** Highest sampled memory use of a run's container, % of the instance's memory (init script). */
+  peakMemoryPercent: "RunPeakMemoryPercent",
+  /** Mean CPU of a run's container, % of all the instance's vCPUs (init script). */
+  meanCpuPercent: "RunMeanCpuPercent",
+  /** 1 when the kernel's OOM killer ended a process of the run's container, else 0 (init script). */
+  oomKilled: "RunOomKilled",
   /** Instances terminated past their deadline; dimensions Environment and Region (reaper). */
   reaped: "InstancesReaped",
 } as const;

@@ -402,6 +402,7 @@ export function jobAlarmKeys(job: string) {
     failed: `${job}-failed`,
     deadLetters: `${job}-dead-letters`,
     missedRun: `${job}-missed-run`,
+    memory: `${job}-memory`,
   };
 }
 

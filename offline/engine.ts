@@ -457,6 +457,69 @@ function mockPriceListProduct(inputs: ProductInputs, region: string): Record<str
   };
 }
 
+/** A metric query of `aws.cloudwatch.MetricAlarm`'s `metricQueries`, as the mock receives it. */
+interface MetricQueryInputs {
+  id?: string;
+  expression?: string;
+  returnData?: boolean;
+  metric?: { metricName?: string; namespace?: string; period?: number; stat?: string };
+}
+
+/**
+ * Why PutMetricAlarm would refuse an alarm's metric settings, or undefined. An alarm names one
+ * metric (`metricName`, `namespace`, `period`, `statistic`) or has `Metrics` (metric math), never
+ * both; of its queries (at most 20: 10 metrics, 10 expressions) exactly one returns data, the
+ * watched one; ids start with a lower-case letter and are unique; an expression uses only the
+ * ids of the alarm's queries
+ * (https://docs.aws.amazon.com/sdk-for-kotlin/api/latest/cloudwatch/aws.sdk.kotlin.services.cloudwatch.model/-put-metric-alarm-request/metrics.html,
+ * https://boto3.amazonaws.com/v1/documentation/api/1.33.7/reference/services/cloudwatch/alarm/metrics.html,
+ * https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/using-metric-math.html).
+ */
+export function metricAlarmProblem(inputs: Record<string, unknown>): string | undefined {
+  const queries = inputs.metricQueries as MetricQueryInputs[] | undefined;
+  const single = ["metricName", "namespace", "period", "statistic", "extendedStatistic"].filter(
+    (key) => inputs[key] !== undefined,
+  );
+  if (!queries || queries.length === 0) {
+    return inputs.metricName === undefined
+      ? "ValidationError: you must specify either MetricName or a Metrics array"
+      : undefined;
+  }
+  if (single.length > 0) {
+    return `ValidationError: with Metrics, ${single.join(", ")} cannot be set on the alarm itself`;
+  }
+  const withMetric = queries.filter((q) => q.metric !== undefined);
+  const withExpression = queries.filter((q) => q.expression !== undefined);
+  if (queries.length > 20 || withMetric.length > 10 || withExpression.length > 10) {
+    return `ValidationError: ${queries.length} queries (${withMetric.length} metrics, ${withExpression.length} expressions); at most 20, 10 of each`;
+  }
+  const ids = queries.map((q) => q.id ?? "");
+  for (const id of ids) {
+    if (!/^[a-z][A-Za-z0-9_]*$/.test(id)) {
+      return `ValidationError: query id "${id}" must start with a lower-case letter and hold only letters, digits and _`;
+    }
+  }
+  if (new Set(ids).size !== ids.length) return "ValidationError: query ids must be unique";
+  for (const query of queries) {
+    if ((query.metric === undefined) === (query.expression === undefined)) {
+      return `ValidationError: query "${query.id}" must have exactly one of MetricStat and Expression`;
+    }
+    if (query.metric && (!query.metric.metricName || !query.metric.period || !query.metric.stat)) {
+      return `ValidationError: query "${query.id}" needs a metric name, period and stat`;
+    }
+    for (const name of query.expression?.match(/\b[a-z][A-Za-z0-9_]*\b(?!\s*\()/g) ?? []) {
+      if (!ids.includes(name)) {
+        return `ValidationError: expression "${query.expression}" of query "${query.id}" uses "${name}", which is not the id of a query of the alarm`;
+      }
+    }
+  }
+  const watched = queries.filter((q) => q.returnData !== false);
+  if (watched.length !== 1) {
+    return `ValidationError: exactly one query must have ReturnData true (the one the alarm watches), not ${watched.length}`;
+  }
+  return undefined;
+}
+
 /** Deterministic answers for the data sources the program calls, per region. */
 export function callResult(
   token: string,
@@ -578,6 +641,10 @@ export async function evaluateProgram(
         return { id, state: { ...inputs, __region: region } };
       }
       const region = regionOf(args.provider) ?? "mock-region";
+      if (args.type === "aws:cloudwatch/metricAlarm:MetricAlarm") {
+        const refused = metricAlarmProblem(args.inputs);
+        if (refused) throw new Error(`creating CloudWatch Metric Alarm (${args.name}): ${refused}`);
+      }
       const { field, physical, problem } = physicalNameOf(args.type, args.name, inputs);
       if (problem) nameProblems.push(problem);
       const state = {

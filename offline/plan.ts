@@ -5,6 +5,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { readStackConfig, StackConfig, StackConfigError } from "../config";
+import { METRICS } from "../launcher/telemetry";
 import {
   dstWarningsForYear,
   formatDstWarning,
@@ -108,6 +109,34 @@ function ancestors(
   return chain;
 }
 
+/**
+ * What a metric-math alarm watches, in one line: `<expression> > 90, peak = RunPeakMemoryPercent
+ * (Maximum, 300 s), …`; undefined for an alarm on one metric (its name says enough).
+ */
+export function mathAlarmText(alarm: RecordedResource): string | undefined {
+  const queries = alarm.inputs.metricQueries as
+    | Array<{
+        id: string;
+        expression?: string;
+        returnData?: boolean;
+        metric?: { metricName: string; stat: string; period: number };
+      }>
+    | undefined;
+  const watched = queries?.find((q) => q.returnData !== false && q.expression);
+  if (!queries || !watched) return undefined;
+  const operators: Record<string, string> = {
+    GreaterThanThreshold: ">",
+    GreaterThanOrEqualToThreshold: ">=",
+    LessThanThreshold: "<",
+    LessThanOrEqualToThreshold: "<=",
+  };
+  const metrics = queries
+    .filter((q) => q.metric)
+    .map((q) => `${q.id} = ${q.metric!.metricName} (${q.metric!.stat}, ${q.metric!.period} s)`);
+  const operator = operators[String(alarm.inputs.comparisonOperator)] ?? "?";
+  return `${watched.expression} ${operator} ${String(alarm.inputs.threshold)}; ${metrics.join(", ")}`;
+}
+
 /** Renders the plan text for a config and the resources its evaluation recorded. */
 export function renderPlan(config: StackConfig, resources: RecordedResource[], now: Date): string {
   const byUrn = new Map(resources.map((r) => [r.urn, r]));
@@ -171,6 +200,19 @@ export function renderPlan(config: StackConfig, resources: RecordedResource[], n
         line(4, `warning: ${formatDstWarning(job.name, expression, job.timezone, warning)}`);
       }
       resourcesOfJob.forEach((r) => line(4, show(r)));
+      // The job's alarms belong to the region's RegionalAlarms; those on metric math say what
+      // they compute, with the metrics the runs publish.
+      for (const alarm of inRegion.filter(
+        (r) =>
+          r.type === "aws:cloudwatch/metricAlarm:MetricAlarm" &&
+          r.name.endsWith(`-alarms-${job.name}-memory`),
+      )) {
+        line(4, `alarm ${alarm.name}: ${mathAlarmText(alarm) ?? "one metric"}`);
+      }
+      line(
+        4,
+        `metrics per run: ${[METRICS.duration, METRICS.cost, METRICS.peakMemoryPercent, METRICS.meanCpuPercent, METRICS.oomKilled].join(", ")} (on the dashboard)`,
+      );
     }
   }
   // Whatever belongs to no region (the environment's dashboard) is listed too, so the count in

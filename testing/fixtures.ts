@@ -87,3 +87,18 @@ export function ec2Error(name: string, message: string, status = 400): EC2Servic
     $metadata: { httpStatusCode: status },
   });
 }
+
+/** What Docker reports of an m7i.large (the script harness's IMDS type): 2 vCPUs, 7.5 GiB. */
+export const M7I_LARGE_DOCKER_INFO = "2 8053063680";
+
+/**
+ * The demo job (Pi digits on 2 worker threads) as `docker stats` shows it on an m7i.large: Node's
+ * start, then both vCPUs busy while the digits' BigInts grow.
+ */
+export const DEMO_DOCKER_STATS: readonly string[] = [
+  "41.3MiB / 7.5GiB|12.41%",
+  "96.77MiB / 7.5GiB|198.2%",
+  "152.4MiB / 7.5GiB|199.63%",
+  "311.9MiB / 7.5GiB|197.05%",
+  "287.2MiB / 7.5GiB|199.9%",
+];

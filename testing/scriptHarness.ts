@@ -41,6 +41,19 @@ export interface StubBehaviour {
   lastLine?: string;
   /** Exit status of `aws cloudwatch put-metric-data`. */
   metricsExit?: number;
+  /**
+   * What successive `docker stats --no-stream` calls print, one line each (e.g.
+   * `1.5GiB / 7.629GiB|153.27%`); after the last, the container is gone and `docker stats` fails.
+   * With lines, `docker run` lasts until they have all been read, as a container that is sampled
+   * while it runs. Default none: `docker stats` fails, slowly, as for a container not yet started.
+   */
+  stats?: string[];
+  /** What `docker info --format '{{.NCPU}} {{.MemTotal}}'` prints, e.g. `2 8053063680`. */
+  dockerInfo?: string;
+  /** `docker info --format` takes this many seconds first: a daemon slow to answer the sampler. */
+  dockerInfoSeconds?: number;
+  /** What `docker inspect --format '{{.State.OOMKilled}}'` prints. Default nothing. */
+  oomKilled?: "true" | "false";
 }
 
 /** What one run of the script did. */
@@ -102,13 +115,31 @@ const STUBS: Record<string, string> = {
   *) exit 22 ;;
 esac`,
   docker: `case "$1" in
-  info) (( $(count docker-info) > \${STUB_DOCKER_INFO_FAILURES:-0} )) || exit 1 ;;
+  info)
+    if [[ "$2" == --format ]]; then
+      if [[ -n "\${STUB_DOCKER_INFO_SECONDS:-}" ]]; then /bin/sleep "$STUB_DOCKER_INFO_SECONDS"; fi
+      printf '%s\\n' "\${STUB_DOCKER_INFO:-}"
+      exit 0
+    fi
+    (( $(count docker-info) > \${STUB_DOCKER_INFO_FAILURES:-0} )) || exit 1 ;;
+  inspect) printf '%s\\n' "\${STUB_OOM_KILLED:-}" ;;
+  stats)
+    if [[ -z "\${STUB_STATS:-}" ]]; then /bin/sleep 0.2; exit 1; fi
+    n=$(count docker-stats)
+    mapfile -t lines <<<"$STUB_STATS"
+    if (( n <= \${#lines[@]} )); then printf '%s\\n' "\${lines[n - 1]}"; exit 0; fi
+    : >"$TJ_STATE/stats.done"
+    /bin/sleep 0.05
+    exit 1 ;;
   login) /bin/cat >/dev/null ;;
   pull) (( $(count docker-pull) > \${STUB_PULL_FAILURES:-0} )) || { echo "pull: timeout" >&2; exit 1; } ;;
   logs) printf '%s\\n' "\${STUB_LAST_LINE:-}" ;;
   image) printf '%s\\n' "123456789012.dkr.ecr.eu-west-1.amazonaws.com/transient-jobs-pi@sha256:${"ab".repeat(32)}" ;;
   run)
     printf '%s\\0' "$@" >"$TJ_STATE/docker-run.argv"
+    if [[ -n "\${STUB_STATS:-}" ]]; then
+      for _ in {1..500}; do [[ -f "$TJ_STATE/stats.done" ]] && break; /bin/sleep 0.01; done
+    fi
     if [[ -n "\${STUB_RUN_SLEEP:-}" ]]; then
       /bin/sleep "$STUB_RUN_SLEEP" </dev/null >/dev/null 2>&1 &
       printf '%s' "$!" >"$TJ_STATE/container.pid"
@@ -171,6 +202,12 @@ export class ScriptSandbox {
       STUB_LIFECYCLE: behaviour.lifecycle ?? "",
       STUB_LAST_LINE: behaviour.lastLine ?? "",
       STUB_CW_EXIT: stub(behaviour.metricsExit),
+      STUB_STATS: (behaviour.stats ?? []).join("\n"),
+      STUB_DOCKER_INFO: behaviour.dockerInfo ?? "",
+      STUB_DOCKER_INFO_SECONDS: stub(behaviour.dockerInfoSeconds),
+      STUB_OOM_KILLED: behaviour.oomKilled ?? "",
+      // The sampler's file goes to the sandbox, not a /tmp that parallel runs share.
+      TMPDIR: this.state,
     };
   }
 

@@ -147,6 +147,16 @@ describe("parseStackConfig", () => {
       'transient-jobs:jobs.pi.maxRuntimeMinutes: "two hours" must be a number, not a string',
     ],
     [
+      "memory alarm threshold an OOM kill could not exceed",
+      valid({ jobs: { pi: job({ memoryAlarmPercent: 100 }) } }),
+      "transient-jobs:jobs.pi.memoryAlarmPercent: 100 must be at most 99: the alarm counts an OOM kill as 100 %, which must be above it",
+    ],
+    [
+      "memory alarm threshold too low to mean anything",
+      valid({ jobs: { pi: job({ memoryAlarmPercent: 12.5 }) } }),
+      "transient-jobs:jobs.pi.memoryAlarmPercent: 12.5 must be a whole number",
+    ],
+    [
       "job region the stack does not have",
       valid({ jobs: { pi: job({ regions: ["us-east-1"] }) } }),
       'transient-jobs:jobs.pi.regions[0]: "us-east-1" is not one of the stack\'s regions (eu-west-1); add it to transient-jobs:regions first',
@@ -487,6 +497,7 @@ describe("parseStackConfig", () => {
       purchaseOption: "on-demand",
       parameters: {},
       retry: { maximumRetryAttempts: 3, maximumEventAgeSeconds: 3600 },
+      memoryAlarmPercent: 90,
     });
     assert.equal(config.retainResources, false);
     assert.equal(parseStackConfig(valid(), "prod").retainResources, true);

@@ -22,7 +22,7 @@ import { costSums, main as runs } from "../../cli/runs";
 import { runMain } from "../../cli/io";
 import { readStackOutputs, parseStackOutputs } from "../../cli/stackOutputs";
 import { withFigures } from "../../cli/runRecords";
-import { memoryDeps, OUTPUTS } from "./support";
+import { memoryDeps, objectBody as body, OUTPUTS } from "./support";
 
 // Created when the suite starts and restored when it ends, so no other file sees the mocks.
 let s3: AwsClientStub<S3Client>;
@@ -31,11 +31,6 @@ let cwLogs: AwsClientStub<CloudWatchLogsClient>;
 
 const EU = OUTPUTS.regions["eu-west-1"];
 const US = OUTPUTS.regions["us-east-1"];
-
-function body(value: unknown) {
-  const text = JSON.stringify(value);
-  return { Body: { transformToString: async () => text } } as never;
-}
 
 function notFound() {
   return new S3ServiceException({

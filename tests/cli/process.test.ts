@@ -16,7 +16,15 @@ import { handleLaunchEvent } from "../../launcher/handler";
 import { renderInitScript } from "../../launcher/initScript";
 import { hourlyPriceTable } from "../../launcher/prices";
 import { runIdFor } from "../../launcher/runId";
-import { PRICES_FIXTURE, specFixture } from "../../testing/fixtures";
+import * as http from "node:http";
+import type { AddressInfo } from "node:net";
+import { INSTANCE_PRODUCT_ATTRIBUTES } from "../../lib/priceList";
+import {
+  DEMO_DOCKER_STATS,
+  M7I_LARGE_DOCKER_INFO,
+  PRICES_FIXTURE,
+  specFixture,
+} from "../../testing/fixtures";
 import { runScript } from "../../testing/scriptHarness";
 import { ec2Xml, startEc2Stub, type Ec2Stub } from "../../testing/serializedClosure";
 import { MOTO_CLIENT_CONFIG, resetMoto, startMoto } from "../../testing/moto";
@@ -44,6 +52,59 @@ const FAILED = runIdFor("pi", FAILED_AT);
 const iso = (d: Date) => d.toISOString().replace(/\.000Z$/, "Z");
 const day = (d: Date) => iso(d).slice(0, 10);
 
+/**
+ * The Price List Query API (JSON 1.1, `AWSPriceListService.GetProducts`), answering with the
+ * fixture's on-demand prices as Price List products: moto has no Pricing service.
+ */
+async function startPricingStub(): Promise<{
+  endpoint: string;
+  /** The instance types asked about, in order, with the X-Amz-Target of each request. */
+  asked: string[];
+  close(): Promise<void>;
+}> {
+  const asked: string[] = [];
+  const server = http.createServer((req, res) => {
+    let body = "";
+    req.on("data", (c: Buffer) => (body += c.toString()));
+    req.on("end", () => {
+      const filters = (JSON.parse(body || "{}").Filters ?? []) as Array<{
+        Field: string;
+        Value: string;
+      }>;
+      const type = filters.find((f) => f.Field === "instanceType")?.Value ?? "";
+      asked.push(`${String(req.headers["x-amz-target"])} ${type}`);
+      const usd = PRICES_FIXTURE.onDemandUsdPerHour?.[type];
+      const product = {
+        product: { attributes: { ...INSTANCE_PRODUCT_ATTRIBUTES, instanceType: type } },
+        terms: {
+          OnDemand: {
+            SKU: {
+              "SKU.TERM": {
+                priceDimensions: {
+                  "SKU.TERM.RATE": { unit: "Hrs", pricePerUnit: { USD: String(usd) } },
+                },
+              },
+            },
+          },
+        },
+      };
+      res.writeHead(200, { "content-type": "application/x-amz-json-1.1" });
+      res.end(
+        JSON.stringify({
+          FormatVersion: "aws_v1",
+          PriceList: usd === undefined ? [] : [JSON.stringify(product)],
+        }),
+      );
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    asked,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
+
 /** A record written by the real init script (under bash with stubs) for `runId`. */
 async function recordOf(runId: string, scheduledTime: string, runExit: number) {
   const prices = hourlyPriceTable(PRICES_FIXTURE, ["m7i.large"], 30);
@@ -56,7 +117,14 @@ async function recordOf(runId: string, scheduledTime: string, runExit: number) {
       instancePrices: prices.instances,
       volumeMicroUsdPerHour: prices.volumeMicroUsdPerHour,
     }),
-    { runExit, lastLine: runExit === 0 ? "pi: 512,000 digits in 295 s (planned)" : "" },
+    {
+      runExit,
+      lastLine: runExit === 0 ? "pi: 512,000 digits in 295 s (planned)" : "",
+      // The demo job's memory and CPU, as docker stats shows them while it runs.
+      stats: [...DEMO_DOCKER_STATS],
+      dockerInfo: M7I_LARGE_DOCKER_INFO,
+      oomKilled: "false",
+    },
   );
   assert.equal(run.records.length, 1, run.stderr);
   return run.records[0];
@@ -68,6 +136,7 @@ describe("the compiled CLIs against moto", function () {
   let pulumi: ReturnType<typeof fakePulumi>;
   let ec2: Ec2Stub;
   let lambda: Awaited<ReturnType<typeof startLambdaStub>>;
+  let pricing: Awaited<ReturnType<typeof startPricingStub>>;
   let ec2Mode: "launch" | "no-capacity" | "busy" = "launch";
 
   before(async () => {
@@ -197,10 +266,12 @@ describe("the compiled CLIs against moto", function () {
       }
     });
 
+    pricing = await startPricingStub();
     env = {
       PATH: `${pulumi.dir}:${process.env.PATH}`,
       AWS_ENDPOINT_URL: moto,
       AWS_ENDPOINT_URL_LAMBDA: lambda.endpoint,
+      AWS_ENDPOINT_URL_PRICING: pricing.endpoint,
     };
   });
 
@@ -208,6 +279,7 @@ describe("the compiled CLIs against moto", function () {
     pulumi?.remove();
     await ec2?.close();
     await lambda?.close();
+    await pricing?.close();
     removeCompiledCli();
   });
 
@@ -323,6 +395,22 @@ describe("the compiled CLIs against moto", function () {
     assert.ok(total > 0);
   });
 
+  it("runs --job: ends with right-size advice from EC2 (moto) and the Price List", async () => {
+    const run = await cli("runs", "--stack", "dev", "--region", "eu-west-1", "--job", "pi");
+    assert.equal(run.status, 0, run.stderr);
+    // The demo uses both vCPUs and little memory: nothing smaller has its two vCPUs.
+    assert.equal(
+      run.stdout.trimEnd().split("\n").at(-1),
+      "Right-size advice for job pi in eu-west-1: peak memory 4% and p95 CPU 100% of m7i.large (8.0 GiB, 2 vCPUs) over the last 2 runs: m7i.large is the cheapest m7i type that fits",
+    );
+    // Every m7i type moto's EC2 describes was priced through the Price List.
+    assert.ok(
+      pricing.asked.includes("AWSPriceListService.GetProducts m7i.large"),
+      String(pricing.asked),
+    );
+    assert.ok(pricing.asked.includes("AWSPriceListService.GetProducts m7i.8xlarge"));
+  });
+
   it("runs show: prints a failed run with its exit code and log location", async () => {
     const run = await cli("runs", "--stack", "dev", "show", FAILED);
     assert.equal(run.status, 0, run.stderr);
@@ -341,6 +429,11 @@ describe("the compiled CLIs against moto", function () {
       new RegExp(
         `\\n  logs +group ${EU.jobs.pi.logGroupName}, stream ${FAILED}\\n +npm run logs -- --stack dev ${FAILED}\\n`,
       ),
+    );
+    // The demo job's figures, sampled by the init script under stubs.
+    assert.match(
+      run.stdout,
+      /\n {2}memory +peak 311\.9 MiB \(4\.06%\), mean 177\.9 MiB \(2\.31%\) of 7\.5 GiB; not OOM-killed\n {2}cpu +mean 80\.71%, p95 99\.95% of 2 vCPUs; 5 sample\(s\), one every 5 s or so\n/,
     );
     const missing = await cli("runs", "--stack", "dev", "show", "pi-20201125T0600Z");
     assert.equal(missing.status, 1);

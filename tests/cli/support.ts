@@ -9,7 +9,9 @@ import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
+import { EC2Client } from "@aws-sdk/client-ec2";
 import { LambdaClient } from "@aws-sdk/client-lambda";
+import { PricingClient } from "@aws-sdk/client-pricing";
 import { S3Client } from "@aws-sdk/client-s3";
 import * as ts from "typescript";
 import type { CliDeps } from "../../cli/io";
@@ -46,6 +48,12 @@ export const OUTPUTS = {
   dashboardName: "transient-jobs-dev",
 };
 
+/** A GetObject answer whose body is `value` as JSON, for aws-sdk-client-mock. */
+export function objectBody(value: unknown) {
+  const text = JSON.stringify(value);
+  return { Body: { transformToString: async () => text } } as never;
+}
+
 /** An in-process world: output captured, Pulumi answering with `outputs`, real SDK clients
  * (mocked by the tests with aws-sdk-client-mock), a fixed clock and a recorded sleep. */
 export function memoryDeps(
@@ -66,6 +74,8 @@ export function memoryDeps(
     s3: (region) => new S3Client({ region }),
     lambda: (region) => new LambdaClient({ region }),
     logs: (region) => new CloudWatchLogsClient({ region }),
+    ec2: (region) => new EC2Client({ region }),
+    pricing: () => new PricingClient({ region: "us-east-1" }),
     now: () => options.now ?? new Date("2026-11-23T10:15:42Z"),
     sleep: async (ms) => {
       sleeps.push(ms);

@@ -89,6 +89,7 @@ function childrenOf(jobs: string[], images: string[]): Record<string, string[]> 
       ...jobs.flatMap((job) => [
         `aws:cloudwatch/metricAlarm:MetricAlarm -${job}-dead-letters`,
         `aws:cloudwatch/metricAlarm:MetricAlarm -${job}-failed`,
+        `aws:cloudwatch/metricAlarm:MetricAlarm -${job}-memory`,
         `aws:cloudwatch/metricAlarm:MetricAlarm -${job}-missed-run`,
       ]),
     ],

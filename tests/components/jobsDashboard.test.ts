@@ -39,7 +39,7 @@ describe("dashboardBody", () => {
     return found;
   };
 
-  it("has per job: runs per status, duration, launches by type and market, attempts, cost", () => {
+  it("has per job: runs per status, duration, launches by type and market, attempts, cost, memory and CPU", () => {
     assert.deepEqual(
       body.widgets.map((w) => w.properties.title ?? "(text)"),
       [
@@ -49,11 +49,15 @@ describe("dashboardBody", () => {
         "hourly-pi: launches by instance type and purchase option",
         "hourly-pi: launch attempts",
         "hourly-pi: estimated cost (USD per day)",
+        "hourly-pi: peak memory per run (% of the instance's)",
+        "hourly-pi: mean CPU per run (% of the instance's vCPUs)",
         "nightly-pi: runs per status",
         "nightly-pi: run duration (seconds)",
         "nightly-pi: launches by instance type and purchase option",
         "nightly-pi: launch attempts",
         "nightly-pi: estimated cost (USD per day)",
+        "nightly-pi: peak memory per run (% of the instance's)",
+        "nightly-pi: mean CPU per run (% of the instance's vCPUs)",
         "eu-west-1: launcher invocations and errors",
         "eu-west-1: dead-lettered schedule events",
         "eu-west-1: instances reaped past their deadline",
@@ -62,6 +66,31 @@ describe("dashboardBody", () => {
         "us-east-1: instances reaped past their deadline",
       ],
     );
+  });
+
+  it("plots each run's peak memory and mean CPU per region, as percentages", () => {
+    for (const [title, metric] of [
+      ["hourly-pi: peak memory per run (% of the instance's)", "RunPeakMemoryPercent"],
+      ["hourly-pi: mean CPU per run (% of the instance's vCPUs)", "RunMeanCpuPercent"],
+    ]) {
+      const widget = titled(title);
+      assert.deepEqual(
+        (widget.properties.metrics as unknown[][]).map((m) => [
+          m[0],
+          m[1],
+          m[3],
+          m[5],
+          m[7],
+          (m[8] as { stat: string }).stat,
+        ]),
+        [
+          ["TransientJobs", metric, "prod", "eu-west-1", "hourly-pi", "Maximum"],
+          ["TransientJobs", metric, "prod", "us-east-1", "hourly-pi", "Maximum"],
+        ],
+      );
+      assert.deepEqual(widget.properties.yAxis, { left: { min: 0, max: 100 } });
+      assert.equal(widget.width, 12);
+    }
   });
 
   it("plots each status of a job in every region that runs it", () => {

@@ -10,8 +10,10 @@ import {
   longestScheduleGapMinutes,
   missedRunWindow,
   queueNameFromArn,
+  memoryAlarm,
   regionalAlarms,
 } from "../../components/regionalAlarms";
+import { metricAlarmProblem } from "../../offline/engine";
 import { parseScheduleExpression } from "../../lib/scheduleExpression";
 import { Evaluation, loadStackConfig } from "../../offline/engine";
 import { evaluatedStack } from "../../testing/evaluations";
@@ -193,6 +195,73 @@ describe("regionalAlarms", () => {
     ]);
   });
 
+  it("alarms per job when a run peaks above its memory threshold or is OOM-killed", () => {
+    const { mathAlarms } = regionalAlarms(inputs);
+    assert.deepEqual(
+      mathAlarms.map((a) => a.key),
+      ["nightly-pi-memory", "hourly-pi-memory"],
+    );
+    const { description, ...alarm } = mathAlarms[0];
+    const dimensions = { Environment: "prod", Region: "eu-west-1", Job: "nightly-pi" };
+    assert.deepEqual(alarm, {
+      key: "nightly-pi-memory",
+      metrics: [
+        {
+          id: "peak",
+          namespace: "TransientJobs",
+          metricName: "RunPeakMemoryPercent",
+          dimensions,
+          statistic: "Maximum",
+          periodSeconds: 300,
+        },
+        {
+          id: "oom",
+          namespace: "TransientJobs",
+          metricName: "RunOomKilled",
+          dimensions,
+          statistic: "Maximum",
+          periodSeconds: 300,
+        },
+      ],
+      expression: {
+        id: "memory",
+        label: "peak memory % (an OOM kill counts as 100)",
+        expression: "MAX([FILL(peak, 0), FILL(oom, 0) * 100])",
+      },
+      evaluationPeriods: 1,
+      datapointsToAlarm: 1,
+      threshold: 90,
+      comparisonOperator: "GreaterThanThreshold",
+      treatMissingData: "notBreaching",
+      actionsEnabled: true,
+    });
+    assert.match(description, /more than 90% of its instance's memory, or the kernel's OOM killer/);
+    assert.equal(
+      memoryAlarm("dev", "eu-west-1", { name: "pi", memoryAlarmPercent: 75 }).threshold,
+      75,
+    );
+  });
+
+  // What the watched expression gives, at one timestamp, for the two metrics' values there
+  // (undefined: no datapoint), following metric math's MAX over an array and FILL.
+  const watched = (peak: number | undefined, oom: number | undefined) =>
+    Math.max(peak ?? 0, (oom ?? 0) * 100);
+  const cases: Array<[string, number | undefined, number | undefined, boolean]> = [
+    ["a run at 95 %", 95, 0, true],
+    ["a run at exactly 90 %", 90, 0, false],
+    ["a run at 40 %", 40, 0, false],
+    ["an OOM kill at 60 %", 60, 1, true],
+    ["an OOM kill before any sample", undefined, 1, true],
+    ["no run", undefined, undefined, false],
+  ];
+  for (const [what, peak, oom, fires] of cases) {
+    it(`${fires ? "fires" : "stays quiet"} for ${what} at the default threshold`, () =>
+      assert.equal(
+        watched(peak, oom) > memoryAlarm("p", "r", { name: "j", memoryAlarmPercent: 90 }).threshold,
+        fires,
+      ));
+  }
+
   it("keeps a disabled region's missed-run alarms quiet, and only those", () => {
     for (const alarm of regionalAlarms({ ...inputs, enabled: false }).alarms) {
       assert.equal(alarm.actionsEnabled, !alarm.key.endsWith("-missed-run"), alarm.key);
@@ -250,6 +319,7 @@ describe("RegionalAlarms under mocks", function () {
                 `${j.name}-failed`,
                 `${j.name}-dead-letters`,
                 `${j.name}-missed-run`,
+                `${j.name}-memory`,
               ]),
             ].sort(),
           );
@@ -266,6 +336,35 @@ describe("RegionalAlarms under mocks", function () {
           }
         }
         assert.equal(all.length, expected, "alarms outside the regional stacks");
+      });
+
+      it("declares each job's memory alarm on metric math, as PutMetricAlarm accepts it", () => {
+        for (const region of config.regions) {
+          for (const job of config.jobs.filter(
+            (j) => !j.regions || j.regions.includes(region.name),
+          )) {
+            const alarm = alarmsOf(region.name).find(
+              (a) => a.name === `tj-${stack}-${region.name}-alarms-${job.name}-memory`,
+            )!;
+            assert.equal(metricAlarmProblem(alarm.inputs), undefined);
+            assert.equal(alarm.inputs.metricName, undefined);
+            assert.equal(alarm.inputs.threshold, job.memoryAlarmPercent);
+            const queries = alarm.inputs.metricQueries as Array<Record<string, any>>;
+            assert.deepEqual(
+              queries.map((q) => [q.id, q.returnData, q.metric?.metricName ?? q.expression]),
+              [
+                ["peak", false, "RunPeakMemoryPercent"],
+                ["oom", false, "RunOomKilled"],
+                ["memory", true, "MAX([FILL(peak, 0), FILL(oom, 0) * 100])"],
+              ],
+            );
+            assert.deepEqual(queries[0].metric.dimensions, {
+              Environment: stack,
+              Region: region.name,
+              Job: job.name,
+            });
+          }
+        }
       });
 
       it("points the launcher and dead-letter alarms at the deployed names", () => {
@@ -291,6 +390,71 @@ describe("RegionalAlarms under mocks", function () {
           }
         }
       });
+    });
+  }
+});
+
+describe("metricAlarmProblem: what PutMetricAlarm refuses", () => {
+  const metric = (id: string, returnData = false) => ({
+    id,
+    returnData,
+    metric: { namespace: "TransientJobs", metricName: "M", period: 300, stat: "Maximum" },
+  });
+  const expression = (id: string, text: string, returnData = true) => ({
+    id,
+    expression: text,
+    returnData,
+  });
+  const cases: Array<[string, Record<string, unknown>, RegExp | undefined]> = [
+    ["one metric", { metricName: "M", namespace: "N", period: 300, statistic: "Sum" }, undefined],
+    ["neither a metric nor queries", {}, /either MetricName or a Metrics array/],
+    [
+      "metric math",
+      { metricQueries: [metric("a"), metric("b"), expression("e", "MAX([a, b])")] },
+      undefined,
+    ],
+    [
+      "metric math beside a metric name",
+      { metricName: "M", metricQueries: [metric("a"), expression("e", "a")] },
+      /with Metrics, metricName cannot be set/,
+    ],
+    [
+      "no query returning data",
+      { metricQueries: [metric("a"), expression("e", "a * 2", false)] },
+      /exactly one query must have ReturnData true .* not 0/,
+    ],
+    [
+      "two queries returning data",
+      { metricQueries: [metric("a", true), expression("e", "a * 2")] },
+      /not 2/,
+    ],
+    [
+      "an expression naming an unknown id",
+      { metricQueries: [metric("a"), expression("e", "FILL(b, 0)")] },
+      /uses "b", which is not the id of a query/,
+    ],
+    [
+      "an id starting with a capital",
+      { metricQueries: [metric("A"), expression("e", "A")] },
+      /query id "A" must start with a lower-case letter/,
+    ],
+    ["duplicate ids", { metricQueries: [metric("a"), expression("a", "a")] }, /unique/],
+    [
+      "eleven metrics",
+      {
+        metricQueries: [
+          ...Array.from({ length: 11 }, (_, i) => metric(`m${i}`)),
+          expression("e", "m0"),
+        ],
+      },
+      /at most 20, 10 of each/,
+    ],
+  ];
+  for (const [what, inputs, refused] of cases) {
+    it(`${refused ? "refuses" : "accepts"} ${what}`, () => {
+      const problem = metricAlarmProblem(inputs);
+      if (refused) assert.match(problem ?? "", refused);
+      else assert.equal(problem, undefined);
     });
   }
 });

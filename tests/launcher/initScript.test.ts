@@ -12,6 +12,7 @@ import {
 } from "../../launcher/initScript";
 import { STOP_MARGIN_MINUTES } from "../../launcher/contract";
 import { DEFAULT_GRACE_MINUTES } from "../../launcher/reaper";
+import { unmeasuredUtilization } from "../../launcher/utilization";
 import { initScriptInputFixture } from "../../testing/fixtures";
 import {
   runScript,
@@ -26,10 +27,15 @@ const TOPIC = "arn:aws:sns:eu-west-1:123456789012:tj-dev-outcomes";
 
 const input = initScriptInputFixture;
 
-/** The calls that matter for ordering: everything but clock, polling and IMDS. */
+/** The calls that matter for ordering: everything but clock, polling, IMDS and the sampler's. */
 function steps(run: ScriptRun): string[] {
-  return run.calls.filter((c) => !/^(curl|date|docker info|docker image|sleep)\b/.test(c));
+  return run.calls.filter(
+    (c) => !/^(curl|date|docker info|docker image|docker stats|docker inspect|sleep)\b/.test(c),
+  );
 }
+
+/** The utilization of a container that ran while the stubs gave no figures. */
+const UNMEASURED = unmeasuredUtilization();
 
 function baseRecord(overrides: Record<string, unknown>): Record<string, unknown> {
   return {
@@ -47,6 +53,7 @@ function baseRecord(overrides: Record<string, unknown>): Record<string, unknown>
     logStream: "pi-20261123T0300Z",
     estimatedCostUsd: null,
     summary: null,
+    utilization: UNMEASURED,
     ...overrides,
   };
 }
@@ -430,7 +437,11 @@ describe("renderInitScript", () => {
       const run = await runScript(renderInitScript(input()), { pullFailures: 2 });
       const pulls = run.calls.filter((c) => c.startsWith("docker pull"));
       assert.equal(pulls.length, 3);
-      const afterFirstPull = run.calls.slice(run.calls.indexOf(pulls[0]));
+      // Up to the run: the utilization sampler sleeps between samples too.
+      const afterFirstPull = run.calls.slice(
+        run.calls.indexOf(pulls[0]),
+        run.calls.findIndex((c) => c.startsWith("docker run")),
+      );
       assert.deepEqual(
         afterFirstPull.filter((c) => c.startsWith("sleep") || c.startsWith("docker pull")),
         [pulls[0], "sleep 5", pulls[0], "sleep 10", pulls[0]],
@@ -459,6 +470,8 @@ describe("renderInitScript", () => {
           exitCode: null,
           message: `could not pull ${IMAGE}`,
           imageDigest: null,
+          // The container never ran: nothing to measure.
+          utilization: null,
         }),
       ]);
     });

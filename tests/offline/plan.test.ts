@@ -38,6 +38,23 @@ describe("npm run plan", function () {
   // Each test evaluates a whole stack in a child process: slow on a loaded machine.
   this.timeout(180000);
 
+  it("shows each job's memory alarm, what it computes from which metrics, and the run metrics", async () => {
+    const out = await planText("dev", "--now", "2026-11-23T12:00:00Z");
+    const job = out.split("  job pi: ")[1].split("\n\n")[0];
+    assert.match(
+      job,
+      /\n {4}alarm tj-dev-eu-west-1-alarms-pi-memory: MAX\(\[FILL\(peak, 0\), FILL\(oom, 0\) \* 100\]\) > 90; peak = RunPeakMemoryPercent \(Maximum, 300 s\), oom = RunOomKilled \(Maximum, 300 s\)\n/,
+    );
+    assert.match(
+      job,
+      /\n {4}metrics per run: RunDurationSeconds, RunEstimatedCostUsd, RunPeakMemoryPercent, RunMeanCpuPercent, RunOomKilled \(on the dashboard\)/,
+    );
+    assert.match(
+      out,
+      /\+ aws:cloudwatch\/metricAlarm:MetricAlarm\s+tj-dev-eu-west-1-alarms-pi-memory\n/,
+    );
+  });
+
   it("lists every region's resources and each job's next 3 runs in its timezone", async () => {
     // Whatever regions and jobs Pulumi.prod.yaml has: the plan shows each as config says.
     const now = new Date("2026-11-23T12:00:00Z");
