@@ -546,3 +546,47 @@ export function notificationTopicPolicy(
     },
   ]);
 }
+
+/** Inputs of an image build role's policy. */
+export interface CodeBuildRolePolicyInputs {
+  /** The image's source bucket. */
+  bucketArn: string;
+  /** Key prefix of the image's build contexts in it (ends with `/`). */
+  sourcePrefix: string;
+  /** The one repository the build pushes to. */
+  repositoryArn: string;
+  /** The build's log group. */
+  logGroupArn: string;
+}
+
+/**
+ * An image build may read only its build contexts, push only to its repository and write only
+ * its log group. `ecr:GetAuthorizationToken` has no resource type, so it is on `*`; the token
+ * it returns admits only what the other statements allow
+ * (https://docs.aws.amazon.com/AmazonECR/latest/userguide/image-push-iam.html).
+ */
+export function codeBuildRolePolicy(inputs: CodeBuildRolePolicyInputs): PolicyDocument {
+  return document([
+    {
+      Sid: "ReadOwnBuildContexts",
+      Effect: "Allow",
+      Action: ["s3:GetObject", "s3:GetObjectVersion"],
+      Resource: `${inputs.bucketArn}/${inputs.sourcePrefix}*`,
+    },
+    { Sid: "LogInToEcr", Effect: "Allow", Action: "ecr:GetAuthorizationToken", Resource: "*" },
+    {
+      Sid: "PushToOwnRepository",
+      Effect: "Allow",
+      Action: [
+        "ecr:BatchCheckLayerAvailability",
+        "ecr:InitiateLayerUpload",
+        "ecr:UploadLayerPart",
+        "ecr:CompleteLayerUpload",
+        "ecr:PutImage",
+        "ecr:BatchGetImage",
+      ],
+      Resource: inputs.repositoryArn,
+    },
+    writeLogsStatement("WriteOwnBuildLogs", inputs.logGroupArn),
+  ]);
+}
