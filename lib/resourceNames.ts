@@ -352,8 +352,9 @@ export function codeBuildImageNames(name: string) {
     sources: `${name}-src`,
     source: `${name}-context`,
     logs: `${name}-build-logs`,
-    role: `${name}-build-role`,
-    policy: `${name}-build-policy`,
+    // No longer than a job's `-instance-role`: a stack name config allows leaves room for both.
+    role: `${name}-build`,
+    policy: `${name}-build`,
     project: `${name}-build`,
     build: `${name}-image`,
   };

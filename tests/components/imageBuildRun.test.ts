@@ -24,7 +24,8 @@ const INPUTS: ImageBuildInputs = {
   projectName: "tj-prod-eu-west-1-job-image-arm64-build-abc1234",
   sourceLocation: `tj-prod-eu-west-1-job-image-arm64-src-abc1234/sources/job-image-arm64/${"a".repeat(64)}.zip`,
   imageTag: "a".repeat(64),
-  repositoryUrl: "123456789012.dkr.ecr.eu-west-1.amazonaws.com/tj-prod-eu-west-1-job-image-arm64-repo",
+  repositoryUrl:
+    "123456789012.dkr.ecr.eu-west-1.amazonaws.com/tj-prod-eu-west-1-job-image-arm64-repo",
   timeoutMinutes: 30,
   buildSettings: "b".repeat(64),
 };
@@ -80,7 +81,9 @@ describe("image build runner (CodeBuild client mock)", () => {
       sourceTypeOverride: "S3",
       sourceLocationOverride: INPUTS.sourceLocation,
       timeoutInMinutesOverride: 30,
-      environmentVariablesOverride: [{ name: "IMAGE_TAG", value: INPUTS.imageTag, type: "PLAINTEXT" }],
+      environmentVariablesOverride: [
+        { name: "IMAGE_TAG", value: INPUTS.imageTag, type: "PLAINTEXT" },
+      ],
     });
     assert.equal(codebuild.commandCalls(BatchGetBuildsCommand).length, 2);
     assert.deepEqual(codebuild.commandCalls(BatchGetBuildsCommand)[0].args[0].input, { ids: [ID] });
@@ -93,7 +96,10 @@ describe("image build runner (CodeBuild client mock)", () => {
       builds: [
         build("FAILED", {
           currentPhase: "COMPLETED",
-          logs: { ...LOGS, deepLink: "https://console.aws.amazon.com/cloudwatch/home?region=eu-west-1#logEvent:x" },
+          logs: {
+            ...LOGS,
+            deepLink: "https://console.aws.amazon.com/cloudwatch/home?region=eu-west-1#logEvent:x",
+          },
         }),
       ],
     });
@@ -146,7 +152,10 @@ describe("image build runner (CodeBuild client mock)", () => {
     });
     assert.deepEqual(codebuild.commandCalls(StopBuildCommand)[0].args[0].input, { id: ID });
     const waited = (clock.now() - start) / 60_000;
-    assert.ok(waited >= QUEUED_TIMEOUT_MINUTES + INPUTS.timeoutMinutes, `gave up after ${waited} min`);
+    assert.ok(
+      waited >= QUEUED_TIMEOUT_MINUTES + INPUTS.timeoutMinutes,
+      `gave up after ${waited} min`,
+    );
     assert.ok(waited <= QUEUED_TIMEOUT_MINUTES + INPUTS.timeoutMinutes + 6, `waited ${waited} min`);
   });
 
@@ -158,18 +167,26 @@ describe("image build runner (CodeBuild client mock)", () => {
 
   it("starts no build for an unchanged context and project: the provider's diff sees no change", async () => {
     const diff = imageBuildProvider.diff!;
-    assert.deepEqual(await diff(ID, INPUTS, { ...INPUTS }), {
+    // What the state holds after a build: its inputs and what it pushed.
+    const state = {
+      ...INPUTS,
+      buildId: ID,
+      imageDigest: DIGEST,
+      imageUri: `${INPUTS.repositoryUrl}@${DIGEST}`,
+    };
+    assert.deepEqual(await diff(ID, state, { ...INPUTS }), {
       changes: false,
       replaces: [],
       deleteBeforeReplace: false,
     });
-    assert.equal((await diff(ID, INPUTS, { ...INPUTS, imageTag: "d".repeat(64) })).changes, true);
+    assert.equal((await diff(ID, state, { ...INPUTS, imageTag: "d".repeat(64) })).changes, true);
     assert.deepEqual(changedBuildInputs(INPUTS, { ...INPUTS }), []);
-    assert.deepEqual(changedBuildInputs(INPUTS, { ...INPUTS, imageTag: "d".repeat(64) }), ["imageTag"]);
-    assert.deepEqual(
-      changedBuildInputs(INPUTS, { ...INPUTS, buildSettings: "e".repeat(64) }),
-      ["buildSettings"],
-    );
+    assert.deepEqual(changedBuildInputs(INPUTS, { ...INPUTS, imageTag: "d".repeat(64) }), [
+      "imageTag",
+    ]);
+    assert.deepEqual(changedBuildInputs(INPUTS, { ...INPUTS, buildSettings: "e".repeat(64) }), [
+      "buildSettings",
+    ]);
     assert.equal(codebuild.commandCalls(StartBuildCommand).length, 0);
   });
 });

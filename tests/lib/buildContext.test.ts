@@ -82,7 +82,10 @@ describe("build context (.dockerignore, zip)", () => {
       { path: "a/x.txt", content: "x".repeat(5000), mode: 0o100644 },
       { path: "b.sh", content: "#!/bin/sh\necho b\n", mode: 0o100755 },
     ]);
-    const changed = zipArchive([{ ...files[0], content: Buffer.from("#!/bin/sh\necho c\n") }, files[1]]);
+    const changed = zipArchive([
+      { ...files[0], content: Buffer.from("#!/bin/sh\necho c\n") },
+      files[1],
+    ]);
     assert.notEqual(sha256Hex(changed), sha256Hex(zip));
   });
 

@@ -45,9 +45,15 @@ describe("CodeBuild buildspec and environment", () => {
       });
 
       it("logs in with the build role's session: no credential in the buildspec", () => {
-        assert.match(spec.phases.pre_build.commands[0], /^aws ecr get-login-password --region "\$AWS_REGION" \| docker login --username AWS --password-stdin/);
+        assert.match(
+          spec.phases.pre_build.commands[0],
+          /^aws ecr get-login-password --region "\$AWS_REGION" \| docker login --username AWS --password-stdin/,
+        );
         assert.deepEqual(Object.keys(spec.env.variables), ["DOCKER_BUILDKIT"]);
-        assert.doesNotMatch(renderBuildspec(architecture), /AWS_SECRET|AWS_ACCESS_KEY|AWS_SESSION_TOKEN|--password[ =]/i);
+        assert.doesNotMatch(
+          renderBuildspec(architecture),
+          /AWS_SECRET|AWS_ACCESS_KEY|AWS_SESSION_TOKEN|--password[ =]/i,
+        );
       });
     });
   }
