@@ -58,7 +58,10 @@ export interface CodeBuildImageArgs {
  * the environment (the OIDC session of Pulumi Deployments), so the runner needs no AWS CLI and no
  * Docker. Declared once: the serialized provider is cached per object.
  */
-export const imageBuildProvider: pulumi.dynamic.ResourceProvider<ImageBuildInputs, ImageBuildOutputs> = {
+export const imageBuildProvider: pulumi.dynamic.ResourceProvider<
+  ImageBuildInputs,
+  ImageBuildOutputs
+> = {
   async diff(_id, olds, news) {
     const changed = changedBuildInputs(olds, news);
     return { changes: changed.length > 0, replaces: [], deleteBeforeReplace: false };
