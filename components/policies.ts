@@ -547,6 +547,16 @@ export function notificationTopicPolicy(
   ]);
 }
 
+/** What pushing an image to an ECR repository takes (https://docs.aws.amazon.com/AmazonECR/latest/userguide/image-push-iam.html). */
+export const ECR_PUSH_ACTIONS = [
+  "ecr:BatchCheckLayerAvailability",
+  "ecr:InitiateLayerUpload",
+  "ecr:UploadLayerPart",
+  "ecr:CompleteLayerUpload",
+  "ecr:PutImage",
+  "ecr:BatchGetImage",
+] as const;
+
 /** Inputs of an image build role's policy. */
 export interface CodeBuildRolePolicyInputs {
   /** The image's source bucket. */
@@ -577,14 +587,7 @@ export function codeBuildRolePolicy(inputs: CodeBuildRolePolicyInputs): PolicyDo
     {
       Sid: "PushToOwnRepository",
       Effect: "Allow",
-      Action: [
-        "ecr:BatchCheckLayerAvailability",
-        "ecr:InitiateLayerUpload",
-        "ecr:UploadLayerPart",
-        "ecr:CompleteLayerUpload",
-        "ecr:PutImage",
-        "ecr:BatchGetImage",
-      ],
+      Action: [...ECR_PUSH_ACTIONS],
       Resource: inputs.repositoryArn,
     },
     writeLogsStatement("WriteOwnBuildLogs", inputs.logGroupArn),

@@ -18,7 +18,7 @@
  * "Deploying" in README.md.
  */
 import { dashboardName } from "../components/jobsDashboard";
-import { PolicyDocument, PolicyStatement } from "../components/policies";
+import { ECR_PUSH_ACTIONS, PolicyDocument, PolicyStatement } from "../components/policies";
 import { TAGS } from "../launcher/contract";
 
 /** Inputs of {@link deployPermissionPolicy}. */
@@ -288,12 +288,7 @@ export function deployPermissionPolicy(inputs: DeployPermissionInputs): PolicyDo
         "ecr:PutImageTagMutability",
         "ecr:GetLifecyclePolicy",
         "ecr:PutLifecyclePolicy",
-        "ecr:BatchCheckLayerAvailability",
-        "ecr:InitiateLayerUpload",
-        "ecr:UploadLayerPart",
-        "ecr:CompleteLayerUpload",
-        "ecr:PutImage",
-        "ecr:BatchGetImage",
+        ...ECR_PUSH_ACTIONS,
         "ecr:GetDownloadUrlForLayer",
         "ecr:DescribeImages",
         ...unlessRetained([

@@ -151,32 +151,29 @@ export function zipArchive(entries: ArchiveEntry[]): Buffer {
     const name = Buffer.from(entry.path, "utf8");
     const data = deflateRawSync(entry.content, { level: 9 });
     const crc = crc32(entry.content);
+    // The fields local and central headers share, in the same order (flags to name length).
+    const shared = (header: Buffer, at: number) => {
+      header.writeUInt16LE(UTF8_NAMES, at);
+      header.writeUInt16LE(DEFLATE, at + 2);
+      header.writeUInt16LE(ZIP_TIME, at + 4);
+      header.writeUInt16LE(ZIP_DATE, at + 6);
+      header.writeUInt32LE(crc, at + 8);
+      header.writeUInt32LE(data.length, at + 12);
+      header.writeUInt32LE(entry.content.length, at + 16);
+      header.writeUInt16LE(name.length, at + 20);
+      return header;
+    };
     const local = Buffer.alloc(30);
     local.writeUInt32LE(0x04034b50, 0);
     local.writeUInt16LE(20, 4);
-    local.writeUInt16LE(UTF8_NAMES, 6);
-    local.writeUInt16LE(DEFLATE, 8);
-    local.writeUInt16LE(ZIP_TIME, 10);
-    local.writeUInt16LE(ZIP_DATE, 12);
-    local.writeUInt32LE(crc, 14);
-    local.writeUInt32LE(data.length, 18);
-    local.writeUInt32LE(entry.content.length, 22);
-    local.writeUInt16LE(name.length, 26);
-    local.writeUInt16LE(0, 28);
+    shared(local, 6);
     const central = Buffer.alloc(46);
     central.writeUInt32LE(0x02014b50, 0);
     central.writeUInt16LE(MADE_BY_UNIX, 4);
     central.writeUInt16LE(20, 6);
-    central.writeUInt16LE(UTF8_NAMES, 8);
-    central.writeUInt16LE(DEFLATE, 10);
-    central.writeUInt16LE(ZIP_TIME, 12);
-    central.writeUInt16LE(ZIP_DATE, 14);
-    central.writeUInt32LE(crc, 16);
-    central.writeUInt32LE(data.length, 20);
-    central.writeUInt32LE(entry.content.length, 24);
-    central.writeUInt16LE(name.length, 28);
+    shared(central, 8);
     // Extra field, comment, disk number and internal attributes stay 0.
-    central.writeUInt32LE((((0o100000 | (entry.mode & 0o777)) << 16) >>> 0) >>> 0, 38);
+    central.writeUInt32LE(((0o100000 | (entry.mode & 0o777)) << 16) >>> 0, 38);
     central.writeUInt32LE(offset, 42);
     locals.push(local, name, data);
     centrals.push(central, name);
