@@ -583,6 +583,14 @@ export function codeBuildRolePolicy(inputs: CodeBuildRolePolicyInputs): PolicyDo
       Action: ["s3:GetObject", "s3:GetObjectVersion"],
       Resource: `${inputs.bucketArn}/${inputs.sourcePrefix}*`,
     },
+    {
+      // CodeBuild checks the source bucket's owner and region before it downloads
+      // (https://docs.aws.amazon.com/codebuild/latest/userguide/setting-up-service-role.html).
+      Sid: "IdentifyOwnSourceBucket",
+      Effect: "Allow",
+      Action: ["s3:GetBucketAcl", "s3:GetBucketLocation"],
+      Resource: inputs.bucketArn,
+    },
     { Sid: "LogInToEcr", Effect: "Allow", Action: "ecr:GetAuthorizationToken", Resource: "*" },
     {
       Sid: "PushToOwnRepository",

@@ -885,6 +885,22 @@ const MATRIX: Row[] = [
     expect: "Allowed",
     what: "reading its own build contexts",
   })),
+  ...(["s3:GetBucketAcl", "s3:GetBucketLocation"] as const).map((action): Row => ({
+    who: "image build",
+    action,
+    resource: (f) => f.sourceBucketArn,
+    context: () => TLS,
+    expect: "Allowed",
+    what: "identifying its source bucket (CodeBuild checks owner and region)",
+  })),
+  {
+    who: "image build",
+    action: "s3:GetBucketAcl",
+    resource: (f) => f.bucketArn,
+    context: () => TLS,
+    expect: "ImplicitlyDenied",
+    what: "reading the results bucket's ACL",
+  },
   {
     who: "image build",
     action: "s3:GetObject",
@@ -1178,7 +1194,7 @@ async function simulate(row: Row, f: Facts): Promise<{ result: string; problem?:
     ? f.trust[who as Role]
     : resource.startsWith(`${f.bucketArn}/`) || resource === f.bucketArn
       ? f.bucketPolicy
-      : resource.startsWith(`${f.sourceBucketArn}/`)
+      : resource.startsWith(`${f.sourceBucketArn}/`) || resource === f.sourceBucketArn
         ? f.sourceBucketPolicy
         : resource === f.topicArn
           ? f.topicPolicy
