@@ -22,6 +22,7 @@ import {
 import { codeBuildImageNames } from "../lib/resourceNames";
 import {
   changedBuildInputs,
+  ImageBuildClients,
   ImageBuildInputs,
   ImageBuildOutputs,
   runImageBuild,
@@ -50,6 +51,11 @@ export interface CodeBuildImageArgs {
   buildAfter?: pulumi.Resource[];
 }
 
+/** SDK clients of `region`, with the credentials of the process (the deployment's session). */
+function buildClients(region: string): ImageBuildClients {
+  return { codebuild: new CodeBuildClient({ region }), logs: new CloudWatchLogsClient({ region }) };
+}
+
 /**
  * The dynamic provider of {@link ImageBuild}. Pulumi calls `diff` on preview and up, but
  * `create`/`update` only on `pulumi up` (https://www.pulumi.com/docs/iac/concepts/providers/dynamic-providers/):
@@ -67,19 +73,11 @@ export const imageBuildProvider: pulumi.dynamic.ResourceProvider<
     return { changes: changed.length > 0, replaces: [], deleteBeforeReplace: false };
   },
   async create(inputs) {
-    const clients = {
-      codebuild: new CodeBuildClient({ region: inputs.region }),
-      logs: new CloudWatchLogsClient({ region: inputs.region }),
-    };
-    const result = await runImageBuild(clients, inputs);
+    const result = await runImageBuild(buildClients(inputs.region), inputs);
     return { id: result.buildId, outs: { ...inputs, ...result } };
   },
   async update(_id, _olds, news) {
-    const clients = {
-      codebuild: new CodeBuildClient({ region: news.region }),
-      logs: new CloudWatchLogsClient({ region: news.region }),
-    };
-    return { outs: { ...news, ...(await runImageBuild(clients, news)) } };
+    return { outs: { ...news, ...(await runImageBuild(buildClients(news.region), news)) } };
   },
   // A pushed image stays in its repository until the repository's lifecycle policy expires it.
   async delete() {},

@@ -165,6 +165,26 @@ describe("image build runner (CodeBuild client mock)", () => {
     await assert.rejects(runImageBuild(clients, INPUTS, fakeClock()), /exported no image digest/);
   });
 
+  it("the provider's create starts the build with SDK clients of the build's region and records the digest", async () => {
+    const done = build("SUCCEEDED", {
+      exportedEnvironmentVariables: [{ name: "IMAGE_DIGEST", value: DIGEST }],
+    });
+    codebuild.on(StartBuildCommand).resolves({ build: done });
+    const created = await imageBuildProvider.create({ ...INPUTS });
+    assert.deepEqual(created, {
+      id: ID,
+      outs: {
+        ...INPUTS,
+        buildId: ID,
+        imageDigest: DIGEST,
+        imageUri: `${INPUTS.repositoryUrl}@${DIGEST}`,
+      },
+    });
+    const call = codebuild.commandCalls(StartBuildCommand)[0];
+    assert.equal(await call.thisValue.config.region(), INPUTS.region);
+    assert.equal(codebuild.commandCalls(StartBuildCommand).length, 1);
+  });
+
   it("starts no build for an unchanged context and project: the provider's diff sees no change", async () => {
     const diff = imageBuildProvider.diff!;
     // What the state holds after a build: its inputs and what it pushed.
@@ -181,6 +201,8 @@ describe("image build runner (CodeBuild client mock)", () => {
     });
     assert.equal((await diff(ID, state, { ...INPUTS, imageTag: "d".repeat(64) })).changes, true);
     assert.deepEqual(changedBuildInputs(INPUTS, { ...INPUTS }), []);
+    // The diff, which preview runs too, calls no AWS API at all.
+    assert.equal(codebuild.calls().length + logs.calls().length, 0);
     assert.deepEqual(changedBuildInputs(INPUTS, { ...INPUTS, imageTag: "d".repeat(64) }), [
       "imageTag",
     ]);
