@@ -26,11 +26,13 @@ export const CODEBUILD_IMAGES_DOC =
 
 /**
  * The curated Amazon Linux images per environment type: an `aarch64` image runs only in an
- * `ARM_CONTAINER`, an `x86_64` one only in a `LINUX_CONTAINER` ({@link CODEBUILD_IMAGES_DOC}).
+ * `ARM_CONTAINER`, an `x86_64` one only in a `LINUX_CONTAINER` ({@link CODEBUILD_IMAGES_DOC};
+ * the names as the CDK lists them:
+ * https://docs.aws.amazon.com/cdk/api/v2/docs/aws-cdk-lib.aws_codebuild.LinuxArmBuildImage.html).
  */
 export const CURATED_IMAGES: Readonly<Record<BuildEnvironment["type"], readonly string[]>> = {
-  LINUX_CONTAINER: ["aws/codebuild/amazonlinux-x86_64-standard:5.0"],
-  ARM_CONTAINER: ["aws/codebuild/amazonlinux-aarch64-standard:3.0"],
+  LINUX_CONTAINER: ["aws/codebuild/amazonlinux2-x86_64-standard:5.0"],
+  ARM_CONTAINER: ["aws/codebuild/amazonlinux2-aarch64-standard:3.0"],
 };
 
 /**
