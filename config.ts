@@ -93,6 +93,14 @@ export const LOG_RETENTION_DAYS = [
 
 export type Architecture = "x86_64" | "arm64";
 
+/**
+ * Where job images are built. `codebuild`: in AWS, by a CodeBuild project per region and image,
+ * so `pulumi up` needs no Docker daemon (Pulumi Deployments' runners have none). `docker`: by the
+ * Docker daemon of the machine running `pulumi up` (awsx.ecr.Image).
+ */
+export const IMAGE_BUILDERS = ["codebuild", "docker"] as const;
+export type ImageBuilder = (typeof IMAGE_BUILDERS)[number];
+
 /** One region of the stack, with its overrides. */
 export interface RegionConfig {
   name: string;
@@ -181,6 +189,8 @@ export interface StackConfig {
   imagesToKeep: number;
   /** Lambda's retries of a failed launch, before the on-failure queue. */
   launcherRetry: LauncherRetryConfig;
+  /** Where job images are built: in AWS CodeBuild, or by the Docker daemon of `pulumi up`. */
+  imageBuilder: ImageBuilder;
 }
 
 /** Raised for invalid stack config; `problems` holds one line per bad value. */
@@ -258,6 +268,7 @@ function namingProblems(
   environment: string,
   regions: { index: number; name: string }[],
   jobs: JobDraft[],
+  imageBuilder: ImageBuilder,
 ): string[] {
   if (!STACK_NAME.test(environment) || environment.length > STACK_NAME_MAX_LENGTH) {
     return [
@@ -301,7 +312,9 @@ function namingProblems(
     if (!valid(draft, "image", "architecture")) continue;
     for (const region of regions.filter((r) => runsIn(job, r.name))) {
       const image = first(
-        nameViolations(imageNames(environment, region.name, imageKey(job.image, job.architecture))),
+        nameViolations(
+          imageNames(environment, region.name, imageKey(job.image, job.architecture), imageBuilder),
+        ),
       );
       if (image) {
         problems.push(
@@ -520,6 +533,11 @@ const stackSchema = z.strictObject({
   retainResources: z.boolean().optional(),
   imagesToKeep: z.number().int().min(1).max(1000).default(10),
   launcherRetry: launcherRetrySchema,
+  imageBuilder: z
+    .enum(IMAGE_BUILDERS, {
+      error: `is not an image builder; use "codebuild" (in AWS, no Docker needed) or "docker" (the Docker daemon of pulumi up)`,
+    })
+    .default("docker"),
 });
 
 /** The keys of an object schema, through its default or optional wrapper; none for other values. */
@@ -912,7 +930,11 @@ function validateStackConfig(raw: RawStackConfig, environment: string): Validati
       }
     }
   }
-  problems.push(...namingProblems(environment, named, jobs));
+  // An invalid builder is reported on its own; names are then checked as the default's.
+  const imageBuilder: ImageBuilder = valid(top, "imageBuilder")
+    ? (top.value.imageBuilder as ImageBuilder)
+    : "docker";
+  problems.push(...namingProblems(environment, named, jobs, imageBuilder));
   for (const draft of jobs) {
     const { job } = draft;
     const needed = ["name", "regions", "parameters", "maxRuntimeMinutes", "instanceTypes"];
@@ -944,6 +966,7 @@ function validateStackConfig(raw: RawStackConfig, environment: string): Validati
       retainResources: data.retainResources ?? environment === "prod",
       imagesToKeep: data.imagesToKeep,
       launcherRetry: data.launcherRetry,
+      imageBuilder: data.imageBuilder,
     },
   };
 }

@@ -13,6 +13,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { runImageBuildsBenchmark } from "./imageBuilds";
 import { runInitScriptBenchmark } from "./initScript";
 import { runLauncherBenchmark } from "./launcherArtifact";
 import { loadAverageNow, machineFacts, type MachineFacts } from "./machine";
@@ -35,6 +36,7 @@ export const BENCHMARKS: Readonly<
   launcher: runLauncherBenchmark,
   evaluation: runEvaluationBenchmark,
   "init-script": runInitScriptBenchmark,
+  "image-builds": runImageBuildsBenchmark,
 };
 
 const USAGE = `Usage: npm run bench -- [--quick] [--only NAME[,NAME...]]
@@ -115,6 +117,10 @@ What each benchmark measures:
   prod stack's jobs in 1, 4, 16 and 32 regions.
 - **init-script**: the rendered user data under bash with the tests' stub commands, from start to
   \`docker run\`, and the requests it sends before the job starts.
+- **image-builds**: with prod's \`imageBuilder: codebuild\`, the CodeBuild builds \`pulumi up\` would
+  start and wait for, on paper: prod evaluated twice and its image builds compared with the
+  dynamic provider's own diff (an unchanged stack), then with one image's context changed by a
+  line; and the sequential waves of builds the region rollout makes \`pulumi up\` wait for.
 
 ${markdownFigures(results.figures)}
 ${

@@ -1,8 +1,10 @@
 import * as aws from "@pulumi/aws";
 import * as awsx from "@pulumi/awsx";
 import * as pulumi from "@pulumi/pulumi";
-import { Architecture } from "../config";
+import { Architecture, ImageBuilder } from "../config";
+import { dockerPlatform } from "../lib/codeBuild";
 import { jobImageNames } from "../lib/resourceNames";
+import { CodeBuildImage, CodeBuildImageArgs } from "./codeBuildImage";
 
 /** Arguments of {@link JobImage}. */
 export interface JobImageArgs {
@@ -16,12 +18,13 @@ export interface JobImageArgs {
   retainOnDelete?: boolean;
   /** Resources that must be up to date before the image is built and pushed (the rollout). */
   buildAfter?: pulumi.Resource[];
+  /** Where the image is built (stack config `imageBuilder`). Default: `docker`. */
+  builder?: ImageBuilder;
+  /** With the `codebuild` builder: the image's key and region (see {@link CodeBuildImage}). */
+  codeBuild?: Pick<CodeBuildImageArgs, "imageKey" | "region">;
 }
 
-/** Docker platform for an EC2 architecture. */
-export function dockerPlatform(architecture: Architecture): string {
-  return architecture === "arm64" ? "linux/arm64" : "linux/amd64";
-}
+export { dockerPlatform };
 
 /** ECR lifecycle policy keeping the newest `count` images. */
 export function keepNewestImagesPolicy(count: number): string {
@@ -39,8 +42,9 @@ export function keepNewestImagesPolicy(count: number): string {
 
 /**
  * A job's container image: an ECR repository (scanned on push, encrypted, pruned) and the image
- * built from the job's Dockerfile and pushed by `pulumi up`. Jobs with the same build context and
- * architecture share one JobImage.
+ * built from the job's Dockerfile and pushed by `pulumi up`, in AWS CodeBuild
+ * ({@link CodeBuildImage}) or by the local Docker daemon (awsx.ecr.Image). Jobs with the same
+ * build context and architecture share one JobImage.
  */
 export class JobImage extends pulumi.ComponentResource {
   /** The repository. */
@@ -73,10 +77,42 @@ export class JobImage extends pulumi.ComponentResource {
       { repository: this.repository.name, policy: keepNewestImagesPolicy(args.imagesToKeep ?? 10) },
       { parent: this, retainOnDelete },
     );
-    const image = new awsx.ecr.Image(
-      names.image,
+    this.repositoryArn = this.repository.arn;
+    this.repositoryUrl = this.repository.repositoryUrl;
+    this.imageUri = this.buildImage(name, args);
+    this.registerOutputs({
+      repositoryArn: this.repositoryArn,
+      repositoryUrl: this.repositoryUrl,
+      imageUri: this.imageUri,
+    });
+  }
+
+  /** Declares the build of the image with the configured builder; its pinned URI. */
+  private buildImage(name: string, args: JobImageArgs): pulumi.Output<string> {
+    if ((args.builder ?? "docker") === "codebuild") {
+      if (!args.codeBuild) {
+        throw new pulumi.ResourceError(
+          `JobImage ${name}: the codebuild builder needs the image's key and region`,
+          this,
+        );
+      }
+      return new CodeBuildImage(
+        name,
+        {
+          ...args.codeBuild,
+          context: args.context,
+          architecture: args.architecture,
+          repositoryUrl: this.repositoryUrl,
+          repositoryArn: this.repositoryArn,
+          buildAfter: args.buildAfter,
+        },
+        { parent: this },
+      ).imageUri;
+    }
+    return new awsx.ecr.Image(
+      jobImageNames(name).image,
       {
-        repositoryUrl: this.repository.repositoryUrl,
+        repositoryUrl: this.repositoryUrl,
         context: args.context,
         platform: dockerPlatform(args.architecture),
       },
@@ -86,15 +122,6 @@ export class JobImage extends pulumi.ComponentResource {
         providers: [this.getProvider("aws::")].filter((p) => p !== undefined),
         dependsOn: args.buildAfter,
       },
-    );
-
-    this.repositoryArn = this.repository.arn;
-    this.repositoryUrl = this.repository.repositoryUrl;
-    this.imageUri = image.imageUri;
-    this.registerOutputs({
-      repositoryArn: this.repositoryArn,
-      repositoryUrl: this.repositoryUrl,
-      imageUri: this.imageUri,
-    });
+    ).imageUri;
   }
 }

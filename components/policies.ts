@@ -546,3 +546,58 @@ export function notificationTopicPolicy(
     },
   ]);
 }
+
+/** What pushing an image to an ECR repository takes (https://docs.aws.amazon.com/AmazonECR/latest/userguide/image-push-iam.html). */
+export const ECR_PUSH_ACTIONS = [
+  "ecr:BatchCheckLayerAvailability",
+  "ecr:InitiateLayerUpload",
+  "ecr:UploadLayerPart",
+  "ecr:CompleteLayerUpload",
+  "ecr:PutImage",
+  "ecr:BatchGetImage",
+] as const;
+
+/** Inputs of an image build role's policy. */
+export interface CodeBuildRolePolicyInputs {
+  /** The image's source bucket. */
+  bucketArn: string;
+  /** Key prefix of the image's build contexts in it (ends with `/`). */
+  sourcePrefix: string;
+  /** The one repository the build pushes to. */
+  repositoryArn: string;
+  /** The build's log group. */
+  logGroupArn: string;
+}
+
+/**
+ * An image build may read only its build contexts, push only to its repository and write only
+ * its log group. `ecr:GetAuthorizationToken` has no resource type, so it is on `*`; the token
+ * it returns admits only what the other statements allow
+ * (https://docs.aws.amazon.com/AmazonECR/latest/userguide/image-push-iam.html).
+ */
+export function codeBuildRolePolicy(inputs: CodeBuildRolePolicyInputs): PolicyDocument {
+  return document([
+    {
+      Sid: "ReadOwnBuildContexts",
+      Effect: "Allow",
+      Action: ["s3:GetObject", "s3:GetObjectVersion"],
+      Resource: `${inputs.bucketArn}/${inputs.sourcePrefix}*`,
+    },
+    {
+      // CodeBuild checks the source bucket's owner and region before it downloads
+      // (https://docs.aws.amazon.com/codebuild/latest/userguide/setting-up-service-role.html).
+      Sid: "IdentifyOwnSourceBucket",
+      Effect: "Allow",
+      Action: ["s3:GetBucketAcl", "s3:GetBucketLocation"],
+      Resource: inputs.bucketArn,
+    },
+    { Sid: "LogInToEcr", Effect: "Allow", Action: "ecr:GetAuthorizationToken", Resource: "*" },
+    {
+      Sid: "PushToOwnRepository",
+      Effect: "Allow",
+      Action: [...ECR_PUSH_ACTIONS],
+      Resource: inputs.repositoryArn,
+    },
+    writeLogsStatement("WriteOwnBuildLogs", inputs.logGroupArn),
+  ]);
+}

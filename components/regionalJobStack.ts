@@ -103,27 +103,6 @@ export class RegionalJobStack extends pulumi.ComponentResource {
         })
       : pulumi.output({ onDemandUsdPerHour: {} });
     const regionIndex = config.regions.indexOf(region);
-    const images = new Map<string, JobImage>();
-    for (const job of jobs) {
-      const key = imageKey(job.image, job.architecture);
-      if (!images.has(key)) {
-        images.set(
-          key,
-          new JobImage(
-            names.image(key),
-            {
-              context: job.image,
-              architecture: job.architecture,
-              imagesToKeep: config.imagesToKeep,
-              retainOnDelete: config.retainResources,
-              buildAfter: args.rolloutAfter,
-            },
-            { parent: this },
-          ),
-        );
-      }
-    }
-
     const identity: RegionIdentity = {
       environment: config.environment,
       region: region.name,
@@ -147,6 +126,30 @@ export class RegionalJobStack extends pulumi.ComponentResource {
       topicArn: notifications.topicArn,
       logsKmsKeyArn: notifications.keyArn,
     };
+    // The images' builds write logs with the region's key, so they come after the context.
+    const images = new Map<string, JobImage>();
+    for (const job of jobs) {
+      const key = imageKey(job.image, job.architecture);
+      if (!images.has(key)) {
+        images.set(
+          key,
+          new JobImage(
+            names.image(key),
+            {
+              context: job.image,
+              architecture: job.architecture,
+              imagesToKeep: config.imagesToKeep,
+              retainOnDelete: config.retainResources,
+              buildAfter: args.rolloutAfter,
+              builder: config.imageBuilder,
+              codeBuild: { imageKey: key, region: context },
+            },
+            { parent: this },
+          ),
+        );
+      }
+    }
+
     // Pinned, so that volumes never fall to the account's default EBS key, which may be a
     // customer-managed key the launcher may not use (https://docs.aws.amazon.com/ebs/latest/userguide/work-with-ebs-encr.html).
     const ebsKmsKeyArn =

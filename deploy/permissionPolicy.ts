@@ -1,6 +1,7 @@
 /**
  * What a deployment of one job stack may do in AWS: create, read, update and delete exactly the
- * kinds of resources the `transient-jobs` program declares, under the names it gives them. Pure,
+ * kinds of resources the `transient-jobs` program declares, under the names it gives them, and
+ * start and watch its image builds (CodeBuild). Pure,
  * so tests can simulate it against the program's real resource names.
  *
  * Pulumi auto-names every resource `<logical name>-<random suffix>`, and every logical name of a
@@ -17,7 +18,7 @@
  * "Deploying" in README.md.
  */
 import { dashboardName } from "../components/jobsDashboard";
-import { PolicyDocument, PolicyStatement } from "../components/policies";
+import { ECR_PUSH_ACTIONS, PolicyDocument, PolicyStatement } from "../components/policies";
 import { TAGS } from "../launcher/contract";
 
 /** Inputs of {@link deployPermissionPolicy}. */
@@ -177,6 +178,8 @@ export function deployPermissionPolicy(inputs: DeployPermissionInputs): PolicyDo
             "ec2.amazonaws.com",
             "lambda.amazonaws.com",
             "scheduler.amazonaws.com",
+            // The image build projects' roles (components/codeBuildImage.ts).
+            "codebuild.amazonaws.com",
           ],
         },
       },
@@ -227,6 +230,52 @@ export function deployPermissionPolicy(inputs: DeployPermissionInputs): PolicyDo
           },
         ]),
     {
+      // The build contexts CodeBuild builds from (imageBuilder: codebuild): uploaded, replaced
+      // and deleted by every deployment. Only the image source buckets (`-src-`), never results.
+      Sid: "UploadBuildContexts",
+      Effect: "Allow",
+      Action: [
+        "s3:PutObject",
+        "s3:GetObject",
+        "s3:GetObjectVersion",
+        "s3:GetObjectTagging",
+        "s3:PutObjectTagging",
+        "s3:DeleteObject",
+        "s3:DeleteObjectVersion",
+      ],
+      Resource: `arn:${partition}:s3:::${prefix}*-src-*/*`,
+    },
+    {
+      // Source buckets hold no data: even a stack that retains its data deletes them.
+      Sid: "DeleteBuildContextBuckets",
+      Effect: "Allow",
+      Action: ["s3:ListBucketVersions", "s3:DeleteBucket"],
+      Resource: `arn:${partition}:s3:::${prefix}*-src-*`,
+    },
+    {
+      // Image build projects, and the builds `pulumi up` starts and waits for
+      // (https://docs.aws.amazon.com/service-authorization/latest/reference/list_awscodebuild.html).
+      Sid: "ManageOwnBuildProjectsAndBuilds",
+      Effect: "Allow",
+      Action: [
+        "codebuild:CreateProject",
+        "codebuild:UpdateProject",
+        "codebuild:DeleteProject",
+        "codebuild:BatchGetProjects",
+        "codebuild:StartBuild",
+        "codebuild:BatchGetBuilds",
+        "codebuild:StopBuild",
+      ],
+      Resource: regional("codebuild", `project/${prefix}*`),
+    },
+    {
+      // The last lines of a failed build, for the error `pulumi up` reports.
+      Sid: "ReadOwnBuildLogs",
+      Effect: "Allow",
+      Action: "logs:GetLogEvents",
+      Resource: regional("logs", `log-group:${prefix}*-build-logs-*:log-stream:*`),
+    },
+    {
       Sid: "ManageOwnRepositoriesAndPushImages",
       Effect: "Allow",
       Action: [
@@ -239,12 +288,7 @@ export function deployPermissionPolicy(inputs: DeployPermissionInputs): PolicyDo
         "ecr:PutImageTagMutability",
         "ecr:GetLifecyclePolicy",
         "ecr:PutLifecyclePolicy",
-        "ecr:BatchCheckLayerAvailability",
-        "ecr:InitiateLayerUpload",
-        "ecr:UploadLayerPart",
-        "ecr:CompleteLayerUpload",
-        "ecr:PutImage",
-        "ecr:BatchGetImage",
+        ...ECR_PUSH_ACTIONS,
         "ecr:GetDownloadUrlForLayer",
         "ecr:DescribeImages",
         ...unlessRetained([

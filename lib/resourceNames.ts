@@ -5,6 +5,8 @@
  * never disagree.
  */
 
+import { IMAGE_BUILD_TYPE } from "./codeBuild";
+
 /**
  * Pulumi auto-names a resource that has no explicit name as its logical name, "-" and 7 random
  * hex characters (https://www.pulumi.com/docs/iac/concepts/resources/names/#autonaming). The
@@ -172,6 +174,22 @@ export const NAME_RULES: Readonly<Record<string, NameRule | Unnamed>> = {
   // A remote component: awsx builds and pushes an image into the repository, creating nothing
   // that has a name of its own.
   "awsx:ecr:Image": { unnamed: "pushes an image (by digest) into a repository" },
+  "aws:codebuild/project:Project": {
+    field: "name",
+    what: "CodeBuild project name",
+    minLength: 2,
+    maxLength: 255,
+    pattern: /^[A-Za-z0-9][A-Za-z0-9_-]{1,254}$/,
+    charset: "letters, digits, - and _, starting with a letter or digit",
+    doc: "https://docs.aws.amazon.com/codebuild/latest/APIReference/API_CreateProject.html#CodeBuild-CreateProject-request-name",
+  },
+  "aws:s3/bucketObjectv2:BucketObjectv2": {
+    unnamed: "an object of a bucket: its key is the content hash the program computes",
+  },
+  // A dynamic resource: it starts a build in a project and records the digest it pushed.
+  [IMAGE_BUILD_TYPE]: {
+    unnamed: "a build of a project, identified by the build id CodeBuild assigns",
+  },
   "aws:cloudwatch/logGroup:LogGroup": {
     field: "name",
     what: "CloudWatch Logs log group name",
@@ -323,6 +341,23 @@ export function resultsBucketNames(name: string) {
 /** Names of the children of a `JobImage` called `name`. */
 export function jobImageNames(name: string) {
   return { repository: `${name}-repo`, lifecycle: `${name}-lifecycle`, image: `${name}-image` };
+}
+
+/**
+ * Names of the children of a `CodeBuildImage` called `name` (the name of its `JobImage`): short
+ * suffixes, since the source bucket's name has 63 characters at most.
+ */
+export function codeBuildImageNames(name: string) {
+  return {
+    sources: `${name}-src`,
+    source: `${name}-context`,
+    logs: `${name}-build-logs`,
+    // No longer than a job's `-instance-role`: a stack name config allows leaves room for both.
+    role: `${name}-build`,
+    policy: `${name}-build`,
+    project: `${name}-build`,
+    build: `${name}-image`,
+  };
 }
 
 /** Names of the children of a `RunNotifications` called `name`. */
@@ -495,14 +530,30 @@ export function jobNames(environment: string, region: string, job: string): Name
   ];
 }
 
-/** The named resources of one image (build context and architecture) in one region. */
-export function imageNames(environment: string, region: string, imageKey: string): NamedResource[] {
-  const children = regionalJobStackNames(regionalStackName(environment, region));
+/**
+ * The named resources of one image (build context and architecture) in one region: its
+ * repository, and with the `codebuild` builder its source bucket, build role and project.
+ */
+export function imageNames(
+  environment: string,
+  region: string,
+  imageKey: string,
+  builder: "docker" | "codebuild" = "docker",
+): NamedResource[] {
+  const image = regionalJobStackNames(regionalStackName(environment, region)).image(imageKey);
+  const repository = {
+    type: "aws:ecr/repository:Repository",
+    logicalName: jobImageNames(image).repository,
+  };
+  if (builder === "docker") return [repository];
+  const build = codeBuildImageNames(image);
   return [
-    {
-      type: "aws:ecr/repository:Repository",
-      logicalName: jobImageNames(children.image(imageKey)).repository,
-    },
+    repository,
+    { type: "aws:s3/bucket:Bucket", logicalName: resultsBucketNames(build.sources).bucket },
+    { type: T.logs, logicalName: build.logs },
+    { type: T.role, logicalName: build.role },
+    { type: T.policy, logicalName: build.policy },
+    { type: "aws:codebuild/project:Project", logicalName: build.project },
   ];
 }
 

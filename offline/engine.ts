@@ -8,9 +8,16 @@ import * as path from "node:path";
 import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { parse as parseYaml } from "yaml";
-import { NAME_RULES, nameProblem, physicalName } from "../lib/resourceNames";
+import { NAME_RULES, nameProblem, nameRuleOf, physicalName } from "../lib/resourceNames";
 import { instanceTypeNameProblem, splitInstanceType } from "../lib/instanceTypes";
 import { EC2_SERVICE_CODE, PRICING_API_REGIONS } from "../lib/priceList";
+import {
+  buildEnvironmentProblem,
+  IMAGE_BUILD_TYPE,
+  IMAGE_DIGEST_PATTERN,
+  s3SourceLocationProblem,
+  TIMEOUT_RANGE,
+} from "../lib/codeBuild";
 
 /** The project root (where `Pulumi.yaml` lives). */
 export const PROJECT_ROOT = path.resolve(__dirname, "..");
@@ -137,6 +144,67 @@ export class ResourceNameError extends Error {
   }
 }
 
+/**
+ * Raised when the program declares a resource AWS would refuse for what it is, not its name
+ * (e.g. a CodeBuild environment whose image does not run on its machine type).
+ */
+export class ResourceRefusedError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Resources AWS would refuse:\n  ${problems.join("\n  ")}`);
+    this.name = "ResourceRefusedError";
+  }
+}
+
+/** ECR's image tag rule (https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_PutImage.html). */
+const ECR_TAG = /^[a-zA-Z0-9_][a-zA-Z0-9_.-]{0,127}$/;
+
+const timeoutProblem = (what: string, minutes: unknown, max: number = TIMEOUT_RANGE.max) =>
+  typeof minutes === "number" &&
+  Number.isInteger(minutes) &&
+  minutes >= TIMEOUT_RANGE.min &&
+  minutes <= max
+    ? undefined
+    : `${what} ${JSON.stringify(minutes)} is not a whole number of minutes from ${TIMEOUT_RANGE.min} to ${max}`;
+
+/**
+ * What CodeBuild, S3 and StartBuild would refuse in the inputs of the build resources
+ * (CreateProject: https://docs.aws.amazon.com/codebuild/latest/APIReference/API_CreateProject.html;
+ * StartBuild: https://docs.aws.amazon.com/codebuild/latest/APIReference/API_StartBuild.html).
+ */
+export function buildResourceProblems(type: string, inputs: Record<string, unknown>): string[] {
+  const problems: (string | undefined)[] = [];
+  if (type === "aws:codebuild/project:Project") {
+    const environment = (inputs.environment ?? {}) as Record<string, unknown>;
+    problems.push(buildEnvironmentProblem(environment));
+    problems.push(timeoutProblem("buildTimeout", inputs.buildTimeout));
+    // QueuedTimeoutInMinutes: 5-480.
+    problems.push(timeoutProblem("queuedTimeout", inputs.queuedTimeout, 480));
+    const source = (inputs.source ?? {}) as Record<string, unknown>;
+    if (source.type === "S3" && !String(source.location ?? "").endsWith("/")) {
+      problems.push(s3SourceLocationProblem(String(source.location)));
+    }
+    if (!/^arn:[^:]+:iam::\d{12}:role\//.test(String(inputs.serviceRole))) {
+      problems.push(`serviceRole "${inputs.serviceRole}" is not an IAM role ARN`);
+    }
+  }
+  if (type === "aws:s3/bucketObjectv2:BucketObjectv2") {
+    const key = String(inputs.key ?? "");
+    if (key === "" || Buffer.byteLength(key) > 1024) {
+      problems.push(`object key "${key}" must be 1-1024 bytes`);
+    }
+  }
+  if (type === IMAGE_BUILD_TYPE) {
+    problems.push(s3SourceLocationProblem(String(inputs.sourceLocation)));
+    problems.push(timeoutProblem("timeoutInMinutesOverride", inputs.timeoutMinutes));
+    const project = nameRuleOf("aws:codebuild/project:Project")!;
+    problems.push(nameProblem(project, String(inputs.projectName)));
+    if (!ECR_TAG.test(String(inputs.imageTag))) {
+      problems.push(`image tag "${inputs.imageTag}" is not a valid ECR tag`);
+    }
+  }
+  return problems.filter((p): p is string => p !== undefined);
+}
+
 /** Types that exist only in Pulumi: they have no cloud name to check. */
 const isPulumiOnly = (type: string): boolean =>
   type === "pulumi:pulumi:Stack" || type.startsWith("transient-jobs:");
@@ -191,6 +259,20 @@ function computedState(
       };
     case "awsx:ecr:Image":
       return { imageUri: `${inputs.repositoryUrl}@sha256:${shortHash(`${name}:image`, 64)}` };
+    case "aws:codebuild/project:Project":
+      return { name: physical, arn: `arn:aws:codebuild:${region}:${account}:project/${physical}` };
+    case "aws:s3/bucketObjectv2:BucketObjectv2":
+      return { etag: shortHash(`${inputs.bucket}/${inputs.key}`, 32), versionId: shortHash(name) };
+    case IMAGE_BUILD_TYPE: {
+      // What a finished build exports: the digest of what it pushed, a function of what it built.
+      const imageDigest = `sha256:${shortHash(`${inputs.sourceLocation}:${inputs.buildSettings}`, 64)}`;
+      if (!IMAGE_DIGEST_PATTERN.test(imageDigest)) throw new Error(`mock digest ${imageDigest}`);
+      return {
+        buildId: `${inputs.projectName}:${shortHash(`${name}:build`, 8)}-0000-4000-8000-000000000000`,
+        imageDigest,
+        imageUri: `${inputs.repositoryUrl}@${imageDigest}`,
+      };
+    }
     case "aws:iam/openIdConnectProvider:OpenIdConnectProvider":
       return {
         arn: `arn:aws:iam::${account}:oidc-provider/${String(inputs.url).replace(/^https:\/\//, "")}`,
@@ -631,6 +713,7 @@ export async function evaluateProgram(
     provider ? providerRegions.get(provider) : undefined;
   const pending: Record<string, RecordedResource> = {};
   const nameProblems: string[] = [];
+  const refusals: string[] = [];
 
   const mocks: pulumi.runtime.Mocks = {
     newResource(args) {
@@ -647,6 +730,9 @@ export async function evaluateProgram(
       }
       const { field, physical, problem } = physicalNameOf(args.type, args.name, inputs);
       if (problem) nameProblems.push(problem);
+      refusals.push(
+        ...buildResourceProblems(args.type, inputs).map((p) => `${args.type} "${args.name}": ${p}`),
+      );
       const state = {
         ...inputs,
         ...computedState(args.type, args.name, inputs, region, physical),
@@ -726,6 +812,7 @@ export async function evaluateProgram(
         failure,
       ]);
       if (nameProblems.length > 0) throw new ResourceNameError(nameProblems);
+      if (refusals.length > 0) throw new ResourceRefusedError(refusals);
       return { resources, calls, outputs };
     } finally {
       process.off("unhandledRejection", failed);

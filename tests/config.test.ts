@@ -220,6 +220,19 @@ describe("parseStackConfig", () => {
       "transient-jobs:jobs.pi.parameters: initScript: the rendered script of run pi-20261123T0300Z is",
     ],
     [
+      "an image builder that does not exist",
+      valid({ imageBuilder: "kaniko" }),
+      'transient-jobs:imageBuilder: "kaniko" is not an image builder; use "codebuild" (in AWS, no Docker needed) or "docker" (the Docker daemon of pulumi up)',
+    ],
+    [
+      "a build context too long for its source bucket's name with codebuild",
+      valid({
+        imageBuilder: "codebuild",
+        jobs: { pi: job({ image: `images/${"x".repeat(24)}` }) },
+      }),
+      `transient-jobs:jobs.pi.image: "images/${"x".repeat(24)}": with stack "dev" and region "eu-west-1" the S3 bucket name`,
+    ],
+    [
       "log retention CloudWatch does not offer",
       valid({ logRetentionDays: 31 }),
       "transient-jobs:logRetentionDays: 31 is not a CloudWatch Logs retention",
@@ -502,6 +515,11 @@ describe("parseStackConfig", () => {
     assert.equal(config.retainResources, false);
     assert.equal(parseStackConfig(valid(), "prod").retainResources, true);
     assert.equal(config.logRetentionDays, 30);
+    assert.equal(config.imageBuilder, "docker");
+    assert.equal(
+      parseStackConfig(valid({ imageBuilder: "codebuild" }), "dev").imageBuilder,
+      "codebuild",
+    );
     assert.deepEqual(config.launcherRetry, {
       maximumRetryAttempts: 2,
       maximumEventAgeSeconds: 3600,

@@ -9,6 +9,7 @@
 import * as assert from "node:assert/strict";
 import { jobsForRegion, parseStackConfig, rawConfigFromPulumi } from "../config";
 import { PRICING_API_REGIONS } from "../lib/priceList";
+import { IMAGE_BUILD_TYPE } from "../lib/codeBuild";
 import { imageKey } from "../lib/resourceNames";
 import { offsetSchedule } from "../lib/scheduleExpression";
 import { Evaluation, loadStackConfig, RecordedResource } from "../offline/engine";
@@ -16,7 +17,8 @@ import { evaluatedStack, evaluatedWith } from "../testing/evaluations";
 
 const REGIONAL = "transient-jobs:index:RegionalJobStack";
 const SCHEDULE = "aws:scheduler/schedule:Schedule";
-const IMAGE = "awsx:ecr:Image";
+/** What builds and pushes an image: prod's committed stack builds in CodeBuild. */
+const IMAGE = IMAGE_BUILD_TYPE;
 /** The resources prod keeps when a region is removed: its results and its images. */
 const RETAINED_TYPES = [
   "aws:ecr/lifecyclePolicy:LifecyclePolicy",

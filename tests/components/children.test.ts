@@ -8,7 +8,8 @@
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import type { StackConfig } from "../../config";
+import type { ImageBuilder, StackConfig } from "../../config";
+import { IMAGE_BUILD_TYPE } from "../../lib/codeBuild";
 import type { RecordedResource } from "../../offline/engine";
 import { PROJECT_ROOT } from "../../offline/engine";
 import { evaluatedStack } from "../../testing/evaluations";
@@ -19,13 +20,21 @@ const C = (name: string) => `transient-jobs:index:${name}`;
  * The jobs and image keys of every region of each stack, as Pulumi.<stack>.yaml declares them
  * (each job runs in every region; the test checks the config still says so).
  */
-const STACKS: Record<string, { jobs: string[]; images: string[] }> = {
-  dev: { jobs: ["pi"], images: ["job-image-amd64"] },
-  prod: { jobs: ["nightly-pi", "hourly-pi"], images: ["job-image-amd64", "job-image-arm64"] },
+const STACKS: Record<string, { jobs: string[]; images: string[]; builder: ImageBuilder }> = {
+  dev: { jobs: ["pi"], images: ["job-image-amd64"], builder: "codebuild" },
+  prod: {
+    jobs: ["nightly-pi", "hourly-pi"],
+    images: ["job-image-amd64", "job-image-arm64"],
+    builder: "codebuild",
+  },
 };
 
 /** Children of each component type: `type suffix`, where the child is named `<component><suffix>`. */
-function childrenOf(jobs: string[], images: string[]): Record<string, string[]> {
+function childrenOf(
+  jobs: string[],
+  images: string[],
+  builder: ImageBuilder = "codebuild",
+): Record<string, string[]> {
   return {
     RegionalJobStack: [
       "aws:ec2/securityGroup:SecurityGroup -sg",
@@ -50,7 +59,16 @@ function childrenOf(jobs: string[], images: string[]): Record<string, string[]> 
     JobImage: [
       "aws:ecr/lifecyclePolicy:LifecyclePolicy -lifecycle",
       "aws:ecr/repository:Repository -repo",
-      "awsx:ecr:Image -image",
+      builder === "docker" ? "awsx:ecr:Image -image" : `${C("CodeBuildImage")} `,
+    ],
+    CodeBuildImage: [
+      `${C("ResultsBucket")} -src`,
+      "aws:s3/bucketObjectv2:BucketObjectv2 -context",
+      "aws:cloudwatch/logGroup:LogGroup -build-logs",
+      "aws:iam/role:Role -build",
+      "aws:iam/rolePolicy:RolePolicy -build",
+      "aws:codebuild/project:Project -build",
+      `${IMAGE_BUILD_TYPE} -image`,
     ],
     // No subscriptions: neither stack configures notifications.
     RunNotifications: [
@@ -108,24 +126,21 @@ function childrenOf(jobs: string[], images: string[]): Record<string, string[]> 
   };
 }
 
-/** Where each component sits: its parent's type (the stack for the top-level ones). */
-const PARENT: Record<string, string> = {
-  RegionalJobStack: "pulumi:pulumi:Stack",
-  JobsDashboard: "pulumi:pulumi:Stack",
+/** Where each component sits: its parents' types (the stack for the top-level ones). */
+const PARENT: Record<string, string[]> = {
+  RegionalJobStack: ["pulumi:pulumi:Stack"],
+  JobsDashboard: ["pulumi:pulumi:Stack"],
   ...Object.fromEntries(
-    [
-      "ResultsBucket",
-      "JobImage",
-      "RunNotifications",
-      "Launcher",
-      "ScheduledJob",
-      "Reaper",
-      "RegionalAlarms",
-    ].map((c) => [c, C("RegionalJobStack")]),
+    ["JobImage", "RunNotifications", "Launcher", "ScheduledJob", "Reaper", "RegionalAlarms"].map(
+      (c) => [c, [C("RegionalJobStack")]],
+    ),
   ),
-  JobInstanceProfile: C("ScheduledJob"),
-  JobLaunchTemplate: C("ScheduledJob"),
-  JobSchedule: C("ScheduledJob"),
+  // A region's results, and each image's build contexts.
+  ResultsBucket: [C("RegionalJobStack"), C("CodeBuildImage")],
+  CodeBuildImage: [C("JobImage")],
+  JobInstanceProfile: [C("ScheduledJob")],
+  JobLaunchTemplate: [C("ScheduledJob")],
+  JobSchedule: [C("ScheduledJob")],
 };
 
 /** Every component type the source declares (`super("transient-jobs:index:<Type>", …)`). */
@@ -154,10 +169,10 @@ describe("component children: the table", () => {
   });
 });
 
-for (const [stack, { jobs, images }] of Object.entries(STACKS)) {
+for (const [stack, { jobs, images, builder }] of Object.entries(STACKS)) {
   describe(`component children under mocks: stack ${stack}`, function () {
     this.timeout(60000);
-    const CHILDREN = childrenOf(jobs, images);
+    const CHILDREN = childrenOf(jobs, images, builder);
     let resources: RecordedResource[];
     let config: StackConfig;
 
@@ -172,6 +187,7 @@ for (const [stack, { jobs, images }] of Object.entries(STACKS)) {
         "a job limited to some regions: the table assumes every job runs everywhere",
       );
       assert.deepEqual(config.notifications, { emails: [], httpsEndpoints: [] });
+      assert.equal(config.imageBuilder, builder);
     });
 
     it("declares each component type, and no other", () => {
@@ -196,12 +212,12 @@ for (const [stack, { jobs, images }] of Object.entries(STACKS)) {
     });
 
     for (const [component, children] of Object.entries(CHILDREN)) {
-      it(`${component}: exactly ${children.length} children, named after it, under a ${PARENT[component].split(":").pop()}`, () => {
+      it(`${component}: exactly ${children.length} children, named after it, under a ${PARENT[component].map((p) => p.split(":").pop()).join(" or ")}`, () => {
         const instances = resources.filter((r) => r.type === C(component));
         assert.ok(instances.length > 0, `no ${component} in ${stack}`);
         for (const instance of instances) {
           assert.ok(instance.parent, `${instance.name} has no parent`);
-          assert.equal(typeOfUrn(instance.parent), PARENT[component], instance.urn);
+          assert.ok(PARENT[component].includes(typeOfUrn(instance.parent)), instance.urn);
           const actual = resources
             .filter((r) => r.parent === instance.urn)
             .map((r) => {

@@ -4,6 +4,7 @@
  * publishing and putting metrics (its serialized code against moto).
  */
 import * as assert from "node:assert/strict";
+import { imageKey } from "../../lib/resourceNames";
 import * as http from "node:http";
 import * as net from "node:net";
 import * as pulumi from "@pulumi/pulumi";
@@ -237,6 +238,12 @@ describe("notifications under mocks: prod with subscribers in stack config", fun
             `tj-prod-${region}-launcher-logs`,
             `tj-prod-${region}-reaper-logs`,
             ...jobs.map((j) => `tj-prod-${region}-${j.name}-logs`),
+            // With the codebuild builder, each image's build logs too.
+            ...(config.imageBuilder === "codebuild"
+              ? [...new Set(jobs.map((j) => imageKey(j.image, j.architecture)))].map(
+                  (key) => `tj-prod-${region}-${key}-build-logs`,
+                )
+              : []),
           ].sort(),
         );
         for (const group of groups) {

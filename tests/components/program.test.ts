@@ -2,6 +2,7 @@
  * The whole program under Pulumi's mocks, with the real Pulumi.dev.yaml and Pulumi.prod.yaml.
  */
 import * as assert from "node:assert/strict";
+import { IMAGE_BUILD_TYPE } from "../../lib/codeBuild";
 import type { StackConfig } from "../../config";
 import { evaluatedStack } from "../../testing/evaluations";
 import { scheduleInput } from "../../components/jobSchedule";
@@ -115,8 +116,10 @@ for (const stack of ["dev", "prod"]) {
         );
         assert.ok(inside.length > 20, `only ${inside.length} resources in ${region.name}`);
         for (const r of inside) {
+          // The image build has no AWS provider: its provider builds clients for its region.
+          const where = r.type === IMAGE_BUILD_TYPE ? r.inputs.region : r.providerRegion;
           assert.equal(
-            r.providerRegion,
+            where,
             region.name,
             `${r.type} ${r.name} uses ${r.providerRegion ?? "the default provider"}`,
           );
@@ -161,7 +164,9 @@ for (const stack of ["dev", "prod"]) {
           rules.some((r) => r.noncurrentVersionExpiration),
           "no rule expires old versions",
         );
-        assert.equal(bucket.inputs.forceDestroy, !config.retainResources);
+        // Build contexts (CodeBuildImage's source buckets) are not data: never retained.
+        const sources = bucket.parent?.includes("transient-jobs:index:CodeBuildImage$") ?? false;
+        assert.equal(bucket.inputs.forceDestroy, sources || !config.retainResources);
       }
     });
 
@@ -359,12 +364,15 @@ for (const stack of ["dev", "prod"]) {
               r.state.repositoryUrl === job.repositoryUrl,
           );
           assert.ok(repository, `${name}: ${job.repositoryUrl} is no repository of ${region}`);
+          // Whichever builder built it (config imageBuilder), pinned by digest.
           const image = resources.find(
             (r) =>
-              r.type === "awsx:ecr:Image" &&
+              r.type ===
+                (config.imageBuilder === "codebuild" ? IMAGE_BUILD_TYPE : "awsx:ecr:Image") &&
               r.inputs.repositoryUrl === job.repositoryUrl &&
               r.state.imageUri === job.imageUri,
           );
+          assert.match(job.imageUri, /@sha256:[0-9a-f]{64}$/);
           assert.ok(image, `${name}: ${job.imageUri} is no image pushed to ${job.repositoryUrl}`);
           assert.equal(
             job.launchTemplateId,

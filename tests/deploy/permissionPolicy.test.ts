@@ -4,6 +4,7 @@
  * names Pulumi gives them.
  */
 import * as assert from "node:assert/strict";
+import { IMAGE_BUILD_TYPE } from "../../lib/codeBuild";
 import * as path from "node:path";
 import { isWildcardOnlyAction } from "@cloud-copilot/iam-simulate";
 import { PolicyDocument } from "../../components/policies";
@@ -191,6 +192,46 @@ describe("deploy role permissions", () => {
         `${bucket}/jobs/pi/runs/x.json`,
         {},
         "ImplicitlyDenied",
+      ],
+      [
+        "upload a build context",
+        prod,
+        "s3:PutObject",
+        `arn:aws:s3:::tj-prod-eu-west-1-job-image-amd64-src-1a2b3c4/sources/job-image-amd64/${"a".repeat(64)}.zip`,
+        {},
+        "Allowed",
+      ],
+      [
+        "write into the results bucket",
+        prod,
+        "s3:PutObject",
+        `${bucket}/jobs/pi/runs/x.json`,
+        {},
+        "ImplicitlyDenied",
+      ],
+      [
+        "start its own image build",
+        prod,
+        "codebuild:StartBuild",
+        `arn:aws:codebuild:eu-west-1:${ACCOUNT}:project/tj-prod-eu-west-1-job-image-amd64-build-1a2b3c4`,
+        {},
+        "Allowed",
+      ],
+      [
+        "start another project's build",
+        prod,
+        "codebuild:StartBuild",
+        `arn:aws:codebuild:eu-west-1:${ACCOUNT}:project/release-pipeline`,
+        {},
+        "ImplicitlyDenied",
+      ],
+      [
+        "pass its roles to CodeBuild",
+        prod,
+        "iam:PassRole",
+        role("tj-prod-x-build-1a2b3c4"),
+        { "iam:PassedToService": "codebuild.amazonaws.com" },
+        "Allowed",
       ],
       ["delete a retained bucket", prod, "s3:DeleteBucket", bucket, {}, "ImplicitlyDenied"],
       [
@@ -670,6 +711,49 @@ const RULES: Record<string, Rule> = {
       resource: arn("ecr", r, `repository/${String(r.inputs.repository)}`),
     },
   ],
+  "aws:s3/bucketObjectv2:BucketObjectv2": (r) => [
+    {
+      actions: [
+        "s3:PutObject",
+        "s3:GetObject",
+        "s3:GetObjectTagging",
+        "s3:PutObjectTagging",
+        "s3:DeleteObject",
+      ],
+      resource: `arn:aws:s3:::${String(r.inputs.bucket)}/${String(r.inputs.key)}`,
+    },
+  ],
+  "aws:codebuild/project:Project": (r) => [
+    {
+      actions: [
+        "codebuild:CreateProject",
+        "codebuild:BatchGetProjects",
+        "codebuild:UpdateProject",
+        "codebuild:DeleteProject",
+      ],
+      resource: arn("codebuild", r, `project/${physical(r)}`),
+    },
+    passRole(String(r.inputs.serviceRole), "codebuild.amazonaws.com"),
+  ],
+  // Starts a build, polls it, stops it when it outlasts its timeouts, reads its log's tail.
+  [IMAGE_BUILD_TYPE]: (r, all) => {
+    const project = all.find(
+      (p) => p.type === "aws:codebuild/project:Project" && p.state.name === r.inputs.projectName,
+    )!;
+    const logs = (project.inputs.logsConfig as { cloudwatchLogs: { groupName: string } })
+      .cloudwatchLogs.groupName;
+    const where = String(r.inputs.region);
+    return [
+      {
+        actions: ["codebuild:StartBuild", "codebuild:BatchGetBuilds", "codebuild:StopBuild"],
+        resource: `arn:aws:codebuild:${where}:${ACCOUNT}:project/${String(r.inputs.projectName)}`,
+      },
+      {
+        actions: ["logs:GetLogEvents"],
+        resource: `arn:aws:logs:${where}:${ACCOUNT}:log-group:${logs}:log-stream:0f0e0d0c`,
+      },
+    ];
+  },
   "awsx:ecr:Image": (r) => {
     const [host, repository] = String(r.inputs.repositoryUrl).split("/");
     const imageRegion = host.split(".")[3];

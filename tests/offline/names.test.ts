@@ -157,7 +157,7 @@ describe("AWS name limits in the offline engine", function () {
           ...regionSharedNames(stack, region.name),
           ...config.jobs.flatMap((job) => jobNames(stack, region.name, job.name)),
           ...[...new Set(config.jobs.map((job) => imageKey(job.image, job.architecture)))].flatMap(
-            (key) => imageNames(stack, region.name, key),
+            (key) => imageNames(stack, region.name, key, config.imageBuilder),
           ),
         ]),
       ]

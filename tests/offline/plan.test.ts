@@ -11,6 +11,8 @@ import {
   offsetSchedule,
   parseScheduleExpression,
 } from "../../lib/scheduleExpression";
+import { IMAGE_BUILD_TYPE } from "../../lib/codeBuild";
+import { imageKey } from "../../lib/resourceNames";
 import { loadStackConfig, StackFileError } from "../../offline/engine";
 import { formatInZone, HELP, parsePlanArgs, planOutput, UsageError } from "../../offline/plan";
 import { PROJECT_ROOT } from "../../offline/engine";
@@ -75,11 +77,26 @@ describe("npm run plan", function () {
         "aws:s3/bucket:Bucket",
         "aws:lambda/function:Function",
         "aws:ec2/securityGroup:SecurityGroup",
-        "awsx:ecr:Image",
       ]) {
         assert.match(section, new RegExp(`\\+ ${escape(type)}\\s+tj-prod-${region.name}-`));
       }
       const jobs = jobsForRegion(config, region);
+      // prod builds in CodeBuild: per region and image (context and architecture) an uploaded
+      // context, a project and a build; no image is built by a local Docker daemon.
+      assert.equal(config.imageBuilder, "codebuild");
+      assert.doesNotMatch(out, /awsx:ecr:Image/);
+      const images = new Set(jobs.map((job) => imageKey(job.image, job.architecture)));
+      for (const [type, suffix] of [
+        ["aws:s3/bucketObjectv2:BucketObjectv2", "context"],
+        ["aws:codebuild/project:Project", "build"],
+        [IMAGE_BUILD_TYPE, "image"],
+      ]) {
+        const listed = [...section.matchAll(new RegExp(`\\+ ${escape(type)}\\s+(\\S+)`, "g"))];
+        assert.deepEqual(
+          listed.map((m) => m[1]).sort(),
+          [...images].map((key) => `tj-prod-${region.name}-${key}-${suffix}`).sort(),
+        );
+      }
       assert.equal(section.match(/aws:ec2\/launchTemplate:LaunchTemplate/g)?.length, jobs.length);
       // The jobs' schedules and the reaper's.
       assert.equal(section.match(/aws:scheduler\/schedule:Schedule/g)?.length, jobs.length + 1);

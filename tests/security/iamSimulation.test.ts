@@ -41,10 +41,15 @@ interface Facts {
   policies: Record<Principal, PolicyDocument>;
   trust: Record<Role, PolicyDocument>;
   bucketPolicy: PolicyDocument;
+  /** The job's image key, its source bucket and that bucket's policy, its build's log group. */
+  imageKey: string;
+  sourceBucketArn: string;
+  sourceBucketPolicy: PolicyDocument;
+  buildLogGroupArn: string;
 }
 
 /** The identities of the job program whose permissions the matrix covers. */
-type Role = "launcher" | "instance" | "reaper" | "job schedule" | "reaper schedule";
+type Role = "launcher" | "instance" | "reaper" | "job schedule" | "reaper schedule" | "image build";
 /**
  * Every identity of the matrix. The deploy role (deploy/, its own program) appears only with its
  * boundaries against this program's resources; its full matrix is
@@ -871,6 +876,156 @@ const MATRIX: Row[] = [
     what: "reading other buckets",
   },
 
+  // The image build (CodeBuild): read its contexts, push to its repository, write its logs.
+  ...(["s3:GetObject", "s3:GetObjectVersion"] as const).map((action): Row => ({
+    who: "image build",
+    action,
+    resource: (f) => `${f.sourceBucketArn}/sources/${f.imageKey}/${"a".repeat(64)}.zip`,
+    context: () => TLS,
+    expect: "Allowed",
+    what: "reading its own build contexts",
+  })),
+  ...(["s3:GetBucketAcl", "s3:GetBucketLocation"] as const).map((action): Row => ({
+    who: "image build",
+    action,
+    resource: (f) => f.sourceBucketArn,
+    context: () => TLS,
+    expect: "Allowed",
+    what: "identifying its source bucket (CodeBuild checks owner and region)",
+  })),
+  {
+    who: "image build",
+    action: "s3:GetBucketAcl",
+    resource: (f) => f.bucketArn,
+    context: () => TLS,
+    expect: "ImplicitlyDenied",
+    what: "reading the results bucket's ACL",
+  },
+  {
+    who: "image build",
+    action: "s3:GetObject",
+    resource: (f) => `${f.sourceBucketArn}/sources/${f.imageKey}/${"a".repeat(64)}.zip`,
+    context: () => ({ "aws:SecureTransport": "false" }),
+    expect: "ExplicitlyDenied",
+    what: "reading its contexts without TLS (the bucket policy)",
+  },
+  {
+    who: "image build",
+    action: "s3:GetObject",
+    resource: (f) => `${f.sourceBucketArn}/sources/another-image-arm64/${"a".repeat(64)}.zip`,
+    context: () => TLS,
+    expect: "ImplicitlyDenied",
+    what: "reading another image's contexts",
+  },
+  {
+    who: "image build",
+    action: "s3:GetObject",
+    resource: (f) => `${f.bucketArn}/jobs/${f.job}/runs/x/result.json`,
+    context: () => TLS,
+    expect: "ImplicitlyDenied",
+    what: "reading the region's results",
+  },
+  {
+    who: "image build",
+    action: "s3:PutObject",
+    resource: (f) => `${f.sourceBucketArn}/sources/${f.imageKey}/${"b".repeat(64)}.zip`,
+    context: () => TLS,
+    expect: "ImplicitlyDenied",
+    what: "writing a build context",
+  },
+  {
+    who: "image build",
+    action: "ecr:GetAuthorizationToken",
+    resource: () => "*",
+    expect: "Allowed",
+    what: "logging in to ECR",
+  },
+  ...(
+    [
+      "ecr:BatchCheckLayerAvailability",
+      "ecr:InitiateLayerUpload",
+      "ecr:UploadLayerPart",
+      "ecr:CompleteLayerUpload",
+      "ecr:PutImage",
+      "ecr:BatchGetImage",
+    ] as const
+  ).map((action): Row => ({
+    who: "image build",
+    action,
+    resource: (f) => f.repositoryArn,
+    expect: "Allowed",
+    what: "pushing to its one repository",
+  })),
+  {
+    who: "image build",
+    action: "ecr:PutImage",
+    resource: (f) => `arn:aws:ecr:${f.region}:${f.account}:repository/another-team`,
+    expect: "ImplicitlyDenied",
+    what: "pushing to another repository",
+  },
+  {
+    who: "image build",
+    action: "ecr:BatchDeleteImage",
+    resource: (f) => f.repositoryArn,
+    expect: "ImplicitlyDenied",
+    what: "deleting images",
+  },
+  ...(["logs:CreateLogStream", "logs:PutLogEvents"] as const).map((action): Row => ({
+    who: "image build",
+    action,
+    resource: (f) => `${f.buildLogGroupArn}:log-stream:0f0e0d0c`,
+    expect: "Allowed",
+    what: "writing its own log group",
+  })),
+  {
+    who: "image build",
+    action: "logs:PutLogEvents",
+    resource: (f) => `${f.launcherLogGroupArn}:log-stream:x`,
+    expect: "ImplicitlyDenied",
+    what: "writing another log group",
+  },
+  {
+    who: "image build",
+    action: "iam:PassRole",
+    resource: (f) => f.roles.launcher,
+    expect: "ImplicitlyDenied",
+    what: "passing any role",
+  },
+  {
+    who: "image build",
+    action: "ec2:RunInstances",
+    resource: (f) => ec2(f, "instance/i-0new"),
+    expect: "ImplicitlyDenied",
+    what: "starting instances",
+  },
+  {
+    who: "trust: image build",
+    service: "codebuild.amazonaws.com",
+    action: "sts:AssumeRole",
+    resource: (f) => f.roles["image build"],
+    context: (f) => ({ "aws:SourceAccount": f.account }),
+    expect: "Allowed",
+    what: "assumed by CodeBuild for this account",
+  },
+  {
+    who: "trust: image build",
+    service: "codebuild.amazonaws.com",
+    action: "sts:AssumeRole",
+    resource: (f) => f.roles["image build"],
+    context: () => ({ "aws:SourceAccount": OTHER_ACCOUNT }),
+    expect: "ImplicitlyDenied",
+    what: "not assumed by CodeBuild for another account (confused deputy)",
+  },
+  {
+    who: "trust: image build",
+    service: "ec2.amazonaws.com",
+    action: "sts:AssumeRole",
+    resource: (f) => f.roles["image build"],
+    context: (f) => ({ "aws:SourceAccount": f.account }),
+    expect: "ImplicitlyDenied",
+    what: "not assumed by EC2",
+  },
+
   // Trust: who may assume each role.
   ...(
     [
@@ -930,6 +1085,7 @@ const json = (r: RecordedResource, key: string) =>
 /** The facts of every (region, job) of a stack, read from its evaluation by resource name. */
 async function stackFacts(stack: string): Promise<Facts[]> {
   const { config, evaluation } = await evaluatedStack(stack);
+  assert.equal(config.imageBuilder, "codebuild", `the matrix covers ${stack}'s CodeBuild roles`);
   const { resources } = evaluation;
   const deploy = (await evaluatedDeployStack(stack)).resources;
   const deployRole = find(deploy, "aws:iam/role:Role", `transient-jobs-deploy-${stack}`);
@@ -951,12 +1107,15 @@ async function stackFacts(stack: string): Promise<Facts[]> {
     return jobsForRegion(config, region).map((job): Facts => {
       const j = `${r}-${job.name}`;
       const template = find(resources, "aws:ec2/launchTemplate:LaunchTemplate", `${j}-template`);
+      // The committed stacks build in CodeBuild: each job's image has its build role.
+      const image = `${r}-${imageKey(job.image, job.architecture)}`;
       const roleNames: Record<Role, string> = {
         launcher: `${r}-launcher-role`,
         instance: `${j}-instance-role`,
         reaper: `${r}-reaper-role`,
         "job schedule": `${j}-invoke`,
         "reaper schedule": `${r}-reaper-invoke`,
+        "image build": `${image}-build`,
       };
       const policyNames: Record<Role, string> = {
         launcher: `${r}-launcher-policy`,
@@ -964,6 +1123,7 @@ async function stackFacts(stack: string): Promise<Facts[]> {
         reaper: `${r}-reaper-policy`,
         "job schedule": `${j}-invoke`,
         "reaper schedule": `${r}-reaper-invoke`,
+        "image build": `${image}-build`,
       };
       const map = <T>(f: (key: Role) => T) =>
         Object.fromEntries(
@@ -1012,6 +1172,13 @@ async function stackFacts(stack: string): Promise<Facts[]> {
           find(resources, "aws:s3/bucketPolicy:BucketPolicy", `${r}-results-policy`),
           "policy",
         ),
+        imageKey: imageKey(job.image, job.architecture),
+        sourceBucketArn: arn("aws:s3/bucket:Bucket", `${image}-src`),
+        sourceBucketPolicy: json(
+          find(resources, "aws:s3/bucketPolicy:BucketPolicy", `${image}-src-policy`),
+          "policy",
+        ),
+        buildLogGroupArn: arn(T.logs, `${image}-build-logs`),
       };
     });
   });
@@ -1027,11 +1194,13 @@ async function simulate(row: Row, f: Facts): Promise<{ result: string; problem?:
     ? f.trust[who as Role]
     : resource.startsWith(`${f.bucketArn}/`) || resource === f.bucketArn
       ? f.bucketPolicy
-      : resource === f.topicArn
-        ? f.topicPolicy
-        : resource === f.keyArn
-          ? f.keyPolicy
-          : undefined;
+      : resource.startsWith(`${f.sourceBucketArn}/`) || resource === f.sourceBucketArn
+        ? f.sourceBucketPolicy
+        : resource === f.topicArn
+          ? f.topicPolicy
+          : resource === f.keyArn
+            ? f.keyPolicy
+            : undefined;
   const simulation: Simulation = {
     request: {
       principal:
@@ -1112,6 +1281,7 @@ for (const stack of ["dev", "prod"]) {
             ...(Object.keys(f.trust) as Role[]).map((role) => f.policies[role]),
             ...Object.values(f.trust),
             f.bucketPolicy,
+            f.sourceBucketPolicy,
             f.topicPolicy,
             f.keyPolicy,
           ])
