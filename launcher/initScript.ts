@@ -412,7 +412,6 @@ export function renderInitScript(input: InitScriptInput): string {
     FUNCTIONS,
     FORGET_SECRETS,
     ...(hasSecrets ? [SECRET_FUNCTIONS, secretReaders(input.secrets, region)] : []),
-    ...(input.instanceStore === true ? [INSTANCE_STORE_FUNCTIONS] : []),
     MAIN_BEFORE_RUN,
     ...(hasSecrets ? [MAIN_SECRETS] : []),
     scratchSteps(input.instanceStore === true),
@@ -796,30 +795,26 @@ function jobEnvironmentArguments(secrets: boolean, gpu: boolean): string[] {
 // line break is refused. Rendered only for a job with secrets: every byte counts against the
 // 16 KB of user data.
 const SECRET_FUNCTIONS = String.raw`read_secret() {
-  local value
+  local v
   if [[ $2 == ssm ]]; then
-    value=$(timeout 60 aws ssm get-parameter --region "$4" --name "$3" --with-decryption \
+    v=$(timeout 60 aws ssm get-parameter --region "$4" --name "$3" --with-decryption \
       --query Parameter.Value --output text)
   else
-    value=$(timeout 60 aws secretsmanager get-secret-value --region "$4" --secret-id "$3" \
+    v=$(timeout 60 aws secretsmanager get-secret-value --region "$4" --secret-id "$3" \
       --query SecretString --output text)
   fi || fail "could not read secret $1 from $2 $3 (missing, or the instance role may not read it)"
   if [[ -n $5 ]]; then
-    value=$(printf '%s' "$value" | python3 -c 'import json, sys
-v = json.load(sys.stdin)[sys.argv[1]]
-print(v if isinstance(v, str) else json.dumps(v), end="")' "$5" 2>/dev/null) ||
+    v=$(printf '%s' "$v" | python3 -c 'import json,sys;print(json.load(sys.stdin)[sys.argv[1]],end="")' "$5" 2>/dev/null) ||
       fail "secret $1: $2 $3 is not a JSON object with the key $5"
   fi
-  [[ $value != *$'\n'* && $value != *$'\r'* ]] ||
-    fail "secret $1 ($2 $3) holds a line break, which an env file cannot carry"
-  printf '%s=%s\n' "$1" "$value" >>"$secrets_file"
+  [[ $v != *[$'\n\r']* ]] || fail "secret $1 ($2 $3) holds a line break, which an env file cannot carry"
+  printf '%s=%s\n' "$1" "$v" >>"$secrets_file"
 }
 `;
 
 const MAIN_SECRETS = String.raw`phase=secrets
-mkdir -p "$RUNTIME_DIR" || fail "could not create $RUNTIME_DIR"
 secrets_file="$RUNTIME_DIR/$RUN_ID.env"
-(umask 077 && : >"$secrets_file") || fail "could not create the secrets file"
+mkdir -p "$RUNTIME_DIR" && (umask 077 && : >"$secrets_file") || fail "could not create $secrets_file"
 read_secrets
 `;
 
@@ -836,25 +831,18 @@ forget_secrets() {
 // striped into one (RAID 0: scratch needs no redundancy,
 // https://docs.aws.amazon.com/ebs/latest/userguide/raid-config.html). A type of the job without
 // one gets the root-volume folder, as every other job does.
-const INSTANCE_STORE_FUNCTIONS = String.raw`# mount_instance_store DISK...
-mount_instance_store() {
-  local device=$1
-  if (($# > 1)); then
-    device=/dev/md/tj-scratch
-    command -v mdadm >/dev/null 2>&1 || timeout 300 dnf install -y mdadm >/dev/null || return 1
-    timeout 120 mdadm --create "$device" --run --level=0 --raid-devices=$# "$@" >/dev/null ||
-      return 1
-  fi
-  timeout 600 mkfs.xfs -f -q "$device" &&
-    timeout 60 mount -o noatime "$device" "$SCRATCH_HOST_DIR" || return 1
-  log "scratch: $# instance-store disk(s) at $SCRATCH_DIR"
-}
-`;
-
 const MOUNT_INSTANCE_STORE = String.raw`# shellcheck disable=SC2046
-set -- $(lsblk --nodeps --noheadings --output NAME,MODEL |
-  sed -n 's|^\(nvme[0-9]*n[0-9]*\) *Amazon EC2 NVMe Instance Storage *$|/dev/\1|p')
-if (($# > 0)); then mount_instance_store "$@" || fail "could not mount the instance store"; fi`;
+set -- $(lsblk -dno NAME,MODEL | sed -n 's|^\(nvme[0-9]*n1\) *Amazon EC2 NVMe Instance Storage *$|/dev/\1|p')
+if (($# > 1)); then
+  command -v mdadm >/dev/null || timeout 300 dnf install -y mdadm >/dev/null
+  timeout 120 mdadm --create /dev/md/tj --run --level=0 --raid-devices=$# "$@" >/dev/null ||
+    fail "could not stripe the instance store"
+  set -- /dev/md/tj
+fi
+if (($# > 0)); then
+  timeout 600 mkfs.xfs -f -q "$1" && timeout 60 mount -o noatime "$1" "$SCRATCH_HOST_DIR" ||
+    fail "could not mount the instance store"
+fi`;
 
 // Mode 1777: the job may run as any user, and the sticky bit keeps users from deleting each
 // other's files.

@@ -160,7 +160,7 @@ describe("init script of real jobs (bash with stubs)", function () {
       assert.ok(args.includes("SCRATCH_DIR=/scratch"));
       scratchCalls.push(run.calls.filter((c) => /^(lsblk|mdadm|mkfs|mount|dnf)/.test(c)));
     }
-    const lsblk = "lsblk --nodeps --noheadings --output NAME,MODEL";
+    const lsblk = "lsblk -dno NAME,MODEL";
     const mount = (device: string) => `mount -o noatime ${device} <sandbox>/scratch`;
     assert.deepEqual(scratchCalls, [
       [],
@@ -168,9 +168,9 @@ describe("init script of real jobs (bash with stubs)", function () {
       [lsblk, "mkfs.xfs -f -q /dev/nvme1n1", mount("/dev/nvme1n1")],
       [
         lsblk,
-        "mdadm --create /dev/md/tj-scratch --run --level=0 --raid-devices=2 /dev/nvme1n1 /dev/nvme2n1",
-        "mkfs.xfs -f -q /dev/md/tj-scratch",
-        mount("/dev/md/tj-scratch"),
+        "mdadm --create /dev/md/tj --run --level=0 --raid-devices=2 /dev/nvme1n1 /dev/nvme2n1",
+        "mkfs.xfs -f -q /dev/md/tj",
+        mount("/dev/md/tj"),
       ],
     ]);
   });
