@@ -6,7 +6,13 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { JobConfig, readStackConfig, StackConfig, StackConfigError } from "../config";
+import {
+  configWarnings,
+  JobConfig,
+  readStackConfig,
+  StackConfig,
+  StackConfigError,
+} from "../config";
 import {
   describeGpus,
   instanceStoreGB,
@@ -240,11 +246,11 @@ export function renderPlan(
         `job ${job.name}: ${expression} in ${job.timezone}; instance types ${job.instanceTypes.join(", ")}`,
       );
       line(4, `next runs: ${runs.join(" | ")}`);
-      jobDetails(job, region.name, lookUp).forEach((detail) => line(4, detail));
       // The next three runs do not show a run that a DST transition drops months from now.
       for (const warning of dstWarningsForYear(schedule, job.timezone, now)) {
         line(4, `warning: ${formatDstWarning(job.name, expression, job.timezone, warning)}`);
       }
+      jobDetails(job, region.name, lookUp).forEach((detail) => line(4, detail));
       resourcesOfJob.forEach((r) => line(4, show(r)));
     }
   }
@@ -286,7 +292,13 @@ export async function planOutput(
     log.warn = warn;
   }
   const plan = renderPlan(config, resources, options.now);
-  const other = [...new Set(warnings.filter((w) => !/clocks go forward|occurs twice/.test(w)))];
+  // Config's own warnings come from the config itself, so a reused evaluation shows them too.
+  const other = [
+    ...new Set([
+      ...configWarnings(config),
+      ...warnings.filter((w) => !/clocks go forward|occurs twice/.test(w)),
+    ]),
+  ];
   return other.length > 0
     ? [plan, "", "Warnings:", ...other.map((w) => `  ${w}`)].join("\n")
     : plan;
