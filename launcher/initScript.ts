@@ -410,7 +410,7 @@ export function renderInitScript(input: InitScriptInput): string {
     priceTable(input.instancePrices),
     "",
     FUNCTIONS,
-    FORGET_SECRETS,
+    NO_SECRETS_FILE,
     ...(hasSecrets ? [SECRET_FUNCTIONS, secretReaders(input.secrets, region)] : []),
     MAIN_BEFORE_RUN,
     ...(hasSecrets ? [MAIN_SECRETS] : []),
@@ -419,7 +419,7 @@ export function renderInitScript(input: InitScriptInput): string {
     ...jobEnvironmentArguments(hasSecrets, input.gpu === true),
     ...parameterArguments(input.parameters),
     RUN_COMMAND_TAIL,
-    "forget_secrets",
+    ...(hasSecrets ? ['rm -f -- "$secrets_file"'] : []),
     MAIN_AFTER_RUN,
   ].join("\n");
 
@@ -705,7 +705,7 @@ finish() {
   trap '' TERM INT HUP
   trap - EXIT
   set +eu
-  forget_secrets
+  [[ -z $secrets_file ]] || rm -f -- "$secrets_file"
   ended_at=$(now)
   if [[ -z $started_at ]]; then started_at=$ended_at; fi
   measure
@@ -796,13 +796,12 @@ function jobEnvironmentArguments(secrets: boolean, gpu: boolean): string[] {
 // 16 KB of user data.
 const SECRET_FUNCTIONS = String.raw`read_secret() {
   local v
-  if [[ $2 == ssm ]]; then
-    v=$(timeout 60 aws ssm get-parameter --region "$4" --name "$3" --with-decryption \
-      --query Parameter.Value --output text)
-  else
-    v=$(timeout 60 aws secretsmanager get-secret-value --region "$4" --secret-id "$3" \
-      --query SecretString --output text)
-  fi || fail "could not read secret $1 from $2 $3 (missing, or the instance role may not read it)"
+  case $2 in
+    ssm) v=$(timeout 60 aws ssm get-parameter --region "$4" --name "$3" --with-decryption \
+      --query Parameter.Value --output text) ;;
+    *) v=$(timeout 60 aws secretsmanager get-secret-value --region "$4" --secret-id "$3" \
+      --query SecretString --output text) ;;
+  esac || fail "could not read secret $1 from $2 $3 (missing, or the instance role may not read it)"
   if [[ -n $5 ]]; then
     v=$(printf '%s' "$v" | python3 -c 'import json,sys;print(json.load(sys.stdin)[sys.argv[1]],end="")' "$5" 2>/dev/null) ||
       fail "secret $1: $2 $3 is not a JSON object with the key $5"
@@ -814,16 +813,12 @@ const SECRET_FUNCTIONS = String.raw`read_secret() {
 
 const MAIN_SECRETS = String.raw`phase=secrets
 secrets_file="$RUNTIME_DIR/$RUN_ID.env"
-mkdir -p "$RUNTIME_DIR" && (umask 077 && : >"$secrets_file") || fail "could not create $secrets_file"
+{ mkdir -p "$RUNTIME_DIR" && (umask 077 && : >"$secrets_file"); } || fail "no $secrets_file"
 read_secrets
 `;
 
 // The env file goes as soon as the container ends, and in `finish` whatever happened.
-const FORGET_SECRETS = String.raw`secrets_file=''
-forget_secrets() {
-  if [[ -n $secrets_file ]]; then rm -f -- "$secrets_file"; fi
-}
-`;
+const NO_SECRETS_FILE = "secrets_file=''";
 
 // Scratch space, rendered for a job whose instance types have an instance store. Its disks are
 // the NVMe devices whose model is "Amazon EC2 NVMe Instance Storage"
@@ -832,16 +827,15 @@ forget_secrets() {
 // https://docs.aws.amazon.com/ebs/latest/userguide/raid-config.html). A type of the job without
 // one gets the root-volume folder, as every other job does.
 const MOUNT_INSTANCE_STORE = String.raw`# shellcheck disable=SC2046
-set -- $(lsblk -dno NAME,MODEL | sed -n 's|^\(nvme[0-9]*n1\) *Amazon EC2 NVMe Instance Storage *$|/dev/\1|p')
+set -- $(lsblk -dno NAME,MODEL | awk '/EC2 NVMe Instance Storage/ {print "/dev/" $1}')
 if (($# > 1)); then
   command -v mdadm >/dev/null || timeout 300 dnf install -y mdadm >/dev/null
-  timeout 120 mdadm --create /dev/md/tj --run --level=0 --raid-devices=$# "$@" >/dev/null ||
-    fail "could not stripe the instance store"
+  timeout 120 mdadm --create /dev/md/tj --run -l 0 -n $# "$@" >/dev/null || fail "no RAID of $*"
   set -- /dev/md/tj
 fi
 if (($# > 0)); then
-  timeout 600 mkfs.xfs -f -q "$1" && timeout 60 mount -o noatime "$1" "$SCRATCH_HOST_DIR" ||
-    fail "could not mount the instance store"
+  { timeout 600 mkfs.xfs -f -q "$1" && timeout 60 mount "$1" "$SCRATCH_HOST_DIR"; } ||
+    fail "could not mount $1"
 fi`;
 
 // Mode 1777: the job may run as any user, and the sticky bit keeps users from deleting each
@@ -849,7 +843,7 @@ fi`;
 function scratchSteps(instanceStore: boolean): string {
   return [
     "phase=scratch",
-    'mkdir -p "$SCRATCH_HOST_DIR" || fail "could not create $SCRATCH_HOST_DIR"',
+    'mkdir -p "$SCRATCH_HOST_DIR" || fail "no $SCRATCH_HOST_DIR"',
     ...(instanceStore ? [MOUNT_INSTANCE_STORE] : []),
     'chmod 1777 "$SCRATCH_HOST_DIR"',
     "",

@@ -67,7 +67,7 @@ export interface ScriptRun {
   stderr: string;
 }
 
-const COREUTILS = ["tr", "sed", "timeout", "mkdir", "chmod", "rm", "python3"];
+const COREUTILS = ["tr", "sed", "awk", "timeout", "mkdir", "chmod", "rm", "python3"];
 
 /** The interpreter itself, not a version manager's shim (which needs a full PATH to run). */
 let python: string | undefined;

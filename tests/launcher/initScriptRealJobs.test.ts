@@ -161,14 +161,14 @@ describe("init script of real jobs (bash with stubs)", function () {
       scratchCalls.push(run.calls.filter((c) => /^(lsblk|mdadm|mkfs|mount|dnf)/.test(c)));
     }
     const lsblk = "lsblk -dno NAME,MODEL";
-    const mount = (device: string) => `mount -o noatime ${device} <sandbox>/scratch`;
+    const mount = (device: string) => `mount ${device} <sandbox>/scratch`;
     assert.deepEqual(scratchCalls, [
       [],
       [lsblk],
       [lsblk, "mkfs.xfs -f -q /dev/nvme1n1", mount("/dev/nvme1n1")],
       [
         lsblk,
-        "mdadm --create /dev/md/tj --run --level=0 --raid-devices=2 /dev/nvme1n1 /dev/nvme2n1",
+        "mdadm --create /dev/md/tj --run -l 0 -n 2 /dev/nvme1n1 /dev/nvme2n1",
         "mkfs.xfs -f -q /dev/md/tj",
         mount("/dev/md/tj"),
       ],

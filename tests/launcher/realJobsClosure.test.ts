@@ -89,7 +89,7 @@ describe("examples/real-jobs.yaml: serialized launcher to init script", function
     assert.ok(
       userData.includes("read_secret DB_PASSWORD ssm '/backup/db-password' 'eu-west-1' ''"),
     );
-    assert.ok(userData.includes("Amazon EC2 NVMe Instance Storage"), "no instance-store step");
+    assert.ok(userData.includes("EC2 NVMe Instance Storage"), "no instance-store step");
     assert.equal(userData.includes("--gpus"), false);
     const run = await runScript(userData, { secretValues: SENTINELS, instanceStoreDisks: 1 });
     assert.equal(run.records[0].status, "succeeded", run.stderr);
