@@ -9,9 +9,9 @@ import * as path from "node:path";
 import { loadConfigFile, PROJECT_ROOT } from "../../offline/engine";
 import { evaluatedWith } from "../../testing/evaluations";
 import {
-  ec2Xml,
+  deployedLauncherCode,
   invokeSerializedHandler,
-  startEc2Stub,
+  startLaunchingEc2Stub,
   type Ec2Stub,
 } from "../../testing/serializedClosure";
 import { runScript } from "../../testing/scriptHarness";
@@ -29,27 +29,8 @@ describe("examples/real-jobs.yaml: serialized launcher to init script", function
   before(async () => {
     const example = loadConfigFile(path.join(PROJECT_ROOT, "examples", "real-jobs.yaml"));
     const { resources } = (await evaluatedWith("dev", example)).evaluation;
-    const fn = resources.find(
-      (r) => r.type === "aws:lambda/function:Function" && r.name.includes("launcher"),
-    );
-    assert.ok(fn, "no launcher function");
-    const assets = await (
-      fn.inputs.code as { assets: Promise<Record<string, { text: Promise<string> }>> }
-    ).assets;
-    code = await assets["__index.js"].text;
-    stub = await startEc2Stub(({ action, params }) => {
-      if (action === "DescribeInstances") return { body: ec2Xml.describeInstances([]) };
-      if (action === "RunInstances") {
-        return {
-          body: ec2Xml.runInstances({
-            instanceId: "i-0realjob",
-            instanceType: params.InstanceType,
-            availabilityZone: "eu-west-1b",
-          }),
-        };
-      }
-      return { status: 400, body: ec2Xml.error("InvalidAction", `unexpected ${action}`) };
-    });
+    code = await deployedLauncherCode(resources);
+    stub = await startLaunchingEc2Stub("i-0realjob");
   });
 
   after(async () => stub?.close());
