@@ -35,6 +35,15 @@ import {
 } from "./launcher/contract";
 import { assertParametersFit } from "./launcher/initScript";
 import { instanceTypeNameProblem } from "./lib/instanceTypes";
+import { IMAGE_REFERENCE_RULE, parseImageReference } from "./lib/imageReference";
+import {
+  BROAD_MANAGED_POLICY,
+  IAM_ACTION,
+  MANAGED_POLICIES_PER_ROLE,
+  MANAGED_POLICY_ARN,
+  RESOURCE_ARN,
+} from "./lib/iamRules";
+import { parseSecretReference } from "./lib/secretReferences";
 import {
   environmentNames,
   imageKey,
@@ -144,14 +153,36 @@ export interface RetryConfig {
   maximumEventAgeSeconds: number;
 }
 
+/**
+ * One statement of a job's own inline policy, as IAM writes it. Config refuses wildcard actions,
+ * `NotAction` and `NotResource`, as the policy pack does.
+ */
+export interface JobPolicyStatement {
+  Sid?: string;
+  Effect: "Allow" | "Deny";
+  Action: string | string[];
+  Resource: string | string[];
+  Condition?: Record<string, Record<string, string | string[] | boolean | number>>;
+}
+
+/** Permissions a job's instance role gets besides its own (results, logs, image, secrets). */
+export interface JobPolicies {
+  /** Managed policies attached to the role. */
+  managed: string[];
+  /** Statements of one more inline policy of the role. */
+  statements: JobPolicyStatement[];
+}
+
 /** One job, validated, with defaults applied. */
 export interface JobConfig {
   name: string;
   schedule: string;
   parsedSchedule: ParsedSchedule;
   timezone: string;
-  /** Docker build context, relative to the project root. */
+  /** Docker build context, relative to the project root; not built when `imageUri` is set. */
   image: string;
+  /** An image built elsewhere, run instead of building `image`: no repository, no build. */
+  imageUri?: string;
   architecture: Architecture;
   instanceTypes: string[];
   volumeGiB: number;
@@ -159,6 +190,10 @@ export interface JobConfig {
   concurrencyPolicy: ConcurrencyPolicy;
   purchaseOption: PurchaseOption;
   parameters: Record<string, string>;
+  /** Environment read on the instance at run time: name → reference (lib/secretReferences.ts). */
+  secrets: Record<string, string>;
+  /** The job's own permissions. */
+  policies: JobPolicies;
   /** Regions this job runs in; default: every region of the stack. */
   regions?: string[];
   retry: RetryConfig;
@@ -309,7 +344,7 @@ function namingProblems(
         `${key}: job name "${job.name}" is ${job.name.length} characters; with stack "${environment}" and region "${tightest.region}" ${describeViolation(tightest.violation)}; the longest job name that fits is ${tightest.longest}`,
       );
     }
-    if (!valid(draft, "image", "architecture")) continue;
+    if (!valid(draft, "image", "architecture", "imageUri") || job.imageUri !== undefined) continue;
     for (const region of regions.filter((r) => runsIn(job, r.name))) {
       const image = first(
         nameViolations(
@@ -439,6 +474,91 @@ const parameterValue = z
       .refine((v) => !v.includes("\0"), "must not contain NUL"),
   );
 
+/** An environment variable the job gets: a parameter's or a secret's name. */
+const environmentName = z
+  .string()
+  .regex(
+    PARAMETER_NAME_PATTERN,
+    "is not an environment variable name (A-Z, 0-9, _; not starting with a digit)",
+  )
+  .refine((n) => !RESERVED_PARAMETER_NAMES.includes(n), {
+    message: `is reserved; the init script sets ${RESERVED_PARAMETER_NAMES.join(", ")}`,
+  });
+
+const secretReference = z.string().superRefine((reference, ctx) => {
+  const parsed = parseSecretReference(reference);
+  if (typeof parsed === "string") ctx.addIssue({ code: "custom", message: parsed });
+});
+
+/** IAM's `Action`: listed, never a wildcard, as the policy pack requires. */
+const iamAction = z.string().superRefine((action, ctx) => {
+  const problem = /[*?]/.test(action)
+    ? "is a wildcard action: list the actions the job needs (the policy pack refuses wildcards)"
+    : IAM_ACTION.test(action)
+      ? undefined
+      : 'is not an IAM action ("<service>:<Action>", e.g. "s3:GetObject")';
+  if (problem) ctx.addIssue({ code: "custom", message: problem });
+});
+
+const iamResource = z
+  .string()
+  .refine(
+    (r) => r === "*" || RESOURCE_ARN.test(r),
+    'is not a resource ARN ("arn:<partition>:<service>:<region>:<account>:<resource>") or "*"',
+  );
+
+const oneOrMore = <T extends z.ZodType>(item: T) =>
+  z.union([item, z.array(item).min(1, "must list at least one")]);
+
+const refusedKey = (why: string) => z.never({ error: why }).optional();
+
+const policyStatement = z.strictObject({
+  Sid: z
+    .string()
+    .regex(/^[A-Za-z0-9]{1,128}$/, "is not a statement id (letters and digits)")
+    .optional(),
+  Effect: z.enum(["Allow", "Deny"]),
+  Action: oneOrMore(iamAction),
+  Resource: oneOrMore(iamResource),
+  Condition: z
+    .record(
+      z.string(),
+      z.record(z.string(), z.union([z.string(), z.array(z.string()), z.boolean(), z.number()])),
+    )
+    .optional(),
+  NotAction: refusedKey(
+    "is not allowed: NotAction grants every action it does not name; list the actions under Action",
+  ),
+  NotResource: refusedKey(
+    "is not allowed: NotResource grants every resource it does not name; list them under Resource",
+  ),
+  Principal: refusedKey("is not allowed: a role's own policy has no principal"),
+});
+
+const managedPolicyArn = z
+  .string()
+  .regex(
+    MANAGED_POLICY_ARN,
+    'is not a managed policy ARN (e.g. "arn:aws:iam::123456789012:policy/read-reports" or "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess")',
+  )
+  .refine(
+    (arn) => !BROAD_MANAGED_POLICY.test(arn),
+    "is an administrator-like managed policy, far broader than a job needs (the policy pack refuses it); attach a narrower policy or write statements",
+  );
+
+const jobPolicies = z
+  .strictObject({
+    managed: z
+      .array(managedPolicyArn)
+      .max(
+        MANAGED_POLICIES_PER_ROLE,
+        `must list at most ${MANAGED_POLICIES_PER_ROLE} policies (IAM's quota of managed policies per role)`,
+      )
+      .default([]),
+    statements: z.array(policyStatement).default([]),
+  })
+  .default({ managed: [], statements: [] });
+
 const jobSchema = z.strictObject({
   schedule: scheduleRule,
   timezone: z
@@ -456,6 +576,13 @@ const jobSchema = z.strictObject({
       "must stay inside the project",
     )
     .default("job-image"),
+  imageUri: z
+    .string()
+    .refine(
+      (uri) => parseImageReference(uri) !== undefined,
+      `is not an image reference: use ${IMAGE_REFERENCE_RULE}`,
+    )
+    .optional(),
   architecture: z.enum(["x86_64", "arm64"]).default("x86_64"),
   instanceTypes,
   volumeGiB: z
@@ -479,20 +606,9 @@ const jobSchema = z.strictObject({
   purchaseOption: z
     .enum(PURCHASE_OPTIONS as [PurchaseOption, ...PurchaseOption[]])
     .default("on-demand"),
-  parameters: z
-    .record(
-      z
-        .string()
-        .regex(
-          PARAMETER_NAME_PATTERN,
-          "is not an environment variable name (A-Z, 0-9, _; not starting with a digit)",
-        )
-        .refine((n) => !RESERVED_PARAMETER_NAMES.includes(n), {
-          message: `is reserved; the init script sets ${RESERVED_PARAMETER_NAMES.join(", ")}`,
-        }),
-      parameterValue,
-    )
-    .default({}),
+  parameters: z.record(environmentName, parameterValue).default({}),
+  secrets: z.record(environmentName, secretReference).default({}),
+  policies: jobPolicies,
   regions: z.array(regionName).min(1).optional(),
   retry: z
     .strictObject({
@@ -870,6 +986,19 @@ function validateStackConfig(raw: RawStackConfig, environment: string): Validati
         }
       });
     }
+    const rawImage = valueAt(raw, ["jobs", job.name, "image"]);
+    if (valid(draft, "imageUri") && job.imageUri !== undefined && rawImage !== undefined) {
+      problems.push(
+        `${key}.imageUri: "${job.imageUri}" is set and so is image ${describe(rawImage)}; a job runs either an image built from its build context (image) or one built elsewhere (imageUri): remove one`,
+      );
+    }
+    if (valid(draft, "secrets", "parameters")) {
+      for (const name of Object.keys(job.secrets).filter((n) => Object.hasOwn(job.parameters, n))) {
+        problems.push(
+          `${key}.secrets.${name}: "${name}" is also a parameter; a variable comes from one place: remove it from parameters or from secrets`,
+        );
+      }
+    }
     if (valid(draft, "regions") && allRegionNames) {
       job.regions?.forEach((region, i) => {
         if (!seen.has(region)) {
@@ -937,7 +1066,14 @@ function validateStackConfig(raw: RawStackConfig, environment: string): Validati
   problems.push(...namingProblems(environment, named, jobs, imageBuilder));
   for (const draft of jobs) {
     const { job } = draft;
-    const needed = ["name", "regions", "parameters", "maxRuntimeMinutes", "instanceTypes"];
+    const needed = [
+      "name",
+      "regions",
+      "parameters",
+      "secrets",
+      "maxRuntimeMinutes",
+      "instanceTypes",
+    ];
     if (misplaced.has(job.name) || !valid(draft, ...needed, "volumeGiB")) continue;
     const jobRegions = named.map((r) => r.name).filter((name) => runsIn(job, name));
     if (jobRegions.length === 0) continue;
@@ -946,7 +1082,7 @@ function validateStackConfig(raw: RawStackConfig, environment: string): Validati
   }
 
   const checkableJobs = jobs
-    .filter((d) => valid(d, "name", "image", "parameters", "maxRuntimeMinutes"))
+    .filter((d) => valid(d, "name", "image", "imageUri", "parameters", "maxRuntimeMinutes"))
     .map((d) => d.job);
   // A problem reached by two routes is still one problem.
   const unique = [...new Set(problems)];
@@ -981,6 +1117,20 @@ export function parseStackConfig(raw: RawStackConfig, environment: string): Stac
   const { problems, config } = validateStackConfig(raw, environment);
   if (problems.length > 0 || !config) throw new StackConfigError(problems);
   return config;
+}
+
+/**
+ * What a valid config may still get wrong, one line each, for `pulumi up` and the plan to warn
+ * about: an image named by a tag, which its owners can move to other content between runs.
+ */
+export function configWarnings(config: StackConfig): string[] {
+  return config.jobs.flatMap((job) => {
+    const reference = job.imageUri === undefined ? undefined : parseImageReference(job.imageUri);
+    if (!reference || reference.digest !== undefined) return [];
+    return [
+      `${PROJECT}:jobs.${job.name}.imageUri: "${job.imageUri}" names a mutable tag: each run pulls whatever it points to then; pin the image by digest (…@sha256:<digest>) for repeatable runs`,
+    ];
+  });
 }
 
 function runsIn(job: JobConfig, region: string): boolean {
@@ -1077,7 +1227,9 @@ export function declaredParameterProblems(
   jobs: JobConfig[],
   readFile: (file: string) => string | undefined,
 ): string[] {
+  // An image built elsewhere declares nothing here: its parameters are its owners' contract.
   return jobs.flatMap((job) => {
+    if (job.imageUri !== undefined) return [];
     const file = path.join(job.image, PARAMETERS_FILE);
     const text = readFile(file);
     if (text === undefined) return [];
@@ -1137,6 +1289,7 @@ function parametersFitProblem(
       region,
       instanceTypes: job.instanceTypes,
       parameters: job.parameters,
+      secrets: job.secrets,
     });
     return undefined;
   } catch (error) {

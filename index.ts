@@ -4,7 +4,7 @@
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { readStackConfig, regionsBefore } from "./config";
+import { configWarnings, readStackConfig, regionsBefore } from "./config";
 import { RegionalJobStack } from "./components/regionalJobStack";
 import { JobsDashboard } from "./components/jobsDashboard";
 import { queueNameFromArn } from "./components/regionalAlarms";
@@ -12,6 +12,7 @@ import { environmentComponentName, regionalStackName } from "./lib/resourceNames
 import { PRICING_PROVIDER_REGION } from "./lib/priceList";
 
 const config = readStackConfig(pulumi.runtime.allConfig(), pulumi.getStack());
+for (const warning of configWarnings(config)) void pulumi.log.warn(warning);
 
 // The AWS Price List is served from a few regions only (lib/priceList.ts): one provider there
 // looks up every region's on-demand prices.

@@ -1,12 +1,13 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { jobInstanceProfileNames } from "../lib/resourceNames";
-import { instancePolicy, serviceTrustPolicy } from "./policies";
+import type { JobPolicyStatement } from "../config";
+import { jobOwnPolicy, instancePolicy, serviceTrustPolicy, type SecretGrant } from "./policies";
 
 /** Arguments of {@link JobInstanceProfile}. */
 export interface JobInstanceProfileArgs {
-  /** Repository the instance pulls the job image from. */
-  repositoryArn: pulumi.Input<string>;
+  /** Private ECR repository the instance pulls the job image from; none for a public image. */
+  repositoryArn: pulumi.Input<string | undefined>;
   /** Results bucket ARN. */
   bucketArn: pulumi.Input<string>;
   /** The job's key prefix in the bucket (e.g. `jobs/pi`); the instance writes only below it. */
@@ -15,6 +16,14 @@ export interface JobInstanceProfileArgs {
   logGroupArn: pulumi.Input<string>;
   /** The region's topic, for run outcome notifications. */
   topicArn: pulumi.Input<string>;
+  /** The secrets the job reads at run time (resolved ARNs). Default none. */
+  secrets?: pulumi.Input<SecretGrant[]>;
+  /** ARN partition, for the secrets' keys. */
+  partition?: pulumi.Input<string>;
+  /** Managed policies attached to the role (`policies.managed`). Default none. */
+  managedPolicyArns?: string[];
+  /** The job's own statements (`policies.statements`), one more inline policy. Default none. */
+  statements?: JobPolicyStatement[];
 }
 
 /**
@@ -46,8 +55,15 @@ export class JobInstanceProfile extends pulumi.ComponentResource {
       {
         role: this.role.id,
         policy: pulumi
-          .all([args.repositoryArn, args.bucketArn, args.logGroupArn, args.topicArn])
-          .apply(([repositoryArn, bucketArn, logGroupArn, topicArn]) =>
+          .all([
+            args.repositoryArn,
+            args.bucketArn,
+            args.logGroupArn,
+            args.topicArn,
+            args.secrets ?? [],
+            args.partition ?? "aws",
+          ])
+          .apply(([repositoryArn, bucketArn, logGroupArn, topicArn, secrets, partition]) =>
             JSON.stringify(
               instancePolicy({
                 repositoryArn,
@@ -55,11 +71,29 @@ export class JobInstanceProfile extends pulumi.ComponentResource {
                 resultsPrefix: args.resultsPrefix,
                 logGroupArn,
                 topicArn,
+                secrets,
+                partition,
               }),
             ),
           ),
       },
       { parent: this },
+    );
+    // The job's own permissions, apart from ours, so the plan and the IAM simulation show them.
+    if ((args.statements ?? []).length > 0) {
+      new aws.iam.RolePolicy(
+        names.ownPolicy,
+        { role: this.role.id, policy: JSON.stringify(jobOwnPolicy(args.statements!)) },
+        { parent: this },
+      );
+    }
+    (args.managedPolicyArns ?? []).forEach(
+      (policyArn, index) =>
+        new aws.iam.RolePolicyAttachment(
+          names.managed(index),
+          { role: this.role.name, policyArn },
+          { parent: this },
+        ),
     );
     const profile = new aws.iam.InstanceProfile(
       names.profile,

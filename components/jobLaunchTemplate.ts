@@ -26,10 +26,12 @@ export interface JobLaunchTemplateArgs {
 
 /**
  * Public SSM parameter holding the current ECS-optimized Amazon Linux 2023 AMI: Docker and the
- * ECR credential tooling are preinstalled, so no AMI is baked or maintained.
+ * ECR credential tooling are preinstalled, so no AMI is baked or maintained. The GPU variant
+ * (x86_64 only) adds the NVIDIA driver and container toolkit that `docker run --gpus` needs
+ * (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/retrieve-ecs-optimized_AMI.html).
  */
-export function ecsOptimizedAmiParameter(architecture: Architecture): string {
-  const variant = architecture === "arm64" ? "arm64/" : "";
+export function ecsOptimizedAmiParameter(architecture: Architecture, gpu = false): string {
+  const variant = gpu ? "gpu/" : architecture === "arm64" ? "arm64/" : "";
   return `/aws/service/ecs/optimized-ami/amazon-linux-2023/${variant}recommended/image_id`;
 }
 

@@ -5,6 +5,12 @@
  */
 import { METRIC_NAMESPACE } from "../launcher/telemetry";
 import { PROJECT_TAG_VALUE, RUN_RECORDS, TAGS } from "../launcher/contract";
+import {
+  parseSecretReference,
+  secretRegion,
+  secretResourceArn,
+  type SecretScope,
+} from "../lib/secretReferences";
 
 /** An IAM policy statement (the subset of the grammar we use). */
 export interface PolicyStatement {
@@ -14,7 +20,7 @@ export interface PolicyStatement {
   Action: string | string[];
   /** Absent only in trust policies. */
   Resource?: string | string[];
-  Condition?: Record<string, Record<string, string | string[] | boolean>>;
+  Condition?: Record<string, Record<string, string | string[] | boolean | number>>;
 }
 
 /** An IAM policy document. */
@@ -259,9 +265,81 @@ function publishStatements(sid: string, topicArn: string | undefined): PolicySta
   return topicArn ? [{ Sid: sid, Effect: "Allow", Action: "sns:Publish", Resource: topicArn }] : [];
 }
 
+/** A secret a job reads at run time: what IAM and KMS know it by. */
+export interface SecretGrant {
+  kind: "ssm" | "secretsmanager";
+  /** The parameter's or secret's ARN (`-??????` for a secret named without its suffix). */
+  arn: string;
+  /** Where it is read: KMS is called through that region's service. */
+  region: string;
+}
+
+/**
+ * Reading exactly these secrets, and decrypting them only through their service and only as
+ * themselves: SSM decrypts a SecureString with the encryption context `PARAMETER_ARN`
+ * (https://docs.aws.amazon.com/kms/latest/developerguide/services-parameter-store.html), Secrets
+ * Manager with `SecretARN` (https://docs.aws.amazon.com/secretsmanager/latest/userguide/security-encryption.html).
+ * The key itself may be any of the region's (the secret's owner chose it); with the AWS managed
+ * keys `aws/ssm` and `aws/secretsmanager` the key policy already allows this.
+ */
+export function secretStatements(grants: SecretGrant[], partition: string): PolicyStatement[] {
+  const services = [
+    {
+      kind: "ssm",
+      sid: "JobParameters",
+      action: "ssm:GetParameter",
+      context: "kms:EncryptionContext:PARAMETER_ARN",
+    },
+    {
+      kind: "secretsmanager",
+      sid: "JobSecrets",
+      action: "secretsmanager:GetSecretValue",
+      context: "kms:EncryptionContext:SecretARN",
+    },
+  ] as const;
+  return services.flatMap(({ kind, sid, action, context }) => {
+    const own = grants.filter((g) => g.kind === kind);
+    if (own.length === 0) return [];
+    const regions = [...new Set(own.map((g) => g.region))].sort();
+    const arns = [...new Set(own.map((g) => g.arn))].sort();
+    return [
+      { Sid: `Read${sid}`, Effect: "Allow", Action: action, Resource: arns },
+      {
+        Sid: `Decrypt${sid}`,
+        Effect: "Allow",
+        Action: "kms:Decrypt",
+        Resource: regions.map((r) => `arn:${partition}:kms:${r}:*:key/*`),
+        Condition: {
+          StringEquals: { "kms:ViaService": regions.map((r) => `${kind}.${r}.amazonaws.com`) },
+          StringLike: { [context]: arns },
+        },
+      },
+    ];
+  });
+}
+
+/** The grants of a job's secrets (`name → reference`) for one region's runs. */
+export function secretGrants(secrets: Record<string, string>, scope: SecretScope): SecretGrant[] {
+  return Object.values(secrets).map((text) => {
+    const reference = parseSecretReference(text);
+    if (typeof reference === "string") throw new Error(`secret reference ${text}: ${reference}`);
+    return {
+      kind: reference.kind,
+      arn: secretResourceArn(reference, scope),
+      region: secretRegion(reference, scope.region),
+    };
+  });
+}
+
+/** A job's own inline policy: its `policies.statements`, as config validated them. */
+export function jobOwnPolicy(statements: PolicyStatement[]): PolicyDocument {
+  return document(statements);
+}
+
 /** Inputs of a job instance role's policy. */
 export interface InstancePolicyInputs {
-  repositoryArn: string;
+  /** The private ECR repository of the job's image; none for a public image. */
+  repositoryArn?: string;
   bucketArn: string;
   /** The job's key prefix, without trailing slash (e.g. `jobs/pi`). */
   resultsPrefix: string;
@@ -269,6 +347,10 @@ export interface InstancePolicyInputs {
   topicArn?: string;
   /** CloudWatch namespace the init script puts the run's metrics in. Default `TransientJobs`. */
   metricNamespace?: string;
+  /** The secrets the job reads at run time. */
+  secrets?: SecretGrant[];
+  /** ARN partition, for the secrets' key ARNs. Default `aws`. */
+  partition?: string;
 }
 
 /**
@@ -276,24 +358,30 @@ export interface InstancePolicyInputs {
  * prefix, write its own log group, put its run's metrics, and publish its outcome.
  */
 export function instancePolicy(inputs: InstancePolicyInputs): PolicyDocument {
+  // A public image needs no login and no pull permission.
+  const pull: PolicyStatement[] = inputs.repositoryArn
+    ? [
+        {
+          // GetAuthorizationToken supports no resource-level permissions.
+          Sid: "EcrLogin",
+          Effect: "Allow",
+          Action: "ecr:GetAuthorizationToken",
+          Resource: "*",
+        },
+        {
+          Sid: "PullJobImage",
+          Effect: "Allow",
+          Action: [
+            "ecr:BatchGetImage",
+            "ecr:GetDownloadUrlForLayer",
+            "ecr:BatchCheckLayerAvailability",
+          ],
+          Resource: inputs.repositoryArn,
+        },
+      ]
+    : [];
   const statements: PolicyStatement[] = [
-    {
-      // GetAuthorizationToken supports no resource-level permissions.
-      Sid: "EcrLogin",
-      Effect: "Allow",
-      Action: "ecr:GetAuthorizationToken",
-      Resource: "*",
-    },
-    {
-      Sid: "PullJobImage",
-      Effect: "Allow",
-      Action: [
-        "ecr:BatchGetImage",
-        "ecr:GetDownloadUrlForLayer",
-        "ecr:BatchCheckLayerAvailability",
-      ],
-      Resource: inputs.repositoryArn,
-    },
+    ...pull,
     {
       Sid: "WriteJobResults",
       Effect: "Allow",
@@ -302,6 +390,7 @@ export function instancePolicy(inputs: InstancePolicyInputs): PolicyDocument {
     },
     writeLogsStatement("WriteJobLogs", inputs.logGroupArn),
   ];
+  statements.push(...secretStatements(inputs.secrets ?? [], inputs.partition ?? "aws"));
   statements.push(...publishStatements("NotifyRunOutcome", inputs.topicArn));
   // The init script always reports its run; without this the missed-run alarm would fire.
   statements.push(

@@ -8,13 +8,21 @@ import { RunNotifications } from "./notifications";
 import { Reaper } from "./reaper";
 import type { RegionContext, RegionIdentity } from "./regionContext";
 import { ResultsBucket } from "./resultsBucket";
-import { ScheduledJob } from "./scheduledJob";
+import { ScheduledJob, type JobImageSource } from "./scheduledJob";
+import { jobHardwareOutput, lookUpInstanceTypes } from "./instanceTypeFacts";
+import { ecrRepositoryArn, parseImageReference } from "../lib/imageReference";
 import { imageKey, regionalJobStackNames } from "../lib/resourceNames";
 import { jobPlacement, lookUpOfferings, lookUpSubnetZones } from "./instanceOfferings";
 import { lookUpRegionPrices, pricesFor } from "./instancePrices";
 
 /** The image key of a job; see {@link imageKey} in lib/resourceNames.ts. */
 export { imageKey };
+
+/** `registry/repository` of an image reference, without tag or digest. */
+function repositoryOf(imageUri: string): string {
+  const { registry, repository } = parseImageReference(imageUri)!;
+  return `${registry}/${repository}`;
+}
 
 /** Arguments of {@link RegionalJobStack}. */
 export interface RegionalJobStackArgs {
@@ -94,6 +102,7 @@ export class RegionalJobStack extends pulumi.ComponentResource {
     const allTypes = [...new Set(jobs.flatMap((job) => job.instanceTypes))];
     const subnetZones = lookUpSubnetZones(network.subnetIds, invoke);
     const offerings = lookUpOfferings(allTypes, invoke);
+    const typeFacts = lookUpInstanceTypes(allTypes, invoke);
     const prices = args.pricingProvider
       ? lookUpRegionPrices({
           region: region.name,
@@ -128,7 +137,8 @@ export class RegionalJobStack extends pulumi.ComponentResource {
     };
     // The images' builds write logs with the region's key, so they come after the context.
     const images = new Map<string, JobImage>();
-    for (const job of jobs) {
+    // A job with an image built elsewhere gets no repository and no build.
+    for (const job of jobs.filter((j) => j.imageUri === undefined)) {
       const key = imageKey(job.image, job.architecture);
       if (!images.has(key)) {
         images.set(
@@ -158,7 +168,18 @@ export class RegionalJobStack extends pulumi.ComponentResource {
     // What each job's runs need comes first: the launcher needs all of it, and each job's
     // schedule, declared after the launcher, invokes it.
     const runtimes = jobs.map((job) => {
-      const image = images.get(imageKey(job.image, job.architecture))!;
+      const instanceTypesKey = region.instanceTypes
+        ? `transient-jobs:regions[${regionIndex}].instanceTypes`
+        : `transient-jobs:jobs.${job.name}.instanceTypes`;
+      const image: JobImageSource =
+        job.imageUri === undefined
+          ? images.get(imageKey(job.image, job.architecture))!
+          : {
+              imageUri: job.imageUri,
+              repositoryArn: partition.apply((p) =>
+                ecrRepositoryArn(parseImageReference(job.imageUri!)!, p),
+              ),
+            };
       const scheduled = new ScheduledJob(
         names.job(job.name),
         {
@@ -167,6 +188,13 @@ export class RegionalJobStack extends pulumi.ComponentResource {
           enabled: region.enabled,
           scheduleOffsetMinutes: region.scheduleOffsetMinutes,
           image,
+          hardware: jobHardwareOutput({
+            instanceTypes: job.instanceTypes,
+            architecture: job.architecture,
+            facts: typeFacts,
+            configKey: instanceTypesKey,
+            parent: this,
+          }),
           bucket,
           securityGroupId: securityGroup.id,
           subnetIds: network.subnetIds,
@@ -183,9 +211,7 @@ export class RegionalJobStack extends pulumi.ComponentResource {
               jobPlacement({
                 region: region.name,
                 instanceTypes: job.instanceTypes,
-                configKey: region.instanceTypes
-                  ? `transient-jobs:regions[${regionIndex}].instanceTypes`
-                  : `transient-jobs:jobs.${job.name}.instanceTypes`,
+                configKey: instanceTypesKey,
                 subnetIds: network.subnetIds,
                 subnetZones,
                 offerings,
@@ -247,8 +273,11 @@ export class RegionalJobStack extends pulumi.ComponentResource {
       scheduledJobs.map(({ job, image, scheduled, schedule }) => [
         job.name,
         {
-          repositoryUrl: image.repositoryUrl,
-          imageUri: image.imageUri,
+          repositoryUrl:
+            image instanceof JobImage
+              ? image.repositoryUrl
+              : pulumi.output(repositoryOf(job.imageUri!)),
+          imageUri: pulumi.output(image.imageUri),
           scheduleName: schedule.scheduleName,
           launchTemplateId: scheduled.launchTemplateId,
           logGroupName: scheduled.logGroupName,

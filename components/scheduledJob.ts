@@ -2,8 +2,9 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { JobConfig } from "../config";
 import { JobLaunchSpec, PROJECT_TAG_VALUE, RUN_RECORDS, TAGS } from "../launcher/contract";
-import { checkScriptSettings } from "../launcher/initScript";
-import { JobImage } from "./jobImage";
+import { assertParametersFit, checkScriptSettings } from "../launcher/initScript";
+import type { JobHardware } from "./instanceTypeFacts";
+import { secretGrants } from "./policies";
 import { JobInstanceProfile } from "./jobInstanceProfile";
 import { ecsOptimizedAmiParameter, JobLaunchTemplate } from "./jobLaunchTemplate";
 import { JobSchedule } from "./jobSchedule";
@@ -22,8 +23,13 @@ export interface ScheduledJobArgs {
   enabled: boolean;
   /** Minutes this region's schedule runs later than the job's (the region's offset). Default 0. */
   scheduleOffsetMinutes?: number;
-  /** The image the job runs (shared by jobs with the same build context and architecture). */
-  image: JobImage;
+  /**
+   * The image the job runs: a `JobImage` (shared by jobs with the same build context and
+   * architecture) or one built elsewhere.
+   */
+  image: JobImageSource;
+  /** What the job's instance types need at boot (GPUs, instance store), from EC2 at deploy time. */
+  hardware?: pulumi.Input<JobHardware>;
   /** The region's results bucket; the job writes under `jobs/<name>/`. */
   bucket: ResultsBucket;
   /** Security group with no inbound rules. */
@@ -43,6 +49,12 @@ export interface ScheduledJobArgs {
   >;
 }
 
+/** The image a job runs and the private ECR repository it comes from (none for a public one). */
+export interface JobImageSource {
+  imageUri: pulumi.Input<string>;
+  repositoryArn: pulumi.Input<string | undefined>;
+}
+
 /** Key prefix of a job in its region's bucket (the layout is the contract's `RUN_RECORDS`). */
 export function jobResultsPrefix(job: string): string {
   return RUN_RECORDS.jobPrefix(job);
@@ -56,6 +68,7 @@ export const JOB_LAUNCH_SETTINGS = [
   "maxRuntimeMinutes",
   "volumeGiB",
   "parameters",
+  "secrets",
 ] as const satisfies readonly (keyof JobConfig & keyof JobLaunchSpec)[];
 
 /** The part of a job's launch spec taken from its config as it is: see {@link JOB_LAUNCH_SETTINGS}. */
@@ -107,11 +120,20 @@ export class ScheduledJob extends pulumi.ComponentResource {
         resultsPrefix,
         logGroupArn: logGroup.arn,
         topicArn: context.topicArn,
+        secrets: pulumi
+          .all([context.partition, context.accountId])
+          .apply(([partition, accountId]) =>
+            secretGrants(job.secrets, { partition, accountId, region: context.region }),
+          ),
+        partition: context.partition,
+        managedPolicyArns: job.policies.managed,
+        statements: job.policies.statements,
       },
       { parent: this },
     );
+    const hardware = pulumi.output(args.hardware ?? { gpu: false, instanceStore: false });
     const imageId = aws.ssm.getParameterOutput(
-      { name: ecsOptimizedAmiParameter(job.architecture) },
+      { name: hardware.apply((h) => ecsOptimizedAmiParameter(job.architecture, h.gpu)) },
       { parent: this },
     ).value;
     const template = new JobLaunchTemplate(
@@ -137,8 +159,9 @@ export class ScheduledJob extends pulumi.ComponentResource {
         logGroup: logGroup.name,
         topicArn: context.topicArn,
         launchFacts: args.launchFacts ?? {},
+        hardware,
       })
-      .apply(({ launchFacts, ...outputs }): JobLaunchSpec => {
+      .apply(({ launchFacts, hardware: { gpu, instanceStore }, ...outputs }): JobLaunchSpec => {
         const launchSpec: JobLaunchSpec = {
           job: job.name,
           environment: context.environment,
@@ -148,10 +171,14 @@ export class ScheduledJob extends pulumi.ComponentResource {
           ...jobLaunchSettings(job),
           ...outputs,
           ...launchFacts,
+          gpu,
+          instanceStore,
         };
         // Checked once here, at deploy time: the launcher checks only what changes per run.
+        // Config checked the size without the GPU and instance-store steps, known only now.
         try {
           checkScriptSettings({ ...launchSpec, deadlineMinutes: launchSpec.maxRuntimeMinutes });
+          assertParametersFit({ ...launchSpec, region: context.region });
         } catch (error) {
           throw new pulumi.ResourceError(
             `job ${job.name} in ${context.region}: ${(error as Error).message}`,

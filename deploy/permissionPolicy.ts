@@ -52,6 +52,8 @@ const DISCOVERY_ACTIONS = [
   "ec2:DescribeTags",
   // Where EC2 offers the jobs' instance types (components/instanceOfferings.ts).
   "ec2:DescribeInstanceTypeOfferings",
+  // The jobs' GPUs and instance stores (components/instanceTypeFacts.ts).
+  "ec2:DescribeInstanceTypes",
   // The jobs' on-demand prices from the Price List (components/instancePrices.ts); GetProducts
   // has no resource types (https://docs.aws.amazon.com/service-authorization/latest/reference/list_awspricelist.html).
   "pricing:GetProducts",
@@ -151,6 +153,25 @@ export function deployPermissionPolicy(inputs: DeployPermissionInputs): PolicyDo
         "iam:DeleteRolePolicy",
       ],
       Resource: `arn:${partition}:iam::${accountId}:role/${prefix}*`,
+    },
+    {
+      // A job's `policies.managed` on its instance role, and on no other role: never without a
+      // named policy (Null), never an administrator-like AWS policy (the policy pack's rule).
+      // The role may already write any inline policy on its roles, so this grants no more.
+      Sid: "AttachJobsManagedPolicies",
+      Effect: "Allow",
+      Action: ["iam:AttachRolePolicy", "iam:DetachRolePolicy"],
+      Resource: `arn:${partition}:iam::${accountId}:role/${prefix}*-instance-role-*`,
+      Condition: {
+        Null: { "iam:PolicyARN": "false" },
+        ArnNotLike: {
+          "iam:PolicyARN": [
+            `arn:${partition}:iam::aws:policy/*AdministratorAccess`,
+            `arn:${partition}:iam::aws:policy/*PowerUserAccess`,
+            `arn:${partition}:iam::aws:policy/*FullAccess*`,
+          ],
+        },
+      },
     },
     {
       Sid: "ManageOwnInstanceProfiles",

@@ -42,7 +42,14 @@ export const RESERVED_PARAMETER_NAMES: readonly string[] = [
   "RESULTS_BUCKET",
   "RESULTS_PREFIX",
   "AWS_REGION",
+  "SCRATCH_DIR",
 ];
+
+/**
+ * Where the container finds its scratch space (`SCRATCH_DIR`): the instance's NVMe instance store
+ * when its type has one, otherwise a folder on the root volume.
+ */
+export const SCRATCH_DIR = "/scratch";
 
 /**
  * Minutes before the deadline at which the init script stops the job itself, so that it can write the
@@ -284,6 +291,15 @@ export interface JobLaunchSpec {
   topicArn: string;
   /** Environment passed to the container, validated at deploy time. */
   parameters: Record<string, string>;
+  /**
+   * Environment read on the instance at run time: variable name → secret reference
+   * (`lib/secretReferences.ts`). References only: the values never reach the launcher.
+   */
+  secrets?: Record<string, string>;
+  /** The job's instance types have NVIDIA GPUs: the container gets them (`--gpus all`). */
+  gpu?: boolean;
+  /** One of the job's instance types has NVMe instance-store disks: the script mounts them. */
+  instanceStore?: boolean;
 }
 
 /** The EventBridge Scheduler target input (and the manual launch payload). */

@@ -12,6 +12,7 @@ import { InvalidLaunchSpecError } from "./errors";
 import { INSTANCE_OVERHEAD_SECONDS } from "./prices";
 import { logsConsoleUrl, METRIC_NAMESPACE, notificationSubject } from "./telemetry";
 import { UTILIZATION_FUNCTIONS } from "./utilization";
+import { parseSecretReference, secretRegion } from "../lib/secretReferences";
 import {
   JOB_NAME_PATTERN,
   JOB_NAME_RULE,
@@ -20,6 +21,7 @@ import {
   PARAMETER_NAME_PATTERN,
   RESERVED_PARAMETER_NAMES,
   RUN_RECORDS,
+  SCRATCH_DIR,
   STOP_MARGIN_MINUTES,
   UTILIZATION_SAMPLE_SECONDS,
   type JobLaunchSpec,
@@ -37,6 +39,9 @@ export interface InitScriptInput extends Pick<
   | "logGroup"
   | "topicArn"
   | "parameters"
+  | "secrets"
+  | "gpu"
+  | "instanceStore"
 > {
   /** Run id (see `runIdFor`): the log stream name and the run record's file name. */
   runId: string;
@@ -60,6 +65,15 @@ export interface InitScriptInput extends Pick<
   /** Estimated price per hour of the root volume, in micro-dollars. Default unknown. */
   volumeMicroUsdPerHour?: number;
 }
+
+/**
+ * Where the instance keeps the run's secrets file: a tmpfs, so values are never written to a disk
+ * (https://www.freedesktop.org/software/systemd/man/latest/file-hierarchy.html: /run is in memory).
+ */
+export const RUNTIME_DIR = "/run/transient-jobs";
+
+/** Where the instance mounts its scratch space (instance store or a root-volume folder). */
+export const SCRATCH_HOST_DIR = "/var/lib/transient-jobs/scratch";
 
 /** EC2 accepts at most 16 KB of user data before base64 encoding. */
 export const USER_DATA_MAX_BYTES = 16384;
@@ -162,6 +176,44 @@ function parameterArguments(parameters: Record<string, string>): string[] {
     .map((name) => `  --env ${shellQuote(`${name}=${parameters[name]}`)} \\`);
 }
 
+/**
+ * `read_secrets`: one call per secret, sorted by name, reading it with the instance role into the
+ * run's env file. Only references are rendered: the values exist on the instance alone.
+ */
+function secretReaders(secrets: Record<string, string> | undefined, region: string): string {
+  const calls = Object.keys(secrets ?? {})
+    .sort()
+    .map((name) => {
+      const reference = parseSecretReference(secrets![name]);
+      if (typeof reference === "string") {
+        throw invalid(`secrets.${name}`, secrets![name], `a secret reference; it ${reference}`);
+      }
+      const where = shellQuote(secretRegion(reference, region));
+      const id = reference.kind === "ssm" ? reference.name : reference.secretId;
+      const key = reference.kind === "ssm" ? "" : (reference.jsonKey ?? "");
+      return `  read_secret ${name} ${reference.kind} ${shellQuote(id)} ${where} ${shellQuote(key)}`;
+    });
+  return ["read_secrets() {", ...calls, "}"].join("\n");
+}
+
+/** Throws naming the secret whose name breaks the parameter rules or clashes with a parameter. */
+function checkSecrets(secrets: unknown, parameters: Record<string, string>): void {
+  if (secrets === undefined) return;
+  if (typeof secrets !== "object" || secrets === null || Array.isArray(secrets)) {
+    throw invalid("secrets", secrets, "an object of NAME: reference strings");
+  }
+  for (const [name, reference] of Object.entries(secrets)) {
+    if (!PARAMETER_NAME_PATTERN.test(name) || RESERVED_PARAMETER_NAMES.includes(name)) {
+      throw invalid(`secrets.${name}`, name, "a parameter name the launcher does not set itself");
+    }
+    if (Object.hasOwn(parameters, name)) {
+      throw invalid(`secrets.${name}`, name, "a name that is not also a parameter");
+    }
+    if (typeof reference !== "string") throw invalid(`secrets.${name}`, reference, "a string");
+  }
+  secretReaders(secrets as Record<string, string>, "eu-west-1");
+}
+
 /** Throws naming the parameter that breaks the contract's parameter rules. */
 function checkParameters(parameters: Record<string, string>): void {
   if (typeof parameters !== "object" || parameters === null || Array.isArray(parameters)) {
@@ -259,6 +311,12 @@ export function checkScriptSettings(settings: ScriptSettings): void {
     throw invalid("topicArn", settings.topicArn, "an SNS topic ARN");
   }
   checkParameters(settings.parameters);
+  checkSecrets(settings.secrets, settings.parameters);
+  for (const flag of ["gpu", "instanceStore"] as const) {
+    if (settings[flag] !== undefined && typeof settings[flag] !== "boolean") {
+      throw invalid(flag, settings[flag], "true or false");
+    }
+  }
 }
 
 /**
@@ -304,6 +362,7 @@ export function renderInitScript(input: InitScriptInput): string {
   const ecrRegistry = ecr ? registry : "";
   const ecrRegion = ecr ? ecr[1] : "";
 
+  const hasSecrets = Object.keys(input.secrets ?? {}).length > 0;
   const values: [string, string | number][] = [
     ["RUN_ID", runId],
     ["JOB", job],
@@ -334,6 +393,9 @@ export function renderInitScript(input: InitScriptInput): string {
     ["VOLUME_MICRO_USD_PER_HOUR", volumePrice],
     ["OVERHEAD_SECONDS", INSTANCE_OVERHEAD_SECONDS],
     ["UTILIZATION_SAMPLE_SECONDS", UTILIZATION_SAMPLE_SECONDS],
+    ["SCRATCH_HOST_DIR", SCRATCH_HOST_DIR],
+    ["SCRATCH_DIR", SCRATCH_DIR],
+    ...(hasSecrets ? [["RUNTIME_DIR", RUNTIME_DIR] as [string, string]] : []),
   ];
 
   const script = [
@@ -350,9 +412,19 @@ export function renderInitScript(input: InitScriptInput): string {
     ),
     priceTable(input.instancePrices),
     "",
-    ...STATIC_BEFORE_PARAMETERS,
+    ...STATIC_FUNCTIONS,
+    ...(hasSecrets
+      ? [STATIC_SECRET_FUNCTIONS, withoutComments(secretReaders(input.secrets, region))]
+      : []),
+    STATIC_MAIN_BEFORE_RUN,
+    ...(hasSecrets ? [STATIC_MAIN_SECRETS] : []),
+    withoutComments(scratchSteps(input.instanceStore === true)),
+    STATIC_RUN_COMMAND_HEAD,
+    ...jobEnvironmentArguments(hasSecrets, input.gpu === true),
     ...parameterArguments(input.parameters),
-    ...STATIC_AFTER_PARAMETERS,
+    STATIC_RUN_COMMAND_TAIL,
+    ...(hasSecrets ? ['rm -f -- "$secrets_file"'] : []),
+    STATIC_MAIN_AFTER_RUN,
   ].join("\n");
 
   const bytes = Buffer.byteLength(script, "utf8");
@@ -373,6 +445,11 @@ export interface ParameterFitInput {
   /** Every instance type the job may run as (each gets a price entry in both markets). */
   instanceTypes: readonly string[];
   parameters: Record<string, string>;
+  /** Secret references: their calls lengthen the script. */
+  secrets?: Record<string, string>;
+  /** The GPU and instance-store steps, known at deploy time (config assumes neither). */
+  gpu?: boolean;
+  instanceStore?: boolean;
 }
 
 /**
@@ -398,6 +475,9 @@ export function assertParametersFit(input: ParameterFitInput): void {
     logGroup: `/${"l".repeat(100)}`,
     topicArn: `arn:aws:sns:${input.region}:${account}:${"t".repeat(100)}`,
     parameters: input.parameters,
+    secrets: input.secrets,
+    gpu: input.gpu,
+    instanceStore: input.instanceStore,
     runId: `${input.job}-20261123T0300Z`,
     scheduledTime: "2026-11-23T03:00:00Z",
     deadlineMinutes: MAX_DEADLINE_MINUTES,
@@ -631,6 +711,7 @@ finish() {
   trap '' TERM INT HUP
   trap - EXIT
   set +eu
+  [[ -z $secrets_file ]] || rm -f -- "$secrets_file"
   ended_at=$(now)
   if [[ -z $started_at ]]; then started_at=$ended_at; fi
   measure
@@ -698,10 +779,87 @@ retry "$PULL_ATTEMPTS" "pulling $IMAGE_URI" until_stop docker pull --quiet "$IMA
 }
 image_digest=$(docker image inspect --format '{{index .RepoDigests 0}}' "$IMAGE_URI" |
   sed -n 's/.*@//p') || image_digest=''
+`;
 
-phase=run
-past_stop && out_of_time "the stop time came before the job could start"
-start_sampler`;
+/**
+ * The container's secrets file, GPUs and scratch space, as `docker run` arguments. Secrets go in
+ * an env file (one NAME=value per line, https://docs.docker.com/reference/cli/docker/container/run/#env),
+ * never `--env NAME=value`, which any process could read on the command line.
+ * `--gpus all` needs the NVIDIA container toolkit of the ECS GPU AMI
+ * (https://docs.docker.com/engine/containers/resource_constraints/#gpu).
+ */
+function jobEnvironmentArguments(secrets: boolean, gpu: boolean): string[] {
+  return [
+    '  --mount "type=bind,source=$SCRATCH_HOST_DIR,target=$SCRATCH_DIR" \\',
+    '  --env "SCRATCH_DIR=$SCRATCH_DIR" \\',
+    ...(secrets ? ['  --env-file "$secrets_file" \\'] : []),
+    ...(gpu ? ["  --gpus all \\"] : []),
+  ];
+}
+
+// read_secret NAME KIND ID REGION JSON-KEY: one secret into the env file. `printf` is a builtin,
+// so the value is on no command line; the env file holds one line per variable, so a value with a
+// line break is refused. Rendered only for a job with secrets: every byte counts against the
+// 16 KB of user data.
+const SECRET_FUNCTIONS = String.raw`read_secret() {
+  local v
+  case $2 in
+    ssm) v=$(timeout 60 aws ssm get-parameter --region "$4" --name "$3" --with-decryption \
+      --query Parameter.Value --output text) ;;
+    *) v=$(timeout 60 aws secretsmanager get-secret-value --region "$4" --secret-id "$3" \
+      --query SecretString --output text) ;;
+  esac || fail "could not read secret $1 from $2 $3 (missing, or the instance role may not read it)"
+  if [[ -n $5 ]]; then
+    v=$(printf '%s' "$v" | python3 -c 'import json,sys;print(json.load(sys.stdin)[sys.argv[1]],end="")' "$5" 2>/dev/null) ||
+      fail "secret $1: $2 $3 is not a JSON object with the key $5"
+  fi
+  [[ $v != *[$'\n\r']* ]] || fail "secret $1 ($2 $3) holds a line break, which an env file cannot carry"
+  printf '%s=%s\n' "$1" "$v" >>"$secrets_file"
+}
+`;
+
+const MAIN_SECRETS = String.raw`phase=secrets
+secrets_file="$RUNTIME_DIR/$RUN_ID.env"
+{ mkdir -p "$RUNTIME_DIR" && (umask 077 && : >"$secrets_file"); } || fail "no $secrets_file"
+read_secrets
+`;
+
+// The env file goes as soon as the container ends, and in `finish` whatever happened.
+const NO_SECRETS_FILE = "secrets_file=''";
+
+// Scratch space, rendered for a job whose instance types have an instance store. Its disks are
+// the NVMe devices whose model is "Amazon EC2 NVMe Instance Storage"
+// (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/ssd-instance-store.html); several are
+// striped into one (RAID 0: scratch needs no redundancy,
+// https://docs.aws.amazon.com/ebs/latest/userguide/raid-config.html). A type of the job without
+// one gets the root-volume folder, as every other job does.
+const MOUNT_INSTANCE_STORE = String.raw`# shellcheck disable=SC2046
+set -- $(lsblk -dno NAME,MODEL | awk '/EC2 NVMe Instance Storage/ {print "/dev/" $1}')
+if (($# > 1)); then
+  command -v mdadm >/dev/null || timeout 300 dnf install -y mdadm >/dev/null
+  timeout 120 mdadm --create /dev/md/tj --run -l 0 -n $# "$@" >/dev/null || fail "no RAID of $*"
+  set -- /dev/md/tj
+fi
+if (($# > 0)); then
+  { timeout 600 mkfs.xfs -f -q "$1" && timeout 60 mount "$1" "$SCRATCH_HOST_DIR"; } ||
+    fail "could not mount $1"
+fi`;
+
+// Mode 1777: the job may run as any user, and the sticky bit keeps users from deleting each
+// other's files.
+function scratchSteps(instanceStore: boolean): string {
+  return [
+    "phase=scratch",
+    'mkdir -p "$SCRATCH_HOST_DIR" || fail "no $SCRATCH_HOST_DIR"',
+    ...(instanceStore ? [MOUNT_INSTANCE_STORE] : []),
+    'chmod 1777 "$SCRATCH_HOST_DIR"',
+    "",
+    "phase=run",
+    'past_stop && out_of_time "the stop time came before the job could start"',
+    // Sampling starts with the container, not before the steps that come first.
+    "start_sampler",
+  ].join("\n");
+}
 
 // mode=non-blocking: in the default blocking mode a slow or unreachable CloudWatch Logs blocks the
 // job's writes to stdout; a bounded buffer drops lines instead.
@@ -783,10 +941,10 @@ export function withoutComments(script: string): string {
 }
 
 // The static parts as the script carries them, computed once.
-const STATIC_BEFORE_PARAMETERS = [
-  FUNCTIONS,
-  UTILIZATION_FUNCTIONS,
-  MAIN_BEFORE_RUN,
-  RUN_COMMAND_HEAD,
-].map(withoutComments);
-const STATIC_AFTER_PARAMETERS = [RUN_COMMAND_TAIL, MAIN_AFTER_RUN].map(withoutComments);
+const STATIC_FUNCTIONS = [FUNCTIONS, UTILIZATION_FUNCTIONS, NO_SECRETS_FILE].map(withoutComments);
+const STATIC_SECRET_FUNCTIONS = withoutComments(SECRET_FUNCTIONS);
+const STATIC_MAIN_BEFORE_RUN = withoutComments(MAIN_BEFORE_RUN);
+const STATIC_MAIN_SECRETS = withoutComments(MAIN_SECRETS);
+const STATIC_RUN_COMMAND_HEAD = withoutComments(RUN_COMMAND_HEAD);
+const STATIC_RUN_COMMAND_TAIL = withoutComments(RUN_COMMAND_TAIL);
+const STATIC_MAIN_AFTER_RUN = withoutComments(MAIN_AFTER_RUN);

@@ -71,6 +71,7 @@ export const NAME_RULES: Readonly<Record<string, NameRule | Unnamed>> = {
     charset: "printable ASCII without \\ / * ? or space",
     doc: IAM_QUOTAS,
   },
+  "aws:iam/rolePolicyAttachment:RolePolicyAttachment": subResource("a role"),
   "aws:iam/policy:Policy": {
     field: "name",
     what: "IAM policy name",
@@ -406,7 +407,15 @@ export function scheduledJobNames(name: string) {
 
 /** Names of the children of a `JobInstanceProfile` called `name`. */
 export function jobInstanceProfileNames(name: string) {
-  return { role: `${name}-role`, policy: `${name}-policy`, profile: `${name}-profile` };
+  return {
+    role: `${name}-role`,
+    policy: `${name}-policy`,
+    profile: `${name}-profile`,
+    /** The job's own statements (`policies.statements`). */
+    ownPolicy: `${name}-own-policy`,
+    /** The attachment of the job's `index`th managed policy. */
+    managed: (index: number) => `${name}-managed-${index}`,
+  };
 }
 
 /** Names of the children of a `JobLaunchTemplate` called `name`. */

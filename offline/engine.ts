@@ -93,6 +93,14 @@ export function loadStackConfig(stack: string, root = PROJECT_ROOT): Record<stri
       `stack "${stack}" has no ${path.basename(stackFile)}; known stacks: ${knownStacks(root).join(", ")}`,
     );
   }
+  return loadConfigFile(stackFile, root);
+}
+
+/**
+ * Reads a stack file of any name (e.g. `examples/real-jobs.yaml`) with the defaults of the
+ * project's `Pulumi.yaml`, as {@link loadStackConfig} does for `Pulumi.<stack>.yaml`.
+ */
+export function loadConfigFile(stackFile: string, root = PROJECT_ROOT): Record<string, string> {
   const project = readYaml(path.join(root, "Pulumi.yaml")) as {
     name: string;
     config?: Record<string, { default?: unknown; value?: unknown }>;
@@ -602,6 +610,119 @@ export function metricAlarmProblem(inputs: Record<string, unknown>): string | un
   return undefined;
 }
 
+/** NVIDIA GPU families as DescribeInstanceTypes reports them: the GPU, its memory, GPUs by size. */
+const MOCK_GPU_FAMILIES: Readonly<
+  Record<
+    string,
+    { manufacturer: string; name: string; memorySize: number; count: (size: string) => number }
+  >
+> = {
+  g4dn: {
+    manufacturer: "NVIDIA",
+    name: "T4",
+    memorySize: 16384,
+    count: (s) => (s === "12xlarge" ? 4 : s === "metal" ? 8 : 1),
+  },
+  g4ad: {
+    manufacturer: "AMD",
+    name: "Radeon Pro V520",
+    memorySize: 8192,
+    count: (s) => ({ "8xlarge": 2, "16xlarge": 4 })[s] ?? 1,
+  },
+  g5: {
+    manufacturer: "NVIDIA",
+    name: "A10G",
+    memorySize: 24576,
+    count: (s) => ({ "12xlarge": 4, "24xlarge": 4, "48xlarge": 8 })[s] ?? 1,
+  },
+  g5g: {
+    manufacturer: "NVIDIA",
+    name: "T4g",
+    memorySize: 16384,
+    count: (s) => (s === "16xlarge" || s === "metal" ? 2 : 1),
+  },
+  g6: {
+    manufacturer: "NVIDIA",
+    name: "L4",
+    memorySize: 22888,
+    count: (s) => ({ "12xlarge": 4, "24xlarge": 4, "48xlarge": 8 })[s] ?? 1,
+  },
+  g6e: {
+    manufacturer: "NVIDIA",
+    name: "L40S",
+    memorySize: 45776,
+    count: (s) => ({ "12xlarge": 4, "24xlarge": 4, "48xlarge": 8 })[s] ?? 1,
+  },
+  p4d: { manufacturer: "NVIDIA", name: "A100", memorySize: 40960, count: () => 8 },
+  p5: { manufacturer: "NVIDIA", name: "H100", memorySize: 81559, count: () => 8 },
+};
+
+/** Instance-store disks of a few types as EC2 reports them: count x size in GB. */
+const MOCK_INSTANCE_DISKS: Readonly<Record<string, [number, number]>> = {
+  "g4dn.xlarge": [1, 125],
+  "g4dn.2xlarge": [1, 225],
+  "g4dn.12xlarge": [1, 900],
+  "g5.xlarge": [1, 250],
+  "g5.2xlarge": [1, 450],
+  "g5.12xlarge": [1, 3800],
+  "g6.xlarge": [1, 250],
+  "g6.2xlarge": [1, 450],
+  "p4d.24xlarge": [8, 1000],
+  "p5.48xlarge": [8, 3800],
+  "m6id.large": [1, 118],
+  "m6id.xlarge": [1, 237],
+  "m6id.24xlarge": [4, 1425],
+  "c6id.2xlarge": [1, 474],
+  "i4i.large": [1, 468],
+  "i4i.2xlarge": [1, 1875],
+  "m5d.large": [1, 75],
+};
+
+/**
+ * DescribeInstanceTypes of one type, as `aws.ec2.getInstanceType` returns it: its GPUs (none for
+ * most families) and its instance-store disks. A type whose family has a `d` in its attributes
+ * (m6id, c5d, ...) or is storage-optimized (i3, i4i, ...) has an instance store; the types above
+ * carry their real sizes, others a made-up one. A name no type can have fails as EC2 does
+ * (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeInstanceTypes.html).
+ */
+function mockInstanceType(inputs: MockInputs): Record<string, unknown> {
+  const type = String(inputs.instanceType);
+  const split = splitInstanceType(type);
+  if (instanceTypeNameProblem(type) !== undefined || !split) {
+    throw new Error(
+      `InvalidInstanceType: The following supplied instance types do not exist: [${type}]`,
+    );
+  }
+  const family = type.split(".")[0];
+  const gpu = MOCK_GPU_FAMILIES[family];
+  const attributes = /^[a-z]+\d+([a-z-]*)$/.exec(family)?.[1] ?? "";
+  // Storage-optimized families, families with "d" (local disk), and NVIDIA GPU families but
+  // Graviton's g5g have NVMe instance stores.
+  const stored =
+    type in MOCK_INSTANCE_DISKS ||
+    /^(i|im|is|d)\d/.test(family) ||
+    attributes.includes("d") ||
+    (gpu !== undefined && family !== "g5g");
+  const [count, size] = MOCK_INSTANCE_DISKS[type] ?? [1, 100];
+  return {
+    id: type,
+    instanceType: type,
+    gpuses: gpu
+      ? [
+          {
+            manufacturer: gpu.manufacturer,
+            name: gpu.name,
+            count: gpu.count(split.size),
+            memorySize: gpu.memorySize,
+          },
+        ]
+      : [],
+    instanceDisks: stored ? [{ count, size, type: "ssd" }] : [],
+    instanceStorageSupported: stored,
+    totalInstanceStorage: stored ? count * size : 0,
+  };
+}
+
 /** Deterministic answers for the data sources the program calls, per region. */
 export function callResult(
   token: string,
@@ -627,6 +748,8 @@ export function callResult(
       return mockSubnet(String(inputs.id), region);
     case "aws:ec2/getInstanceTypeOfferings:getInstanceTypeOfferings":
       return mockInstanceTypeOfferings(inputs as unknown as OfferingsInputs, region);
+    case "aws:ec2/getInstanceType:getInstanceType":
+      return mockInstanceType(inputs);
     case "aws:pricing/getProduct:getProduct":
       return mockPriceListProduct(inputs as unknown as ProductInputs, region);
     case "aws:iam/getOpenIdConnectProvider:getOpenIdConnectProvider": {

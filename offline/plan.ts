@@ -3,9 +3,24 @@
  * and prints, per region and job, the resources `pulumi up` would create and the next 3 runs.
  * Nothing is deployed and no AWS account is needed.
  */
+import * as fs from "node:fs";
+import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { readStackConfig, StackConfig, StackConfigError } from "../config";
+import {
+  configWarnings,
+  JobConfig,
+  readStackConfig,
+  StackConfig,
+  StackConfigError,
+} from "../config";
 import { METRICS } from "../launcher/telemetry";
+import {
+  describeGpus,
+  instanceStoreGB,
+  instanceTypeFacts,
+  jobHardware,
+  type InstanceTypeFacts,
+} from "../components/instanceTypeFacts";
 import {
   dstWarningsForYear,
   formatDstWarning,
@@ -13,17 +28,21 @@ import {
   parseScheduleExpression,
 } from "../lib/scheduleExpression";
 import {
+  callResult,
   evaluateProgram,
   Evaluation,
   knownStacks,
   leavePulumiPromiseTracesUnformatted,
+  loadConfigFile,
   loadStackConfig,
   RecordedResource,
   StackFileError,
 } from "./engine";
 
 const USAGE =
-  "usage: npm run plan -- <stack> [--now <ISO time>]   (stacks: " + knownStacks().join(", ") + ")";
+  "usage: npm run plan -- <stack> [--config <file>] [--now <ISO time>]   (stacks: " +
+  knownStacks().join(", ") +
+  ")";
 
 /** What `npm run plan -- --help` prints. */
 export const HELP = `${USAGE}
@@ -33,6 +52,7 @@ prints every resource \`pulumi up\` would create, per region and job, with each 
 runs in its time zone and the days a daylight-saving change skips or repeats its time.
 
   <stack>          a stack with a Pulumi.<stack>.yaml
+  --config <file>  plan <stack> with this stack file instead, e.g. examples/real-jobs.yaml
   --now <ISO time> count the next runs from this time instead of now, e.g. 2026-11-23T12:00:00Z
   --help, -h       this text
 
@@ -42,6 +62,8 @@ exit status: 0 planned, 2 bad command line or invalid stack config, 1 anything e
 export interface PlanOptions {
   stack: string;
   now: Date;
+  /** A stack file to use instead of `Pulumi.<stack>.yaml`. */
+  configFile?: string;
 }
 
 /** Thrown for a bad command line; the message names the flag and what is allowed. */
@@ -52,9 +74,17 @@ export function parsePlanArgs(argv: string[]): PlanOptions | "help" {
   if (argv.includes("--help") || argv.includes("-h")) return "help";
   let stack: string | undefined;
   let now = new Date();
+  let configFile: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
-    if (arg === "--now") {
+    if (arg === "--config") {
+      configFile = argv[++i];
+      if (configFile === undefined || !fs.existsSync(configFile)) {
+        throw new UsageError(
+          `--config: ${JSON.stringify(configFile ?? null)} is not a file; give a stack file such as examples/real-jobs.yaml`,
+        );
+      }
+    } else if (arg === "--now") {
       const value = argv[++i];
       now = new Date(value ?? "");
       if (value === undefined || Number.isNaN(now.getTime())) {
@@ -74,7 +104,7 @@ export function parsePlanArgs(argv: string[]): PlanOptions | "help" {
   if (!knownStacks().includes(stack)) {
     throw new UsageError(`stack ${JSON.stringify(stack)} has no Pulumi.${stack}.yaml; ${USAGE}`);
   }
-  return { stack, now };
+  return { stack, now, ...(configFile !== undefined ? { configFile } : {}) };
 }
 
 /** Formats `date` as wall-clock time in `timezone`, e.g. `2026-11-24 06:00 GMT`. */
@@ -137,8 +167,58 @@ export function mathAlarmText(alarm: RecordedResource): string | undefined {
   return `${watched.expression} ${operator} ${String(alarm.inputs.threshold)}; ${metrics.join(", ")}`;
 }
 
+/** What EC2 says of an instance type in a region: the offline engine's answer by default. */
+export type InstanceTypeLookup = (instanceType: string, region: string) => InstanceTypeFacts;
+
+const engineInstanceType: InstanceTypeLookup = (instanceType, region) =>
+  instanceTypeFacts(
+    callResult("aws:ec2/getInstanceType:getInstanceType", { instanceType }, region),
+  );
+
+/** The lines a job's real-job keys add to the plan: its image, secrets, permissions, hardware. */
+export function jobDetails(job: JobConfig, region: string, lookUp: InstanceTypeLookup): string[] {
+  const lines = [
+    job.imageUri === undefined
+      ? `image: built from ${job.image}`
+      : `image: ${job.imageUri} (built elsewhere: no repository, no build)`,
+  ];
+  const secrets = Object.keys(job.secrets).sort();
+  if (secrets.length > 0) {
+    lines.push(
+      `secrets (read on the instance): ${secrets.map((n) => `${n} from ${job.secrets[n]}`).join(", ")}`,
+    );
+  }
+  for (const arn of job.policies.managed) lines.push(`own permissions: managed policy ${arn}`);
+  for (const statement of job.policies.statements) {
+    const list = (v: string | string[]) => (Array.isArray(v) ? v : [v]).join(", ");
+    lines.push(
+      `own permissions: ${statement.Effect} ${list(statement.Action)} on ${list(statement.Resource)}`,
+    );
+  }
+  const facts = Object.fromEntries(job.instanceTypes.map((t) => [t, lookUp(t, region)]));
+  const hardware = jobHardware(job.instanceTypes, job.architecture, facts, "instanceTypes");
+  if (typeof hardware === "string") return [...lines, `hardware: ${hardware}`];
+  if (hardware.gpu) {
+    lines.push(
+      `GPUs: ${job.instanceTypes.map((t) => describeGpus(t, facts[t])).join(", ")}; ECS GPU AMI, docker run --gpus all`,
+    );
+  }
+  const stores = job.instanceTypes.filter((t) => instanceStoreGB(facts[t]) > 0);
+  lines.push(
+    stores.length > 0
+      ? `scratch (SCRATCH_DIR): NVMe instance store, ${stores.map((t) => `${t} ${instanceStoreGB(facts[t])} GB`).join(", ")}`
+      : `scratch (SCRATCH_DIR): a folder on the ${job.volumeGiB} GiB root volume`,
+  );
+  return lines;
+}
+
 /** Renders the plan text for a config and the resources its evaluation recorded. */
-export function renderPlan(config: StackConfig, resources: RecordedResource[], now: Date): string {
+export function renderPlan(
+  config: StackConfig,
+  resources: RecordedResource[],
+  now: Date,
+  lookUp: InstanceTypeLookup = engineInstanceType,
+): string {
   const byUrn = new Map(resources.map((r) => [r.urn, r]));
   const lines: string[] = [];
   const line = (indent: number, text: string) => lines.push(`${" ".repeat(indent)}${text}`);
@@ -199,6 +279,7 @@ export function renderPlan(config: StackConfig, resources: RecordedResource[], n
       for (const warning of dstWarningsForYear(schedule, job.timezone, now)) {
         line(4, `warning: ${formatDstWarning(job.name, expression, job.timezone, warning)}`);
       }
+      jobDetails(job, region.name, lookUp).forEach((detail) => line(4, detail));
       resourcesOfJob.forEach((r) => line(4, show(r)));
       // The job's alarms belong to the region's RegionalAlarms; those on metric math say what
       // they compute, with the metrics the runs publish.
@@ -237,7 +318,9 @@ export async function planOutput(
 ): Promise<string> {
   const options = parsePlanArgs(argv);
   if (options === "help") return HELP;
-  const rawConfig = loadStackConfig(options.stack);
+  const rawConfig = options.configFile
+    ? loadConfigFile(path.resolve(options.configFile))
+    : loadStackConfig(options.stack);
   const config = readStackConfig(rawConfig, options.stack);
   // What the program warns about besides DST (shown per job): e.g. a price the Price List lacks.
   const warnings: string[] = [];
@@ -251,7 +334,13 @@ export async function planOutput(
     log.warn = warn;
   }
   const plan = renderPlan(config, resources, options.now);
-  const other = [...new Set(warnings.filter((w) => !/clocks go forward|occurs twice/.test(w)))];
+  // Config's own warnings come from the config itself, so a reused evaluation shows them too.
+  const other = [
+    ...new Set([
+      ...configWarnings(config),
+      ...warnings.filter((w) => !/clocks go forward|occurs twice/.test(w)),
+    ]),
+  ];
   return other.length > 0
     ? [plan, "", "Warnings:", ...other.map((w) => `  ${w}`)].join("\n")
     : plan;

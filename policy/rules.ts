@@ -12,6 +12,7 @@ import type {
   StackValidationArgs,
   StackValidationPolicy,
 } from "@pulumi/policy";
+import { BROAD_MANAGED_POLICY } from "../lib/iamRules";
 
 /** A resource as a check sees it. */
 export interface CheckedResource {
@@ -63,10 +64,6 @@ const PRINCIPAL_LIMITING_KEYS = [
   "aws:principalorgpaths",
   "aws:userid",
 ];
-/** AWS managed policies too broad for any role of this project. */
-const BROAD_MANAGED_POLICY =
-  /^arn:aws[a-z-]*:iam::aws:policy\/(.*\/)?(AdministratorAccess|PowerUserAccess|IAMFullAccess|[A-Za-z0-9]*FullAccess[A-Za-z0-9_]*)$/;
-
 const list = <T>(value: T | T[] | undefined | null): T[] =>
   value === undefined || value === null ? [] : Array.isArray(value) ? value : [value];
 

@@ -54,6 +54,13 @@ export interface StubBehaviour {
   dockerInfoSeconds?: number;
   /** What `docker inspect --format '{{.State.OOMKilled}}'` prints. Default nothing. */
   oomKilled?: "true" | "false";
+  /**
+   * What `aws ssm get-parameter` and `aws secretsmanager get-secret-value` return, by parameter
+   * name or secret id; any other name fails as a missing parameter or secret would.
+   */
+  secretValues?: Record<string, string>;
+  /** How many NVMe instance-store disks `lsblk` lists besides the root EBS volume. Default 0. */
+  instanceStoreDisks?: number;
 }
 
 /** What one run of the script did. */
@@ -66,10 +73,26 @@ export interface ScriptRun {
   records: Record<string, unknown>[];
   /** argv of `docker run`, exactly as received (NUL-separated by the stub). */
   dockerRunArgs: string[] | undefined;
+  /** The `--env-file` that `docker run` was given, as it read it, and its permissions (octal). */
+  dockerEnvFile?: { text: string; mode: string };
+  /** What is left in the script's runtime folder (`RUNTIME_DIR`) after the run. */
+  runtimeFiles: string[];
   stderr: string;
 }
 
-const COREUTILS = ["tr", "sed", "timeout"];
+const COREUTILS = ["tr", "sed", "awk", "timeout", "mkdir", "chmod", "rm", "python3"];
+
+/** The interpreter itself, not a version manager's shim (which needs a full PATH to run). */
+let python: string | undefined;
+function realPython(): string {
+  if (python) return python;
+  const found = spawnSync(which("python3"), ["-c", "import sys; print(sys.executable)"], {
+    encoding: "utf8",
+  });
+  if (found.status !== 0) throw new Error("python3 is needed by the script tests but broken");
+  python = found.stdout.trim();
+  return python;
+}
 
 /** Where each command is, looked up once per process: every sandbox links the same tools. */
 const locations = new Map<string, string>();
@@ -137,6 +160,14 @@ esac`,
   image) printf '%s\\n' "123456789012.dkr.ecr.eu-west-1.amazonaws.com/transient-jobs-pi@sha256:${"ab".repeat(32)}" ;;
   run)
     printf '%s\\0' "$@" >"$TJ_STATE/docker-run.argv"
+    previous=''
+    for arg in "$@"; do
+      if [[ $previous == --env-file ]]; then
+        /bin/cp "$arg" "$TJ_STATE/docker-run.env"
+        ${which("stat")} -c %a "$arg" >"$TJ_STATE/docker-run.env.mode"
+      fi
+      previous=$arg
+    done
     if [[ -n "\${STUB_STATS:-}" ]]; then
       for _ in {1..500}; do [[ -f "$TJ_STATE/stats.done" ]] && break; /bin/sleep 0.01; done
     fi
@@ -158,9 +189,24 @@ esac`,
     (( n > \${STUB_S3_FAILURES:-0} )) || exit 1 ;;
   "sns publish") exit "\${STUB_SNS_EXIT:-0}" ;;
   "cloudwatch put-metric-data") exit "\${STUB_CW_EXIT:-0}" ;;
+  "ssm get-parameter" | "secretsmanager get-secret-value")
+    previous='' id=''
+    for arg in "$@"; do
+      if [[ $previous == --name || $previous == --secret-id ]]; then id=$arg; fi
+      previous=$arg
+    done
+    ${which("awk")} -F '\t' -v id="$id" '$1 == id { print $2; found = 1 } END { exit !found }' \
+      "$TJ_STATE/secrets.tsv" || { echo "An error occurred (ResourceNotFoundException)" >&2; exit 254; } ;;
   *) exit 2 ;;
 esac`,
   dnf: `/bin/cp "$TJ_STATE/aws.installable" "\${0%/*}/aws"`,
+  lsblk: `printf 'nvme0n1 Amazon Elastic Block Store\\n'
+for ((i = 1; i <= \${STUB_INSTANCE_STORE_DISKS:-0}; i++)); do
+  printf 'nvme%dn1 Amazon EC2 NVMe Instance Storage\\n' "$i"
+done`,
+  "mkfs.xfs": ``,
+  mount: ``,
+  mdadm: ``,
 };
 
 /** A temporary sandbox: `bin/` (stubs), `core/` (allowed coreutils), `state/` (logs, records). */
@@ -172,7 +218,9 @@ export class ScriptSandbox {
 
   constructor(behaviour: StubBehaviour) {
     for (const dir of [this.bin, this.core, this.state]) fs.mkdirSync(dir);
-    for (const tool of COREUTILS) fs.symlinkSync(which(tool), path.join(this.core, tool));
+    for (const tool of COREUTILS) {
+      fs.symlinkSync(tool === "python3" ? realPython() : which(tool), path.join(this.core, tool));
+    }
     for (const [name, body] of Object.entries(STUBS)) {
       const file =
         name === "aws" && behaviour.awsMissing
@@ -181,6 +229,28 @@ export class ScriptSandbox {
       fs.writeFileSync(file, `${STUB_PRELUDE}${body}\n`, { mode: 0o755 });
     }
     fs.writeFileSync(path.join(this.state, "calls.log"), "");
+    fs.writeFileSync(
+      path.join(this.state, "secrets.tsv"),
+      Object.entries(behaviour.secretValues ?? {})
+        .map(([id, value]) => `${id}\t${value}\n`)
+        .join(""),
+    );
+    fs.mkdirSync(this.runtime);
+  }
+
+  /** Where the script keeps its secrets file, instead of the instance's tmpfs. */
+  get runtime(): string {
+    return path.join(this.root, "run");
+  }
+
+  /** `script` with its instance paths moved into the sandbox. */
+  sandboxed(script: string): string {
+    return script
+      .replace(/^readonly RUNTIME_DIR=.*$/m, `readonly RUNTIME_DIR='${this.runtime}'`)
+      .replace(
+        /^readonly SCRATCH_HOST_DIR=.*$/m,
+        `readonly SCRATCH_HOST_DIR='${path.join(this.root, "scratch")}'`,
+      );
   }
 
   env(behaviour: StubBehaviour): NodeJS.ProcessEnv {
@@ -208,7 +278,13 @@ export class ScriptSandbox {
       STUB_OOM_KILLED: behaviour.oomKilled ?? "",
       // The sampler's file goes to the sandbox, not a /tmp that parallel runs share.
       TMPDIR: this.state,
+      STUB_INSTANCE_STORE_DISKS: stub(behaviour.instanceStoreDisks),
     };
+  }
+
+  /** `text` with the sandbox's own (random) path written `<sandbox>`, so runs compare equal. */
+  private anonymous(text: string): string {
+    return text.split(this.root).join("<sandbox>");
   }
 
   result(status: number | null, stderr: string): ScriptRun {
@@ -217,17 +293,26 @@ export class ScriptSandbox {
       records.push(JSON.parse(fs.readFileSync(path.join(this.state, `record-${n}.json`), "utf8")));
     }
     const argvFile = path.join(this.state, "docker-run.argv");
+    const envFile = path.join(this.state, "docker-run.env");
     return {
       status,
-      calls: fs
-        .readFileSync(path.join(this.state, "calls.log"), "utf8")
+      calls: this.anonymous(fs.readFileSync(path.join(this.state, "calls.log"), "utf8"))
         .split("\n")
         .filter(Boolean),
       records,
       dockerRunArgs: fs.existsSync(argvFile)
-        ? fs.readFileSync(argvFile, "utf8").split("\0").slice(0, -1)
+        ? this.anonymous(fs.readFileSync(argvFile, "utf8")).split("\0").slice(0, -1)
         : undefined,
-      stderr,
+      ...(fs.existsSync(envFile)
+        ? {
+            dockerEnvFile: {
+              text: fs.readFileSync(envFile, "utf8"),
+              mode: fs.readFileSync(`${envFile}.mode`, "utf8").trim(),
+            },
+          }
+        : {}),
+      runtimeFiles: fs.readdirSync(this.runtime),
+      stderr: this.anonymous(stderr),
     };
   }
 
@@ -259,7 +344,7 @@ export async function runScript(
   const sandbox = new ScriptSandbox(behaviour);
   try {
     const file = path.join(sandbox.root, "user-data.sh");
-    fs.writeFileSync(file, script);
+    fs.writeFileSync(file, sandbox.sandboxed(script));
     const child = spawn("/bin/bash", [file], {
       env: sandbox.env(behaviour),
       cwd: sandbox.root,

@@ -341,3 +341,37 @@ export const ec2Xml = {
     `<?xml version="1.0" encoding="UTF-8"?><Response><Errors><Error><Code>${code}</Code>` +
     `<Message>${escapeXml(message)}</Message></Error></Errors><RequestID>stub</RequestID></Response>`,
 };
+
+/** The serialized code of the first launcher function among an evaluation's resources. */
+export async function deployedLauncherCode(
+  resources: readonly { type: string; name: string; inputs: Record<string, unknown> }[],
+): Promise<string> {
+  const fn = resources.find(
+    (r) => r.type === "aws:lambda/function:Function" && r.name.includes("launcher"),
+  );
+  if (!fn) throw new Error("no launcher function");
+  const assets = await (
+    fn.inputs.code as { assets: Promise<Record<string, { text: Promise<string> }>> }
+  ).assets;
+  if (Object.keys(assets).join() !== "__index.js") {
+    throw new Error(`the launcher's code is ${Object.keys(assets).join(", ")}, not __index.js`);
+  }
+  return assets["__index.js"].text;
+}
+
+/** An EC2 stand-in that finds no instance and launches every RunInstances as `instanceId`. */
+export function startLaunchingEc2Stub(instanceId: string): Promise<Ec2Stub> {
+  return startEc2Stub(({ action, params }) => {
+    if (action === "DescribeInstances") return { body: ec2Xml.describeInstances([]) };
+    if (action === "RunInstances") {
+      return {
+        body: ec2Xml.runInstances({
+          instanceId,
+          instanceType: params.InstanceType,
+          availabilityZone: "eu-west-1b",
+        }),
+      };
+    }
+    return { status: 400, body: ec2Xml.error("InvalidAction", `unexpected ${action}`) };
+  });
+}

@@ -509,6 +509,8 @@ describe("parseStackConfig", () => {
       concurrencyPolicy: "forbid",
       purchaseOption: "on-demand",
       parameters: {},
+      secrets: {},
+      policies: { managed: [], statements: [] },
       retry: { maximumRetryAttempts: 3, maximumEventAgeSeconds: 3600 },
       memoryAlarmPercent: 90,
     });

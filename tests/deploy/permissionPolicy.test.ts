@@ -12,13 +12,14 @@ import { deployConfigFromPulumi, parseDeployConfig } from "../../deploy/config";
 import { deployPermissionPolicy, resourceNamePrefix } from "../../deploy/permissionPolicy";
 import { TAGS } from "../../launcher/contract";
 import {
+  loadConfigFile,
   loadStackConfig,
   MOCK_ACCOUNT_ID,
   PROJECT_ROOT,
   RecordedCall,
   RecordedResource,
 } from "../../offline/engine";
-import { evaluatedStack } from "../../testing/evaluations";
+import { evaluatedStack, evaluatedWith } from "../../testing/evaluations";
 import { decide } from "./simulate";
 
 const ACCOUNT = MOCK_ACCOUNT_ID;
@@ -62,8 +63,19 @@ const KEY_POLICY_DEFERRING_TO_IAM: PolicyDocument = {
 function contextOf(condition: Record<string, Record<string, unknown>> = {}) {
   const context: Record<string, string> = {};
   for (const [operator, entries] of Object.entries(condition)) {
-    assert.match(operator, /^String(Equals|Like)$/, `unexpected condition operator ${operator}`);
-    for (const [key, value] of Object.entries(entries)) context[key] = asList(value as string)[0];
+    assert.match(
+      operator,
+      /^(String(Equals|Like)|ArnNotLike|Null)$/,
+      `unexpected condition operator ${operator}`,
+    );
+    for (const [key, value] of Object.entries(entries)) {
+      // Null "false" asks for the key to be present: the ArnNotLike entry gives it a value.
+      if (operator === "Null") continue;
+      context[key] =
+        operator === "ArnNotLike"
+          ? `arn:aws:iam::${ACCOUNT}:policy/a-job-policy`
+          : asList(value as string)[0];
+    }
   }
   return context;
 }
@@ -159,6 +171,38 @@ describe("deploy role permissions", () => {
         "iam:AttachRolePolicy",
         role("tj-prod-x-role-1a2b3c4"),
         {},
+        "ImplicitlyDenied",
+      ],
+      [
+        "attach a job's managed policy to its instance role",
+        prod,
+        "iam:AttachRolePolicy",
+        role("tj-prod-eu-west-1-backup-instance-role-1a2b3c4"),
+        { "iam:PolicyARN": `arn:aws:iam::${ACCOUNT}:policy/backup-kms-use` },
+        "Allowed",
+      ],
+      [
+        "attach AdministratorAccess to a job's instance role",
+        prod,
+        "iam:AttachRolePolicy",
+        role("tj-prod-eu-west-1-backup-instance-role-1a2b3c4"),
+        { "iam:PolicyARN": "arn:aws:iam::aws:policy/AdministratorAccess" },
+        "ImplicitlyDenied",
+      ],
+      [
+        "attach an AWS *FullAccess policy to a job's instance role",
+        prod,
+        "iam:AttachRolePolicy",
+        role("tj-prod-eu-west-1-backup-instance-role-1a2b3c4"),
+        { "iam:PolicyARN": "arn:aws:iam::aws:policy/AmazonS3FullAccess" },
+        "ImplicitlyDenied",
+      ],
+      [
+        "attach a managed policy to the launcher's role",
+        prod,
+        "iam:AttachRolePolicy",
+        role("tj-prod-eu-west-1-launcher-role-1a2b3c4"),
+        { "iam:PolicyARN": `arn:aws:iam::${ACCOUNT}:policy/backup-kms-use` },
         "ImplicitlyDenied",
       ],
       [
@@ -402,15 +446,23 @@ describe("deploy role permissions", () => {
     }
   });
 
-  for (const stack of ["dev", "prod"]) {
-    describe(`against the ${stack} job program's resources`, function () {
+  // The example of real jobs (examples/real-jobs.yaml) is deployed as stack dev.
+  for (const label of ["dev", "prod", "real-jobs"]) {
+    const stack = label === "real-jobs" ? "dev" : label;
+    describe(`against the ${label} job program's resources`, function () {
       this.timeout(120_000);
       let resources: RecordedResource[];
       let calls: RecordedCall[];
       let policy: PolicyDocument;
 
       before(async () => {
-        const { config, evaluation } = await evaluatedStack(stack);
+        const { config, evaluation } =
+          label === "real-jobs"
+            ? await evaluatedWith(
+                stack,
+                loadConfigFile(path.join(PROJECT_ROOT, "examples", "real-jobs.yaml")),
+              )
+            : await evaluatedStack(stack);
         resources = evaluation.resources;
         calls = evaluation.calls;
         const deployConfig = parseDeployConfig(
@@ -615,6 +667,13 @@ const RULES: Record<string, Rule> = {
       // `role` is the role's id, which is its name.
       actions: ["iam:PutRolePolicy", "iam:GetRolePolicy", "iam:DeleteRolePolicy"],
       resource: `arn:aws:iam::${ACCOUNT}:role/${String(r.inputs.role)}`,
+    },
+  ],
+  "aws:iam/rolePolicyAttachment:RolePolicyAttachment": (r) => [
+    {
+      actions: ["iam:AttachRolePolicy", "iam:DetachRolePolicy"],
+      resource: `arn:aws:iam::${ACCOUNT}:role/${String(r.inputs.role)}`,
+      context: { "iam:PolicyARN": String(r.inputs.policyArn) },
     },
   ],
   "aws:iam/instanceProfile:InstanceProfile": (r) => [
@@ -951,6 +1010,9 @@ const CALLS: Record<string, (call: RecordedCall) => Need[]> = {
   "aws:ec2/getSubnet:getSubnet": () => [{ actions: ["ec2:DescribeSubnets"], resource: "*" }],
   "aws:ec2/getInstanceTypeOfferings:getInstanceTypeOfferings": () => [
     { actions: ["ec2:DescribeInstanceTypeOfferings"], resource: "*" },
+  ],
+  "aws:ec2/getInstanceType:getInstanceType": () => [
+    { actions: ["ec2:DescribeInstanceTypes"], resource: "*" },
   ],
   "aws:pricing/getProduct:getProduct": () => [{ actions: ["pricing:GetProducts"], resource: "*" }],
   "aws:kms/getKey:getKey": (call) => [

@@ -123,6 +123,10 @@ const DOCKER_RUN_ARGS = [
   "RESULTS_PREFIX=jobs/pi/results",
   "--env",
   "AWS_REGION=eu-west-1",
+  "--mount",
+  "type=bind,source=<sandbox>/scratch,target=/scratch",
+  "--env",
+  "SCRATCH_DIR=/scratch",
   "--env",
   "DIGITS=10000",
   IMAGE,
@@ -267,7 +271,7 @@ describe("renderInitScript", () => {
       [
         "a reserved parameter",
         { parameters: { RUN_ID: "x" } },
-        `initScript.parameters.RUN_ID: "RUN_ID" is invalid; it must be a name other than RUN_ID, RESULTS_BUCKET, RESULTS_PREFIX, AWS_REGION, which the launcher sets itself`,
+        `initScript.parameters.RUN_ID: "RUN_ID" is invalid; it must be a name other than RUN_ID, RESULTS_BUCKET, RESULTS_PREFIX, AWS_REGION, SCRATCH_DIR, which the launcher sets itself`,
       ],
       [
         "a non-string parameter",

@@ -18,6 +18,7 @@ import { MOTO_CLIENT_CONFIG, resetMoto, startMoto } from "../../testing/moto";
 import { specFixture } from "../../testing/fixtures";
 import {
   assertSelfContained,
+  deployedLauncherCode,
   ec2Xml,
   EC2_CLIENT_SPECIFIERS,
   sdkClientSpecifiers,
@@ -25,6 +26,7 @@ import {
   requiredModules,
   serializeLauncherClosure,
   startEc2Stub,
+  startLaunchingEc2Stub,
   type Ec2Stub,
 } from "../../testing/serializedClosure";
 
@@ -370,29 +372,9 @@ describe("the serialized launcher closure", function () {
 
     before(async () => {
       const { resources } = (await evaluatedStack("dev")).evaluation;
-      const fn = resources.find(
-        (r) => r.type === "aws:lambda/function:Function" && r.name.includes("launcher"),
-      );
-      assert.ok(fn, "no launcher function");
-      const assets = await (
-        fn.inputs.code as { assets: Promise<Record<string, { text: Promise<string> }>> }
-      ).assets;
-      assert.deepEqual(Object.keys(assets), ["__index.js"]);
-      code = await assets["__index.js"].text;
+      code = await deployedLauncherCode(resources);
       launchTemplate = resources.find((r) => r.type === "aws:ec2/launchTemplate:LaunchTemplate")!;
-      stub = await startEc2Stub(({ action, params }) => {
-        if (action === "DescribeInstances") return { body: ec2Xml.describeInstances([]) };
-        if (action === "RunInstances") {
-          return {
-            body: ec2Xml.runInstances({
-              instanceId: "i-0artifact",
-              instanceType: params.InstanceType,
-              availabilityZone: "eu-west-1b",
-            }),
-          };
-        }
-        return { status: 400, body: ec2Xml.error("InvalidAction", `unexpected ${action}`) };
-      });
+      stub = await startLaunchingEc2Stub("i-0artifact");
     });
 
     after(async () => stub?.close());

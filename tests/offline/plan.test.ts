@@ -117,7 +117,9 @@ describe("npm run plan", function () {
           section,
           new RegExp(
             `job ${escape(job.name)}: ${escape(expression)} in ${escape(job.timezone)}; instance types ${escape(job.instanceTypes.join(", "))}\n` +
-              `\\s+next runs: ${escape(runs.join(" | "))}\n${warnings.join("")}\\s+\\+ `,
+              `\\s+next runs: ${escape(runs.join(" | "))}\n${warnings.join("")}` +
+              `\\s+image: built from ${escape(job.image)}\n` +
+              `\\s+scratch \\(SCRATCH_DIR\\): a folder on the ${job.volumeGiB} GiB root volume\n\\s+\\+ `,
           ),
           `${region.name} ${job.name}`,
         );
@@ -139,6 +141,47 @@ describe("npm run plan", function () {
     });
   }
 
+  it("plans examples/real-jobs.yaml with --config, showing what each job's keys add", async () => {
+    const out = await planText(
+      "dev",
+      "--config",
+      "examples/real-jobs.yaml",
+      "--now",
+      "2026-11-23T12:00:00Z",
+    );
+    const details = out
+      .split("\n")
+      .filter((l) => /^ {4}(image|secrets|own permissions|GPUs|scratch)\b/.test(l))
+      .map((l) => l.trim());
+    assert.deepEqual(details, [
+      "image: built from job-image",
+      "secrets (read on the instance): API_TOKEN from secretsmanager:backup/api#token, DB_PASSWORD from ssm:/backup/db-password",
+      "own permissions: managed policy arn:aws:iam::123456789012:policy/backup-kms-use",
+      "own permissions: Allow s3:GetObject, s3:ListBucket on arn:aws:s3:::partner-drop, arn:aws:s3:::partner-drop/*",
+      "scratch (SCRATCH_DIR): NVMe instance store, m6id.large 118 GB",
+      "image: 210987654321.dkr.ecr.eu-west-1.amazonaws.com/team/analysis@sha256:4f2b8c9d0e1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4 (built elsewhere: no repository, no build)",
+      "GPUs: g5.xlarge (1 x NVIDIA A10G), g6.xlarge (1 x NVIDIA L4); ECS GPU AMI, docker run --gpus all",
+      "scratch (SCRATCH_DIR): NVMe instance store, g5.xlarge 250 GB, g6.xlarge 250 GB",
+      "image: public.ecr.aws/docker/library/python:3.12-slim (built elsewhere: no repository, no build)",
+      "secrets (read on the instance): REPORT_TOKEN from arn:aws:secretsmanager:eu-west-1:123456789012:secret:report/token-AbCdEf",
+      "scratch (SCRATCH_DIR): a folder on the 30 GiB root volume",
+    ]);
+    assert.match(
+      out,
+      /Warnings:\n {2}transient-jobs:jobs\.daily-report\.imageUri: .* names a mutable tag/,
+    );
+    assert.equal(out.match(/\+ aws:ecr\/repository:Repository/g)?.length, 1);
+  });
+
+  it("refuses a --config that is not a file", () => {
+    assert.throws(
+      () => parsePlanArgs(["dev", "--config", "examples/missing.yaml"]),
+      new UsageError(
+        '--config: "examples/missing.yaml" is not a file; give a stack file such as examples/real-jobs.yaml',
+      ),
+    );
+  });
+
   // The documented command in its own process: npm's script, its exit code and its stderr.
   it("fails with exit code 2 and the allowed stacks for an unknown stack", () => {
     const result = plan("staging");
@@ -154,7 +197,7 @@ describe("parsePlanArgs", () => {
   it("answers --help and -h with its help, whatever else is given", () => {
     assert.equal(parsePlanArgs(["--help"]), "help");
     assert.equal(parsePlanArgs(["dev", "-h"]), "help");
-    assert.match(HELP, /^usage: npm run plan -- <stack> \[--now <ISO time>\]/);
+    assert.match(HELP, /^usage: npm run plan -- <stack> \[--config <file>\] \[--now <ISO time>\]/);
   });
 
   it("reads the stack and --now", () => {

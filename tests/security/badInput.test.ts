@@ -149,7 +149,7 @@ const BAD_CONFIG: Array<[string, Record<string, unknown>, string[]]> = [
     "a parameter overriding the run id",
     withJob({ parameters: { RUN_ID: "x" } }),
     [
-      'transient-jobs:jobs.pi.parameters.RUN_ID: "RUN_ID" is reserved; the init script sets RUN_ID, RESULTS_BUCKET, RESULTS_PREFIX, AWS_REGION',
+      'transient-jobs:jobs.pi.parameters.RUN_ID: "RUN_ID" is reserved; the init script sets RUN_ID, RESULTS_BUCKET, RESULTS_PREFIX, AWS_REGION, SCRATCH_DIR',
     ],
   ],
   [
@@ -497,7 +497,10 @@ describe("bad input: shell metacharacters in job parameters", function () {
 describe("bad input: npm run plan flags", () => {
   const stacks = "(stacks: dev, prod)";
   const cases: Array<[string[], string]> = [
-    [[], `missing stack name; usage: npm run plan -- <stack> [--now <ISO time>]   ${stacks}`],
+    [
+      [],
+      `missing stack name; usage: npm run plan -- <stack> [--config <file>] [--now <ISO time>]   ${stacks}`,
+    ],
     [["--now"], `--now: null is not an ISO time (e.g. 2026-11-23T12:00:00Z)`],
     [
       ["dev", "--now", "$(reboot)"],
@@ -509,23 +512,23 @@ describe("bad input: npm run plan flags", () => {
     ],
     [
       ["dev", "-rf"],
-      `unknown flag "-rf"; usage: npm run plan -- <stack> [--now <ISO time>]   ${stacks}`,
+      `unknown flag "-rf"; usage: npm run plan -- <stack> [--config <file>] [--now <ISO time>]   ${stacks}`,
     ],
     [
       ["dev", "--stack=prod"],
-      `unknown flag "--stack=prod"; usage: npm run plan -- <stack> [--now <ISO time>]   ${stacks}`,
+      `unknown flag "--stack=prod"; usage: npm run plan -- <stack> [--config <file>] [--now <ISO time>]   ${stacks}`,
     ],
     [
       ["../../etc/passwd"],
-      `stack "../../etc/passwd" has no Pulumi.../../etc/passwd.yaml; usage: npm run plan -- <stack> [--now <ISO time>]   ${stacks}`,
+      `stack "../../etc/passwd" has no Pulumi.../../etc/passwd.yaml; usage: npm run plan -- <stack> [--config <file>] [--now <ISO time>]   ${stacks}`,
     ],
     [
       ["dev;reboot"],
-      `stack "dev;reboot" has no Pulumi.dev;reboot.yaml; usage: npm run plan -- <stack> [--now <ISO time>]   ${stacks}`,
+      `stack "dev;reboot" has no Pulumi.dev;reboot.yaml; usage: npm run plan -- <stack> [--config <file>] [--now <ISO time>]   ${stacks}`,
     ],
     [
       ["dev", "prod"],
-      `unexpected argument "prod"; usage: npm run plan -- <stack> [--now <ISO time>]   ${stacks}`,
+      `unexpected argument "prod"; usage: npm run plan -- <stack> [--config <file>] [--now <ISO time>]   ${stacks}`,
     ],
   ];
   for (const [argv, message] of cases) {

@@ -64,9 +64,13 @@ describe("hardening", function () {
     for (const flag of ["--privileged", "--cap-add", "--pid", "--ipc", "--userns", "--device"]) {
       assert.ok(!args.some((a) => a === flag || a.startsWith(`${flag}=`)), `docker run ${flag}`);
     }
-    for (const flag of ["-v", "--volume", "--mount", "--network", "--net"]) {
+    for (const flag of ["-v", "--volume", "--network", "--net"]) {
       assert.ok(!args.some((a) => a === flag || a.startsWith(`${flag}=`)), `docker run ${flag}`);
     }
+    // One host mount only: the run's scratch folder (SCRATCH_DIR), nothing else of the host.
+    const mounts = args.flatMap((a, i) => (a === "--mount" ? [args[i + 1]] : []));
+    assert.deepEqual(mounts, ["type=bind,source=<sandbox>/scratch,target=/scratch"]);
+    assert.ok(!args.some((a) => a.startsWith("--mount=")), "docker run --mount=");
     // A user may be set (e.g. to harden another image), but never root.
     args.forEach((arg, i) => {
       const user = ["-u", "--user"].includes(arg) ? args[i + 1] : /^--user=(.*)$/.exec(arg)?.[1];

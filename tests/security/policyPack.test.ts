@@ -11,8 +11,8 @@ import * as path from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import { Empty } from "google-protobuf/google/protobuf/empty_pb";
 import { Struct } from "google-protobuf/google/protobuf/struct_pb";
-import { PROJECT_ROOT, RecordedResource } from "../../offline/engine";
-import { evaluatedStack } from "../../testing/evaluations";
+import { loadConfigFile, PROJECT_ROOT, RecordedResource } from "../../offline/engine";
+import { evaluatedStack, evaluatedWith } from "../../testing/evaluations";
 
 // The protobuf modules of the engine's analyzer API (no type declarations ship with them).
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -411,9 +411,16 @@ describe("the policy pack (policy/index.ts over the analyzer gRPC API)", functio
     ]);
   });
 
-  for (const stack of ["dev", "prod"]) {
+  // examples/real-jobs.yaml: the jobs' own statements and managed policies pass the pack too.
+  for (const stack of ["dev", "prod", "real-jobs"]) {
     it(`passes every resource of the ${stack} program, one by one and as a stack`, async () => {
-      const { evaluation } = await evaluatedStack(stack);
+      const { evaluation } =
+        stack === "real-jobs"
+          ? await evaluatedWith(
+              "dev",
+              loadConfigFile(path.join(PROJECT_ROOT, "examples", "real-jobs.yaml")),
+            )
+          : await evaluatedStack(stack);
       const resources = evaluation.resources;
       // The rules must have something to look at, or passing means nothing.
       for (const type of [

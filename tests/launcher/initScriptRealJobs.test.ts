@@ -1,0 +1,196 @@
+/**
+ * The init script of real jobs, run under bash with stub commands: secrets read on the instance
+ * and handed over in a 0600 env file that no output, record or command line ever shows; GPUs;
+ * instance-store scratch; images of other accounts and registries.
+ */
+import * as assert from "node:assert/strict";
+import { renderInitScript, type InitScriptInput } from "../../launcher/initScript";
+import { initScriptInputFixture } from "../../testing/fixtures";
+import { runScript, shellcheck, type ScriptRun } from "../../testing/scriptHarness";
+
+const TOPIC = "arn:aws:sns:eu-west-1:123456789012:tj-dev-outcomes";
+/** Values no part of the program ever sees: only the stubbed AWS CLI returns them. */
+const DB_SENTINEL = "S3NT1NEL-db-'$(reboot)";
+const API_SENTINEL = "S3NT1NEL-api token";
+const SECRETS = {
+  DB_PASSWORD: "ssm:/backup/db-password",
+  API_TOKEN: "secretsmanager:backup/api#token",
+};
+const SECRET_VALUES = {
+  "/backup/db-password": DB_SENTINEL,
+  "backup/api": JSON.stringify({ user: "backup", token: API_SENTINEL }),
+};
+
+const input = (overrides: Partial<InitScriptInput> = {}) =>
+  initScriptInputFixture({ topicArn: TOPIC, secrets: SECRETS, ...overrides });
+
+/** Everything a run left where someone other than the container could read it. */
+function visibleOutputs(run: ScriptRun): string {
+  return [
+    run.calls.join("\n"),
+    JSON.stringify(run.dockerRunArgs),
+    run.stderr,
+    JSON.stringify(run.records),
+  ].join("\n");
+}
+
+describe("init script of real jobs (bash with stubs)", function () {
+  this.timeout(20000);
+
+  it("passes shellcheck with secrets, a GPU and an instance store", () => {
+    const script = renderInitScript(input({ gpu: true, instanceStore: true }));
+    assert.deepEqual(shellcheck(script), { status: 0, output: "" });
+  });
+
+  it("renders the references, never a value, and reads each secret with the instance role", async () => {
+    const script = renderInitScript(input());
+    assert.ok(script.includes("read_secret DB_PASSWORD ssm '/backup/db-password' 'eu-west-1' ''"));
+    assert.ok(
+      script.includes("read_secret API_TOKEN secretsmanager 'backup/api' 'eu-west-1' 'token'"),
+    );
+    const run = await runScript(script, { secretValues: SECRET_VALUES });
+    assert.equal(run.records[0].status, "succeeded", run.stderr);
+    assert.deepEqual(
+      run.calls.filter((c) => /^aws (ssm|secretsmanager)/.test(c)),
+      [
+        "aws secretsmanager get-secret-value --region eu-west-1 --secret-id backup/api --query SecretString --output text",
+        "aws ssm get-parameter --region eu-west-1 --name /backup/db-password --with-decryption --query Parameter.Value --output text",
+      ],
+    );
+  });
+
+  it("hands the values to the container in a 0600 env file, deleted once it ends, and nowhere else", async () => {
+    const run = await runScript(renderInitScript(input()), {
+      secretValues: SECRET_VALUES,
+      lastLine: "done",
+    });
+    assert.equal(run.records[0].status, "succeeded", run.stderr);
+    const args = run.dockerRunArgs!;
+    assert.equal(args[args.indexOf("--env-file") + 1], "<sandbox>/run/pi-20261123T0300Z.env");
+    assert.deepEqual(run.dockerEnvFile, {
+      text: `API_TOKEN=${API_SENTINEL}\nDB_PASSWORD=${DB_SENTINEL}\n`,
+      mode: "600",
+    });
+    assert.deepEqual(run.runtimeFiles, []);
+    const outputs = visibleOutputs(run);
+    assert.ok(outputs.includes("sns publish"), "the notification is among the outputs searched");
+    for (const sentinel of ["S3NT1NEL", DB_SENTINEL, API_SENTINEL]) {
+      assert.equal(outputs.includes(sentinel), false, `${sentinel} leaked`);
+    }
+  });
+
+  it("fails a run whose secret is missing in phase secrets, naming the reference, before the job", async () => {
+    const run = await runScript(renderInitScript(input()), {
+      secretValues: { "backup/api": SECRET_VALUES["backup/api"] },
+    });
+    assert.deepEqual(
+      [run.records[0].status, run.records[0].phase, run.records[0].message],
+      [
+        "failed",
+        "secrets",
+        "could not read secret DB_PASSWORD from ssm /backup/db-password (missing, or the instance role may not read it)",
+      ],
+    );
+    assert.equal(run.dockerRunArgs, undefined);
+    assert.deepEqual(run.runtimeFiles, [], "the half-written env file is deleted");
+    assert.equal(visibleOutputs(run).includes("S3NT1NEL"), false);
+    assert.equal(run.calls.at(-1), "shutdown -h now");
+  });
+
+  it("fails a run whose secret lacks its JSON key, or holds a line break, in phase secrets", async () => {
+    const noKey = await runScript(renderInitScript(input()), {
+      secretValues: { ...SECRET_VALUES, "backup/api": JSON.stringify({ user: "S3NT1NEL" }) },
+    });
+    const twoLines = await runScript(
+      renderInitScript(input({ secrets: { DB_PASSWORD: "secretsmanager:backup/api#token" } })),
+      { secretValues: { "backup/api": JSON.stringify({ token: "S3NT1NEL\nsecond" }) } },
+    );
+    assert.deepEqual(
+      [noKey, twoLines].map((run) => [run.records[0].phase, run.records[0].message]),
+      [
+        [
+          "secrets",
+          "secret API_TOKEN: secretsmanager backup/api is not a JSON object with the key token",
+        ],
+        [
+          "secrets",
+          "secret DB_PASSWORD (secretsmanager backup/api) holds a line break, which an env file cannot carry",
+        ],
+      ],
+    );
+    for (const run of [noKey, twoLines]) {
+      assert.equal(visibleOutputs(run).includes("S3NT1NEL"), false);
+      assert.equal(run.dockerRunArgs, undefined);
+    }
+  });
+
+  it("reads a secret of another region by its ARN there", () => {
+    const arn = "arn:aws:secretsmanager:us-east-1:210987654321:secret:partner/key-AbC123";
+    const script = renderInitScript(input({ secrets: { PARTNER_KEY: `${arn}#key` } }));
+    assert.ok(script.includes(`read_secret PARTNER_KEY secretsmanager '${arn}' 'us-east-1' 'key'`));
+  });
+
+  it("runs a GPU job's container with the GPUs", async () => {
+    const run = await runScript(renderInitScript(input({ secrets: {}, gpu: true })));
+    assert.equal(run.records[0].status, "succeeded", run.stderr);
+    const args = run.dockerRunArgs!;
+    assert.deepEqual(args.slice(args.indexOf("--gpus"), args.indexOf("--gpus") + 2), [
+      "--gpus",
+      "all",
+    ]);
+    const cpu = await runScript(renderInitScript(input({ secrets: {} })));
+    assert.equal(cpu.dockerRunArgs!.includes("--gpus"), false);
+  });
+
+  it("gives the container SCRATCH_DIR on the root volume, or on the instance store striped", async () => {
+    const cases = [
+      { instanceStore: false, disks: 0 },
+      { instanceStore: true, disks: 0 },
+      { instanceStore: true, disks: 1 },
+      { instanceStore: true, disks: 2 },
+    ];
+    const scratchCalls: string[][] = [];
+    for (const { instanceStore, disks } of cases) {
+      const run = await runScript(renderInitScript(input({ secrets: {}, instanceStore })), {
+        instanceStoreDisks: disks,
+      });
+      assert.equal(run.records[0].status, "succeeded", run.stderr);
+      const args = run.dockerRunArgs!;
+      assert.ok(args.includes("type=bind,source=<sandbox>/scratch,target=/scratch"));
+      assert.ok(args.includes("SCRATCH_DIR=/scratch"));
+      scratchCalls.push(run.calls.filter((c) => /^(lsblk|mdadm|mkfs|mount|dnf)/.test(c)));
+    }
+    const lsblk = "lsblk -dno NAME,MODEL";
+    const mount = (device: string) => `mount ${device} <sandbox>/scratch`;
+    assert.deepEqual(scratchCalls, [
+      [],
+      [lsblk],
+      [lsblk, "mkfs.xfs -f -q /dev/nvme1n1", mount("/dev/nvme1n1")],
+      [
+        lsblk,
+        "mdadm --create /dev/md/tj --run -l 0 -n 2 /dev/nvme1n1 /dev/nvme2n1",
+        "mkfs.xfs -f -q /dev/md/tj",
+        mount("/dev/md/tj"),
+      ],
+    ]);
+  });
+
+  it("logs in to the ECR registry of another account and region, and fails an image it cannot pull", async () => {
+    const image = `210987654321.dkr.ecr.us-east-1.amazonaws.com/team/analysis@sha256:${"cd".repeat(32)}`;
+    const run = await runScript(
+      renderInitScript(input({ secrets: {}, imageUri: image, pullAttempts: 2 })),
+      { pullFailures: 99 },
+    );
+    assert.ok(run.calls.includes("aws ecr get-login-password --region us-east-1"));
+    assert.ok(
+      run.calls.includes(
+        "docker login --username AWS --password-stdin 210987654321.dkr.ecr.us-east-1.amazonaws.com",
+      ),
+    );
+    assert.deepEqual(
+      [run.records[0].status, run.records[0].phase, run.records[0].message],
+      ["failed", "pull", `could not pull ${image}`],
+    );
+    assert.equal(run.dockerRunArgs, undefined);
+  });
+});
