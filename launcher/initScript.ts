@@ -8,6 +8,7 @@
  * ignored (`trap ''`), so that the power-off always runs.
  * https://www.gnu.org/software/bash/manual/html_node/Bourne-Shell-Builtins.html#index-trap
  */
+import { gunzipSync, gzipSync } from "node:zlib";
 import { InvalidLaunchSpecError } from "./errors";
 import { INSTANCE_OVERHEAD_SECONDS } from "./prices";
 import { logsConsoleUrl, METRIC_NAMESPACE, notificationSubject } from "./telemetry";
@@ -75,8 +76,30 @@ export const RUNTIME_DIR = "/run/transient-jobs";
 /** Where the instance mounts its scratch space (instance store or a root-volume folder). */
 export const SCRATCH_HOST_DIR = "/var/lib/transient-jobs/scratch";
 
-/** EC2 accepts at most 16 KB of user data before base64 encoding. */
+/**
+ * EC2 accepts at most 16 KB of user data before base64 encoding
+ * (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/user-data.html); the limit applies to the
+ * compressed script (see {@link encodeUserData}).
+ */
 export const USER_DATA_MAX_BYTES = 16384;
+
+/**
+ * The user data of a run: the script gzip-compressed, which cloud-init recognises and
+ * uncompresses before it runs it
+ * (https://cloudinit.readthedocs.io/en/latest/explanation/format.html#gzip-compressed-content),
+ * so the 16 KB hold about three times as much script. The same script always gives the same
+ * bytes (no timestamp in the header), so a retried launch sends the same request.
+ */
+export function encodeUserData(script: string): Buffer {
+  return gzipSync(Buffer.from(script, "utf8"), { level: 9 });
+}
+
+/** The script in user data as EC2 returns it (base64), compressed or not. */
+export function decodeUserData(base64: string): string {
+  const data = Buffer.from(base64, "base64");
+  const gzipped = data.length >= 2 && data[0] === 0x1f && data[1] === 0x8b;
+  return (gzipped ? gunzipSync(data) : data).toString("utf8");
+}
 
 /**
  * Seconds `docker stop` gives a job between SIGTERM and SIGKILL at the stop time: time for the job
@@ -427,10 +450,10 @@ export function renderInitScript(input: InitScriptInput): string {
     STATIC_MAIN_AFTER_RUN,
   ].join("\n");
 
-  const bytes = Buffer.byteLength(script, "utf8");
+  const bytes = encodeUserData(script).length;
   if (bytes > USER_DATA_MAX_BYTES) {
     throw new InvalidLaunchSpecError(
-      `initScript: the rendered script of run ${runId} is ${bytes} bytes, over the EC2 user data limit of ${USER_DATA_MAX_BYTES}; shorten the job parameters`,
+      `initScript: the rendered script of run ${runId} is ${bytes} bytes compressed, over the EC2 user data limit of ${USER_DATA_MAX_BYTES}; shorten the job parameters`,
     );
   }
   return script;
@@ -462,18 +485,19 @@ export interface ParameterFitInput {
  */
 export function assertParametersFit(input: ParameterFitInput): void {
   const account = "123456789012";
-  const longestPrice = MAX_MICRO_USD_PER_HOUR;
-  renderInitScript({
+  const text = arbitraryText();
+  const script = renderInitScript({
     job: input.job,
     environment: input.environment,
     region: input.region,
     // The repository, log group and topic are named from the stack, region and job names, which
     // config keeps well under 100 characters each (lib/resourceNames.ts); buckets have at most 63.
-    imageUri: `${account}.dkr.ecr.${input.region}.amazonaws.com/${"r".repeat(100)}@sha256:${"0".repeat(64)}`,
-    bucket: "b".repeat(63),
+    // Arbitrary characters, as compression would shrink a repeated one to nothing.
+    imageUri: `${account}.dkr.ecr.${input.region}.amazonaws.com/${text(100, "abcdefghijklmnopqrstuvwxyz0123456789")}@sha256:${text(64, "0123456789abcdef")}`,
+    bucket: text(63, "abcdefghijklmnopqrstuvwxyz0123456789"),
     resultsPrefix: RUN_RECORDS.jobPrefix(input.job),
-    logGroup: `/${"l".repeat(100)}`,
-    topicArn: `arn:aws:sns:${input.region}:${account}:${"t".repeat(100)}`,
+    logGroup: `/${text(100, "abcdefghijklmnopqrstuvwxyz0123456789-")}`,
+    topicArn: `arn:aws:sns:${input.region}:${account}:${text(100, "abcdefghijklmnopqrstuvwxyz0123456789-")}`,
     parameters: input.parameters,
     secrets: input.secrets,
     gpu: input.gpu,
@@ -483,11 +507,39 @@ export function assertParametersFit(input: ParameterFitInput): void {
     deadlineMinutes: MAX_DEADLINE_MINUTES,
     instancePrices: Object.fromEntries(
       input.instanceTypes.flatMap((type) =>
-        ["spot", "on-demand"].map((market) => [`${type}/${market}`, longestPrice]),
+        ["spot", "on-demand"].map((market) => [
+          `${type}/${market}`,
+          MAX_MICRO_USD_PER_HOUR - Number(text(6, "0123456789")),
+        ]),
       ),
     ),
-    volumeMicroUsdPerHour: longestPrice,
+    volumeMicroUsdPerHour: MAX_MICRO_USD_PER_HOUR,
   });
+  const bytes = encodeUserData(script).length;
+  if (bytes > USER_DATA_MAX_BYTES - FIT_MARGIN_BYTES) {
+    throw new InvalidLaunchSpecError(
+      `initScript: with the longest values a deployment and a run can add, the script of job ${input.job} is ${bytes} bytes compressed, over the ${USER_DATA_MAX_BYTES - FIT_MARGIN_BYTES} that leave room under EC2's user data limit of ${USER_DATA_MAX_BYTES}; shorten the job parameters`,
+    );
+  }
+}
+
+/**
+ * Bytes kept free at deploy time: real names and prices compress a little differently from the
+ * arbitrary ones the check renders with.
+ */
+const FIT_MARGIN_BYTES = 256;
+
+/** Deterministic arbitrary text: `text(length, alphabet)`, a different string at each call. */
+function arbitraryText(): (length: number, alphabet: string) => string {
+  let state = 0x2545f491;
+  return (length, alphabet) =>
+    Array.from({ length }, () => {
+      // xorshift32: cheap, and as hard to compress as real names or harder.
+      state ^= state << 13;
+      state ^= state >>> 17;
+      state ^= state << 5;
+      return alphabet[(state >>> 0) % alphabet.length];
+    }).join("");
 }
 
 // The static parts of the script. String.raw keeps bash's backslashes; they contain no `${`, so

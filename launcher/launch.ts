@@ -22,7 +22,7 @@ import {
   SPOT_ROLE_ERROR_CODE,
   type Ec2ErrorKind,
 } from "./errors";
-import { renderInitScript, type InitScriptInput } from "./initScript";
+import { encodeUserData, renderInitScript, type InitScriptInput } from "./initScript";
 import {
   hourlyPrice,
   hourlyPriceTable,
@@ -264,7 +264,7 @@ export function buildRunInstancesInput(args: {
     MinCount: 1,
     MaxCount: 1,
     ClientToken: clientToken,
-    UserData: Buffer.from(userData, "utf8").toString("base64"),
+    UserData: encodeUserData(userData).toString("base64"),
     ...(option.purchaseOption === "spot"
       ? {
           InstanceMarketOptions: {

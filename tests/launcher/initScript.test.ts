@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import * as assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { InvalidLaunchSpecError } from "../../launcher/errors";
@@ -9,6 +10,8 @@ import {
   shellQuote,
   USER_DATA_MAX_BYTES,
   type InitScriptInput,
+  decodeUserData,
+  encodeUserData,
 } from "../../launcher/initScript";
 import { STOP_MARGIN_MINUTES } from "../../launcher/contract";
 import { DEFAULT_GRACE_MINUTES } from "../../launcher/reaper";
@@ -26,6 +29,9 @@ const DIGEST = `sha256:${"ab".repeat(32)}`;
 const TOPIC = "arn:aws:sns:eu-west-1:123456789012:tj-dev-outcomes";
 
 const input = initScriptInputFixture;
+
+/** 20,000 characters that compress about as little as text can (a parameter the size checks see). */
+const ARBITRARY = randomBytes(15_000).toString("base64").slice(0, 20_000);
 
 /** The calls that matter for ordering: everything but clock, polling, IMDS and the sampler's. */
 function steps(run: ScriptRun): string[] {
@@ -313,10 +319,22 @@ describe("renderInitScript", () => {
       assert.equal(syntax.status, 0, String(syntax.stderr));
     });
 
+    it("sends the script gzip-compressed, which cloud-init uncompresses, so repeated text costs little", () => {
+      const script = renderInitScript(
+        input({ parameters: { BIG: "x".repeat(USER_DATA_MAX_BYTES) } }),
+      );
+      const sent = encodeUserData(script);
+      assert.deepEqual([...sent.subarray(0, 2)], [0x1f, 0x8b]);
+      assert.ok(sent.length < script.length / 3, `${sent.length} of ${script.length} bytes`);
+      assert.equal(decodeUserData(sent.toString("base64")), script);
+      assert.deepEqual(encodeUserData(script), sent, "a retried launch sends the same bytes");
+    });
+
     it("rejects a script over the user data limit", () => {
       assert.throws(
-        () => renderInitScript(input({ parameters: { BIG: "x".repeat(USER_DATA_MAX_BYTES) } })),
-        /initScript: the rendered script of run pi-20261123T0300Z is \d+ bytes, over the EC2 user data limit of 16384; shorten the job parameters/,
+        () =>
+          renderInitScript(input({ parameters: { BIG: ARBITRARY.slice(0, USER_DATA_MAX_BYTES) } })),
+        /initScript: the rendered script of run pi-20261123T0300Z is \d+ bytes compressed, over the EC2 user data limit of 16384; shorten the job parameters/,
       );
     });
 
@@ -326,7 +344,7 @@ describe("renderInitScript", () => {
         environment: "prod",
         region: "eu-west-1",
         instanceTypes: ["m7i.large", "c7i.large"],
-        parameters: { BIG: "x".repeat(length) },
+        parameters: { BIG: ARBITRARY.slice(0, length) },
       });
       const fits = (length: number) => {
         try {
@@ -337,7 +355,7 @@ describe("renderInitScript", () => {
         }
       };
       let low = 0;
-      let high = USER_DATA_MAX_BYTES;
+      let high = ARBITRARY.length;
       while (high - low > 1) {
         const mid = Math.floor((low + high) / 2);
         if (fits(mid)) low = mid;

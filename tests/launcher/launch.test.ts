@@ -9,7 +9,7 @@ import {
 } from "@aws-sdk/client-ec2";
 import { mockClient } from "aws-sdk-client-mock";
 import { InvalidLaunchSpecError } from "../../launcher/errors";
-import { renderInitScript } from "../../launcher/initScript";
+import { renderInitScript, decodeUserData, encodeUserData } from "../../launcher/initScript";
 import {
   buildRunInstancesInput,
   launchRun,
@@ -73,7 +73,7 @@ function expectedInput(
       instanceType,
       subnetId,
     }),
-    UserData: Buffer.from(script).toString("base64"),
+    UserData: encodeUserData(script).toString("base64"),
     ...(purchaseOption === "spot"
       ? {
           InstanceMarketOptions: {
@@ -683,7 +683,7 @@ describe("request builders", () => {
       SpotOptions: { SpotInstanceType: "one-time", InstanceInterruptionBehavior: "terminate" },
     });
     assert.equal("InstanceMarketOptions" in onDemand, false);
-    assert.equal(Buffer.from(spot.UserData ?? "", "base64").toString(), "#!/bin/bash\n");
+    assert.equal(decodeUserData(spot.UserData ?? ""), "#!/bin/bash\n");
     assert.deepEqual(tags, EXPECTED_TAGS);
   });
 });

@@ -16,7 +16,7 @@ import {
   type RunInstancesCommandInput,
 } from "@aws-sdk/client-ec2";
 import { mockClient } from "aws-sdk-client-mock";
-import { renderInitScript } from "../../launcher/initScript";
+import { renderInitScript, decodeUserData } from "../../launcher/initScript";
 import {
   launchRun,
   planLaunchOptions,
@@ -70,7 +70,7 @@ function launch(spec: JobLaunchSpec): Promise<LaunchResult> {
 /** The init script of the first RunInstances call. */
 function firstUserData(): string {
   const input = ec2Mock.commandCalls(RunInstancesCommand)[0].args[0].input;
-  return Buffer.from(input.UserData ?? "", "base64").toString("utf8");
+  return decodeUserData(input.UserData ?? "");
 }
 
 function expectedScript(spec: JobLaunchSpec, spotUsdPerHour: Record<string, number>): string {
@@ -305,7 +305,7 @@ describe("launchRun: spot prices over moto", function () {
         Attribute: "userData",
       }),
     );
-    const userData = Buffer.from(attribute.UserData?.Value ?? "", "base64").toString("utf8");
+    const userData = decodeUserData(attribute.UserData?.Value ?? "");
     assert.match(userData, /'t3\.micro\/spot'\) printf '%s' 10 ;;/);
     assert.match(userData, /'t3\.micro\/on-demand'\) printf '%s' 11400 ;;/);
   });

@@ -5,6 +5,7 @@
  * and after the run no output, record or command line holds a value.
  */
 import * as assert from "node:assert/strict";
+import { decodeUserData } from "../../launcher/initScript";
 import * as path from "node:path";
 import { loadConfigFile, PROJECT_ROOT } from "../../offline/engine";
 import { evaluatedWith } from "../../testing/evaluations";
@@ -51,7 +52,7 @@ describe("examples/real-jobs.yaml: serialized launcher to init script", function
     );
     const run = stub.requests.slice(before).find((r) => r.action === "RunInstances");
     assert.ok(run, "no RunInstances request");
-    return Buffer.from(run.params.UserData, "base64").toString();
+    return decodeUserData(run.params.UserData);
   }
 
   it("holds the secrets' references, not their values", () => {

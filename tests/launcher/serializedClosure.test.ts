@@ -9,7 +9,7 @@ import {
   EC2Client,
   type Instance,
 } from "@aws-sdk/client-ec2";
-import { renderInitScript } from "../../launcher/initScript";
+import { renderInitScript, decodeUserData } from "../../launcher/initScript";
 import { clientTokenFor } from "../../launcher/runId";
 import type { JobLaunchSpec } from "../../launcher/contract";
 import type { RecordedResource } from "../../offline/engine";
@@ -203,7 +203,7 @@ describe("the serialized launcher closure", function () {
           resourceTypes: ["instance", "volume"],
         },
       );
-      assert.equal(Buffer.from(params.UserData, "base64").toString(), expectedUserData(spec));
+      assert.equal(decodeUserData(params.UserData), expectedUserData(spec));
       const tags = queryTags(params, 1);
       assert.deepEqual(queryTags(params, 2), tags);
       const { "transient-jobs:deadline": deadline, ...rest } = tags;
@@ -332,10 +332,7 @@ describe("the serialized launcher closure", function () {
           Attribute: "userData",
         }),
       );
-      assert.equal(
-        Buffer.from(userData.UserData?.Value ?? "", "base64").toString(),
-        expectedUserData(spec),
-      );
+      assert.equal(decodeUserData(userData.UserData?.Value ?? ""), expectedUserData(spec));
 
       // A retried invocation of the same run finds the instance instead of launching another
       // (moto ignores ClientToken, so this is the launcher's own run-id lookup at work).
@@ -400,7 +397,7 @@ describe("the serialized launcher closure", function () {
       // dev's first preference, spot first (purchaseOption spot-then-on-demand).
       assert.equal(run.params.InstanceType, "t3.medium");
       assert.equal(run.params["InstanceMarketOptions.MarketType"], "spot");
-      const userData = Buffer.from(run.params.UserData, "base64").toString();
+      const userData = decodeUserData(run.params.UserData);
       assert.match(userData, /DURATION_SECONDS/);
       assert.match(userData, /pi-20261124T0600Z/);
     });

@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 /**
  * The bad-input corpus: malformed and hostile values at every door of the project — stack config
  * (`parseStackConfig`), launcher events (`handleLaunchEvent`), job parameters on their way into
@@ -20,7 +21,7 @@ import { mockClient } from "aws-sdk-client-mock";
 import { parseStackConfig, rawConfigFromPulumi, StackConfigError } from "../../config";
 import { InvalidLaunchEventError, UnknownJobError } from "../../launcher/errors";
 import { handleLaunchEvent } from "../../launcher/handler";
-import { shellQuote } from "../../launcher/initScript";
+import { shellQuote, decodeUserData } from "../../launcher/initScript";
 import { loadStackConfig, PROJECT_ROOT } from "../../offline/engine";
 import { parsePlanArgs, UsageError } from "../../offline/plan";
 import { NOW, specFixture } from "../../testing/fixtures";
@@ -378,7 +379,7 @@ describe("bad input: launcher events", () => {
       LaunchTemplateId: specFixture().launchTemplateId,
       Version: "$Latest",
     });
-    const userData = Buffer.from(String(input.UserData), "base64").toString("utf8");
+    const userData = decodeUserData(String(input.UserData));
     for (const smuggled of [
       "EVIL",
       "$(reboot)",
@@ -436,7 +437,7 @@ describe("bad input: shell metacharacters in job parameters", function () {
       },
     );
     const input = ec2Mock.commandCalls(RunInstancesCommand)[0].args[0].input;
-    const script = Buffer.from(String(input.UserData), "base64").toString("utf8");
+    const script = decodeUserData(String(input.UserData));
 
     const syntax = spawnSync("bash", ["-n"], { input: script, encoding: "utf8" });
     assert.equal(syntax.status, 0, syntax.stderr);
@@ -473,9 +474,13 @@ describe("bad input: shell metacharacters in job parameters", function () {
     const ec2 = new EC2Client({ region: "eu-west-1" });
     const ec2Mock = mockClient(ec2);
     ec2Mock.on(DescribeInstancesCommand).resolves({ Reservations: [] });
-    // Each value is within the config's 4096 characters; together they exceed EC2's 16 KB.
+    // Each value is within the config's 4096 characters; together, and as hard to compress as
+    // text gets, they exceed EC2's 16 KB even gzip-compressed.
     const parameters = Object.fromEntries(
-      ["A", "B", "C", "D", "E"].map((n) => [n, `'$(x)'`.repeat(680)]),
+      ["A", "B", "C", "D", "E"].map((n) => [
+        n,
+        `'$(x)'${randomBytes(3000).toString("base64").slice(0, 4000)}`,
+      ]),
     );
     assert.throws(
       () => parseStackConfig({ ...DEV, ...withJob({ parameters }) }, "dev"),

@@ -5,6 +5,7 @@
  * resource by the policy pack and tests/components/program.test.ts.)
  */
 import * as assert from "node:assert/strict";
+import { decodeUserData } from "../../launcher/initScript";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import {
@@ -42,7 +43,7 @@ async function launchedUserData(): Promise<string> {
   );
   const input = ec2Mock.commandCalls(RunInstancesCommand)[0].args[0]
     .input as RunInstancesCommandInput;
-  return Buffer.from(String(input.UserData), "base64").toString("utf8");
+  return decodeUserData(String(input.UserData));
 }
 
 describe("hardening", function () {
