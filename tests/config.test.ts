@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import * as assert from "node:assert/strict";
 import {
   instanceArchitecture,
@@ -212,7 +213,11 @@ describe("parseStackConfig", () => {
         jobs: {
           pi: job({
             parameters: Object.fromEntries(
-              ["A", "B", "C", "D", "E"].map((name) => [name, "x".repeat(4000)]),
+              // As hard to compress as text gets: the user data is sent gzip-compressed.
+              ["A", "B", "C", "D", "E"].map((name) => [
+                name,
+                randomBytes(3000).toString("base64").slice(0, 4000),
+              ]),
             ),
           }),
         },

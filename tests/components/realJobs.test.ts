@@ -27,9 +27,11 @@ describe("program: examples/real-jobs.yaml", function () {
   };
 
   it("builds only the image of the job with a build context", () => {
+    // The example builds in CodeBuild: its build is a dynamic resource (components/codeBuildImage.ts).
+    const builds = ["awsx:ecr:Image", "pulumi-nodejs:dynamic:Resource"];
     assert.deepEqual(
       resources
-        .filter((r) => r.type === "aws:ecr/repository:Repository" || r.type === "awsx:ecr:Image")
+        .filter((r) => r.type === "aws:ecr/repository:Repository" || builds.includes(r.type))
         .map((r) => r.name)
         .sort(),
       [`${J}-job-image-amd64-image`, `${J}-job-image-amd64-repo`],
