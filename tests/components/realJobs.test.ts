@@ -28,7 +28,7 @@ describe("program: examples/real-jobs.yaml", function () {
 
   it("builds only the image of the job with a build context", () => {
     // The example builds in CodeBuild: its build is a dynamic resource (components/codeBuildImage.ts).
-    const builds = ["awsx:ecr:Image", "pulumi-nodejs:dynamic:Resource"];
+    const builds = ["awsx:ecr:Image", "pulumi-nodejs:dynamic/codebuild:ImageBuild"];
     assert.deepEqual(
       resources
         .filter((r) => r.type === "aws:ecr/repository:Repository" || builds.includes(r.type))
