@@ -100,6 +100,14 @@ const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 const PREFIX_SEGMENT = /^[A-Za-z0-9!_.*'()=-]+$/;
 const REGION = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
 
+/** An S3 key prefix: "/"-separated segments, none empty, "." or "..", at most 512 characters. */
+function isKeyPrefix(prefix: string): boolean {
+  return (
+    prefix.length <= 512 &&
+    prefix.split("/").every((s) => PREFIX_SEGMENT.test(s) && !/^\.+$/.test(s))
+  );
+}
+
 /** `local-20261123T030405Z` for `now`. */
 export function defaultRunId(now: Date): string {
   return `local-${now
@@ -209,15 +217,20 @@ export function parseInvocation(
     return raw === undefined || raw === "" ? undefined : { raw, name: variable };
   };
 
-  const duration = read("DURATION_SECONDS");
-  const durationSeconds = duration
-    ? wholeNumber(
-        duration.name,
-        duration.raw,
-        { min: 1, max: MAX_DURATION_SECONDS, unit: "seconds", example: 10 },
-        problems,
-      )
-    : PARAM_DEFAULTS.durationSeconds;
+  // A whole number of seconds, 1 to MAX_DURATION_SECONDS, or `fallback` when unset.
+  const seconds = (variable: string, example: number, fallback: number) => {
+    const given = read(variable);
+    return given
+      ? wholeNumber(
+          given.name,
+          given.raw,
+          { min: 1, max: MAX_DURATION_SECONDS, unit: "seconds", example },
+          problems,
+        )
+      : fallback;
+  };
+
+  const durationSeconds = seconds("DURATION_SECONDS", 10, PARAM_DEFAULTS.durationSeconds);
 
   const workersRaw = read("WORKERS");
   const workers = workersRaw
@@ -270,10 +283,7 @@ export function parseInvocation(
       );
     }
     const prefix = prefixRaw?.raw ?? PARAM_DEFAULTS.resultsPrefix;
-    if (
-      prefix.length > 512 ||
-      !prefix.split("/").every((s) => PREFIX_SEGMENT.test(s) && !/^\.+$/.test(s))
-    ) {
+    if (!isKeyPrefix(prefix)) {
       problems.push(
         `RESULTS_PREFIX: ${JSON.stringify(prefix)} is not a key prefix; use "/"-separated segments of letters, digits and !_.*'()=- with no leading, trailing or double "/" and no "." or ".." segment (e.g. jobs/pi/results)`,
       );
@@ -320,15 +330,11 @@ export function parseInvocation(
       `${checkpointRaw.name}: a checkpoint is resumed by the run with the same id, but RUN_ID is not set; set RUN_ID (or --run-id), e.g. --run-id pi-test-1`,
     );
   }
-  const intervalRaw = read("CHECKPOINT_INTERVAL_SECONDS");
-  const checkpointIntervalSeconds = intervalRaw
-    ? wholeNumber(
-        intervalRaw.name,
-        intervalRaw.raw,
-        { min: 1, max: MAX_DURATION_SECONDS, unit: "seconds", example: 300 },
-        problems,
-      )
-    : PARAM_DEFAULTS.checkpointIntervalSeconds;
+  const checkpointIntervalSeconds = seconds(
+    "CHECKPOINT_INTERVAL_SECONDS",
+    300,
+    PARAM_DEFAULTS.checkpointIntervalSeconds,
+  );
 
   if (problems.length > 0) throw new ParamError(problems);
   return {
@@ -356,10 +362,7 @@ function checkpointTarget(
   if (s3) {
     const [, bucket, rest] = s3;
     const prefix = rest.replace(/\/$/, "");
-    const validPrefix =
-      prefix === "" ||
-      (prefix.length <= 512 &&
-        prefix.split("/").every((s) => PREFIX_SEGMENT.test(s) && !/^\.+$/.test(s)));
+    const validPrefix = prefix === "" || isKeyPrefix(prefix);
     if (!BUCKET.test(bucket) || bucket.includes("..") || !validPrefix) {
       problems.push(
         `${name}: ${JSON.stringify(raw)} is not an S3 location; use s3://<bucket>/<prefix>/ with a bucket name of 3 to 63 lowercase letters, digits, "." or "-" and "/"-separated key segments (e.g. s3://tj-results/jobs/pi/checkpoints/pi-20261123T0300Z/)`,
