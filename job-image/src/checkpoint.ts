@@ -226,8 +226,6 @@ export interface CheckpointSaverOptions {
 export class CheckpointSaver {
   private lastSavedAt: number;
   private saving: Promise<void> | undefined;
-  /** How many checkpoints were saved, and the digits of the last. */
-  saved = { count: 0, digits: 0 };
 
   constructor(private readonly options: CheckpointSaverOptions) {
     this.lastSavedAt = options.now();
@@ -270,6 +268,5 @@ export class CheckpointSaver {
     });
     this.lastSavedAt = this.options.now();
     await this.options.store.save(data);
-    this.saved = { count: this.saved.count + 1, digits: state.pi.length - 2 };
   }
 }
