@@ -93,6 +93,21 @@ export const RUN_RECORDS = {
   recordKey: (jobPrefix: string, runId: string): string => `${jobPrefix}/runs/${runId}.json`,
   /** Prefix of a job's outputs, without trailing slash. */
   resultsPrefix: (jobPrefix: string): string => `${jobPrefix}/results`,
+  /**
+   * Key of one attempt's record of a run (`attempt` counts from 1): the init script writes it
+   * when the attempt ends, the run supervisor when an instance ended without one (`lost`). The
+   * run's record (`recordKey`) is its final outcome, written once per run.
+   */
+  attemptKey: (jobPrefix: string, runId: string, attempt: number): string =>
+    `${jobPrefix}/runs/${runId}/attempt-${attempt}.json`,
+  /** Prefix of one run's attempt records, with trailing slash (for listing). */
+  attemptsPrefix: (jobPrefix: string, runId: string): string => `${jobPrefix}/runs/${runId}/`,
+  /**
+   * Prefix every attempt of a run gets as `CHECKPOINT_URI` (after `s3://<bucket>/`), the same
+   * for all its attempts; the job's role may read and write only under its runs' prefixes.
+   */
+  checkpointPrefix: (jobPrefix: string, runId: string): string =>
+    `${jobPrefix}/checkpoints/${runId}/`,
   /** Object-key pattern of every run record of a bucket, for IAM resources. */
   everyRecord: "jobs/*/runs/*",
 } as const;
@@ -187,6 +202,60 @@ export interface RunRecord {
   attempts?: RecordedLaunchAttempt[];
   /** The runs that kept a skipped run from starting (run ids, or instance ids without one). */
   liveRuns?: string[];
+  /**
+   * The attempt of the run this record is about (from 1): in an attempt record, its own; in a
+   * run record, the last one. Absent in records written before retries existed (attempt 1).
+   */
+  attempt?: number;
+  /** A run record only: one line per attempt, oldest first (see {@link AttemptSummary}). */
+  runAttempts?: AttemptSummary[];
+  /** When each phase of the attempt began or ended (see {@link RunTimings}). */
+  timings?: RunTimings | null;
+}
+
+/** One attempt of a run, as its final run record lists it. */
+export interface AttemptSummary {
+  attempt: number;
+  status: RunStatus | (string & {});
+  exitCode?: number | null;
+  instanceId?: string | null;
+  instanceType?: string | null;
+  purchaseOption?: string | null;
+  startedAt?: string | null;
+  endedAt?: string | null;
+  /** The attempt's one-line story, e.g. "interrupted by a spot interruption notice after 41m". */
+  story: string;
+}
+
+/**
+ * Where an attempt's time went, as ISO-8601 UTC times with milliseconds (or null when unknown).
+ * The launcher's three times reach the instance as tags ({@link TAGS}: `launchRequestedAt`,
+ * `launchAcceptedAt`, `instanceLaunchTime`), added after RunInstances so that the launch
+ * request (and its ClientToken) does not depend on them; the init script reads them from the
+ * instance metadata's tags and measures the rest.
+ */
+export interface RunTimings {
+  /** The run's scheduled time (the launch event's). */
+  scheduledTime: string | null;
+  /** When the launcher began to handle this attempt's launch. */
+  launchRequestedAt: string | null;
+  /** When RunInstances accepted the launch. */
+  runInstancesAcceptedAt: string | null;
+  /** EC2's `LaunchTime` of the instance. */
+  instanceLaunchTime: string | null;
+  /** Seconds the instance had been up (the kernel's uptime) when the init script started. */
+  bootSeconds: number | null;
+  initScriptStartedAt: string | null;
+  dockerReadyAt: string | null;
+  /** When the registry login ended (null when the image needs none). */
+  registryLoggedInAt: string | null;
+  imagePulledAt: string | null;
+  /** The pulled image's size in bytes (Docker's `Size`). */
+  imageSizeBytes: number | null;
+  containerStartedAt: string | null;
+  containerExitedAt: string | null;
+  /** When the record was composed, just before it was written. */
+  recordWrittenAt: string | null;
 }
 
 /**
@@ -228,6 +297,12 @@ export const TAGS = {
   runId: "transient-jobs:run-id",
   scheduledTime: "transient-jobs:scheduled-time",
   deadline: "transient-jobs:deadline",
+  /** The attempt of the run this instance is (from 1); absent means 1. */
+  attempt: "transient-jobs:attempt",
+  /** Added by the launcher after RunInstances: see {@link RunTimings}. */
+  launchRequestedAt: "transient-jobs:launch-requested-at",
+  launchAcceptedAt: "transient-jobs:launch-accepted-at",
+  instanceLaunchTime: "transient-jobs:instance-launch-time",
 } as const;
 
 /** The value of the `transient-jobs:project` tag. */

@@ -31,6 +31,16 @@ export const METRICS = {
   meanCpuPercent: "RunMeanCpuPercent",
   /** 1 when the kernel's OOM killer ended a process of the run's container, else 0 (init script). */
   oomKilled: "RunOomKilled",
+  /** Billed seconds of an attempt outside its container: boot to record, minus the container's run (init script). */
+  overheadSeconds: "RunOverheadSeconds",
+  /** Seconds from the scheduled time to the container's start, per attempt (init script). */
+  startLatencySeconds: "RunStartLatencySeconds",
+  /** 1 per attempt ended by a spot interruption or a scheduled stop (run supervisor). */
+  interrupted: "AttemptInterrupted",
+  /** 1 per attempt whose instance ended without a record (run supervisor). */
+  lost: "AttemptLost",
+  /** 1 per next attempt of a run started by its retry policy (run supervisor). */
+  retried: "AttemptRetried",
   /** Instances terminated past their deadline; dimensions Environment and Region (reaper). */
   reaped: "InstancesReaped",
 } as const;
