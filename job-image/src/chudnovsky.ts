@@ -166,7 +166,117 @@ export function decimalPlaces(fixed: bigint, bits: number, from: number, to: num
   const b = BigInt(bits);
   const mask = (1n << b) - 1n;
   const fraction = from === 0 ? fixed & mask : (fixed * 10n ** BigInt(from)) & mask;
-  return ((fraction * 10n ** BigInt(to - from)) >> b).toString().padStart(to - from, "0");
+  return fractionDigits(fraction, bits, to - from);
+}
+
+/**
+ * Bits kept beyond those `places` decimal places need in {@link fractionDigits}: the truncation
+ * of a part then moves it by less than 2^-64 of its last place.
+ */
+const FRACTION_GUARD_BITS = 64;
+
+/** Places converted by one `toString` in {@link fractionDigits} (measured fastest, 500-4,000). */
+export const DEFAULT_LEAF_PLACES = 1000;
+
+/** A fraction left above this may hide a carry lost to truncation: see {@link convertFraction}. */
+const NEAR_ONE = 1 - 2 ** -30;
+
+/** A fraction too close to a carry for the truncated parts of {@link fractionDigits}. */
+class NearCarry extends Error {}
+
+/**
+ * floor(fraction 10^places / 2^bits) as a string of `places` digits, for 0 <= fraction < 2^bits.
+ * The same string as the one `toString` of that integer, in about half the time at millions of
+ * places: V8 converts a large integer by dividing it by powers of 10 (a division costs about four
+ * multiplications), while a fraction's places come out of multiplications only. x 10^h splits
+ * the fraction x into its first h places (the integer part) and the fraction of the rest; each
+ * half is converted the same way from x truncated to the bits its places need. A truncation that
+ * could move a place across a carry (a run of about twenty 0s or 9s at a split) is detected, and
+ * that call falls back to `toString`: the result is always exact.
+ */
+export function fractionDigits(
+  fraction: bigint,
+  bits: number,
+  places: number,
+  leafPlaces = DEFAULT_LEAF_PLACES,
+): string {
+  if (!Number.isSafeInteger(bits) || bits < 1 || fraction < 0n || fraction >> BigInt(bits) > 0n) {
+    throw new RangeError(`fractionDigits: fraction must be from 0 to 2^bits - 1 (bits = ${bits})`);
+  }
+  if (!Number.isSafeInteger(places) || places < 1) {
+    throw new RangeError(`fractionDigits: places = ${places} must be a positive whole number`);
+  }
+  if (!Number.isSafeInteger(leafPlaces) || leafPlaces < 1) {
+    throw new RangeError(
+      `fractionDigits: leafPlaces = ${leafPlaces} must be a positive whole number`,
+    );
+  }
+  const exact = () =>
+    ((fraction * 10n ** BigInt(places)) >> BigInt(bits)).toString().padStart(places, "0");
+  if (places <= leafPlaces) return exact();
+  const powers = new Map<number, bigint>();
+  const power = (n: number): bigint => {
+    let p = powers.get(n);
+    if (p === undefined) {
+      p = 10n ** BigInt(n);
+      powers.set(n, p);
+    }
+    return p;
+  };
+  const kept = fractionBits(places);
+  const start = bits >= kept ? fraction >> BigInt(bits - kept) : fraction << BigInt(kept - bits);
+  const out: string[] = [];
+  try {
+    convertFraction(start, kept, places, leafPlaces, power, out);
+  } catch (error) {
+    if (error instanceof NearCarry) return exact();
+    throw error;
+  }
+  return out.join("");
+}
+
+/** Bits of a fraction that `places` places need, guard included. */
+function fractionBits(places: number): number {
+  return Math.ceil(places * Math.log2(10)) + FRACTION_GUARD_BITS;
+}
+
+/**
+ * Appends floor(f 10^k / 2^p) (k digits) to `out` and returns frac(f 10^k / 2^p), the fraction
+ * they leave, within 2^-50. Exact, or throws {@link NearCarry}.
+ *
+ * Each half is converted from its part truncated to the bits its places need, which lowers it by
+ * less than 2^-64 of its last place (f 10^h for the top half, the fraction r of f 10^h for the
+ * bottom one). Truncated, a half spells one less than it should only when it crosses down over
+ * a whole number, and then the fraction it leaves is within 2^-64 of 1: a half leaving more
+ * than {@link NEAR_ONE} is refused. The leaves' fractions are within 2^-50 of their part's, the
+ * parts within a sum of 2^-64 per level of the one above: far inside the margin.
+ */
+function convertFraction(
+  f: bigint,
+  p: number,
+  k: number,
+  leafPlaces: number,
+  power: (n: number) => bigint,
+  out: string[],
+): number {
+  const bigP = BigInt(p);
+  if (k <= leafPlaces) {
+    const z = f * power(k);
+    const digits = z >> bigP;
+    out.push(digits.toString().padStart(k, "0"));
+    const rest = z - (digits << bigP);
+    const shift = Math.max(0, p - 53);
+    return Number(rest >> BigInt(shift)) / 2 ** (p - shift) + 2 ** -50;
+  }
+  const h = Math.ceil(k / 2);
+  const y = f * power(h);
+  const r = y & ((1n << bigP) - 1n);
+  const pTop = fractionBits(h);
+  const pBottom = fractionBits(k - h);
+  const top = convertFraction(f >> BigInt(p - pTop), pTop, h, leafPlaces, power, out);
+  const left = convertFraction(r >> BigInt(p - pBottom), pBottom, k - h, leafPlaces, power, out);
+  if (top > NEAR_ONE || left > NEAR_ONE) throw new NearCarry();
+  return left;
 }
 
 /**

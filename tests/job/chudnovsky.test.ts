@@ -2,7 +2,9 @@ import * as assert from "node:assert/strict";
 import {
   bitLength,
   decimalPlaces,
+  DEFAULT_LEAF_PLACES,
   ERROR_BOUND_ULPS,
+  fractionDigits,
   invSqrtFixed,
   MAX_DIGITS,
   mergeSeries,
@@ -192,6 +194,109 @@ describe("job chudnovsky (pure)", () => {
       assert.equal(decimalPlaces(1n, 4, 1, 3), "62");
       assert.equal(decimalPlaces(1n, 4, 4, 6), "00");
       assert.throws(() => decimalPlaces(1n, 4, 3, 3), /not a non-empty range/);
+    });
+  });
+
+  describe("fractionDigits", () => {
+    /** The digits by one multiplication and BigInt's own toString: what it must equal. */
+    const reference = (fraction: bigint, bits: number, places: number) =>
+      ((fraction * 10n ** BigInt(places)) >> BigInt(bits)).toString().padStart(places, "0");
+
+    /** A deterministic stream of pseudo-random bigints of `bits` bits (xorshift32 words). */
+    let seed = 0x9e3779b9;
+    const word = () => {
+      seed ^= seed << 13;
+      seed ^= seed >>> 17;
+      seed ^= seed << 5;
+      return BigInt(seed >>> 0);
+    };
+    const randomBits = (bits: number) => {
+      let x = 0n;
+      for (let i = 0; i < bits; i += 32) x = (x << 32n) | word();
+      return x & ((1n << BigInt(bits)) - 1n);
+    };
+    /** A fraction of `bits` bits whose first `places` places are `digits` (rounded up or down). */
+    const withDigits = (digits: string, bits: number, up: boolean) => {
+      const scaled = BigInt(digits) << BigInt(bits);
+      const ten = 10n ** BigInt(digits.length);
+      return up ? (scaled + ten - 1n) / ten : scaled / ten - 1n;
+    };
+
+    it("equals toString on random fractions of many sizes, through every depth of splits", () => {
+      for (const leaf of [1, 2, 7, 64]) {
+        for (const places of [
+          1,
+          2,
+          3,
+          leaf,
+          leaf + 1,
+          2 * leaf,
+          2 * leaf + 1,
+          127,
+          128,
+          129,
+          1000,
+        ]) {
+          // Fewer bits than the places need, about as many, and far more.
+          for (const bits of [8, Math.ceil(places * 3.33) + 1, places * 4 + 200]) {
+            const fraction = randomBits(bits);
+            assert.equal(
+              fractionDigits(fraction, bits, places, leaf),
+              reference(fraction, bits, places),
+              `${places} places of ${bits} bits, leaves of ${leaf}`,
+            );
+          }
+        }
+      }
+    });
+
+    it("equals toString at the default leaf size and beyond it", () => {
+      for (const places of [DEFAULT_LEAF_PLACES, DEFAULT_LEAF_PLACES + 1, 4099, 20_000]) {
+        const bits = Math.ceil(places * Math.log2(10)) + 40;
+        const fraction = randomBits(bits);
+        assert.equal(fractionDigits(fraction, bits, places), reference(fraction, bits, places));
+      }
+    });
+
+    it("stays exact next to carries: runs of 0s and 9s at splits, 0 and all ones", () => {
+      const places = 200;
+      const bits = 900;
+      // Runs of 40 digits cross every truncation above them; runs of 25 only the last one (a
+      // leaf's), which the leaves of 16 put at place 13 of [0, 25).
+      for (const [digit, length] of [
+        ["0", 40],
+        ["9", 40],
+        ["0", 25],
+        ["9", 25],
+      ] as const) {
+        for (const at of [1, 13, 25, 38, 50, 99, 100, 101, 150, 175, 199]) {
+          const digits = (
+            "31415926535897932384626433".repeat(10).slice(0, at) + digit.repeat(length)
+          )
+            .padEnd(places, "7")
+            .slice(0, places);
+          for (const up of [true, false]) {
+            const fraction = withDigits(digits, bits, up);
+            for (const leaf of [1, 3, 16]) {
+              assert.equal(
+                fractionDigits(fraction, bits, places, leaf),
+                reference(fraction, bits, places),
+                `${length} ${digit}s at ${at}, rounded ${up ? "up" : "down"}, leaves of ${leaf}`,
+              );
+            }
+          }
+        }
+      }
+      for (const fraction of [0n, 1n, (1n << 900n) - 1n]) {
+        assert.equal(fractionDigits(fraction, 900, places, 4), reference(fraction, 900, places));
+      }
+    });
+
+    it("rejects a fraction out of range and bad sizes, naming them", () => {
+      assert.throws(() => fractionDigits(16n, 4, 2), /fraction must be from 0 to 2\^bits - 1/);
+      assert.throws(() => fractionDigits(-1n, 4, 2), /fraction must be from 0/);
+      assert.throws(() => fractionDigits(1n, 4, 0), /places = 0 must be a positive/);
+      assert.throws(() => fractionDigits(1n, 4, 2, 0), /leafPlaces = 0 must be a positive/);
     });
   });
 
