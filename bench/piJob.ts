@@ -3,13 +3,15 @@
  * `bench/gibbons.py`), both given the same durations. One core: both pinned to the same CPU with
  * `taskset`, our job with one worker thread. All cores: our job with one worker per CPU, unpinned.
  * Both programs run as they would in production, start-up included, and their digits are checked
- * against each other.
+ * against each other. Then the hardware's limit: the most digits native GMP computes in one run
+ * within the same durations on the same CPU (`gmpBaseline.ts`), when gcc and libgmp are present.
  */
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import type { Manifest } from "../job-image/src/manifest";
 import { allowedCpus, hasCommand, runChild } from "./child";
+import { compileGmp, measureGmpDigits, type GmpMeasurement } from "./gmpBaseline";
 import {
   checked,
   checkedFlag,
@@ -27,12 +29,15 @@ const REFERENCE = path.join(__dirname, "gibbons.py");
 
 /** Durations (seconds) of the one-core comparison and of the all-cores runs. */
 export const DURATIONS = {
-  full: { oneCore: [2, 5, 10, 30, 60, 120], allCores: [10, 120] },
-  quick: { oneCore: [2, 5], allCores: [5] },
+  full: { oneCore: [2, 5, 10, 30, 60, 120], allCores: [10, 120], gmp: [10, 120] },
+  quick: { oneCore: [2, 5], allCores: [5], gmp: [5] },
 } as const;
 
 /** Targets of the issue: ours / reference digits on one core, by duration. */
 export const RATIO_TARGETS: Readonly<Record<number, number>> = { 10: 200, 120: 500 };
+
+/** Target of the issue: our digits as a share of native GMP's in the same time on one core. */
+export const GMP_SHARE_TARGET_PERCENT = 25;
 
 /**
  * Smallest acceptable growth of our digits per doubling of the duration: with Chudnovsky the time
@@ -139,20 +144,41 @@ async function runReference(
   };
 }
 
-/** The first position where the reference's digits and ours differ, or -1 when they agree. */
-function disagreement(reference: PiRun, ours: PiRun): number {
-  const theirs = fs.readFileSync(reference.piFile, "utf8").trim();
-  const fd = fs.openSync(ours.piFile, "r");
+/** The size of an open file without its final newline, if it has one. */
+function textLength(fd: number): number {
+  const size = fs.fstatSync(fd).size;
+  const last = Buffer.alloc(1);
+  return size > 0 && fs.readSync(fd, last, 0, 1, size - 1) === 1 && last[0] === 0x0a
+    ? size - 1
+    : size;
+}
+
+/**
+ * The first position where two files of `3.<digits>` (a final newline aside) differ within their common length, or -1
+ * when they agree on it. Read in chunks: the native baseline's file can be 100 MB.
+ */
+export function firstDifference(fileA: string, fileB: string): number {
+  const a = fs.openSync(fileA, "r");
+  const b = fs.openSync(fileB, "r");
   try {
-    const buffer = Buffer.alloc(theirs.length);
-    fs.readSync(fd, buffer, 0, theirs.length, 0);
-    const mine = buffer.toString("ascii");
-    if (mine === theirs) return -1;
-    let i = 0;
-    while (mine[i] === theirs[i]) i++;
-    return i;
+    const length = Math.min(textLength(a), textLength(b));
+    const chunk = 1 << 20;
+    const bufferA = Buffer.alloc(chunk);
+    const bufferB = Buffer.alloc(chunk);
+    for (let at = 0; at < length; at += chunk) {
+      const n = Math.min(chunk, length - at);
+      fs.readSync(a, bufferA, 0, n, at);
+      fs.readSync(b, bufferB, 0, n, at);
+      if (bufferA.compare(bufferB, 0, n, 0, n) !== 0) {
+        let i = 0;
+        while (bufferA[i] === bufferB[i]) i++;
+        return at + i;
+      }
+    }
+    return -1;
   } finally {
-    fs.closeSync(fd);
+    fs.closeSync(a);
+    fs.closeSync(b);
   }
 }
 
@@ -202,6 +228,7 @@ export async function runPiBenchmark(options: RunOptions): Promise<BenchmarkResu
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tj-bench-pi-"));
   const figures: Figure[] = [];
   const runs: PiRun[] = [];
+  let gmp: { figures: Figure[]; details: unknown } | undefined;
   const where = cpu === undefined ? "1 thread, unpinned (no taskset)" : `pinned to CPU ${cpu}`;
   try {
     const oneCore: { reference: PiRun; ours: PiRun }[] = [];
@@ -226,7 +253,7 @@ export async function runPiBenchmark(options: RunOptions): Promise<BenchmarkResu
     const wrong = oneCore
       .map(({ reference, ours }) => ({
         d: ours.durationSeconds,
-        at: disagreement(reference, ours),
+        at: firstDifference(reference.piFile, ours.piFile),
       }))
       .filter((x) => x.at >= 0);
     figures.push(
@@ -262,6 +289,9 @@ export async function runPiBenchmark(options: RunOptions): Promise<BenchmarkResu
       );
     });
 
+    gmp = await nativeBaseline(durations.gmp, cpu, dir, oneCore, options.log);
+    figures.push(...gmp.figures);
+
     for (const d of durations.allCores) {
       options.log(`pi: ${d} s on all ${allCores} cores: ours`);
       const ours = await runOurs(d, allCores, undefined, dir);
@@ -295,6 +325,77 @@ export async function runPiBenchmark(options: RunOptions): Promise<BenchmarkResu
       oneCore: where,
       allCores,
       runs: runs.map(({ piFile: _piFile, ...run }) => run),
+      nativeGmp: gmp?.details,
     },
   };
+}
+
+/** Metric of the share of native GMP's digits at `d` seconds. */
+function gmpMetric(d: number): string {
+  return `${d} s, 1 core: ours / native GMP digits`;
+}
+
+/**
+ * The figures of the native baseline: per duration, our one-core digits as a share of the most
+ * GMP computes in one run within it, and whether GMP's digits agree with ours; "not measured"
+ * with the reason when gcc or libgmp is missing (never an estimate).
+ */
+async function nativeBaseline(
+  durations: readonly number[],
+  cpu: number | undefined,
+  dir: string,
+  oneCore: readonly { ours: PiRun }[],
+  log: (line: string) => void,
+): Promise<{ figures: Figure[]; details: unknown }> {
+  const program = await compileGmp(dir);
+  if ("unavailable" in program) {
+    log(`pi: native GMP baseline not measured: ${program.unavailable}`);
+    return {
+      figures: durations.map((d) =>
+        info("pi", gmpMetric(d), "not measured", undefined, program.unavailable),
+      ),
+      details: { unavailable: program.unavailable },
+    };
+  }
+  log(`pi: native GMP (bench/chudnovskyGmp.c) on one core, aimed at ${durations.join(", ")} s`);
+  const measured: GmpMeasurement = await measureGmpDigits(program.binary, durations, cpu, dir, log);
+  const figures = durations.map((d) => {
+    const ours = oneCore.find((r) => r.ours.durationSeconds === d)?.ours;
+    const best = measured.within[d];
+    if (!ours || !best) {
+      return info(
+        "pi",
+        gmpMetric(d),
+        "not measured",
+        undefined,
+        ours ? "no GMP run fit" : "no run of ours",
+      );
+    }
+    const percent = (100 * ours.digits) / best.digits;
+    return checked(
+      "pi",
+      gmpMetric(d),
+      percent,
+      `${formatNumber(ours.digits)} / ${formatNumber(best.digits)} = ${percent.toFixed(1)}%`,
+      { op: ">=", limit: GMP_SHARE_TARGET_PERCENT, unit: "%" },
+      `GMP: one run from scratch, ${best.seconds.toFixed(2)} s by its own clock (series to decimal string); ours: the whole process, start-up and planner steps included`,
+    );
+  });
+  const largestOurs = oneCore.reduce<PiRun | undefined>(
+    (best, { ours }) => (!best || ours.digits > best.digits ? ours : best),
+    undefined,
+  );
+  if (largestOurs) {
+    const at = firstDifference(measured.piFile, largestOurs.piFile);
+    figures.push(
+      checkedFlag(
+        "pi",
+        "native GMP's digits = ours, on their common prefix",
+        at < 0,
+        true,
+        at < 0 ? undefined : `differ at character ${at}`,
+      ),
+    );
+  }
+  return { figures, details: { runs: measured.runs, within: measured.within } };
 }
