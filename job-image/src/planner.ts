@@ -44,12 +44,15 @@ export interface PlannerOptions {
    */
   seriesShare: number;
   /**
-   * Look one step ahead: when the doubling fits but no worthwhile step would fit after it, take
-   * the largest target that fits now instead (it may exceed the doubling), so the time left after
-   * the doubling is not lost. For incremental steps, where a step's finalization is the part
-   * that is repeated.
+   * Look one step ahead: when the largest target that fits now (beyond the doubling, up to
+   * `maxJump` times the last) gives more digits than the doubling and the largest step that
+   * would fit after it, take it: that step is the last, and the time a doubling and its
+   * finalization would cost is not lost. For incremental steps, where a step's finalization is
+   * the part that is repeated.
    */
   lookahead: boolean;
+  /** Largest ratio between two targets when `lookahead` goes beyond the doubling. */
+  maxJump: number;
 }
 
 /**
@@ -67,6 +70,7 @@ export const DEFAULT_PLANNER_OPTIONS: PlannerOptions = {
   maxExponent: 2.5,
   minMeasurableMs: 20,
   lookahead: false,
+  maxJump: 4,
   seriesShare: 0,
 };
 
@@ -146,7 +150,8 @@ function roundDown3(n: number): number {
  * The digit target of the next step: double the last one if the prediction (times the safety
  * factor) fits in `remainingMs`, else the largest target that fits, or `undefined` when even that
  * adds less than `minGain` or the maximum is reached. The first step is `initialDigits`. With
- * `lookahead`, a doubling after which no step would fit gives way to the largest target that fits.
+ * `lookahead`, a doubling gives way to the largest target that fits (up to `maxJump`) when that
+ * one step reaches more digits than the doubling and the step after it would.
  */
 export function planNextStep(
   history: readonly StepTiming[],
@@ -164,12 +169,17 @@ export function planNextStep(
     last.digits * (budget / scratchMs(last, k, options) + reusedShare(last, options)) ** (1 / k);
   const doubled = last.digits * options.growthFactor;
   let target = roundDown3(Math.min(doubled, fitting, options.maxDigits));
-  if (options.lookahead && doubled <= fitting && doubled < options.maxDigits) {
+  const jump = roundDown3(Math.min(fitting, last.digits * options.maxJump, options.maxDigits));
+  if (options.lookahead && doubled <= fitting && jump > target) {
+    // Where the doubling leads: itself, or the largest step that would fit after it.
     const ms = predictStepMs(history, doubled, options);
     const after = [...history, { digits: doubled, ms, from: last.digits }];
-    if (planNextStep(after, remainingMs - ms, { ...options, lookahead: false }) === undefined) {
-      target = roundDown3(Math.min(fitting, options.maxDigits));
-    }
+    const next = planNextStep(after, remainingMs - ms, {
+      ...options,
+      lookahead: false,
+      growthFactor: options.maxJump,
+    });
+    if (jump > Math.max(target, next ?? 0)) target = jump;
   }
   return target >= last.digits * options.minGain ? target : undefined;
 }

@@ -148,13 +148,26 @@ describe("job planner", () => {
       assert.ok((planNextStep(history, remaining, { lookahead: true }) as number) < 1_300_000);
     });
 
-    it("looks ahead: a doubling that leaves no room for another step gives way to a larger one", () => {
+    it("looks ahead: a doubling gives way to one larger step when that reaches more digits", () => {
       // Doubling 1e6 (2 s) predicts 4,925 ms, 6,156 with the safety factor: it fits in 6,200,
       // but 1,275 ms would be left, not enough for another step; 2,010,000 fits too.
       assert.equal(planNextStep(oneMillionIn2s(), 6200), 2_000_000);
       assert.equal(planNextStep(oneMillionIn2s(), 6200, { lookahead: true }), 2_010_000);
-      // With room for a step after the doubling, it doubles.
-      assert.equal(planNextStep(oneMillionIn2s(), 20_000, { lookahead: true }), 2_000_000);
+      // One step now, 4,000,000 (the most maxJump allows), reaches more than the doubling and
+      // the step after it (2M predicts 4,925 ms; in the 15.1 s left, 2M (12.1/4.9)^(1/1.3) = 4.0M
+      // less the rounding).
+      assert.equal(planNextStep(oneMillionIn2s(), 20_000, { lookahead: true }), 4_000_000);
+      // With a smaller jump allowed (3M), the doubling and the step after it reach more.
+      assert.equal(
+        planNextStep(oneMillionIn2s(), 20_000, { lookahead: true, maxJump: 3 }),
+        2_000_000,
+      );
+      assert.equal(
+        planNextStep(oneMillionIn2s(), 15_000, { lookahead: true, maxJump: 3 }),
+        3_000_000,
+      );
+      // With room for a large step after the doubling, it doubles.
+      assert.equal(planNextStep(oneMillionIn2s(), 30_000, { lookahead: true }), 2_000_000);
       // It may go beyond the doubling, up to the maximum.
       assert.equal(planNextStep(oneMillionIn2s(), 9000, { lookahead: true }), 2_670_000);
       assert.equal(
