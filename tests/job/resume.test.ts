@@ -52,7 +52,10 @@ describe("job resuming from its checkpoint (node job-image/dist/main.js)", funct
       cwd,
       env,
       onStdout: (stdout, child) => {
-        if (!sent && /step 7 verified/.test(stdout)) {
+        // Early in the run, where the planner doubles and keeps P for the next step: near its
+        // end it may take one larger last step, which keeps no P, and a loaded machine brings
+        // the end closer.
+        if (!sent && /step 5 verified/.test(stdout)) {
           sent = true;
           child.kill("SIGTERM");
         }
