@@ -296,7 +296,6 @@ function underWayLines(scope: string, underWay: UnderWay): string[] {
             "-",
           ]),
         ],
-        [3],
       ),
     );
   }

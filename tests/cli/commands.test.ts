@@ -8,6 +8,7 @@ import {
   DescribeLogStreamsCommand,
   GetLogEventsCommand,
 } from "@aws-sdk/client-cloudwatch-logs";
+import { DescribeInstancesCommand, EC2Client } from "@aws-sdk/client-ec2";
 import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
 import {
   GetObjectCommand,
@@ -28,6 +29,7 @@ import { memoryDeps, objectBody as body, OUTPUTS } from "./support";
 let s3: AwsClientStub<S3Client>;
 let lambda: AwsClientStub<LambdaClient>;
 let cwLogs: AwsClientStub<CloudWatchLogsClient>;
+let ec2: AwsClientStub<EC2Client>;
 
 const EU = OUTPUTS.regions["eu-west-1"];
 const US = OUTPUTS.regions["us-east-1"];
@@ -104,9 +106,14 @@ describe("operator tools in-process", () => {
     s3 = mockClient(S3Client);
     lambda = mockClient(LambdaClient);
     cwLogs = mockClient(CloudWatchLogsClient);
+    ec2 = mockClient(EC2Client);
   });
-  after(() => [s3, lambda, cwLogs].forEach((m) => m.restore()));
-  beforeEach(() => [s3, lambda, cwLogs].forEach((m) => m.reset()));
+  after(() => [s3, lambda, cwLogs, ec2].forEach((m) => m.restore()));
+  beforeEach(() => {
+    [s3, lambda, cwLogs, ec2].forEach((m) => m.reset());
+    // No instance is alive unless a test says so.
+    ec2.on(DescribeInstancesCommand).resolves({});
+  });
 
   describe("stack outputs", () => {
     it("asks Pulumi for the named stack's outputs as JSON", async () => {
@@ -209,14 +216,15 @@ describe("operator tools in-process", () => {
       assert.deepEqual(
         listed,
         [
-          JSON.stringify({ Bucket: EU.bucketName, Prefix: "jobs/pi/runs/" }),
+          JSON.stringify({ Bucket: EU.bucketName, Prefix: "jobs/pi/runs/", Delimiter: "/" }),
           JSON.stringify({
             Bucket: EU.bucketName,
             Prefix: "jobs/pi/runs/",
+            Delimiter: "/",
             ContinuationToken: "page-2",
           }),
-          JSON.stringify({ Bucket: US.bucketName, Prefix: "jobs/hourly/runs/" }),
-          JSON.stringify({ Bucket: US.bucketName, Prefix: "jobs/pi/runs/" }),
+          JSON.stringify({ Bucket: US.bucketName, Prefix: "jobs/hourly/runs/", Delimiter: "/" }),
+          JSON.stringify({ Bucket: US.bucketName, Prefix: "jobs/pi/runs/", Delimiter: "/" }),
         ].sort(),
       );
       assert.deepEqual(
@@ -230,9 +238,9 @@ describe("operator tools in-process", () => {
         world.stdout(),
         [
           "Runs of stack dev, regions eu-west-1, us-east-1: 2 shown, newest first",
-          "RUN ID             REGION     SCHEDULED (UTC)   STATUS     TYPE       MARKET     DURATION  EST. COST",
-          "pi-20261124T0600Z  eu-west-1  2026-11-24 06:00  failed     t3.medium  on-demand    1m 00s    $0.0016",
-          "pi-20261123T0600Z  eu-west-1  2026-11-23 06:00  succeeded  t3.medium  spot         5m 12s    $0.0021",
+          "RUN ID             REGION     SCHEDULED (UTC)   STATUS     ATTEMPTS  TYPE       MARKET     DURATION  EST. COST",
+          "pi-20261124T0600Z  eu-west-1  2026-11-24 06:00  failed            1  t3.medium  on-demand    1m 00s    $0.0016",
+          "pi-20261123T0600Z  eu-west-1  2026-11-23 06:00  succeeded         1  t3.medium  spot         5m 12s    $0.0021",
           "",
           "Estimated cost per region and month (the runs above):",
           "MONTH    REGION     RUNS  SUCCEEDED  OTHER  EST. COST",
@@ -358,7 +366,7 @@ describe("operator tools in-process", () => {
       );
       assert.equal(
         world.stderr(),
-        `error: no run record for pi-20261124T0700Z in s3://${US.bucketName} (us-east-1); a run writes it when it ends: if it is still running, follow it with npm run logs -- --stack dev pi-20261124T0700Z`,
+        `error: no run record for pi-20261124T0700Z in s3://${US.bucketName} (us-east-1), no attempt record and no live instance of it; a run writes its record when it ends: if it is just starting, follow it with npm run logs -- --stack dev pi-20261124T0700Z`,
       );
     });
 

@@ -16,6 +16,7 @@ import { S3Client } from "@aws-sdk/client-s3";
 import * as ts from "typescript";
 import type { CliDeps } from "../../cli/io";
 import type { RunResult } from "../../cli/stackOutputs";
+import type { RunTimings } from "../../launcher/contract";
 
 export const PROJECT_ROOT = path.resolve(__dirname, "../..");
 
@@ -46,6 +47,23 @@ export const OUTPUTS = {
     },
   },
   dashboardName: "transient-jobs-dev",
+};
+
+/** An attempt of a run scheduled at 06:00, every phase measured. */
+export const TIMINGS: RunTimings = {
+  scheduledTime: "2026-11-23T06:00:00Z",
+  launchRequestedAt: "2026-11-23T06:00:00.400Z",
+  runInstancesAcceptedAt: "2026-11-23T06:00:01.200Z",
+  instanceLaunchTime: "2026-11-23T06:00:01.500Z",
+  bootSeconds: 14.2,
+  initScriptStartedAt: "2026-11-23T06:00:16.000Z",
+  dockerReadyAt: "2026-11-23T06:00:19.500Z",
+  registryLoggedInAt: "2026-11-23T06:00:20.300Z",
+  imagePulledAt: "2026-11-23T06:00:31.800Z",
+  imageSizeBytes: 212_345_678,
+  containerStartedAt: "2026-11-23T06:00:33.100Z",
+  containerExitedAt: "2026-11-23T06:05:45.100Z",
+  recordWrittenAt: "2026-11-23T06:05:46.100Z",
 };
 
 /** A GetObject answer whose body is `value` as JSON, for aws-sdk-client-mock. */
