@@ -449,6 +449,43 @@ describe("metricAlarmProblem: what PutMetricAlarm refuses", () => {
       },
       /at most 20, 10 of each/,
     ],
+    [
+      "a period that is not a whole number of minutes",
+      { metricName: "M", namespace: "N", period: 90, statistic: "Sum" },
+      /the period of the alarm, 90, must be 10, 20, 30 or a multiple of 60/,
+    ],
+    [
+      "a one-day range of 5-minute periods",
+      { metricName: "M", namespace: "N", period: 300, evaluationPeriods: 288, statistic: "Sum" },
+      undefined,
+    ],
+    [
+      "more than a day of 5-minute periods",
+      { metricName: "M", namespace: "N", period: 300, evaluationPeriods: 289, statistic: "Sum" },
+      /300 × 289 evaluation periods is 86700 s; at most 86400 s for a period under an hour/,
+    ],
+    [
+      "seven days of one-day periods in metric math",
+      {
+        evaluationPeriods: 7,
+        metricQueries: [
+          { ...metric("a"), metric: { ...metric("a").metric, period: 86400 } },
+          expression("e", "a"),
+        ],
+      },
+      undefined,
+    ],
+    [
+      "eight days of one-day periods in metric math",
+      {
+        evaluationPeriods: 8,
+        metricQueries: [
+          { ...metric("a"), metric: { ...metric("a").metric, period: 86400 } },
+          expression("e", "a"),
+        ],
+      },
+      /86400 × 8 evaluation periods is 691200 s; at most 604800 s$/,
+    ],
   ];
   for (const [what, inputs, refused] of cases) {
     it(`${refused ? "refuses" : "accepts"} ${what}`, () => {
