@@ -4,6 +4,7 @@
  * seconds billed outside the container and the schedule → container-start latency.
  */
 import type { RunTimings } from "../launcher/contract";
+import { formatBytes } from "../launcher/utilization";
 
 /** One line of the timeline: a moment the attempt reached. */
 export interface TimelineEvent {
@@ -37,18 +38,6 @@ const ms = (time: string | null | undefined): number | undefined => {
   return Number.isFinite(t) ? t : undefined;
 };
 
-/** `1234567` bytes → `1.2 MB` (decimal, as registries print image sizes). */
-function bytes(n: number): string {
-  const units = ["B", "kB", "MB", "GB", "TB"];
-  let value = n;
-  let unit = 0;
-  while (value >= 1000 && unit < units.length - 1) {
-    value /= 1000;
-    unit++;
-  }
-  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
-}
-
 /**
  * The timeline of `timings`: its known moments in the order of an attempt's phases, each with
  * its offset from the scheduled time; undefined without a scheduled time to count from.
@@ -70,7 +59,7 @@ export function timelineOf(timings: RunTimings): TimelineSummary | undefined {
     [
       "image pulled",
       timings.imagePulledAt,
-      timings.imageSizeBytes !== null ? bytes(timings.imageSizeBytes) : undefined,
+      timings.imageSizeBytes !== null ? formatBytes(timings.imageSizeBytes) : undefined,
     ],
     ["container started", timings.containerStartedAt],
     ["container exited", timings.containerExitedAt],

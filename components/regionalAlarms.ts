@@ -106,6 +106,25 @@ export interface MathAlarmDefinition<N = string> {
   actionsEnabled: boolean;
 }
 
+/** The queries of a job's metrics in a metric-math alarm: `metric(id, name)` of one statistic and period. */
+function jobMetrics<N>(
+  environment: string,
+  region: string,
+  job: string,
+  statistic: AlarmMetric["statistic"],
+  periodSeconds: number,
+): (id: string, metricName: string) => AlarmMetric<N> {
+  const dimensions = { Environment: environment, Region: region, Job: job };
+  return (id, metricName) => ({
+    id,
+    namespace: METRIC_NAMESPACE,
+    metricName,
+    dimensions,
+    statistic,
+    periodSeconds,
+  });
+}
+
 /**
  * A job's memory alarm: a run's peak memory above `memoryAlarmPercent` of its instance, or an OOM
  * kill, which counts as 100 % (so the threshold is at most 99). `FILL(…, 0)`: a run with only
@@ -116,15 +135,7 @@ export function memoryAlarm<N>(
   region: string,
   job: Pick<JobConfig, "name" | "memoryAlarmPercent">,
 ): MathAlarmDefinition<N> {
-  const dimensions = { Environment: environment, Region: region, Job: job.name };
-  const metric = (id: string, metricName: string): AlarmMetric<N> => ({
-    id,
-    namespace: METRIC_NAMESPACE,
-    metricName,
-    dimensions,
-    statistic: "Maximum",
-    periodSeconds: 300,
-  });
+  const metric = jobMetrics<N>(environment, region, job.name, "Maximum", 300);
   return {
     key: jobAlarmKeys(job.name).memory,
     description: `transient-jobs ${environment} ${region}: a run of job ${job.name} used more than ${job.memoryAlarmPercent}% of its instance's memory, or the kernel's OOM killer ended its container. \`npm run runs -- show <run id>\` has the figures; \`npm run runs -- --job ${job.name}\` advises an instance type.`,
@@ -160,15 +171,7 @@ export function interruptionAlarm<N>(
   region: string,
   job: Pick<JobConfig, "name" | "interruptionAlarmThreshold">,
 ): MathAlarmDefinition<N> {
-  const dimensions = { Environment: environment, Region: region, Job: job.name };
-  const metric = (id: string, metricName: string): AlarmMetric<N> => ({
-    id,
-    namespace: METRIC_NAMESPACE,
-    metricName,
-    dimensions,
-    statistic: "Sum",
-    periodSeconds: INTERRUPTION_WINDOW_SECONDS,
-  });
+  const metric = jobMetrics<N>(environment, region, job.name, "Sum", INTERRUPTION_WINDOW_SECONDS);
   return {
     key: jobAlarmKeys(job.name).interruptions,
     description: `transient-jobs ${environment} ${region}: in one day, more than ${job.interruptionAlarmThreshold} attempt(s) of job ${job.name} were interrupted (spot) or lost (the instance ended without a record), or were retried. \`npm run runs -- --job ${job.name}\` lists the runs with their attempts; \`npm run runs -- show <run id>\` tells each attempt's story.`,

@@ -10,12 +10,7 @@ import {
 } from "@aws-sdk/client-cloudwatch-logs";
 import { DescribeInstancesCommand, EC2Client } from "@aws-sdk/client-ec2";
 import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
-import {
-  GetObjectCommand,
-  ListObjectsV2Command,
-  S3Client,
-  S3ServiceException,
-} from "@aws-sdk/client-s3";
+import { GetObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import { AwsClientStub, mockClient } from "aws-sdk-client-mock";
 import { main as launch } from "../../cli/launch";
 import { main as logs } from "../../cli/logs";
@@ -23,7 +18,7 @@ import { costSums, main as runs } from "../../cli/runs";
 import { runMain } from "../../cli/io";
 import { readStackOutputs, parseStackOutputs } from "../../cli/stackOutputs";
 import { withFigures } from "../../cli/runRecords";
-import { memoryDeps, objectBody as body, OUTPUTS } from "./support";
+import { memoryDeps, notFound, objectBody as body, OUTPUTS, SUCCEEDED_RECORD } from "./support";
 
 // Created when the suite starts and restored when it ends, so no other file sees the mocks.
 let s3: AwsClientStub<S3Client>;
@@ -34,39 +29,7 @@ let ec2: AwsClientStub<EC2Client>;
 const EU = OUTPUTS.regions["eu-west-1"];
 const US = OUTPUTS.regions["us-east-1"];
 
-function notFound() {
-  return new S3ServiceException({
-    name: "NoSuchKey",
-    $fault: "client",
-    $metadata: { httpStatusCode: 404 },
-    message: "The specified key does not exist.",
-  });
-}
-
-const SUCCEEDED = {
-  runId: "pi-20261123T0600Z",
-  job: "pi",
-  environment: "dev",
-  region: "eu-west-1",
-  status: "succeeded",
-  phase: "finished",
-  exitCode: 0,
-  message: "the job exited with status 0",
-  scheduledTime: "2026-11-23T06:00:00Z",
-  startedAt: "2026-11-23T06:01:05Z",
-  endedAt: "2026-11-23T06:06:17Z",
-  durationSeconds: 312,
-  instanceId: "i-0aaa",
-  instanceType: "t3.medium",
-  purchaseOption: "spot",
-  availabilityZone: "eu-west-1b",
-  estimatedCostUsd: 0.002066,
-  imageUri: "123456789012.dkr.ecr.eu-west-1.amazonaws.com/repo@sha256:ab",
-  imageDigest: "sha256:ab",
-  logGroup: EU.jobs.pi.logGroupName,
-  logStream: "pi-20261123T0600Z",
-  summary: "pi: 512,000 digits in 295 s (planned)",
-};
+const SUCCEEDED = SUCCEEDED_RECORD;
 const FAILED = {
   ...SUCCEEDED,
   runId: "pi-20261124T0600Z",

@@ -5,51 +5,34 @@
  */
 import * as assert from "node:assert/strict";
 import { DescribeInstancesCommand, EC2Client, EC2ServiceException } from "@aws-sdk/client-ec2";
-import {
-  GetObjectCommand,
-  ListObjectsV2Command,
-  S3Client,
-  S3ServiceException,
-} from "@aws-sdk/client-s3";
+import { GetObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import { AwsClientStub, mockClient } from "aws-sdk-client-mock";
 import { runMain } from "../../cli/io";
 import { main as runs } from "../../cli/runs";
-import { memoryDeps, objectBody as body, OUTPUTS, TIMINGS } from "./support";
+import { timelineLines, timelineOf } from "../../cli/timeline";
+import {
+  memoryDeps,
+  notFound,
+  objectBody as body,
+  OUTPUTS,
+  SUCCEEDED_RECORD,
+  TIMINGS,
+} from "./support";
 
 let s3: AwsClientStub<S3Client>;
 let ec2: AwsClientStub<EC2Client>;
 
 const EU = OUTPUTS.regions["eu-west-1"];
 
-function notFound() {
-  return new S3ServiceException({
-    name: "NoSuchKey",
-    $fault: "client",
-    $metadata: { httpStatusCode: 404 },
-    message: "The specified key does not exist.",
-  });
-}
-
 /** A run that succeeded on its second attempt, after a spot interruption. */
 const RETRIED = {
-  runId: "pi-20261123T0600Z",
-  job: "pi",
-  environment: "dev",
-  region: "eu-west-1",
-  status: "succeeded",
-  phase: "finished",
-  exitCode: 0,
-  message: "the job exited with status 0",
-  scheduledTime: "2026-11-23T06:00:00Z",
+  ...SUCCEEDED_RECORD,
   startedAt: "2026-11-23T06:00:16Z",
   endedAt: "2026-11-23T06:05:46Z",
   durationSeconds: 330,
   instanceId: "i-0bbb",
-  instanceType: "t3.medium",
   purchaseOption: "on-demand",
   estimatedCostUsd: 0.0031,
-  logGroup: EU.jobs.pi.logGroupName,
-  logStream: "pi-20261123T0600Z",
   attempt: 2,
   runAttempts: [
     {
@@ -303,19 +286,7 @@ describe("npm run runs: live runs, retrying runs, attempts and timelines", () =>
         "  1  interrupted     -  i-0aaa t3.medium spot       2026-11-23 05:10:02  2026-11-23 05:51:40  interrupted by a spot interruption notice after 41m",
         "  2  succeeded       0  i-0bbb t3.medium on-demand  2026-11-23 06:00:16  2026-11-23 06:05:46  succeeded on demand in 5m 12s",
         "Timeline of attempt 2, from the scheduled time 2026-11-23T06:00:00Z:",
-        "      +0.0s  scheduled",
-        "      +0.4s  launch requested           0.4s",
-        "      +1.2s  RunInstances accepted      0.8s",
-        "      +1.5s  instance launched          0.3s",
-        "     +16.0s  init script started       14.5s  (boot 14.2s)",
-        "     +19.5s  Docker ready               3.5s",
-        "     +20.3s  registry login done        0.8s",
-        "     +31.8s  image pulled              11.5s  (212.3 MB)",
-        "     +33.1s  container started          1.3s",
-        "  +5m 45.1s  container exited       5m 12.0s",
-        "  +5m 46.1s  record written             1.0s",
-        "  schedule → container start: 33.1s",
-        "  overhead: 32.6s billed outside the container (instance launch to record, minus the container's 5m 12.0s)",
+        ...timelineLines(timelineOf(TIMINGS)!).map((line) => `  ${line}`),
       ].join("\n"),
     );
 

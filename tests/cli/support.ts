@@ -12,7 +12,7 @@ import { CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
 import { EC2Client } from "@aws-sdk/client-ec2";
 import { LambdaClient } from "@aws-sdk/client-lambda";
 import { PricingClient } from "@aws-sdk/client-pricing";
-import { S3Client } from "@aws-sdk/client-s3";
+import { S3Client, S3ServiceException } from "@aws-sdk/client-s3";
 import * as ts from "typescript";
 import type { CliDeps } from "../../cli/io";
 import type { RunResult } from "../../cli/stackOutputs";
@@ -65,6 +65,42 @@ export const TIMINGS: RunTimings = {
   containerExitedAt: "2026-11-23T06:05:45.100Z",
   recordWrittenAt: "2026-11-23T06:05:46.100Z",
 };
+
+/** A run that succeeded, as the init script records it. */
+export const SUCCEEDED_RECORD = {
+  runId: "pi-20261123T0600Z",
+  job: "pi",
+  environment: "dev",
+  region: "eu-west-1",
+  status: "succeeded",
+  phase: "finished",
+  exitCode: 0,
+  message: "the job exited with status 0",
+  scheduledTime: "2026-11-23T06:00:00Z",
+  startedAt: "2026-11-23T06:01:05Z",
+  endedAt: "2026-11-23T06:06:17Z",
+  durationSeconds: 312,
+  instanceId: "i-0aaa",
+  instanceType: "t3.medium",
+  purchaseOption: "spot",
+  availabilityZone: "eu-west-1b",
+  estimatedCostUsd: 0.002066,
+  imageUri: "123456789012.dkr.ecr.eu-west-1.amazonaws.com/repo@sha256:ab",
+  imageDigest: "sha256:ab",
+  logGroup: OUTPUTS.regions["eu-west-1"].jobs.pi.logGroupName,
+  logStream: "pi-20261123T0600Z",
+  summary: "pi: 512,000 digits in 295 s (planned)",
+};
+
+/** The error GetObject gives for a key that does not exist, for aws-sdk-client-mock. */
+export function notFound(): S3ServiceException {
+  return new S3ServiceException({
+    name: "NoSuchKey",
+    $fault: "client",
+    $metadata: { httpStatusCode: 404 },
+    message: "The specified key does not exist.",
+  });
+}
 
 /** A GetObject answer whose body is `value` as JSON, for aws-sdk-client-mock. */
 export function objectBody(value: unknown) {
