@@ -1,7 +1,8 @@
 /**
  * Run records as the tools read them: the JSON each run leaves in its bucket at
- * `RUN_RECORDS.recordKey` (launcher/contract.ts; written by the init script, or by the reaper for
- * a run it terminated), listed and read with an injected S3 client.
+ * `RUN_RECORDS.recordKey` (launcher/contract.ts; its final outcome, written when its last
+ * attempt ends, or by the reaper for a run it terminated), and each attempt's record at
+ * `RUN_RECORDS.attemptKey`, listed and read with an injected S3 client.
  */
 import { GetObjectCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
 import type { S3Client } from "@aws-sdk/client-s3";
