@@ -5,7 +5,12 @@
  * month. `npm run runs -- show <run-id>` prints one run: its attempts, its timeline and where its
  * logs are.
  */
-import type { AttemptSummary, RunRecord, RunUtilization } from "../launcher/contract";
+import {
+  MAX_RUN_RETRY_ATTEMPTS,
+  type AttemptSummary,
+  type RunRecord,
+  type RunUtilization,
+} from "../launcher/contract";
 import { formatUsd } from "../launcher/prices";
 import type { Advice } from "../launcher/rightSizing";
 import { formatBytes } from "../launcher/utilization";
@@ -66,6 +71,14 @@ export const RUNS_SPEC: CommandSpec = {
       description: "only runs scheduled in this UTC month",
       pattern: { regex: /^\d{4}-(0[1-9]|1[0-2])$/, rule: "a month such as 2026-11" },
     },
+    {
+      name: "attempt",
+      type: "integer",
+      placeholder: "<n>",
+      description: "with show: the attempt whose timeline to print (default: the last)",
+      min: 1,
+      max: MAX_RUN_RETRY_ATTEMPTS + 1,
+    },
     COMMON_FLAGS.json,
   ],
   notes: [
@@ -73,6 +86,7 @@ export const RUNS_SPEC: CommandSpec = {
     "  npm run runs -- --stack dev",
     "  npm run runs -- --stack prod --region us-east-1 --job nightly-pi --month 2026-11",
     "  npm run runs -- --stack dev show pi-20261123T0600Z",
+    "  npm run runs -- --stack dev show pi-20261123T0600Z --attempt 1",
     "",
     "Runs under way come first: live instances of the stack (EC2 DescribeInstances, by their tags)",
     "with their attempt, time since launch and deadline, and runs between two attempts (retrying).",
@@ -588,6 +602,7 @@ function showUnderWay(
   runId: string,
   located: LocatedRun,
   json: boolean,
+  attempt: number | undefined,
 ): number {
   const { job } = parseRunId(runId);
   const attempts = located.attempts.map(attemptSummaryOf);
@@ -629,8 +644,30 @@ function showUnderWay(
       `npm run logs -- ${stackFlag(outputs)}${runId}${logGroup ? ` (group ${logGroup})` : ""}`,
     ],
   ]);
-  attemptsAndTimeline(deps, attempts, lastRecord?.record);
+  attemptsAndTimeline(
+    deps,
+    attempts,
+    chosenAttempt(runId, located.attempts, attempt) ?? lastRecord?.record,
+  );
   return 0;
+}
+
+/**
+ * The record of attempt `wanted` among `found` (undefined when none is wanted); throws naming
+ * the attempts there are when the run has no record of it.
+ */
+function chosenAttempt(
+  runId: string,
+  found: FoundAttempt[],
+  wanted: number | undefined,
+): RunRecord | undefined {
+  if (wanted === undefined) return undefined;
+  const hit = found.find((a) => (a.record.attempt ?? a.attempt) === wanted);
+  if (hit) return hit.record;
+  const known = found.map((a) => a.record.attempt ?? a.attempt);
+  throw new CliError(
+    `--attempt: run ${runId} has no record of attempt ${wanted}; ${known.length ? `its attempt records: ${known.join(", ")}` : "it has no attempt records"}`,
+  );
 }
 
 async function showRun(
@@ -640,11 +677,23 @@ async function showRun(
   flags: Record<string, unknown>,
 ): Promise<number> {
   const located = await findRun(deps, outputs, runId, flags.region as string | undefined);
-  if (!located.found) return showUnderWay(deps, outputs, runId, located, Boolean(flags.json));
+  const attempt = flags.attempt as number | undefined;
+  if (!located.found) {
+    return showUnderWay(deps, outputs, runId, located, Boolean(flags.json), attempt);
+  }
   const run = located.found;
   const { record } = run;
   const logGroup = record.logGroup ?? outputs.regions[run.region].jobs[record.job]?.logGroupName;
   const logStream = record.logStream ?? record.runId;
+  // The run's record holds its last attempt's timings; an earlier one's are in its own record.
+  const timed =
+    attempt === undefined || attempt === (record.attempt ?? 1)
+      ? record
+      : chosenAttempt(
+          runId,
+          await readAttemptRecords(deps.s3(run.region), run.bucket, runId),
+          attempt,
+        );
   if (flags.json) {
     deps.io.out(
       JSON.stringify(
@@ -657,7 +706,7 @@ async function showRun(
           logs: logGroup
             ? { logGroup, logStream, url: logsConsoleUrl(run.region, logGroup, logStream) }
             : null,
-          timeline: record.timings ? (timelineOf(record.timings) ?? null) : null,
+          timeline: timed?.timings ? (timelineOf(timed.timings) ?? null) : null,
           ...record,
         },
         null,
@@ -705,7 +754,7 @@ async function showRun(
     `Run ${record.runId} (job ${record.job}, stack ${outputs.stack ?? record.environment ?? "(selected)"}, region ${run.region})`,
   );
   printRows(deps, rows);
-  attemptsAndTimeline(deps, record.runAttempts ?? [], record);
+  attemptsAndTimeline(deps, record.runAttempts ?? [], timed);
   return 0;
 }
 
@@ -720,6 +769,11 @@ export const main: Main = async (argv, deps) => {
   if (command !== undefined && command !== "show") {
     throw new UsageError(
       `unexpected argument ${JSON.stringify(command)}: the only command is "show <run-id>"; see npm run runs -- --help`,
+    );
+  }
+  if (command !== "show" && args.flags.attempt !== undefined) {
+    throw new UsageError(
+      "--attempt applies to show only: npm run runs -- show <run-id> --attempt <n>",
     );
   }
   if (command === "show") {

@@ -348,6 +348,18 @@ describe("operator tools in-process", () => {
       ],
       [["show"], "error: show needs a <run-id>, e.g. show pi-20261123T0600Z"],
       [
+        ["show", "pi-20261124T0600Z", "--month", "2026-11"],
+        "error: --month does not apply to show",
+      ],
+      [
+        ["--attempt", "2"],
+        "error: --attempt applies to show only: npm run runs -- show <run-id> --attempt <n>",
+      ],
+      [
+        ["show", "pi-20261124T0600Z", "--attempt", "12"],
+        `error: --attempt: "12" is not a whole number from 1 to 11; see npm run runs -- --help`,
+      ],
+      [
         ["show", "pi-1"],
         `error: <run-id>: "pi-1" is not a run id; run ids look like pi-20261123T0300Z (job name, "-", UTC minute), as printed by npm run launch and npm run runs`,
       ],

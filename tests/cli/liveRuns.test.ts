@@ -304,6 +304,53 @@ describe("npm run runs: live runs, retrying runs, attempts and timelines", () =>
     assert.equal(Math.round(parsed.timeline.overheadSeconds * 10), 326);
   });
 
+  it("show --attempt: prints an earlier attempt's timeline from its own record, or says which there are", async () => {
+    s3.on(GetObjectCommand, { Key: "jobs/pi/runs/pi-20261123T0600Z.json" }).resolves(body(RETRIED));
+    s3.on(ListObjectsV2Command, {
+      Bucket: EU.bucketName,
+      Prefix: "jobs/pi/runs/pi-20261123T0600Z/",
+    }).resolves({
+      Contents: [1, 2].map((n) => ({ Key: `jobs/pi/runs/pi-20261123T0600Z/attempt-${n}.json` })),
+    });
+    const first = { ...TIMINGS, containerExitedAt: null, recordWrittenAt: "2026-11-23T06:41:40Z" };
+    s3.on(GetObjectCommand, { Key: "jobs/pi/runs/pi-20261123T0600Z/attempt-1.json" }).resolves(
+      body({ ...INTERRUPTED_ATTEMPT, runId: "pi-20261123T0600Z", timings: first }),
+    );
+    s3.on(GetObjectCommand, { Key: "jobs/pi/runs/pi-20261123T0600Z/attempt-2.json" }).resolves(
+      body({ ...RETRIED, runAttempts: undefined }),
+    );
+    const show = (...extra: string[]) => {
+      const world = memoryDeps();
+      return runMain(
+        runs,
+        ["--stack", "dev", "--region", "eu-west-1", "show", "pi-20261123T0600Z", ...extra],
+        world.deps,
+      ).then((status) => ({ status, out: world.stdout(), err: world.stderr() }));
+    };
+    const one = await show("--attempt", "1");
+    assert.equal(one.status, 0, one.err);
+    assert.equal(
+      one.out.slice(one.out.indexOf("Timeline")),
+      [
+        "Timeline of attempt 1, from the scheduled time 2026-11-23T06:00:00Z:",
+        ...timelineLines(timelineOf(first)!).map((line) => `  ${line}`),
+      ].join("\n"),
+    );
+    // The last attempt's timings are in the run's record: no attempt record is read for them.
+    s3.resetHistory();
+    assert.equal((await show("--attempt", "2")).status, 0);
+    assert.equal(s3.commandCalls(ListObjectsV2Command).length, 0);
+
+    const missing = await show("--attempt", "3");
+    assert.deepEqual(
+      [missing.status, missing.err],
+      [
+        1,
+        "error: --attempt: run pi-20261123T0600Z has no record of attempt 3; its attempt records: 1, 2",
+      ],
+    );
+  });
+
   it("show: a run without a final record lists its attempt records and its live attempt", async () => {
     s3.on(GetObjectCommand, { Key: "jobs/pi/runs/pi-20261123T1000Z.json" }).rejects(notFound());
     s3.on(ListObjectsV2Command, {
