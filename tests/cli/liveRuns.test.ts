@@ -220,6 +220,52 @@ describe("npm run runs: live runs, retrying runs, attempts and timelines", () =>
     ]);
   });
 
+  it("follows DescribeInstances' pages, and lists each live run once per instance, oldest launch first", async () => {
+    s3.on(ListObjectsV2Command).resolves({});
+    const second = {
+      ...LIVE_INSTANCE,
+      InstanceId: "i-0early",
+      InstanceLifecycle: undefined,
+      LaunchTime: new Date("2026-11-23T09:01:00Z"),
+      Tags: LIVE_INSTANCE.Tags.map((t) =>
+        t.Key === "transient-jobs:run-id"
+          ? { ...t, Value: "pi-20261123T0900Z" }
+          : t.Key === "transient-jobs:attempt"
+            ? { ...t, Value: "1" }
+            : t,
+      ),
+    };
+    ec2
+      .on(DescribeInstancesCommand)
+      .resolvesOnce({ Reservations: [{ Instances: [LIVE_INSTANCE] }], NextToken: "page-2" })
+      .resolvesOnce({ Reservations: [{ Instances: [second] }] });
+    const world = memoryDeps();
+    assert.equal(
+      await runMain(runs, ["--stack", "dev", "--region", "eu-west-1", "--json"], world.deps),
+      0,
+    );
+    assert.deepEqual(
+      ec2.commandCalls(DescribeInstancesCommand).map((c) => c.args[0].input),
+      [
+        { Filters: LIVE_FILTERS, MaxResults: 1000 },
+        { Filters: LIVE_FILTERS, MaxResults: 1000, NextToken: "page-2" },
+      ],
+    );
+    assert.deepEqual(
+      JSON.parse(world.stdout()).live.map(
+        (r: { runId: string; attempt: number; purchaseOption: string }) => [
+          r.runId,
+          r.attempt,
+          r.purchaseOption,
+        ],
+      ),
+      [
+        ["pi-20261123T0900Z", 1, "on-demand"],
+        ["pi-20261123T1000Z", 2, "spot"],
+      ],
+    );
+  });
+
   it("still lists the history when the instances cannot be listed, and says why", async () => {
     euBucket();
     ec2.on(DescribeInstancesCommand).rejects(
