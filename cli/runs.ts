@@ -40,7 +40,7 @@ import { readStackOutputs, selectRegions, stackFlag, StackOutputs } from "./stac
 export const RUNS_SPEC: CommandSpec = {
   usage: "npm run runs --",
   summary:
-    "List the runs of a stack's jobs from their run records (newest first), with estimated costs per region and month; or show one run.",
+    "List the runs of a stack's jobs: those under way (live instances, runs between attempts), then those recorded (newest first) with estimated costs per region and month; or show one run with its attempts and timeline.",
   positionals: ["show?", "run-id?"],
   synopsis: ["npm run runs -- [flags]", "npm run runs -- show <run-id> [flags]"],
   flags: [
