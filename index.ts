@@ -94,5 +94,8 @@ const dashboard = new JobsDashboard(
   { providers: { aws: globalProvider } },
 );
 
+/** The stack's environment: the tag value by which the operator tools find its instances. */
+export const environment = config.environment;
+
 /** The environment's CloudWatch dashboard (`npm run runs` prints where to find it). */
 export const dashboardName = dashboard.dashboardName;
