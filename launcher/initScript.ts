@@ -24,6 +24,7 @@ import {
   RUN_RECORDS,
   SCRATCH_DIR,
   STOP_MARGIN_MINUTES,
+  TAGS,
   UTILIZATION_SAMPLE_SECONDS,
   type JobLaunchSpec,
 } from "./contract";
@@ -342,6 +343,23 @@ export function checkScriptSettings(settings: ScriptSettings): void {
   }
 }
 
+/** The DNS suffix of the AWS endpoints of a region: China's regions have their own. */
+function awsDomain(region: string): string {
+  return region.startsWith("cn-") ? "amazonaws.com.cn" : "amazonaws.com";
+}
+
+/**
+ * Host and path prefix of a bucket's objects: virtual-hosted style, unless the name has a dot,
+ * which no wildcard certificate of `*.s3.<region>.amazonaws.com` covers over HTTPS; then path
+ * style (https://docs.aws.amazon.com/AmazonS3/latest/userguide/VirtualHosting.html).
+ */
+export function s3Endpoint(bucket: string, region: string): { host: string; path: string } {
+  const regional = `s3.${region}.${awsDomain(region)}`;
+  return bucket.includes(".")
+    ? { host: regional, path: `/${bucket}` }
+    : { host: `${bucket}.${regional}`, path: "" };
+}
+
 /**
  * Renders the init script of one run: a bash script that
  * 1. schedules the backstop power-off at the deadline before doing anything else,
@@ -386,6 +404,8 @@ export function renderInitScript(input: InitScriptInput): string {
   const ecrRegion = ecr ? ecr[1] : "";
 
   const hasSecrets = Object.keys(input.secrets ?? {}).length > 0;
+  const domain = awsDomain(region);
+  const s3 = s3Endpoint(bucket, region);
   const values: [string, string | number][] = [
     ["RUN_ID", runId],
     ["JOB", job],
@@ -400,6 +420,12 @@ export function renderInitScript(input: InitScriptInput): string {
     ["ECR_REGISTRY", ecrRegistry],
     ["ECR_REGION", ecrRegion],
     ["BUCKET", bucket],
+    ["AWS_DOMAIN", domain],
+    ["S3_HOST", s3.host],
+    ["S3_PATH", s3.path],
+    // Only the tests change these (testing/scriptHarness.ts): curl goes to their stand-in.
+    ["AWS_SCHEME", "https"],
+    ["CONNECT_TO", ""],
     ["RECORD_KEY", RUN_RECORDS.recordKey(resultsPrefix, runId)],
     ["RESULTS_PREFIX", RUN_RECORDS.resultsPrefix(resultsPrefix)],
     ["LOG_GROUP", logGroup],
@@ -413,12 +439,15 @@ export function renderInitScript(input: InitScriptInput): string {
     ["RETRY_BASE_SECONDS", retryBaseSeconds],
     ["LOGS_URL", logsConsoleUrl(region, logGroup, runId)],
     ["METRIC_NAMESPACE", METRIC_NAMESPACE],
+    ["TAG_LAUNCH_REQUESTED_AT", TAGS.launchRequestedAt],
+    ["TAG_LAUNCH_ACCEPTED_AT", TAGS.launchAcceptedAt],
+    ["TAG_INSTANCE_LAUNCH_TIME", TAGS.instanceLaunchTime],
     ["VOLUME_MICRO_USD_PER_HOUR", volumePrice],
     ["OVERHEAD_SECONDS", INSTANCE_OVERHEAD_SECONDS],
     ["UTILIZATION_SAMPLE_SECONDS", UTILIZATION_SAMPLE_SECONDS],
     ["SCRATCH_HOST_DIR", SCRATCH_HOST_DIR],
     ["SCRATCH_DIR", SCRATCH_DIR],
-    ...(hasSecrets ? [["RUNTIME_DIR", RUNTIME_DIR] as [string, string]] : []),
+    ["RUNTIME_DIR", RUNTIME_DIR],
   ];
 
   const script = [
@@ -426,6 +455,7 @@ export function renderInitScript(input: InitScriptInput): string {
     `# transient-jobs: init script of run ${runId}.`,
     "# Rendered per run by launcher/initScript.ts; do not edit the rendered copy.",
     "set -euo pipefail",
+    "export TZ=UTC0",
     "",
     ...values.map(([name, value]) =>
       typeof value === "number"
@@ -542,8 +572,8 @@ function arbitraryText(): (length: number, alphabet: string) => string {
     }).join("");
 }
 
-// The static parts of the script. String.raw keeps bash's backslashes; they contain no `${`, so
-// nothing in them is interpolated by JavaScript.
+// The static parts of the script. String.raw keeps bash's backslashes; bash's `${` is written
+// `$\{` in them, so that JavaScript interpolates nothing, and restored when they are rendered.
 
 const FUNCTIONS = String.raw`status=failed
 phase=watchdog
@@ -563,12 +593,82 @@ duration_seconds=null
 cost_micro=''
 estimated_cost=null
 
+# When each phase ended, in epoch milliseconds (RunTimings, launcher/contract.ts).
+t_start=''
+t_docker=''
+t_login=''
+t_pulled=''
+t_container_start=''
+t_container_exit=''
+t_record=''
+boot_seconds=null
+image_size=null
+overhead_ms=''
+latency_ms=''
+
+# stamp NAME: sets NAME to the time in epoch milliseconds, from bash's own clock (no process).
+stamp() {
+  local t=$EPOCHREALTIME
+  printf -v "$1" '%d%.3s' "$\{t%.*}" "$\{t#*.}"
+}
+
+# iso_ms MS: an epoch-milliseconds time as an ISO-8601 JSON string, null when empty.
+iso_ms() {
+  if [[ -z $1 ]]; then printf null; return; fi
+  printf '"%(%Y-%m-%dT%H:%M:%S)T.%03dZ"' $(($1 / 1000)) $(($1 % 1000))
+}
+
+# epoch_ms ISO: an ISO-8601 time as epoch milliseconds (GNU date), nothing when unreadable.
+epoch_ms() {
+  [[ $1 =~ ^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z$ ]] && date -u -d "$1" +%s%3N 2>/dev/null
+}
+
+# seconds MS: milliseconds as seconds with three decimals.
+seconds() {
+  printf '%s%d.%03d' "$( (($1 < 0)) && echo -)" $(($\{1#-} / 1000)) $(($\{1#-} % 1000))
+}
+
+# Reads the launcher's times from the instance's tags (InstanceMetadataTags, enabled by the launch
+# template: https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/work-with-tags-in-IMDS.html) and
+# sets the timings JSON and the two overhead figures. At the end only: the launcher tags the
+# instance after RunInstances, perhaps after the script started.
+timings=null
+measure_timings() {
+  local requested accepted launched launch_ms scheduled_ms ran=0 key value
+  for key in requested accepted launched; do
+    case $key in
+      requested) value=$(imds "tags/instance/$TAG_LAUNCH_REQUESTED_AT") ;;
+      accepted) value=$(imds "tags/instance/$TAG_LAUNCH_ACCEPTED_AT") ;;
+      *) value=$(imds "tags/instance/$TAG_INSTANCE_LAUNCH_TIME") ;;
+    esac
+    [[ $value =~ ^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z$ ]] || value=''
+    printf -v "$key" '%s' "$value"
+  done
+  # Billed from the instance's launch, or else from its boot (the kernel's uptime at the start).
+  launch_ms=$(epoch_ms "$launched") ||
+    { [[ $boot_seconds == null ]] || launch_ms=$((t_start - 10#$\{boot_seconds/./} * 10)); }
+  if [[ -n $t_container_start && -n $t_container_exit ]]; then
+    ran=$((t_container_exit - t_container_start))
+  fi
+  [[ -z $launch_ms ]] || overhead_ms=$((t_record - launch_ms - ran))
+  scheduled_ms=$(epoch_ms "$SCHEDULED_TIME") || scheduled_ms=''
+  if [[ -n $scheduled_ms && -n $t_container_start ]]; then
+    latency_ms=$((t_container_start - scheduled_ms))
+  fi
+  timings=$(printf '{"scheduledTime":%s,"launchRequestedAt":%s,"runInstancesAcceptedAt":%s,"instanceLaunchTime":%s,"bootSeconds":%s,"initScriptStartedAt":%s,"dockerReadyAt":%s,"registryLoggedInAt":%s,"imagePulledAt":%s,"imageSizeBytes":%s,"containerStartedAt":%s,"containerExitedAt":%s,"recordWrittenAt":%s}' \
+    "$(json_string "$SCHEDULED_TIME")" "$(json_or_null "$requested")" "$(json_or_null "$accepted")" \
+    "$(json_or_null "$launched")" "$boot_seconds" "$(iso_ms "$t_start")" "$(iso_ms "$t_docker")" \
+    "$(iso_ms "$t_login")" "$(iso_ms "$t_pulled")" "$image_size" "$(iso_ms "$t_container_start")" \
+    "$(iso_ms "$t_container_exit")" "$(iso_ms "$t_record")")
+}
+
 log() {
   printf 'transient-jobs %s: %s\n' "$RUN_ID" "$*" >&2
 }
 
+# Bash's printf formats times itself (TZ is UTC, set at the top): no date process per stamp.
 now() {
-  date -u +%Y-%m-%dT%H:%M:%SZ
+  printf '%(%Y-%m-%dT%H:%M:%SZ)T' -1
 }
 
 # Stops the run: the EXIT trap records the failure and powers off.
@@ -617,20 +717,85 @@ retry() {
 }
 
 # imds PATH: one value of the instance metadata, over IMDSv2, with the token fetched once
-# (imds_token) rather than per value: fewer round trips before the job starts.
+# (imds_token) rather than per value: fewer round trips before the job starts. CONNECT_TO is
+# empty on an instance; the tests point curl at their stand-in with it.
 imds_token=''
+# A session token lives at most 6 hours
+# (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/configuring-instance-metadata-service.html):
+# the report, perhaps days later, takes a new one.
+imds_login() {
+  imds_token=$(curl -fsS -m 2 $\{CONNECT_TO:+--connect-to "$CONNECT_TO"} -X PUT \
+    -H 'X-aws-ec2-metadata-token-ttl-seconds: 21600' http://169.254.169.254/latest/api/token) ||
+    imds_token=''
+}
 imds() {
   [ -n "$imds_token" ] || return 1
-  curl -fsS -m 2 -H "X-aws-ec2-metadata-token: $imds_token" \
-    "http://169.254.169.254/latest/meta-data/$1"
+  curl -fsS -m 2 $\{CONNECT_TO:+--connect-to "$CONNECT_TO"} \
+    -H "X-aws-ec2-metadata-token: $imds_token" "http://169.254.169.254/latest/meta-data/$1"
+}
+
+# field NAME JSON: sets REPLY to the string field NAME of JSON (one without escapes: keys, tokens,
+# ids), with bash's own regex, so no process is started.
+field() {
+  REPLY=''
+  [[ $2 =~ \"$1\"[[:space:]]*:[[:space:]]*\"([^\"\\]*)\" ]] && REPLY=$\{BASH_REMATCH[1]}
+}
+
+# The instance role's temporary credentials from IMDS
+# (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/instancedata-data-retrieval.html),
+# written as a curl config (user = key:secret, the session token header) that only root can read:
+# curl reads them from there (-K), so they are on no command line. Fetched again before the
+# report, since they rotate during a long run.
+aws_config=''
+aws_credentials() {
+  local role body key secret
+  role=$(imds iam/security-credentials/) || return 1
+  body=$(imds "iam/security-credentials/$\{role%%$'\n'*}") || return 1
+  field AccessKeyId "$body"
+  key=$REPLY
+  field SecretAccessKey "$body"
+  secret=$REPLY
+  field Token "$body"
+  [[ -n $key && -n $secret && -n $REPLY ]] || return 1
+  aws_config="$RUNTIME_DIR/$RUN_ID.curlrc"
+  mkdir -p "$RUNTIME_DIR" &&
+    (umask 077 && printf 'user = "%s:%s"\nheader = "x-amz-security-token: %s"\n' \
+      "$key" "$secret" "$REPLY" >"$aws_config")
+}
+
+# aws_api SERVICE REGION HOST PATH CURL-ARGS...: one request to an AWS API, signed by curl itself
+# (--aws-sigv4, curl 7.75 or later; https://curl.se/docs/manpage.html#--aws-sigv4) with the
+# role's credentials, so there is no AWS CLI to install. The response goes to stdout.
+aws_api() {
+  local service=$1 region=$2 url="$AWS_SCHEME://$3$4"
+  shift 4
+  [[ -n $aws_config ]] || aws_credentials || return 1
+  timeout 60 curl -fsS -m 55 $\{CONNECT_TO:+--connect-to "$CONNECT_TO"} -K "$aws_config" \
+    --aws-sigv4 "aws:amz:$region:$service" "$@" "$url"
+}
+
+# aws_json SERVICE REGION HOST TARGET: an AWS JSON 1.1 call (ECR, SSM, Secrets Manager: POST /,
+# the operation in X-Amz-Target, https://smithy.io/2.0/aws/protocols/aws-json-1_1-protocol.html),
+# its JSON body read from stdin, so that no value is on a command line.
+aws_json() {
+  aws_api "$1" "$2" "$3" / -H "X-Amz-Target: $4" -H 'Content-Type: application/x-amz-json-1.1' \
+    --data-binary @-
 }
 
 docker_ready() {
   timeout 20 docker info >/dev/null 2>&1
 }
 
+# ECR GetAuthorizationToken: authorizationToken is base64 of "AWS:<password>"
+# (https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_GetAuthorizationToken.html);
+# the password goes to docker login on stdin.
 ecr_login() {
-  timeout 60 aws ecr get-login-password --region "$ECR_REGION" |
+  local body password
+  body=$(printf '{}' | aws_json ecr "$ECR_REGION" "api.ecr.$ECR_REGION.$AWS_DOMAIN" \
+    AmazonEC2ContainerRegistry_V20150921.GetAuthorizationToken) || return 1
+  field authorizationToken "$body"
+  password=$(printf '%s' "$REPLY" | base64 -d) && [[ $password == AWS:?* ]] || return 1
+  printf '%s' "$\{password#AWS:}" |
     timeout 60 docker login --username AWS --password-stdin "$ECR_REGISTRY" >/dev/null
 }
 
@@ -679,7 +844,7 @@ measure() {
 }
 
 run_record() {
-  printf '{"runId":%s,"job":%s,"environment":%s,"region":%s,"status":%s,"phase":%s,"exitCode":%s,"message":%s,"scheduledTime":%s,"startedAt":%s,"endedAt":%s,"durationSeconds":%s,"instanceId":%s,"instanceType":%s,"purchaseOption":%s,"availabilityZone":%s,"estimatedCostUsd":%s,"imageUri":%s,"imageDigest":%s,"logGroup":%s,"logStream":%s,"summary":%s,"utilization":%s}\n' \
+  printf '{"runId":%s,"job":%s,"environment":%s,"region":%s,"status":%s,"phase":%s,"exitCode":%s,"message":%s,"scheduledTime":%s,"startedAt":%s,"endedAt":%s,"durationSeconds":%s,"instanceId":%s,"instanceType":%s,"purchaseOption":%s,"availabilityZone":%s,"estimatedCostUsd":%s,"imageUri":%s,"imageDigest":%s,"logGroup":%s,"logStream":%s,"summary":%s,"utilization":%s,"timings":%s}\n' \
     "$(json_string "$RUN_ID")" "$(json_string "$JOB")" "$(json_string "$ENVIRONMENT")" \
     "$(json_string "$REGION")" "$(json_string "$status")" "$(json_string "$phase")" \
     "$exit_code" "$(json_string "$message")" "$(json_string "$SCHEDULED_TIME")" \
@@ -688,37 +853,56 @@ run_record() {
     "$(json_or_null "$purchase_option")" "$(json_or_null "$availability_zone")" \
     "$estimated_cost" "$(json_string "$IMAGE_URI")" "$(json_or_null "$image_digest")" \
     "$(json_string "$LOG_GROUP")" "$(json_string "$RUN_ID")" "$(json_or_null "$summary")" \
-    "$utilization"
+    "$utilization" "$timings"
 }
 
+# S3 PutObject (REST: PUT of the object; S3 wants the payload's hash or UNSIGNED-PAYLOAD, which
+# HTTPS makes safe, in x-amz-content-sha256:
+# https://docs.aws.amazon.com/AmazonS3/latest/API/sig-v4-header-based-auth.html; curl signs the
+# header's value instead of hashing the body, https://github.com/curl/curl/pull/9804).
 put_record() {
-  run_record | timeout 60 aws s3 cp - "s3://$BUCKET/$RECORD_KEY" --region "$REGION" \
-    --content-type application/json --only-show-errors
+  run_record | aws_api s3 "$REGION" "$S3_HOST" "$S3_PATH/$RECORD_KEY" -X PUT \
+    -H 'Content-Type: application/json' -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' \
+    --data-binary @- >/dev/null
 }
 
-# metric NAME VALUE UNIT: one MetricDatum with the job's dimensions, as JSON.
+# query SERVICE REGION ACTION VERSION FIELD=VALUE...: an AWS query-protocol call (CloudWatch,
+# SNS: a form POST with Action and Version,
+# https://smithy.io/2.0/aws/protocols/aws-query-protocol.html); curl URL-encodes each value.
+query() {
+  local service=$1 region=$2 action=$3 version=$4 field
+  local -a form=(--data-urlencode "Action=$action" --data-urlencode "Version=$version")
+  shift 4
+  for field; do form+=(--data-urlencode "$field"); done
+  aws_api "$service" "$region" "$service.$region.$AWS_DOMAIN" / -m 25 "$\{form[@]}" >/dev/null
+}
+
+# metric NAME VALUE UNIT: one PutMetricData member with the job's dimensions, added to metrics.
+metrics=()
 metric() {
-  printf '{"MetricName":"%s","Dimensions":[{"Name":"Environment","Value":%s},{"Name":"Region","Value":%s},{"Name":"Job","Value":%s}],"Value":%s,"Unit":"%s"}' \
-    "$1" "$(json_string "$ENVIRONMENT")" "$(json_string "$REGION")" "$(json_string "$JOB")" "$2" "$3"
+  local m="MetricData.member.$(($\{#metrics[@]} / 9 + 1))" d n=0
+  metrics+=("$m.MetricName=$1" "$m.Value=$2" "$m.Unit=$3")
+  for d in "Environment=$ENVIRONMENT" "Region=$REGION" "Job=$JOB"; do
+    n=$((n + 1))
+    metrics+=("$m.Dimensions.member.$n.Name=$\{d%%=*}" "$m.Dimensions.member.$n.Value=$\{d#*=}")
+  done
 }
 
 # Best effort, bounded by its timeout, like notify: metrics must not keep the instance up.
+# https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricData.html
 put_metrics() {
-  local data
+  metrics=()
   if [[ $status == succeeded ]]; then
-    data=$(metric RunSucceeded 1 Count)
+    metric RunSucceeded 1 Count
   else
-    data=$(metric RunFailed 1 Count)
+    metric RunFailed 1 Count
   fi
-  if [[ $duration_seconds != null ]]; then
-    data+=",$(metric RunDurationSeconds "$duration_seconds" Seconds)"
-  fi
-  if [[ $estimated_cost != null ]]; then
-    data+=",$(metric RunEstimatedCostUsd "$estimated_cost" None)"
-  fi
-  data+=$(utilization_metrics)
-  timeout 30 aws cloudwatch put-metric-data --region "$REGION" --namespace "$METRIC_NAMESPACE" \
-    --metric-data "[$data]" >/dev/null
+  [[ $duration_seconds == null ]] || metric RunDurationSeconds "$duration_seconds" Seconds
+  [[ $estimated_cost == null ]] || metric RunEstimatedCostUsd "$estimated_cost" None
+  [[ -z $overhead_ms ]] || metric RunOverheadSeconds "$(seconds "$overhead_ms")" Seconds
+  [[ -z $latency_ms ]] || metric RunStartLatencySeconds "$(seconds "$latency_ms")" Seconds
+  utilization_metrics
+  query monitoring "$REGION" PutMetricData 2010-08-01 "Namespace=$METRIC_NAMESPACE" "$\{metrics[@]}"
 }
 
 # One line of facts about the run for the message: time, machine, cost.
@@ -752,8 +936,9 @@ notify() {
     timed-out) subject=$SUBJECT_TIMED_OUT ;;
     *) subject=$SUBJECT_FAILED ;;
   esac
-  timeout 30 aws sns publish --region "$TOPIC_REGION" --topic-arn "$TOPIC_ARN" \
-    --subject "$subject" --message "$text" >/dev/null
+  # https://docs.aws.amazon.com/sns/latest/api/API_Publish.html
+  query sns "$TOPIC_REGION" Publish 2010-03-31 "TopicArn=$TOPIC_ARN" "Subject=$subject" \
+    "Message=$text"
 }
 
 # The EXIT trap: whatever happened, write the run record, report, and power off. It ignores
@@ -765,14 +950,21 @@ finish() {
   set +eu
   [[ -z $secrets_file ]] || rm -f -- "$secrets_file"
   ended_at=$(now)
+  imds_login
+  aws_credentials || log "no credentials from the instance metadata; reporting will fail"
   if [[ -z $started_at ]]; then started_at=$ended_at; fi
   measure
   summarise_utilization quick
+  # A container the shutdown stopped under the script ended about now.
+  [[ -z $t_container_start || -n $t_container_exit ]] || stamp t_container_exit
+  stamp t_record
+  measure_timings
   if [[ -z $message ]]; then message="the init script exited with status $code during $phase"; fi
   log "run $status: $message"
   retry 3 "writing the run record" put_record || log "the run record could not be written"
   put_metrics || log "the metrics could not be published"
   notify || log "the outcome could not be published"
+  [[ -z $aws_config ]] || rm -f -- "$aws_config"
   log "powering off"
   shutdown -h now
 }
@@ -793,13 +985,15 @@ const MAIN_BEFORE_RUN = String.raw`# The backstop first: whatever happens below,
 # (and terminates) at the deadline. The job is stopped earlier, to report while the network is up.
 shutdown -h "+$DEADLINE_MINUTES" "transient-jobs run $RUN_ID reached its deadline" ||
   fail "could not schedule the power-off at the deadline"
-started_at=$(now)
-started_epoch=$(date -u +%s) || started_epoch=''
-stop_epoch=$((EPOCHSECONDS + STOP_AFTER_SECONDS))
+stamp t_start
+started_epoch=$((t_start / 1000))
+printf -v started_at '%(%Y-%m-%dT%H:%M:%SZ)T' "$started_epoch"
+stop_epoch=$((started_epoch + STOP_AFTER_SECONDS))
+# /proc/uptime: seconds since boot, with two decimals (https://man7.org/linux/man-pages/man5/proc_uptime.5.html).
+read -r boot_seconds _ </proc/uptime && [[ $boot_seconds =~ ^[0-9]+\.[0-9]{2}$ ]] || boot_seconds=null
 
 phase=metadata
-imds_token=$(curl -fsS -m 2 -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 300' \
-  http://169.254.169.254/latest/api/token) || imds_token=''
+imds_login
 instance_id=$(imds instance-id) || instance_id=''
 instance_type=$(imds instance-type) || instance_type=''
 availability_zone=$(imds placement/availability-zone) || availability_zone=''
@@ -809,19 +1003,14 @@ case $purchase_option in
   *) purchase_option='' ;;
 esac
 
-phase=aws-cli
-if ! command -v aws >/dev/null 2>&1; then
-  log "installing the AWS CLI"
-  retry 3 "installing awscli-2" timeout 300 dnf install -y awscli-2 ||
-    fail "the AWS CLI is missing and could not be installed"
-fi
-
 phase=docker
 retry 12 "waiting for Docker" docker_ready || fail "the Docker daemon did not become ready"
+stamp t_docker
 
 phase=login
 if [[ -n $ECR_REGISTRY ]]; then
   retry 3 "logging in to $ECR_REGISTRY" ecr_login || fail "could not log in to $ECR_REGISTRY"
+  stamp t_login
 fi
 
 phase=pull
@@ -829,8 +1018,13 @@ retry "$PULL_ATTEMPTS" "pulling $IMAGE_URI" until_stop docker pull --quiet "$IMA
   past_stop && out_of_time "still pulling $IMAGE_URI at the stop time"
   fail "could not pull $IMAGE_URI"
 }
-image_digest=$(docker image inspect --format '{{index .RepoDigests 0}}' "$IMAGE_URI" |
-  sed -n 's/.*@//p') || image_digest=''
+stamp t_pulled
+# One inspect for the digest and the size (bytes): https://docs.docker.com/reference/cli/docker/image/inspect/
+read -r image_digest image_size < <(docker image inspect --format '{{index .RepoDigests 0}} {{.Size}}' \
+  "$IMAGE_URI" 2>/dev/null) || true
+image_digest=$\{image_digest##*@}
+[[ $image_digest == sha256:* ]] || image_digest=''
+[[ $image_size =~ ^[0-9]+$ ]] || image_size=null
 `;
 
 /**
@@ -849,22 +1043,26 @@ function jobEnvironmentArguments(secrets: boolean, gpu: boolean): string[] {
   ];
 }
 
-// read_secret NAME KIND ID REGION JSON-KEY: one secret into the env file. `printf` is a builtin,
-// so the value is on no command line; the env file holds one line per variable, so a value with a
-// line break is refused. Rendered only for a job with secrets: every byte counts against the
+// read_secret NAME KIND ID REGION JSON-KEY: one secret into the env file, read with SSM
+// GetParameter or Secrets Manager GetSecretValue over JSON 1.1
+// (https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_GetParameter.html,
+// https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_GetSecretValue.html). The
+// value comes back as a JSON string, escapes and all, which python3 decodes: the ECS-optimized
+// AL2023 AMI has it, as its dnf and the amazon-efs-utils its build installs are Python
+// (https://github.com/aws/amazon-ecs-ami/blob/main/al2023.pkr.hcl). `printf` is a builtin and the
+// request body goes on stdin, so the value is on no command line; the env file holds one line per
+// variable, so a value with a line break is refused. Rendered only for a job with secrets: every byte counts against the
 // 16 KB of user data.
 const SECRET_FUNCTIONS = String.raw`read_secret() {
   local v
   case $2 in
-    ssm) v=$(timeout 60 aws ssm get-parameter --region "$4" --name "$3" --with-decryption \
-      --query Parameter.Value --output text) ;;
-    *) v=$(timeout 60 aws secretsmanager get-secret-value --region "$4" --secret-id "$3" \
-      --query SecretString --output text) ;;
+    ssm) v=$(printf '{"Name":%s,"WithDecryption":true}' "$(json_string "$3")" |
+      aws_json ssm "$4" "ssm.$4.$AWS_DOMAIN" AmazonSSM.GetParameter) ;;
+    *) v=$(printf '{"SecretId":%s}' "$(json_string "$3")" |
+      aws_json secretsmanager "$4" "secretsmanager.$4.$AWS_DOMAIN" secretsmanager.GetSecretValue) ;;
   esac || fail "could not read secret $1 from $2 $3 (missing, or the instance role may not read it)"
-  if [[ -n $5 ]]; then
-    v=$(printf '%s' "$v" | python3 -c 'import json,sys;print(json.load(sys.stdin)[sys.argv[1]],end="")' "$5" 2>/dev/null) ||
-      fail "secret $1: $2 $3 is not a JSON object with the key $5"
-  fi
+  v=$(printf '%s' "$v" | python3 -c 'import json,sys;d=json.load(sys.stdin);v=d["Parameter"]["Value"] if "Parameter" in d else d["SecretString"];k=sys.argv[1];print(json.loads(v)[k] if k else v,end="")' "$5" 2>/dev/null) ||
+    fail "secret $1: $2 $3 $([[ -n $5 ]] && echo "is not a JSON object with the key $5" || echo "came back unreadable")"
   [[ $v != *[$'\n\r']* ]] || fail "secret $1 ($2 $3) holds a line break, which an env file cannot carry"
   printf '%s=%s\n' "$1" "$v" >>"$secrets_file"
 }
@@ -883,14 +1081,20 @@ const NO_SECRETS_FILE = "secrets_file=''";
 // the NVMe devices whose model is "Amazon EC2 NVMe Instance Storage"
 // (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/ssd-instance-store.html); several are
 // striped into one (RAID 0: scratch needs no redundancy,
-// https://docs.aws.amazon.com/ebs/latest/userguide/raid-config.html). A type of the job without
-// one gets the root-volume folder, as every other job does.
+// https://docs.aws.amazon.com/ebs/latest/userguide/raid-config.html) with LVM
+// (`lvcreate --stripes`, https://man7.org/linux/man-pages/man8/lvcreate.8.html) when the AMI has
+// lvm2. Nothing is installed on the run path: the ECS-optimized AL2023 AMI's build installs
+// neither mdadm nor lvm2 (https://github.com/aws/amazon-ecs-ami/blob/main/al2023.pkr.hcl), so
+// without LVM the first disk alone is the scratch space. A type of the job without one gets the
+// root-volume folder, as every other job does.
 const MOUNT_INSTANCE_STORE = String.raw`# shellcheck disable=SC2046
 set -- $(lsblk -dno NAME,MODEL | awk '/EC2 NVMe Instance Storage/ {print "/dev/" $1}')
-if (($# > 1)); then
-  command -v mdadm >/dev/null || timeout 300 dnf install -y mdadm >/dev/null
-  timeout 120 mdadm --create /dev/md/tj --run -l 0 -n $# "$@" >/dev/null || fail "no RAID of $*"
-  set -- /dev/md/tj
+if (($# > 1)) && command -v lvcreate >/dev/null; then
+  { timeout 60 vgcreate -qq tj "$@" && timeout 60 lvcreate -qq -y -i $# -l 100%FREE -n scratch tj; } >/dev/null ||
+    fail "could not stripe $*"
+  set -- /dev/tj/scratch
+elif (($# > 1)); then
+  log "no lvm2 on this AMI: scratch is $1 alone, not all $# instance-store disks"
 fi
 if (($# > 0)); then
   { timeout 600 mkfs.xfs -f -q "$1" && timeout 60 mount "$1" "$SCRATCH_HOST_DIR"; } ||
@@ -910,6 +1114,7 @@ function scratchSteps(instanceStore: boolean): string {
     'past_stop && out_of_time "the stop time came before the job could start"',
     // Sampling starts with the container, not before the steps that come first.
     "start_sampler",
+    "stamp t_container_start",
   ].join("\n");
 }
 
@@ -935,7 +1140,8 @@ const RUN_COMMAND_TAIL = String.raw`  "$IMAGE_URI"; then
   exit_code=0
 else
   exit_code=$?
-fi`;
+fi
+stamp t_container_exit`;
 
 // docker stop: SIGTERM, then SIGKILL after the grace; docker wait: the container's exit status.
 // https://docs.docker.com/reference/cli/docker/container/stop/
@@ -949,6 +1155,7 @@ if ((exit_code == 137)) && past_stop; then
     >/dev/null || log "docker stop failed"
   exit_code=$(timeout 30 docker wait "tj-$RUN_ID") || exit_code=''
   [[ $exit_code =~ ^[0-9]+$ ]] || exit_code=null
+  stamp t_container_exit
   message="still running $STOP_MARGIN_MINUTES min before the deadline: stopped, exit status $exit_code"
 fi
 summarise_utilization
@@ -993,9 +1200,13 @@ export function withoutComments(script: string): string {
 }
 
 // The static parts as the script carries them, computed once.
-const STATIC_FUNCTIONS = [FUNCTIONS, UTILIZATION_FUNCTIONS, NO_SECRETS_FILE].map(withoutComments);
+const STATIC_FUNCTIONS = [
+  FUNCTIONS.replaceAll("$\\{", "${"),
+  UTILIZATION_FUNCTIONS,
+  NO_SECRETS_FILE,
+].map(withoutComments);
 const STATIC_SECRET_FUNCTIONS = withoutComments(SECRET_FUNCTIONS);
-const STATIC_MAIN_BEFORE_RUN = withoutComments(MAIN_BEFORE_RUN);
+const STATIC_MAIN_BEFORE_RUN = withoutComments(MAIN_BEFORE_RUN.replaceAll("$\\{", "${"));
 const STATIC_MAIN_SECRETS = withoutComments(MAIN_SECRETS);
 const STATIC_RUN_COMMAND_HEAD = withoutComments(RUN_COMMAND_HEAD);
 const STATIC_RUN_COMMAND_TAIL = withoutComments(RUN_COMMAND_TAIL);

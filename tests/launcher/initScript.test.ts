@@ -16,6 +16,7 @@ import {
 import { STOP_MARGIN_MINUTES } from "../../launcher/contract";
 import { DEFAULT_GRACE_MINUTES } from "../../launcher/reaper";
 import { unmeasuredUtilization } from "../../launcher/utilization";
+import { ECR_PASSWORD, ROLE_CREDENTIALS } from "../../testing/awsStub";
 import { initScriptInputFixture } from "../../testing/fixtures";
 import {
   runScript,
@@ -75,7 +76,7 @@ function recordWithoutTimes(record: Record<string, unknown>): Record<string, unk
 }
 
 const S3_CP =
-  "aws s3 cp - s3://tj-results-dev-eu-west-1/jobs/pi/runs/pi-20261123T0300Z.json --region eu-west-1 --content-type application/json --only-show-errors";
+  "aws s3 PutObject s3://tj-results-dev-eu-west-1/jobs/pi/runs/pi-20261123T0300Z.json --region eu-west-1 --content-type application/json";
 const WATCHDOG = "shutdown -h +120 transient-jobs run pi-20261123T0300Z reached its deadline";
 const POWER_OFF = "shutdown -h now";
 const LOGS_URL =
@@ -83,7 +84,7 @@ const LOGS_URL =
 const DIMENSIONS =
   '[{"Name":"Environment","Value":"dev"},{"Name":"Region","Value":"eu-west-1"},{"Name":"Job","Value":"pi"}]';
 
-/** The `aws cloudwatch put-metric-data` call of a run, its duration written as `<d>`. */
+/** The PutMetricData request of a run (as the AWS stand-in logs it), its duration written as `<d>`. */
 function putMetrics(outcome: "RunSucceeded" | "RunFailed", cost?: string): string {
   const data = [
     `{"MetricName":"${outcome}","Dimensions":${DIMENSIONS},"Value":1,"Unit":"Count"}`,
@@ -94,7 +95,7 @@ function putMetrics(outcome: "RunSucceeded" | "RunFailed", cost?: string): strin
         ]
       : []),
   ];
-  return `aws cloudwatch put-metric-data --region eu-west-1 --namespace TransientJobs --metric-data [${data.join(",")}]`;
+  return `aws cloudwatch PutMetricData --region eu-west-1 --namespace TransientJobs --metric-data [${data.join(",")}]`;
 }
 
 /** A call with the run's measured duration (0-2 s here) replaced by `<d>`. */
@@ -388,7 +389,8 @@ describe("renderInitScript", () => {
   });
 
   describe("behaviour under bash with stub commands", function () {
-    this.timeout(20000);
+    // Each run is a bash script and tens of processes: seconds apiece on a loaded machine.
+    this.timeout(60000);
 
     it("runs watchdog, login, pull, run, record, power off in that order and records success", async () => {
       const run = await runScript(renderInitScript(input({ topicArn: TOPIC })));
@@ -397,8 +399,8 @@ describe("renderInitScript", () => {
       assert.equal(run.calls[0], WATCHDOG);
       assert.equal(watchdog, WATCHDOG);
       // The two sides of the login pipe start together, in either order.
-      assert.deepEqual(rest.slice(0, 2).sort(), [
-        "aws ecr get-login-password --region eu-west-1",
+      assert.deepEqual(rest.slice(0, 2), [
+        "aws ecr GetAuthorizationToken --region eu-west-1",
         "docker login --username AWS --password-stdin 123456789012.dkr.ecr.eu-west-1.amazonaws.com",
       ]);
       assert.deepEqual(rest.slice(2).map(withoutDuration), [
@@ -407,7 +409,7 @@ describe("renderInitScript", () => {
         "docker logs --tail 1 tj-pi-20261123T0300Z",
         S3_CP,
         putMetrics("RunSucceeded"),
-        `aws sns publish --region eu-west-1 --topic-arn ${TOPIC} --subject [transient-jobs dev] pi succeeded in eu-west-1 --message pi-20261123T0300Z succeeded: the job exited with status 0.\\nJob pi, environment dev, region eu-west-1, scheduled 2026-11-23T03:00:00Z.\\nRan for <d>s on m7i.large on-demand in eu-west-1b (i-0123456789abcdef0), no cost estimate (no price for this instance type and region).\\nLogs: ${LOGS_URL}\\nRecord: s3://tj-results-dev-eu-west-1/jobs/pi/runs/pi-20261123T0300Z.json`,
+        `aws sns Publish --region eu-west-1 --topic-arn ${TOPIC} --subject [transient-jobs dev] pi succeeded in eu-west-1 --message pi-20261123T0300Z succeeded: the job exited with status 0.\\nJob pi, environment dev, region eu-west-1, scheduled 2026-11-23T03:00:00Z.\\nRan for <d>s on m7i.large on-demand in eu-west-1b (i-0123456789abcdef0), no cost estimate (no price for this instance type and region).\\nLogs: ${LOGS_URL}\\nRecord: s3://tj-results-dev-eu-west-1/jobs/pi/runs/pi-20261123T0300Z.json`,
         POWER_OFF,
       ]);
       assert.deepEqual(run.records.map(recordWithoutTimes), [
@@ -439,20 +441,38 @@ describe("renderInitScript", () => {
       assert.deepEqual(logOpts.slice(0, 2), ["mode=non-blocking", "max-buffer-size=4m"]);
     });
 
-    it("reads instance metadata with one IMDSv2 token", async () => {
+    it("reads instance metadata with one IMDSv2 token before the job, and a fresh one to report", async () => {
       const run = await runScript(renderInitScript(input()));
-      const metadata = run.calls.filter(
-        (c) => c.startsWith("curl") && c.includes("169.254.169.254"),
-      );
-      assert.equal(metadata.filter((c) => c.includes("/latest/api/token")).length, 1);
-      assert.deepEqual(
-        metadata
+      const at = run.calls.findIndex((c) => c.startsWith("docker run"));
+      const metadata = (calls: string[]) =>
+        calls.filter((c) => c.startsWith("curl") && c.includes("169.254.169.254"));
+      const items = (calls: string[]) =>
+        metadata(calls)
           .filter((c) => c.includes("/meta-data/"))
           .map((c) => c.split("/meta-data/")[1])
-          .sort(),
-        ["instance-id", "instance-life-cycle", "instance-type", "placement/availability-zone"],
+          .sort();
+      const [before, after] = [run.calls.slice(0, at), run.calls.slice(at)];
+      assert.equal(metadata(before).filter((c) => c.includes("/latest/api/token")).length, 1);
+      assert.deepEqual(items(before), [
+        "iam/security-credentials/",
+        `iam/security-credentials/${ROLE_CREDENTIALS.role}`,
+        "instance-id",
+        "instance-life-cycle",
+        "instance-type",
+        "placement/availability-zone",
+      ]);
+      // The report may come days later: the token (6 hours at most) and credentials are new.
+      assert.equal(metadata(after).filter((c) => c.includes("/latest/api/token")).length, 1);
+      assert.deepEqual(items(after), [
+        "iam/security-credentials/",
+        `iam/security-credentials/${ROLE_CREDENTIALS.role}`,
+      ]);
+      assert.ok(
+        metadata(before).every((c) => !c.includes("/meta-data/") || c.includes("token: TOKEN-1")),
       );
-      assert.ok(metadata.every((c) => !c.includes("/meta-data/") || c.includes("TOKEN")));
+      assert.ok(
+        metadata(after).every((c) => !c.includes("/meta-data/") || c.includes("token: TOKEN-2")),
+      );
     });
 
     it("retries the pull with a doubling backoff", async () => {
@@ -589,7 +609,7 @@ describe("renderInitScript", () => {
     });
 
     it("stops a job still running at the stop time, records timed-out and reports before powering off", async () => {
-      const script = withStopAfterSeconds(renderInitScript(input({ topicArn: TOPIC })), 2);
+      const script = withStopAfterSeconds(renderInitScript(input({ topicArn: TOPIC })), 4);
       const run = await runScript(script, { runSleepSeconds: 30 });
       assert.equal(run.status, 0, run.stderr);
       const tail = steps(run).slice(steps(run).findIndex((c) => c.startsWith("docker run")) + 1);
@@ -600,8 +620,8 @@ describe("renderInitScript", () => {
           "docker wait tj-pi-20261123T0300Z",
           "docker logs --tail 1 tj-pi-20261123T0300Z",
           S3_CP,
-          "aws cloudwatch put-metric-data --region eu-west-1 --namespace TransientJobs ",
-          `aws sns publish --region eu-west-1 --topic-arn ${TOPIC} --subject [transient-jobs dev] pi timed-out in eu-west-1`,
+          "aws cloudwatch PutMetricData --region eu-west-1 --namespace TransientJobs ",
+          `aws sns Publish --region eu-west-1 --topic-arn ${TOPIC} --subject [transient-jobs dev] pi timed-out in eu-west-1`,
           POWER_OFF,
         ],
       );
@@ -656,13 +676,41 @@ describe("renderInitScript", () => {
       });
     }
 
-    it("installs the AWS CLI with dnf when it is missing", async () => {
-      const run = await runScript(renderInitScript(input()), { awsMissing: true });
+    it("installs nothing: every AWS call is curl signing with the role's credentials", async () => {
+      // Neither aws, dnf nor mdadm is on the harness's PATH: a call to one would fail the run.
+      const run = await runScript(renderInitScript(input({ topicArn: TOPIC })));
+      assert.equal(run.records[0].status, "succeeded", run.stderr);
+      assert.doesNotMatch(run.stderr, /command not found/);
+      const api = run.calls.filter((c) => c.startsWith("curl") && c.includes("amazonaws.com"));
       assert.deepEqual(
-        run.calls.filter((c) => c.startsWith("dnf")),
-        ["dnf install -y awscli-2"],
+        api.map((c) => /--aws-sigv4 (\S+)/.exec(c)?.[1]),
+        [
+          "aws:amz:eu-west-1:ecr",
+          "aws:amz:eu-west-1:s3",
+          "aws:amz:eu-west-1:monitoring",
+          "aws:amz:eu-west-1:sns",
+        ],
       );
-      assert.equal(run.records[0].status, "succeeded");
+      // The stand-in accepted each, signature and session token checked.
+      assert.equal(run.calls.filter((c) => /^aws (ecr|s3|cloudwatch|sns) /.test(c)).length, 4);
+      // The credentials reach curl in a file, never on a command line, and the file is gone.
+      const everything = [run.calls.join("\n"), run.stderr].join("\n");
+      for (const secret of [ROLE_CREDENTIALS.secretAccessKey, ROLE_CREDENTIALS.token]) {
+        assert.equal(everything.includes(secret), false);
+      }
+      assert.deepEqual(run.runtimeFiles, []);
+      assert.equal(run.dockerLoginStdin, ECR_PASSWORD);
+    });
+
+    it("records a run whose instance has no role credentials as failed at the login", async () => {
+      const run = await runScript(renderInitScript(input()), { noCredentials: true });
+      assert.deepEqual(
+        [run.records.length, run.calls.at(-1)],
+        [0, POWER_OFF],
+        "without credentials nothing can be written, but the instance still powers off",
+      );
+      assert.match(run.stderr, /run failed: could not log in to 123456789012\.dkr\.ecr/);
+      assert.match(run.stderr, /no credentials from the instance metadata/);
     });
 
     it("skips the ECR login for an image from another registry", async () => {

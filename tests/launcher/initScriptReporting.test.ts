@@ -42,13 +42,13 @@ function call(run: ScriptRun, prefix: string): string {
 
 /** The `--metric-data` JSON of the put-metric-data call. */
 function metricData(run: ScriptRun): Array<Record<string, any>> {
-  const line = call(run, "aws cloudwatch put-metric-data");
+  const line = call(run, "aws cloudwatch PutMetricData");
   return JSON.parse(line.slice(line.indexOf("--metric-data ") + "--metric-data ".length));
 }
 
 /** `--subject` and `--message` of the SNS call (the harness logs newlines as `\n`). */
 function notification(run: ScriptRun): { subject: string; message: string[] } {
-  const line = call(run, "aws sns publish");
+  const line = call(run, "aws sns Publish");
   const match = / --subject (.*) --message (.*)$/.exec(line)!;
   return { subject: match[1], message: match[2].split("\\n") };
 }
@@ -60,7 +60,8 @@ const DIMENSIONS = [
 ];
 
 describe("init script reporting", function () {
-  this.timeout(20000);
+  // Each run is a bash script and tens of processes: seconds apiece on a loaded machine.
+  this.timeout(60000);
 
   it("passes shellcheck with a price table", () => {
     assert.deepEqual(shellcheck(renderInitScript(input())), { status: 0, output: "" });
@@ -211,7 +212,7 @@ describe("init script reporting", function () {
     const run = await runScript(renderInitScript(input()), { metricsExit: 255 });
     assert.equal(run.calls.at(-1), "shutdown -h now");
     assert.match(run.stderr, /the metrics could not be published/);
-    assert.equal(run.calls.filter((c) => c.startsWith("aws sns publish")).length, 1);
+    assert.equal(run.calls.filter((c) => c.startsWith("aws sns Publish")).length, 1);
   });
 
   const invalid: [string, Partial<InitScriptInput>, string][] = [
