@@ -6,6 +6,7 @@
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import type { RunTimings } from "../launcher/contract";
 import { renderInitScript } from "../launcher/initScript";
 import { initScriptInputFixture } from "../testing/fixtures";
 import { ScriptSandbox } from "../testing/scriptHarness";
@@ -41,17 +42,48 @@ function fixtureScript(): string {
   return renderInitScript(initScriptInputFixture());
 }
 
+const median = (values: number[]) =>
+  [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+
+/**
+ * The init script's own part of an attempt's overhead (RunOverheadSeconds without the boot):
+ * from its start to the record, minus the container's run.
+ */
+function scriptOverheadMs(t: RunTimings): number {
+  const at = (iso: string | null) => (iso === null ? NaN : Date.parse(iso));
+  return (
+    at(t.recordWrittenAt) -
+    at(t.initScriptStartedAt) -
+    (at(t.containerExitedAt) - at(t.containerStartedAt))
+  );
+}
+
+/** Milliseconds of each phase of a run, from its timings. */
+function phaseMs(t: RunTimings): Record<string, number> {
+  const at = (iso: string | null) => (iso === null ? NaN : Date.parse(iso));
+  return {
+    "start to Docker ready": at(t.dockerReadyAt) - at(t.initScriptStartedAt),
+    "registry login": at(t.registryLoggedInAt) - at(t.dockerReadyAt),
+    pull: at(t.imagePulledAt) - at(t.registryLoggedInAt),
+    "to container start": at(t.containerStartedAt) - at(t.imagePulledAt),
+    "container exit to record": at(t.recordWrittenAt) - at(t.containerExitedAt),
+  };
+}
+
 /** Wall clock in epoch milliseconds, with sub-millisecond precision. */
 const epochMs = () => performance.timeOrigin + performance.now();
 
 /**
  * Runs the script once in a fresh sandbox; `docker` is wrapped so that `docker run` first notes
- * bash's `$EPOCHREALTIME`. Returns the milliseconds from spawn to that moment, to exit, and the
- * stub calls made before `docker run`.
+ * bash's `$EPOCHREALTIME`. Returns the milliseconds from spawn to that moment, to exit, the
+ * stub calls made before `docker run`, and the record's timings.
  */
-async function runOnce(
-  script: string,
-): Promise<{ toDockerRunMs: number; totalMs: number; callsBefore: string[] }> {
+async function runOnce(script: string): Promise<{
+  toDockerRunMs: number;
+  totalMs: number;
+  callsBefore: string[];
+  timings: RunTimings;
+}> {
   const sandbox = new ScriptSandbox({});
   try {
     await sandbox.start();
@@ -85,9 +117,11 @@ async function runOnce(
     }
     // EPOCHREALTIME is "seconds.microseconds" (the decimal point follows the locale; LC_ALL=C).
     const toDockerRunMs = Number(fs.readFileSync(marker, "utf8")) * 1000 - started;
-    const { calls } = sandbox.result(status, stderr);
+    const { calls, records } = sandbox.result(status, stderr);
     const at = calls.findIndex((c) => c.startsWith("docker run"));
-    return { toDockerRunMs, totalMs, callsBefore: calls.slice(0, at) };
+    const timings = records.at(-1)?.timings as RunTimings | undefined;
+    if (!timings) throw new Error(`the init script wrote no record with timings:\n${stderr}`);
+    return { toDockerRunMs, totalMs, callsBefore: calls.slice(0, at), timings };
   } finally {
     await sandbox.remove();
   }
@@ -100,10 +134,14 @@ export async function runInitScriptBenchmark(options: RunOptions): Promise<Bench
   options.log(`init-script: ${iterations} runs with stub commands`);
   let callsBefore: string[] = [];
   const totals: number[] = [];
+  const overheads: number[] = [];
+  let phases: Record<string, number> = {};
   const timing = await timeTask("init script to docker run", iterations, async () => {
     const run = await runOnce(script);
     callsBefore = run.callsBefore;
     totals.push(run.totalMs);
+    overheads.push(scriptOverheadMs(run.timings));
+    phases = phaseMs(run.timings);
     return { overriddenDuration: run.toDockerRunMs };
   });
 
@@ -117,6 +155,7 @@ export async function runInitScriptBenchmark(options: RunOptions): Promise<Bench
   const installs = callsBefore.filter(
     (c) => /^(dnf|yum|pip|aws) /.test(c) && destination(c) !== "logged",
   );
+  const overhead = median(overheads);
   const figures: Figure[] = [
     checked(
       "init-script",
@@ -133,16 +172,29 @@ export async function runInitScriptBenchmark(options: RunOptions): Promise<Bench
       network,
       `counted per command: IMDS = curl (token, one per metadata item, the role and its credentials), AWS API = curl signing with SigV4 (${awsCalls.join(", ")}), registry = docker login + docker pull (a pull is several HTTP requests: manifest, config, layers); nothing installed (${installs.length} package-manager or AWS CLI commands)`,
     ),
+    info(
+      "init-script",
+      `the record's timings: script start to record written, minus the container, median of ${overheads.length}`,
+      formatMs(overhead),
+      overhead,
+      `what RunOverheadSeconds adds to boot under stub commands (the stubs answer at once; on EC2 the pull and the boot dominate); last run by phase: ${Object.entries(
+        phases,
+      )
+        .map(([phase, ms]) => `${phase} ${formatMs(ms)}`)
+        .join(", ")}`,
+    ),
   ];
   return {
     figures,
     details: {
       scriptBytes: Buffer.byteLength(script),
       toDockerRunMs: timing,
-      totalMsMedian: [...totals].sort((a, b) => a - b)[Math.floor(totals.length / 2)],
+      totalMsMedian: median(totals),
       callsBeforeDockerRun: callsBefore,
       requestsBeforeDockerRun: byDestination,
       processesBeforeDockerRun: processes,
+      scriptOverheadMsMedian: overhead,
+      lastRunPhasesMs: phases,
     },
   };
 }

@@ -11,13 +11,14 @@
 import { gunzipSync, gzipSync } from "node:zlib";
 import { InvalidLaunchSpecError } from "./errors";
 import { INSTANCE_OVERHEAD_SECONDS } from "./prices";
-import { logsConsoleUrl, METRIC_NAMESPACE, notificationSubject } from "./telemetry";
+import { METRIC_NAMESPACE } from "./telemetry";
 import { UTILIZATION_FUNCTIONS } from "./utilization";
 import { parseSecretReference, secretRegion } from "../lib/secretReferences";
 import {
   JOB_NAME_PATTERN,
   JOB_NAME_RULE,
   MAX_DEADLINE_MINUTES,
+  MAX_RUN_RETRY_ATTEMPTS,
   MIN_DEADLINE_MINUTES,
   PARAMETER_NAME_PATTERN,
   RESERVED_PARAMETER_NAMES,
@@ -39,7 +40,6 @@ export interface InitScriptInput extends Pick<
   | "bucket"
   | "resultsPrefix"
   | "logGroup"
-  | "topicArn"
   | "parameters"
   | "secrets"
   | "gpu"
@@ -49,6 +49,16 @@ export interface InitScriptInput extends Pick<
   runId: string;
   /** ISO-8601 scheduled time of the run, copied into the run record. */
   scheduledTime: string;
+  /**
+   * Which attempt of the run this instance is, from 1 (see `RunRetryPolicy`): the record goes to
+   * `RUN_RECORDS.attemptKey`, and the container gets it as `ATTEMPT`.
+   */
+  attempt: number;
+  /**
+   * `s3://<bucket>/` + `RUN_RECORDS.checkpointPrefix(resultsPrefix, runId)`: the same for every
+   * attempt of the run; the container gets it as `CHECKPOINT_URI` to save and resume its state.
+   */
+  checkpointUri: string;
   /**
    * Minutes from the script's start to the deadline, at least {@link MIN_DEADLINE_MINUTES}. The
    * script stops the job {@link STOP_MARGIN_MINUTES} before it and reports; the backstop
@@ -110,6 +120,22 @@ export function decodeUserData(base64: string): string {
 export const STOP_GRACE_SECONDS = 60;
 
 /**
+ * Seconds between two polls of the instance metadata for an interruption notice: a spot
+ * instance gets two minutes' warning, so each second of delay is one less for the job to stop.
+ */
+export const NOTICE_POLL_SECONDS = 5;
+
+/**
+ * Seconds `docker stop` gives a job between SIGTERM and SIGKILL on an interruption notice: with
+ * the poll's delay it leaves about 50 of EC2's 120 seconds to write the attempt record.
+ * https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/spot-instance-termination-notices.html
+ */
+export const INTERRUPTION_GRACE_SECONDS = 60;
+
+/** Seconds of warning EC2 gives before it reclaims a spot instance (the page above). */
+export const SPOT_WARNING_SECONDS = 120;
+
+/**
  * How late after the deadline tag the backstop may power an instance off: the tag counts from the
  * RunInstances call, the backstop from the script's start, which boot and cloud-init delay (about
  * a minute on Amazon Linux 2023), and the power-off itself takes a minute or so. It must stay
@@ -123,7 +149,6 @@ export const BACKSTOP_LATENESS_MINUTES = 5;
 const ECR_REGISTRY = /^\d{12}\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?$/;
 const IMAGE_URI =
   /^([a-z0-9-]+(?:\.[a-z0-9-]+)+(?::\d{1,5})?)\/[a-z0-9]+(?:(?:[._]|__|-+|\/)[a-z0-9]+)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
-const TOPIC_ARN = /^arn:aws[a-z-]*:sns:([a-z0-9-]+):\d{12}:[A-Za-z0-9_-]{1,256}(?:\.fifo)?$/;
 const PRICE_KEY = /^[a-z][a-z0-9-]*\.[a-z0-9-]+\/(?:spot|on-demand)$/;
 /** Largest price the script's 64-bit arithmetic can multiply by a week of seconds. */
 const MAX_MICRO_USD_PER_HOUR = 1_000_000_000;
@@ -290,6 +315,8 @@ export type ScriptSettings = Omit<
   InitScriptInput,
   | "runId"
   | "scheduledTime"
+  | "attempt"
+  | "checkpointUri"
   | "pullAttempts"
   | "retryBaseSeconds"
   | "instancePrices"
@@ -327,13 +354,6 @@ export function checkScriptSettings(settings: ScriptSettings): void {
       `an integer from ${MIN_DEADLINE_MINUTES} to ${MAX_DEADLINE_MINUTES}: the script stops the job ${STOP_MARGIN_MINUTES} minutes before the deadline to report, and the job needs the rest; raise maxRuntimeMinutes`,
     );
   }
-  if (
-    settings.topicArn !== undefined &&
-    settings.topicArn !== "" &&
-    !TOPIC_ARN.test(settings.topicArn)
-  ) {
-    throw invalid("topicArn", settings.topicArn, "an SNS topic ARN");
-  }
   checkParameters(settings.parameters);
   checkSecrets(settings.secrets, settings.parameters);
   for (const flag of ["gpu", "instanceStore"] as const) {
@@ -341,6 +361,21 @@ export function checkScriptSettings(settings: ScriptSettings): void {
       throw invalid(flag, settings[flag], "true or false");
     }
   }
+}
+
+/**
+ * The per-attempt inputs of {@link renderInitScript} for attempt `attempt` of run `runId`: the
+ * attempt and the run's checkpoint URI (the same for all its attempts).
+ */
+export function attemptInputs(
+  spec: { bucket: string; resultsPrefix: string },
+  runId: string,
+  attempt: number,
+): Pick<InitScriptInput, "attempt" | "checkpointUri"> {
+  return {
+    attempt,
+    checkpointUri: `s3://${spec.bucket}/${RUN_RECORDS.checkpointPrefix(spec.resultsPrefix, runId)}`,
+  };
 }
 
 /** The DNS suffix of the AWS endpoints of a region: China's regions have their own. */
@@ -395,8 +430,15 @@ export function renderInitScript(input: InitScriptInput): string {
           MAX_MICRO_USD_PER_HOUR,
         );
 
-  const topicArn = input.topicArn ?? "";
-  const topicRegion = TOPIC_ARN.exec(topicArn)?.[1] ?? "";
+  const attempt = checkedInteger("attempt", input.attempt, 1, MAX_RUN_RETRY_ATTEMPTS + 1);
+  const { checkpointUri } = attemptInputs({ bucket, resultsPrefix }, runId, attempt);
+  if (input.checkpointUri !== checkpointUri) {
+    throw invalid(
+      "checkpointUri",
+      input.checkpointUri,
+      `${JSON.stringify(checkpointUri)}: s3://<bucket>/ and RUN_RECORDS.checkpointPrefix of the job's prefix and the run`,
+    );
+  }
 
   const registry = IMAGE_URI.exec(imageUri)?.[1] ?? "";
   const ecr = ECR_REGISTRY.exec(registry);
@@ -426,18 +468,16 @@ export function renderInitScript(input: InitScriptInput): string {
     // Only the tests change these (testing/scriptHarness.ts): curl goes to their stand-in.
     ["AWS_SCHEME", "https"],
     ["CONNECT_TO", ""],
-    ["RECORD_KEY", RUN_RECORDS.recordKey(resultsPrefix, runId)],
+    // The attempt's record: the run's own is the run supervisor's, once the instance has ended.
+    ["RECORD_KEY", RUN_RECORDS.attemptKey(resultsPrefix, runId, attempt)],
     ["RESULTS_PREFIX", RUN_RECORDS.resultsPrefix(resultsPrefix)],
     ["LOG_GROUP", logGroup],
-    ["TOPIC_ARN", topicArn],
-    ["TOPIC_REGION", topicRegion],
-    // Rendered here, by the launcher's own rule, rather than built in bash: see notificationSubject.
-    ["SUBJECT_SUCCEEDED", notificationSubject(environment, job, "succeeded", region)],
-    ["SUBJECT_FAILED", notificationSubject(environment, job, "failed", region)],
-    ["SUBJECT_TIMED_OUT", notificationSubject(environment, job, "timed-out", region)],
+    ["ATTEMPT", attempt],
+    ["CHECKPOINT_URI", checkpointUri],
+    ["NOTICE_POLL_SECONDS", NOTICE_POLL_SECONDS],
+    ["INTERRUPTION_GRACE_SECONDS", INTERRUPTION_GRACE_SECONDS],
     ["PULL_ATTEMPTS", pullAttempts],
     ["RETRY_BASE_SECONDS", retryBaseSeconds],
-    ["LOGS_URL", logsConsoleUrl(region, logGroup, runId)],
     ["METRIC_NAMESPACE", METRIC_NAMESPACE],
     ["TAG_LAUNCH_REQUESTED_AT", TAGS.launchRequestedAt],
     ["TAG_LAUNCH_ACCEPTED_AT", TAGS.launchAcceptedAt],
@@ -516,23 +556,26 @@ export interface ParameterFitInput {
 export function assertParametersFit(input: ParameterFitInput): void {
   const account = "123456789012";
   const text = arbitraryText();
+  const bucket = text(63, "abcdefghijklmnopqrstuvwxyz0123456789");
+  const resultsPrefix = RUN_RECORDS.jobPrefix(input.job);
+  const runId = `${input.job}-20261123T0300Z`;
   const script = renderInitScript({
     job: input.job,
     environment: input.environment,
     region: input.region,
-    // The repository, log group and topic are named from the stack, region and job names, which
+    // The repository and log group are named from the stack, region and job names, which
     // config keeps well under 100 characters each (lib/resourceNames.ts); buckets have at most 63.
     // Arbitrary characters, as compression would shrink a repeated one to nothing.
     imageUri: `${account}.dkr.ecr.${input.region}.amazonaws.com/${text(100, "abcdefghijklmnopqrstuvwxyz0123456789")}@sha256:${text(64, "0123456789abcdef")}`,
-    bucket: text(63, "abcdefghijklmnopqrstuvwxyz0123456789"),
-    resultsPrefix: RUN_RECORDS.jobPrefix(input.job),
+    bucket,
+    resultsPrefix,
     logGroup: `/${text(100, "abcdefghijklmnopqrstuvwxyz0123456789-")}`,
-    topicArn: `arn:aws:sns:${input.region}:${account}:${text(100, "abcdefghijklmnopqrstuvwxyz0123456789-")}`,
     parameters: input.parameters,
     secrets: input.secrets,
     gpu: input.gpu,
     instanceStore: input.instanceStore,
-    runId: `${input.job}-20261123T0300Z`,
+    runId,
+    ...attemptInputs({ bucket, resultsPrefix }, runId, MAX_RUN_RETRY_ATTEMPTS + 1),
     scheduledTime: "2026-11-23T03:00:00Z",
     deadlineMinutes: MAX_DEADLINE_MINUTES,
     instancePrices: Object.fromEntries(
@@ -810,23 +853,9 @@ json_or_null() {
   if [[ -n $1 ]]; then json_string "$1"; else printf 'null'; fi
 }
 
-# usd DECIMALS MICRO: micro-dollars as dollars with 6 (JSON) or 4 (messages) decimals.
+# usd MICRO: micro-dollars as dollars with 6 decimals.
 usd() {
-  if (($1 == 6)); then
-    printf '%d.%06d' $(($2 / 1000000)) $(($2 % 1000000))
-  else
-    printf '$%d.%04d' $(($2 / 1000000)) $(($2 % 1000000 / 100))
-  fi
-}
-
-human_duration() {
-  if (($1 >= 3600)); then
-    printf '%dh %02dm' $(($1 / 3600)) $(($1 % 3600 / 60))
-  elif (($1 >= 60)); then
-    printf '%dm %02ds' $(($1 / 60)) $(($1 % 60))
-  else
-    printf '%ds' "$1"
-  fi
+  printf '%d.%06d' $(($1 / 1000000)) $(($1 % 1000000))
 }
 
 # Sets the duration and, when this instance type and market have a price, the estimated cost:
@@ -839,13 +868,13 @@ measure() {
   price=$(price_of "$instance_type/$purchase_option")
   if [[ -n $price && -n $VOLUME_MICRO_USD_PER_HOUR ]]; then
     cost_micro=$(((price + VOLUME_MICRO_USD_PER_HOUR) * (duration_seconds + OVERHEAD_SECONDS) / 3600))
-    estimated_cost=$(usd 6 "$cost_micro")
+    estimated_cost=$(usd "$cost_micro")
   fi
 }
 
 run_record() {
-  printf '{"runId":%s,"job":%s,"environment":%s,"region":%s,"status":%s,"phase":%s,"exitCode":%s,"message":%s,"scheduledTime":%s,"startedAt":%s,"endedAt":%s,"durationSeconds":%s,"instanceId":%s,"instanceType":%s,"purchaseOption":%s,"availabilityZone":%s,"estimatedCostUsd":%s,"imageUri":%s,"imageDigest":%s,"logGroup":%s,"logStream":%s,"summary":%s,"utilization":%s,"timings":%s}\n' \
-    "$(json_string "$RUN_ID")" "$(json_string "$JOB")" "$(json_string "$ENVIRONMENT")" \
+  printf '{"runId":%s,"attempt":%d,"job":%s,"environment":%s,"region":%s,"status":%s,"phase":%s,"exitCode":%s,"message":%s,"scheduledTime":%s,"startedAt":%s,"endedAt":%s,"durationSeconds":%s,"instanceId":%s,"instanceType":%s,"purchaseOption":%s,"availabilityZone":%s,"estimatedCostUsd":%s,"imageUri":%s,"imageDigest":%s,"logGroup":%s,"logStream":%s,"summary":%s,"utilization":%s,"timings":%s}\n' \
+    "$(json_string "$RUN_ID")" "$ATTEMPT" "$(json_string "$JOB")" "$(json_string "$ENVIRONMENT")" \
     "$(json_string "$REGION")" "$(json_string "$status")" "$(json_string "$phase")" \
     "$exit_code" "$(json_string "$message")" "$(json_string "$SCHEDULED_TIME")" \
     "$(json_or_null "$started_at")" "$(json_or_null "$ended_at")" "$duration_seconds" \
@@ -888,57 +917,85 @@ metric() {
   done
 }
 
-# Best effort, bounded by its timeout, like notify: metrics must not keep the instance up.
+# The attempt's metrics, best effort and bounded by its timeout: metrics must not keep the
+# instance up. RunSucceeded/RunFailed and the notification are the run supervisor's, once per run.
 # https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricData.html
 put_metrics() {
   metrics=()
-  if [[ $status == succeeded ]]; then
-    metric RunSucceeded 1 Count
-  else
-    metric RunFailed 1 Count
-  fi
   [[ $duration_seconds == null ]] || metric RunDurationSeconds "$duration_seconds" Seconds
   [[ $estimated_cost == null ]] || metric RunEstimatedCostUsd "$estimated_cost" None
   [[ -z $overhead_ms ]] || metric RunOverheadSeconds "$(seconds "$overhead_ms")" Seconds
   [[ -z $latency_ms ]] || metric RunStartLatencySeconds "$(seconds "$latency_ms")" Seconds
   utilization_metrics
+  (($\{#metrics[@]})) || return 0
   query monitoring "$REGION" PutMetricData 2010-08-01 "Namespace=$METRIC_NAMESPACE" "$\{metrics[@]}"
 }
 
-# One line of facts about the run for the message: time, machine, cost.
-run_facts() {
-  local facts=Ran
-  if [[ $duration_seconds != null ]]; then facts+=" for $(human_duration "$duration_seconds")"; fi
-  if [[ -n $instance_type ]]; then facts+=" on $instance_type"; fi
-  if [[ -n $purchase_option ]]; then facts+=" $purchase_option"; fi
-  if [[ -n $availability_zone ]]; then facts+=" in $availability_zone"; fi
-  if [[ -n $instance_id ]]; then facts+=" ($instance_id)"; fi
-  if [[ -n $cost_micro ]]; then
-    facts+=", estimated cost $(usd 4 "$cost_micro")"
-  else
-    facts+=", no cost estimate (no price for this instance type and region)"
+# The interruption watcher. EC2 warns two minutes before it reclaims a spot instance
+# (spot/instance-action: 404 until then, then {"action":...,"time":...},
+# https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/spot-instance-termination-notices.html)
+# and lists scheduled stops, retirements and reboots in events/maintenance/scheduled
+# (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/monitoring-instances-status-check_sched.html).
+# On either it notes the notice and stops the container: SIGTERM, then SIGKILL after
+# INTERRUPTION_GRACE_SECONDS, well within the two minutes, so that the record is written before
+# EC2 ends the instance. It sleeps with read -t on a pipe nobody writes: no process per poll.
+notice_file=''
+watcher_pid=''
+notice() {
+  local body event code
+  if body=$(imds spot/instance-action); then
+    field action "$body"
+    printf 'a spot interruption notice (%s' "$\{REPLY:-terminate}"
+    field time "$body"
+    printf ' at %s)' "$\{REPLY:-an unknown time}"
+    return 0
   fi
-  printf '%s.' "$facts"
+  body=$(imds events/maintenance/scheduled) || return 1
+  while [[ $body =~ \{([^{}]*)\} ]]; do
+    event=$\{BASH_REMATCH[1]}
+    body=$\{body#*"$\{BASH_REMATCH[0]}"}
+    field Code "$event"
+    code=$REPLY
+    field State "$event"
+    [[ $REPLY != Completed && $REPLY != Canceled ]] || continue
+    case $code in
+      instance-stop | instance-retirement | instance-reboot | system-reboot)
+        field NotBefore "$event"
+        printf 'a scheduled %s event (not before %s)' "$code" "$\{REPLY:-an unknown time}"
+        return 0
+        ;;
+    esac
+  done
+  return 1
 }
-
-# Best effort, bounded by its timeout: a missing topic permission must not keep the instance up.
-notify() {
-  if [[ -z $TOPIC_ARN ]]; then return 0; fi
-  local where='' text subject
-  if [[ $status != succeeded && $phase != finished ]]; then where=" during $phase"; fi
-  text="$RUN_ID $status$where: $message."
-  text+=$'\n'"Job $JOB, environment $ENVIRONMENT, region $REGION, scheduled $SCHEDULED_TIME."
-  text+=$'\n'"$(run_facts)"
-  if [[ -n $summary ]]; then text+=$'\n'"Result: $summary"; fi
-  text+=$'\n'"Logs: $LOGS_URL"$'\n'"Record: s3://$BUCKET/$RECORD_KEY"
-  case $status in
-    succeeded) subject=$SUBJECT_SUCCEEDED ;;
-    timed-out) subject=$SUBJECT_TIMED_OUT ;;
-    *) subject=$SUBJECT_FAILED ;;
-  esac
-  # https://docs.aws.amazon.com/sns/latest/api/API_Publish.html
-  query sns "$TOPIC_REGION" Publish 2010-03-31 "TopicArn=$TOPIC_ARN" "Subject=$subject" \
-    "Message=$text"
+watch_notices() {
+  local nap text polls=0
+  exec {nap}<> <(:)
+  while kill -0 "$$" 2>/dev/null; do
+    read -rt "$NOTICE_POLL_SECONDS" -u "$nap" _ || true
+    polls=$((polls + 1))
+    # A session token lives 6 hours: a new one every hour.
+    ((polls % (3600 / NOTICE_POLL_SECONDS + 1))) || imds_login
+    text=$(notice) || continue
+    printf '%s' "$text" >"$notice_file"
+    log "$text: stopping the job"
+    timeout $((INTERRUPTION_GRACE_SECONDS + 10)) docker stop --time "$INTERRUPTION_GRACE_SECONDS" \
+      "tj-$RUN_ID" >/dev/null 2>&1
+    return 0
+  done
+}
+start_watcher() {
+  notice_file="$RUNTIME_DIR/$RUN_ID.notice"
+  mkdir -p "$RUNTIME_DIR" && rm -f -- "$notice_file" || return 1
+  watch_notices </dev/null &
+  watcher_pid=$!
+}
+# interrupted: ends the attempt as interrupted, naming the notice and the container's status.
+interrupted() {
+  status=interrupted
+  message="interrupted by $(<"$notice_file") during $phase$1"
+  log "$message"
+  exit 143
 }
 
 # The EXIT trap: whatever happened, write the run record, report, and power off. It ignores
@@ -948,6 +1005,7 @@ finish() {
   trap '' TERM INT HUP
   trap - EXIT
   set +eu
+  [[ -z $watcher_pid ]] || kill "$watcher_pid" 2>/dev/null
   [[ -z $secrets_file ]] || rm -f -- "$secrets_file"
   ended_at=$(now)
   imds_login
@@ -961,10 +1019,9 @@ finish() {
   measure_timings
   if [[ -z $message ]]; then message="the init script exited with status $code during $phase"; fi
   log "run $status: $message"
-  retry 3 "writing the run record" put_record || log "the run record could not be written"
+  retry 3 "writing the attempt record" put_record || log "the attempt record could not be written"
   put_metrics || log "the metrics could not be published"
-  notify || log "the outcome could not be published"
-  [[ -z $aws_config ]] || rm -f -- "$aws_config"
+  rm -f -- "$aws_config" "$notice_file"
   log "powering off"
   shutdown -h now
 }
@@ -1002,6 +1059,7 @@ case $purchase_option in
   spot | on-demand) ;;
   *) purchase_option='' ;;
 esac
+start_watcher || fail "could not start the interruption watcher"
 
 phase=docker
 retry 12 "waiting for Docker" docker_ready || fail "the Docker daemon did not become ready"
@@ -1112,6 +1170,7 @@ function scratchSteps(instanceStore: boolean): string {
     "",
     "phase=run",
     'past_stop && out_of_time "the stop time came before the job could start"',
+    '[[ ! -s $notice_file ]] || interrupted ", before the job started"',
     // Sampling starts with the container, not before the steps that come first.
     "start_sampler",
     "stamp t_container_start",
@@ -1134,6 +1193,8 @@ if until_stop docker run --name "tj-$RUN_ID" \
   --env "RUN_ID=$RUN_ID" \
   --env "RESULTS_BUCKET=$BUCKET" \
   --env "RESULTS_PREFIX=$RESULTS_PREFIX" \
+  --env "CHECKPOINT_URI=$CHECKPOINT_URI" \
+  --env "ATTEMPT=$ATTEMPT" \
   --env "AWS_REGION=$REGION"` + " \\"; // a raw template cannot end in a backslash
 
 const RUN_COMMAND_TAIL = String.raw`  "$IMAGE_URI"; then
@@ -1165,6 +1226,8 @@ summary=$(timeout 20 docker logs --tail 1 "tj-$RUN_ID" 2>&1 | tr -d '
 ') || summary=''
 summary=$(printf '%.200s' "$summary")
 
+# The watcher stopped the container on a notice: the attempt is interrupted, not failed.
+[[ ! -s $notice_file ]] || interrupted ": stopped, exit status $exit_code"
 [[ $status == timed-out ]] || case $exit_code in
   0)
     status=succeeded

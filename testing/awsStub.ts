@@ -56,6 +56,13 @@ export interface AwsStubBehaviour {
   secretValues?: Record<string, string>;
   /** IMDS has no role credentials (an instance without a profile). */
   noCredentials?: boolean;
+  /**
+   * A spot interruption notice (`spot/instance-action`), given once the file `after` exists in
+   * the state folder (e.g. `docker-run.argv`: once the container started); 404 before, as IMDS.
+   */
+  spotNotice?: { action: string; time: string; after: string };
+  /** Scheduled events (`events/maintenance/scheduled`), listed once `after` exists; `[]` before. */
+  scheduledEvents?: { events: Record<string, string>[]; after: string };
   /** The launcher has not tagged the instance with its launch times (or tags are not in IMDS). */
   noLaunchTags?: boolean;
 }
@@ -183,6 +190,18 @@ export class AwsStub {
     if (tag && !this.behaviour.noLaunchTags) {
       const value = launchTags(this.startedMs)[decodeURIComponent(tag[1])];
       if (value !== undefined) return { status: 200, body: value };
+    }
+    const { spotNotice, scheduledEvents } = this.behaviour;
+    const since = (file: string) => fs.existsSync(path.join(this.state, file));
+    if (item === "spot/instance-action" && spotNotice && since(spotNotice.after)) {
+      return {
+        status: 200,
+        body: JSON.stringify({ action: spotNotice.action, time: spotNotice.time }),
+      };
+    }
+    if (item === "events/maintenance/scheduled") {
+      const events = scheduledEvents && since(scheduledEvents.after) ? scheduledEvents.events : [];
+      return { status: 200, body: JSON.stringify(events) };
     }
     if (item === "instance-life-cycle") {
       return { status: 200, body: this.behaviour.lifecycle ?? "on-demand" };

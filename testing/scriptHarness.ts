@@ -161,9 +161,10 @@ const STUBS: Record<string, string> = {
     if [[ -n "\${STUB_RUN_SLEEP:-}" ]]; then
       /bin/sleep "$STUB_RUN_SLEEP" </dev/null >/dev/null 2>&1 &
       printf '%s' "$!" >"$TJ_STATE/container.pid"
-      wait "$!"
+      # docker run ends with the container: 143 when docker stop's SIGTERM ended it.
+      wait "$!" && status=0 || status=$?
     fi
-    exit "\${STUB_RUN_EXIT:-0}" ;;
+    exit "\${STUB_RUN_EXIT:-\${status:-0}}" ;;
   stop) kill "$(<"$TJ_STATE/container.pid")" ;;
   wait) printf '%s\\n' "\${STUB_STOPPED_EXIT:-143}" ;;
 esac`,
@@ -302,6 +303,13 @@ export function withStopAfterSeconds(script: string, seconds: number): string {
   const line = /^readonly STOP_AFTER_SECONDS=\d+$/m;
   if (!line.test(script)) throw new Error("the script has no STOP_AFTER_SECONDS line to replace");
   return script.replace(line, `readonly STOP_AFTER_SECONDS=${seconds}`);
+}
+
+/** `script` polling the instance metadata for notices every `seconds` (whole) instead of 5. */
+export function withNoticePollSeconds(script: string, seconds: number): string {
+  const line = /^readonly NOTICE_POLL_SECONDS=\d+$/m;
+  if (!line.test(script)) throw new Error("the script has no NOTICE_POLL_SECONDS line to replace");
+  return script.replace(line, `readonly NOTICE_POLL_SECONDS=${seconds}`);
 }
 
 /**

@@ -8,7 +8,6 @@ import { renderInitScript, type InitScriptInput } from "../../launcher/initScrip
 import { initScriptInputFixture } from "../../testing/fixtures";
 import { runScript, shellcheck, type ScriptRun } from "../../testing/scriptHarness";
 
-const TOPIC = "arn:aws:sns:eu-west-1:123456789012:tj-dev-outcomes";
 /** Values no part of the program ever sees: only the stubbed AWS CLI returns them. */
 const DB_SENTINEL = "S3NT1NEL-db-'$(reboot)";
 const API_SENTINEL = "S3NT1NEL-api token";
@@ -22,7 +21,7 @@ const SECRET_VALUES = {
 };
 
 const input = (overrides: Partial<InitScriptInput> = {}) =>
-  initScriptInputFixture({ topicArn: TOPIC, secrets: SECRETS, ...overrides });
+  initScriptInputFixture({ secrets: SECRETS, ...overrides });
 
 /** Everything a run left where someone other than the container could read it. */
 function visibleOutputs(run: ScriptRun): string {
@@ -74,7 +73,7 @@ describe("init script of real jobs (bash with stubs)", function () {
     });
     assert.deepEqual(run.runtimeFiles, []);
     const outputs = visibleOutputs(run);
-    assert.ok(outputs.includes("sns Publish"), "the notification is among the outputs searched");
+    assert.ok(outputs.includes("PutMetricData"), "the metrics are among the outputs searched");
     for (const sentinel of ["S3NT1NEL", DB_SENTINEL, API_SENTINEL]) {
       assert.equal(outputs.includes(sentinel), false, `${sentinel} leaked`);
     }

@@ -10,7 +10,7 @@ import type { Instance } from "@aws-sdk/client-ec2";
 import { PutObjectCommand, S3Client, S3ServiceException } from "@aws-sdk/client-s3";
 import { PublishCommand, SNSClient } from "@aws-sdk/client-sns";
 import { mockClient } from "aws-sdk-client-mock";
-import { renderInitScript } from "../../launcher/initScript";
+import { attemptInputs, renderInitScript } from "../../launcher/initScript";
 import {
   decideReaping,
   handleReaperInvocation,
@@ -168,6 +168,7 @@ describe("reaper decisions", () => {
     const script = renderInitScript({
       ...specFixture(),
       runId: "pi-20261123T0300Z",
+      ...attemptInputs(specFixture(), "pi-20261123T0300Z", 1),
       scheduledTime: "2026-11-23T03:00:00Z",
       deadlineMinutes: 120,
     });
