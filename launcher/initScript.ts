@@ -825,6 +825,26 @@ aws_json() {
     --data-binary @-
 }
 
+# The instance's id, type and zone (one request: the identity document,
+# https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/instance-identity-documents.html) and its
+# market, for the record and the cost.
+read_metadata() {
+  local document
+  # curl resolves the "..": /latest/dynamic/instance-identity/document.
+  document=$(imds ../dynamic/instance-identity/document) || document=''
+  field instanceId "$document"
+  instance_id=$REPLY
+  field instanceType "$document"
+  instance_type=$REPLY
+  field availabilityZone "$document"
+  availability_zone=$REPLY
+  purchase_option=$(imds instance-life-cycle) || purchase_option=''
+  case $purchase_option in
+    spot | on-demand) ;;
+    *) purchase_option='' ;;
+  esac
+}
+
 docker_ready() {
   timeout 20 docker info >/dev/null 2>&1
 }
@@ -1009,6 +1029,7 @@ finish() {
   [[ -z $secrets_file ]] || rm -f -- "$secrets_file"
   ended_at=$(now)
   imds_login
+  read_metadata
   aws_credentials || log "no credentials from the instance metadata; reporting will fail"
   if [[ -z $started_at ]]; then started_at=$ended_at; fi
   measure
@@ -1049,16 +1070,10 @@ stop_epoch=$((started_epoch + STOP_AFTER_SECONDS))
 # /proc/uptime: seconds since boot, with two decimals (https://man7.org/linux/man-pages/man5/proc_uptime.5.html).
 read -r boot_seconds _ </proc/uptime && [[ $boot_seconds =~ ^[0-9]+\.[0-9]{2}$ ]] || boot_seconds=null
 
+# What the record says of the instance is read at the end (read_metadata): nothing before the
+# job but what it needs.
 phase=metadata
 imds_login
-instance_id=$(imds instance-id) || instance_id=''
-instance_type=$(imds instance-type) || instance_type=''
-availability_zone=$(imds placement/availability-zone) || availability_zone=''
-purchase_option=$(imds instance-life-cycle) || purchase_option=''
-case $purchase_option in
-  spot | on-demand) ;;
-  *) purchase_option='' ;;
-esac
 start_watcher || fail "could not start the interruption watcher"
 
 phase=docker

@@ -184,6 +184,20 @@ export class AwsStub {
     if (!this.tokens.has(String(req.headers["x-aws-ec2-metadata-token"] ?? ""))) {
       return { status: 401, body: "Unauthorized" };
     }
+    if (url === "/latest/dynamic/instance-identity/document") {
+      // As IMDS formats it: pretty-printed, a space before each colon.
+      const document = {
+        accountId: "123456789012",
+        architecture: "x86_64",
+        availabilityZone: METADATA["placement/availability-zone"],
+        imageId: "ami-0123456789abcdef0",
+        instanceId: METADATA["instance-id"],
+        instanceType: METADATA["instance-type"],
+        pendingTime: new Date(this.startedMs - 2000).toISOString().replace(/\.\d+Z$/, "Z"),
+        region: "eu-west-1",
+      };
+      return { status: 200, body: JSON.stringify(document, null, 2).replace(/": /g, '" : ') };
+    }
     const item = url.replace(/^\/latest\/meta-data\//, "");
     if (item in METADATA) return { status: 200, body: METADATA[item] };
     const tag = /^tags\/instance\/(.+)$/.exec(item);

@@ -455,38 +455,36 @@ describe("renderInitScript", () => {
       assert.deepEqual(logOpts.slice(0, 2), ["mode=non-blocking", "max-buffer-size=4m"]);
     });
 
-    it("reads instance metadata with one IMDSv2 token before the job, and a fresh one to report", async () => {
+    it("reads only a token and the role's credentials from IMDS before the job, the rest to report", async () => {
       const run = await runScript(renderInitScript(input()));
       const at = run.calls.findIndex((c) => c.startsWith("docker run"));
       const metadata = (calls: string[]) =>
         calls.filter((c) => c.startsWith("curl") && c.includes("169.254.169.254"));
       const items = (calls: string[]) =>
         metadata(calls)
-          .filter((c) => c.includes("/meta-data/"))
-          .map((c) => c.split("/meta-data/")[1])
+          .map((c) => /169\.254\.169\.254\/latest\/(\S+)/.exec(c)![1])
+          .filter((item) => !/^meta-data\/(spot|events)\//.test(item)) // the watcher's polls
           .sort();
-      const [before, after] = [run.calls.slice(0, at), run.calls.slice(at)];
-      assert.equal(metadata(before).filter((c) => c.includes("/latest/api/token")).length, 1);
-      assert.deepEqual(items(before), [
-        "iam/security-credentials/",
-        `iam/security-credentials/${ROLE_CREDENTIALS.role}`,
-        "instance-id",
-        "instance-life-cycle",
-        "instance-type",
-        "placement/availability-zone",
-      ]);
-      // The report may come days later: the token (6 hours at most) and credentials are new.
-      assert.equal(metadata(after).filter((c) => c.includes("/latest/api/token")).length, 1);
-      assert.deepEqual(items(after), [
-        "iam/security-credentials/",
-        `iam/security-credentials/${ROLE_CREDENTIALS.role}`,
-      ]);
-      assert.ok(
-        metadata(before).every((c) => !c.includes("/meta-data/") || c.includes("token: TOKEN-1")),
+      const credentials = [
+        "meta-data/iam/security-credentials/",
+        `meta-data/iam/security-credentials/${ROLE_CREDENTIALS.role}`,
+      ];
+      assert.deepEqual(items(run.calls.slice(0, at)), ["api/token", ...credentials]);
+      // The report may come days later: a new token (6 hours at most) and new credentials.
+      assert.deepEqual(
+        items(run.calls.slice(at)),
+        [
+          "api/token",
+          "meta-data/../dynamic/instance-identity/document",
+          ...credentials,
+          "meta-data/instance-life-cycle",
+          ...["launch-requested-at", "launch-accepted-at", "instance-launch-time"].map(
+            (key) => `meta-data/tags/instance/transient-jobs:${key}`,
+          ),
+        ].sort(),
       );
-      assert.ok(
-        metadata(after).every((c) => !c.includes("/meta-data/") || c.includes("token: TOKEN-2")),
-      );
+      const tokens = metadata(run.calls).map((c) => /token: (TOKEN-\d+)/.exec(c)?.[1]);
+      assert.deepEqual([...new Set(tokens.filter(Boolean))].sort(), ["TOKEN-1", "TOKEN-2"]);
     });
 
     it("retries the pull with a doubling backoff", async () => {
