@@ -1029,7 +1029,7 @@ finish() {
   [[ -z $secrets_file ]] || rm -f -- "$secrets_file"
   ended_at=$(now)
   imds_login
-  read_metadata
+  [[ -n $instance_id ]] || read_metadata
   aws_credentials || log "no credentials from the instance metadata; reporting will fail"
   if [[ -z $started_at ]]; then started_at=$ended_at; fi
   measure
@@ -1223,6 +1223,8 @@ stamp t_container_exit`;
 // https://docs.docker.com/reference/cli/docker/container/stop/
 // https://docs.docker.com/reference/cli/docker/container/wait/
 const MAIN_AFTER_RUN = String.raw`
+# The messages below name the instance type: read now, after the job, not before it.
+read_metadata
 # until_stop killed the client at the stop time; the container still runs.
 if ((exit_code == 137)) && past_stop; then
   status=timed-out

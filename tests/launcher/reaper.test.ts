@@ -164,7 +164,7 @@ describe("reaper decisions", () => {
     ]);
   });
 
-  it("writes the record under the key the instance's init script uses", () => {
+  it("writes the run's record, beside the attempt records the instance's init script writes", () => {
     const script = renderInitScript({
       ...specFixture(),
       runId: "pi-20261123T0300Z",
@@ -174,7 +174,12 @@ describe("reaper decisions", () => {
     });
     const key = runRecordKey("pi", "pi-20261123T0300Z");
     assert.equal(key, "jobs/pi/runs/pi-20261123T0300Z.json");
-    assert.ok(script.includes(`readonly RECORD_KEY='${key}'`), "the init script writes elsewhere");
+    // The script writes its attempt's record under the run's prefix; the run's own record (the
+    // reaper's here, the run supervisor's otherwise) is the run's outcome.
+    assert.ok(
+      script.includes(`readonly RECORD_KEY='jobs/pi/runs/pi-20261123T0300Z/attempt-1.json'`),
+      "the init script writes elsewhere",
+    );
   });
 
   for (const [job, runId] of [
