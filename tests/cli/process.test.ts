@@ -112,7 +112,11 @@ async function recordOf(runId: string, scheduledTime: string, runExit: number) {
     renderInitScript({
       ...specFixture({ bucket: EU.bucketName, logGroup: EU.jobs.pi.logGroupName }),
       runId,
-      ...attemptInputs(specFixture({ bucket: EU.bucketName, logGroup: EU.jobs.pi.logGroupName }), runId, 1),
+      ...attemptInputs(
+        specFixture({ bucket: EU.bucketName, logGroup: EU.jobs.pi.logGroupName }),
+        runId,
+        1,
+      ),
       scheduledTime,
       deadlineMinutes: 20,
       instancePrices: prices.instances,

@@ -80,8 +80,6 @@ const S3_CP =
   "aws s3 PutObject s3://tj-results-dev-eu-west-1/jobs/pi/runs/pi-20261123T0300Z/attempt-1.json --region eu-west-1 --content-type application/json";
 const WATCHDOG = "shutdown -h +120 transient-jobs run pi-20261123T0300Z reached its deadline";
 const POWER_OFF = "shutdown -h now";
-const LOGS_URL =
-  "https://eu-west-1.console.aws.amazon.com/cloudwatch/home?region=eu-west-1#logsV2:log-groups/log-group/$252Ftransient-jobs$252Fdev$252Fpi/log-events/pi-20261123T0300Z";
 const DIMENSIONS =
   '[{"Name":"Environment","Value":"dev"},{"Name":"Region","Value":"eu-west-1"},{"Name":"Job","Value":"pi"}]';
 

@@ -142,7 +142,9 @@ describe("init script of real jobs (bash with stubs)", function () {
     assert.equal(cpu.dockerRunArgs!.includes("--gpus"), false);
   });
 
-  it("gives the container SCRATCH_DIR on the root volume, or on the instance store, striped with LVM if the AMI has it", async () => {
+  it("gives the container SCRATCH_DIR on the root volume, or on the instance store, striped with LVM if the AMI has it", async function () {
+    // Five runs of the script.
+    this.timeout(300000);
     const cases = [
       { instanceStore: false, disks: 0, lvm: false },
       { instanceStore: true, disks: 0, lvm: false },
