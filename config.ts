@@ -202,6 +202,12 @@ export interface JobConfig {
    * memory, or the kernel's OOM killer struck it (components/regionalAlarms.ts).
    */
   memoryAlarmPercent: number;
+  /**
+   * The job's interruptions alarm fires when, in one day in a region, more than this many of its
+   * attempts were interrupted or lost, or more than this many were retried
+   * (components/regionalAlarms.ts).
+   */
+  interruptionAlarmThreshold: number;
 }
 
 /** Where run outcomes are sent. */
@@ -239,6 +245,9 @@ export class StackConfigError extends Error {
 /** Bounds of `memoryAlarmPercent`, in % of an instance's memory. */
 export const MIN_MEMORY_ALARM_PERCENT = 50;
 export const MAX_MEMORY_ALARM_PERCENT = 99;
+
+/** Most `interruptionAlarmThreshold` can be: more than that many lost attempts a day is no job. */
+export const MAX_INTERRUPTION_ALARM_THRESHOLD = 1000;
 
 /** Architecture of an EC2 instance type: Graviton families carry a `g` after the generation. */
 export function instanceArchitecture(instanceType: string): Architecture {
@@ -625,6 +634,15 @@ const jobSchema = z.strictObject({
       `must be at most ${MAX_MEMORY_ALARM_PERCENT}: the alarm counts an OOM kill as 100 %, which must be above it`,
     )
     .default(90),
+  interruptionAlarmThreshold: z
+    .number()
+    .int()
+    .min(0, "must be 0 or more: the alarm fires when a day's count is above it")
+    .max(
+      MAX_INTERRUPTION_ALARM_THRESHOLD,
+      `must be at most ${MAX_INTERRUPTION_ALARM_THRESHOLD} attempts a day`,
+    )
+    .default(2),
 });
 
 const stackSchema = z.strictObject({

@@ -2,6 +2,9 @@
  * transient-jobs: one RegionalJobStack per region listed in the stack's config, each with its own
  * AWS provider. Config is validated before any resource is declared.
  */
+// First, before any resource: Pulumi's per-promise stack traces are costly to format under ts-node.
+import { leavePulumiPromiseTracesUnformatted } from "./lib/pulumiPromiseTraces";
+leavePulumiPromiseTracesUnformatted();
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { configWarnings, readStackConfig, regionsBefore } from "./config";
@@ -90,6 +93,9 @@ const dashboard = new JobsDashboard(
   },
   { providers: { aws: globalProvider } },
 );
+
+/** The stack's environment: the tag value by which the operator tools find its instances. */
+export const environment = config.environment;
 
 /** The environment's CloudWatch dashboard (`npm run runs` prints where to find it). */
 export const dashboardName = dashboard.dashboardName;

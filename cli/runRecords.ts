@@ -1,7 +1,8 @@
 /**
  * Run records as the tools read them: the JSON each run leaves in its bucket at
- * `RUN_RECORDS.recordKey` (launcher/contract.ts; written by the init script, or by the reaper for
- * a run it terminated), listed and read with an injected S3 client.
+ * `RUN_RECORDS.recordKey` (launcher/contract.ts; its final outcome, written when its last
+ * attempt ends, or by the reaper for a run it terminated), and each attempt's record at
+ * `RUN_RECORDS.attemptKey`, listed and read with an injected S3 client.
  */
 import { GetObjectCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
 import type { S3Client } from "@aws-sdk/client-s3";
@@ -40,35 +41,89 @@ export function parseRunId(runId: string): { job: string; time: Date } {
   return { job, time: new Date(Date.UTC(+y, +mo - 1, +d, +h, +mi)) };
 }
 
-/** Every run id with a record for `job` in `bucket`. */
-export async function listRunIds(
+/** What a job's runs prefix holds (see {@link listJobRuns}). */
+export interface JobRunListing {
+  /** Run ids with a run record (`runs/<id>.json`): finished runs. */
+  recorded: string[];
+  /** Run ids with attempt records (`runs/<id>/attempt-<n>.json`): every run with retries. */
+  withAttempts: string[];
+}
+
+/**
+ * Every listed key of a prefix, following the continuation token; with a delimiter, the common
+ * prefixes too. https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectsV2.html
+ */
+async function listAll(
+  s3: Pick<S3Client, "send">,
+  input: { Bucket: string; Prefix: string; Delimiter?: string },
+): Promise<{ keys: string[]; prefixes: string[] }> {
+  const keys: string[] = [];
+  const prefixes: string[] = [];
+  let token: string | undefined;
+  do {
+    const page =
+      (await s3.send(
+        new ListObjectsV2Command({ ...input, ...(token ? { ContinuationToken: token } : {}) }),
+      )) ?? {};
+    for (const object of page.Contents ?? []) if (object.Key) keys.push(object.Key);
+    for (const common of page.CommonPrefixes ?? []) if (common.Prefix) prefixes.push(common.Prefix);
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token);
+  return { keys, prefixes };
+}
+
+/**
+ * The runs of `job` in `bucket`, in one listing of its runs prefix with Delimiter "/": a run's
+ * attempt records, under `runs/<id>/`, roll up into one common prefix per run instead of coming
+ * back as keys ("rolled-up keys are not returned elsewhere in the response";
+ * https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectsV2.html#API_ListObjectsV2_RequestSyntax),
+ * so a run with ten attempts costs the listing one entry, and none is taken for a run record.
+ */
+export async function listJobRuns(
   s3: Pick<S3Client, "send">,
   bucket: string,
   job: string,
-): Promise<string[]> {
+): Promise<JobRunListing> {
   const prefix = RUN_RECORDS.runsPrefix(RUN_RECORDS.jobPrefix(job));
-  const ids: string[] = [];
-  let token: string | undefined;
-  do {
-    const page = await s3.send(
-      new ListObjectsV2Command({
-        Bucket: bucket,
-        Prefix: prefix,
-        ...(token ? { ContinuationToken: token } : {}),
-      }),
-    );
-    for (const object of page.Contents ?? []) {
-      const id = object.Key?.slice(prefix.length).replace(/\.json$/, "");
-      if (id && RUN_ID_PATTERN.test(id)) ids.push(id);
-    }
-    token = page.IsTruncated ? page.NextContinuationToken : undefined;
-  } while (token);
-  return ids;
+  const { keys, prefixes } = await listAll(s3, { Bucket: bucket, Prefix: prefix, Delimiter: "/" });
+  const ids = (names: string[], suffix: RegExp) =>
+    names
+      .map((name) => name.slice(prefix.length).replace(suffix, ""))
+      .filter((id) => RUN_ID_PATTERN.test(id));
+  return {
+    recorded: ids(
+      keys.filter((k) => k.endsWith(".json")),
+      /\.json$/,
+    ),
+    withAttempts: ids(prefixes, /\/$/),
+  };
 }
 
 function isNotFound(error: unknown): boolean {
   const { name, $metadata } = error as { name?: string; $metadata?: { httpStatusCode?: number } };
   return name === "NoSuchKey" || name === "NotFound" || $metadata?.httpStatusCode === 404;
+}
+
+/** The object at `key` as a record, or undefined when there is none. */
+async function readRecordAt(
+  s3: Pick<S3Client, "send">,
+  bucket: string,
+  key: string,
+  fallback: Pick<RunRecord, "runId" | "job">,
+): Promise<RunRecord | undefined> {
+  let text: string;
+  try {
+    const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    text = (await object.Body?.transformToString()) ?? "";
+  } catch (error) {
+    if (isNotFound(error)) return undefined;
+    throw error;
+  }
+  try {
+    return JSON.parse(text) as RunRecord;
+  } catch {
+    return { ...fallback, status: "unreadable", message: `s3://${bucket}/${key} is not JSON` };
+  }
 }
 
 /** The record of `runId` in `bucket`, or undefined when the run has not written one. */
@@ -80,21 +135,39 @@ export async function readRecord(
 ): Promise<FoundRun | undefined> {
   const { job } = parseRunId(runId);
   const key = recordKey(job, runId);
-  let text: string;
-  try {
-    const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-    text = (await object.Body?.transformToString()) ?? "";
-  } catch (error) {
-    if (isNotFound(error)) return undefined;
-    throw error;
-  }
-  let record: RunRecord;
-  try {
-    record = JSON.parse(text) as RunRecord;
-  } catch {
-    record = { runId, job, status: "unreadable", message: `s3://${bucket}/${key} is not JSON` };
-  }
-  return withFigures({ region, bucket, key, record });
+  const record = await readRecordAt(s3, bucket, key, { runId, job });
+  return record && withFigures({ region, bucket, key, record });
+}
+
+/** One attempt's record as found in the bucket. */
+export interface FoundAttempt {
+  attempt: number;
+  key: string;
+  record: RunRecord;
+}
+
+/**
+ * The attempt records of `runId` in `bucket` (`RUN_RECORDS.attemptKey`), oldest attempt first;
+ * none for a run that had no attempt record written yet.
+ */
+export async function readAttemptRecords(
+  s3: Pick<S3Client, "send">,
+  bucket: string,
+  runId: string,
+): Promise<FoundAttempt[]> {
+  const { job } = parseRunId(runId);
+  const prefix = RUN_RECORDS.attemptsPrefix(RUN_RECORDS.jobPrefix(job), runId);
+  const { keys } = await listAll(s3, { Bucket: bucket, Prefix: prefix });
+  const numbered = keys
+    .map((key) => ({ key, match: /^attempt-([1-9]\d{0,2})\.json$/.exec(key.slice(prefix.length)) }))
+    .filter((k): k is { key: string; match: RegExpExecArray } => k.match !== null)
+    .map(({ key, match }) => ({ key, attempt: Number(match[1]) }))
+    .sort((a, b) => a.attempt - b.attempt);
+  const found = await mapLimited(numbered, 8, async ({ key, attempt }) => {
+    const record = await readRecordAt(s3, bucket, key, { runId, job });
+    return record && { attempt, key, record };
+  });
+  return found.filter((f): f is FoundAttempt => f !== undefined);
 }
 
 function seconds(from?: string | null, to?: string | null): number | undefined {

@@ -1,10 +1,16 @@
 /**
  * `npm run runs -- [--stack dev] [--region …] [--job …] [--last 20] [--month 2026-11] [--json]`
- * lists run history from the run records in the stack's buckets, newest first, with estimated
- * cost sums per region and month. `npm run runs -- show <run-id>` prints one run and where its
+ * lists the runs under way (live instances, runs between attempts), then run history from the
+ * run records in the stack's buckets, newest first, with estimated cost sums per region and
+ * month. `npm run runs -- show <run-id>` prints one run: its attempts, its timeline and where its
  * logs are.
  */
-import type { RunUtilization } from "../launcher/contract";
+import {
+  MAX_RUN_RETRY_ATTEMPTS,
+  type AttemptSummary,
+  type RunRecord,
+  type RunUtilization,
+} from "../launcher/contract";
 import { formatUsd } from "../launcher/prices";
 import type { Advice } from "../launcher/rightSizing";
 import { formatBytes } from "../launcher/utilization";
@@ -12,13 +18,29 @@ import { logsConsoleUrl } from "../launcher/telemetry";
 import { CommandSpec, COMMON_FLAGS, formatHelp, parseArgs, UsageError, CliError } from "./args";
 import { CliDeps, formatDuration, formatTable, Main, runAsProcess } from "./io";
 import { adviseFromAws } from "./instanceAdvice";
-import { FoundRun, listRunIds, mapLimited, parseRunId, readRecord } from "./runRecords";
+import {
+  findLiveRuns,
+  retryingRunIds,
+  retryingRunOf,
+  type LiveRun,
+  type RetryingRun,
+} from "./liveRuns";
+import {
+  FoundRun,
+  listJobRuns,
+  mapLimited,
+  parseRunId,
+  readAttemptRecords,
+  readRecord,
+  type FoundAttempt,
+} from "./runRecords";
+import { timelineLines, timelineOf } from "./timeline";
 import { readStackOutputs, selectRegions, stackFlag, StackOutputs } from "./stackOutputs";
 
 export const RUNS_SPEC: CommandSpec = {
   usage: "npm run runs --",
   summary:
-    "List the runs of a stack's jobs from their run records (newest first), with estimated costs per region and month; or show one run.",
+    "List the runs of a stack's jobs: those under way (live instances, runs between attempts), then those recorded (newest first) with estimated costs per region and month; or show one run with its attempts and timeline.",
   positionals: ["show?", "run-id?"],
   synopsis: ["npm run runs -- [flags]", "npm run runs -- show <run-id> [flags]"],
   flags: [
@@ -49,6 +71,14 @@ export const RUNS_SPEC: CommandSpec = {
       description: "only runs scheduled in this UTC month",
       pattern: { regex: /^\d{4}-(0[1-9]|1[0-2])$/, rule: "a month such as 2026-11" },
     },
+    {
+      name: "attempt",
+      type: "integer",
+      placeholder: "<n>",
+      description: "with show: the attempt whose timeline to print (default: the last)",
+      min: 1,
+      max: MAX_RUN_RETRY_ATTEMPTS + 1,
+    },
     COMMON_FLAGS.json,
   ],
   notes: [
@@ -56,8 +86,11 @@ export const RUNS_SPEC: CommandSpec = {
     "  npm run runs -- --stack dev",
     "  npm run runs -- --stack prod --region us-east-1 --job nightly-pi --month 2026-11",
     "  npm run runs -- --stack dev show pi-20261123T0600Z",
+    "  npm run runs -- --stack dev show pi-20261123T0600Z --attempt 1",
     "",
-    "A run appears when it ends (its instance writes the record just before powering off).",
+    "Runs under way come first: live instances of the stack (EC2 DescribeInstances, by their tags)",
+    "with their attempt, time since launch and deadline, and runs between two attempts (retrying).",
+    "A run joins the history when it ends (its final record is written when its last attempt ends).",
     "Costs are estimates from AWS's prices at launch; n/a: no price was found. ~ marks one computed here.",
     "With --job, the list ends with right-size advice per region from the runs' memory and CPU,",
     "EC2's instance types (DescribeInstanceTypes) and on-demand prices (AWS Price List).",
@@ -169,6 +202,122 @@ async function adviceByRegion(
   );
 }
 
+/** The environment whose instances are the stack's: its output, or the stack's name. */
+function environmentOf(outputs: StackOutputs): string | undefined {
+  return outputs.environment ?? outputs.stack;
+}
+
+/** `2026-11-23T10:20:00Z` → `2026-11-23 10:20`. */
+function minuteText(time: string): string {
+  return time.replace(/:\d{2}(\.\d{3})?Z$/, "").replace("T", " ");
+}
+
+/** The deadline column of a live run: the time, and how long until it (or since). */
+function deadlineText(run: LiveRun): string {
+  if (run.deadline === undefined) return "-";
+  const left = run.deadlineInSeconds;
+  if (left === undefined) return minuteText(run.deadline);
+  return `${minuteText(run.deadline)} (${left >= 0 ? `in ${formatDuration(left)}` : `${formatDuration(-left)} ago`})`;
+}
+
+/** The runs under way in the selected regions: live instances, and runs between attempts. */
+interface UnderWay {
+  live: LiveRun[];
+  retrying: RetryingRun[];
+  /** Per region whose instances could not be listed, why (the history is still worth having). */
+  errors: string[];
+}
+
+async function runsUnderWay(
+  deps: CliDeps,
+  environment: string | undefined,
+  regions: string[],
+  job: string | undefined,
+  listings: Array<{
+    region: string;
+    bucket: string;
+    job: string;
+    withAttempts: string[];
+    recorded: string[];
+  }>,
+  inMonth: (runId: string) => boolean,
+): Promise<UnderWay> {
+  const errors: string[] = [];
+  const live: LiveRun[] = [];
+  if (environment === undefined) {
+    errors.push(
+      "live instances not listed: the stack's environment is unknown; name it with --stack, or deploy this version of the program (its environment output)",
+    );
+  } else {
+    const found = await mapLimited(regions, 4, async (region) => {
+      try {
+        return await findLiveRuns(deps.ec2(region), region, environment, deps.now(), { job });
+      } catch (error) {
+        const { name, message } = error as Error;
+        errors.push(`live instances of ${region} not listed: ${name}: ${message}`);
+        return [];
+      }
+    });
+    live.push(...found.flat().filter((r) => inMonth(r.runId)));
+  }
+  const between = listings.flatMap((l) =>
+    retryingRunIds(
+      l.withAttempts,
+      l.recorded,
+      live.filter((r) => r.region === l.region).map((r) => r.runId),
+    )
+      .filter(inMonth)
+      .map((runId) => ({ ...l, runId })),
+  );
+  const retrying = (
+    await mapLimited(between, 4, async (r) => {
+      const attempts = await readAttemptRecords(deps.s3(r.region), r.bucket, r.runId);
+      const last = attempts.at(-1);
+      return last && retryingRunOf(r.region, r.runId, r.job, last);
+    })
+  ).filter((r): r is RetryingRun => r !== undefined);
+  return { live, retrying, errors };
+}
+
+/** The lines of the runs under way, none when there are none. */
+function underWayLines(scope: string, underWay: UnderWay): string[] {
+  const { live, retrying, errors } = underWay;
+  const lines: string[] = [];
+  if (live.length + retrying.length > 0) {
+    lines.push(`Runs under way (${scope}): ${live.length} live, ${retrying.length} retrying`);
+    lines.push(
+      formatTable(
+        ["RUN ID", "REGION", "STATE", "ATTEMPT", "TYPE", "MARKET", "ELAPSED", "DEADLINE (UTC)"],
+        [
+          ...live.map((r) => [
+            r.runId,
+            r.region,
+            r.state,
+            String(r.attempt),
+            r.instanceType ?? "-",
+            r.purchaseOption,
+            formatDuration(r.elapsedSeconds),
+            deadlineText(r),
+          ]),
+          ...retrying.map((r) => [
+            r.runId,
+            r.region,
+            "retrying",
+            `${r.attempt} ${r.status}`,
+            r.instanceType ?? "-",
+            r.purchaseOption ?? "-",
+            "-",
+            "-",
+          ]),
+        ],
+      ),
+    );
+  }
+  lines.push(...errors.map((e) => `(${e})`));
+  if (lines.length > 0) lines.push("");
+  return lines;
+}
+
 /** Lists the runs; returns the exit status. */
 async function listRuns(
   deps: CliDeps,
@@ -189,18 +338,26 @@ async function listRuns(
     const known = [...new Set(regions.flatMap(([, out]) => Object.keys(out.jobs)))].join(", ");
     throw new UsageError(`--job: "${job}" is not a job of the selected regions (${known})`);
   }
+  const inMonth = (runId: string) =>
+    month === undefined || parseRunId(runId).time.toISOString().startsWith(month);
 
-  const listed = (
-    await mapLimited(sources, 4, async (source) =>
-      (await listRunIds(deps.s3(source.region), source.bucket, source.job)).map((runId) => ({
-        ...source,
-        runId,
-        time: parseRunId(runId).time,
-      })),
+  const listings = await mapLimited(sources, 4, async (source) => ({
+    ...source,
+    ...(await listJobRuns(deps.s3(source.region), source.bucket, source.job)),
+  }));
+  const underWay = await runsUnderWay(
+    deps,
+    environmentOf(outputs),
+    [...new Set(sources.map((s) => s.region))],
+    job,
+    listings,
+    inMonth,
+  );
+  const listed = listings
+    .flatMap(({ recorded, withAttempts: _, ...source }) =>
+      recorded.map((runId) => ({ ...source, runId, time: parseRunId(runId).time })),
     )
-  )
-    .flat()
-    .filter((r) => month === undefined || r.time.toISOString().startsWith(month))
+    .filter((r) => inMonth(r.runId))
     .sort((a, b) => b.time.getTime() - a.time.getTime() || a.region.localeCompare(b.region))
     .slice(0, last);
   const runs = (
@@ -214,6 +371,9 @@ async function listRuns(
       JSON.stringify(
         {
           stack: outputs.stack ?? null,
+          live: underWay.live,
+          retrying: underWay.retrying,
+          ...(underWay.errors.length ? { errors: underWay.errors } : {}),
           runs: runs.map((r) => ({
             region: r.region,
             record: `s3://${r.bucket}/${r.key}`,
@@ -233,6 +393,7 @@ async function listRuns(
   }
 
   const scope = `stack ${outputs.stack ?? "(selected)"}, ${regions.length === 1 ? "region" : "regions"} ${regions.map(([r]) => r).join(", ")}${job ? `, job ${job}` : ""}${month ? `, ${month}` : ""}`;
+  for (const line of underWayLines(scope, underWay)) deps.io.out(line);
   if (runs.length === 0) {
     const jobs = [...new Set(sources.map((s) => s.job))];
     deps.io.out(
@@ -243,18 +404,29 @@ async function listRuns(
   deps.io.out(`Runs of ${scope}: ${runs.length} shown, newest first`);
   deps.io.out(
     formatTable(
-      ["RUN ID", "REGION", "SCHEDULED (UTC)", "STATUS", "TYPE", "MARKET", "DURATION", "EST. COST"],
+      [
+        "RUN ID",
+        "REGION",
+        "SCHEDULED (UTC)",
+        "STATUS",
+        "ATTEMPTS",
+        "TYPE",
+        "MARKET",
+        "DURATION",
+        "EST. COST",
+      ],
       runs.map((r) => [
         r.record.runId,
         r.region,
         scheduledText(r),
         r.record.status,
+        String(r.record.runAttempts?.length || r.record.attempt || 1),
         r.record.instanceType ?? "-",
         r.record.purchaseOption ?? "-",
         formatDuration(r.durationSeconds),
         costText(r),
       ]),
-      [6, 7],
+      [4, 7, 8],
     ),
   );
   deps.io.out("");
@@ -286,13 +458,28 @@ async function listRuns(
   return 0;
 }
 
-/** Finds a run's record in the stack's buckets. */
+/** Where a run was found: its final record, or else what it has so far. */
+export interface LocatedRun {
+  region: string;
+  bucket: string;
+  /** The run's final record, once its last attempt ended. */
+  found?: FoundRun;
+  /** Its attempt records (read only when it has no final record yet), oldest first. */
+  attempts: FoundAttempt[];
+  /** Its attempt under way, if an instance of it is alive. */
+  live?: LiveRun;
+}
+
+/**
+ * Finds a run in the stack's buckets: its record, or, for a run that has none yet, its attempt
+ * records and its live instance. Throws when none of them exists in any region of its job.
+ */
 export async function findRun(
   deps: CliDeps,
   outputs: StackOutputs,
   runId: string,
   region: string | undefined,
-): Promise<FoundRun> {
+): Promise<LocatedRun> {
   const { job } = parseRunId(runId);
   const regions = selectRegions(outputs, region).filter(([, out]) => job in out.jobs);
   if (regions.length === 0) {
@@ -300,17 +487,187 @@ export async function findRun(
       `no region of stack ${outputs.stack ?? "(selected)"} runs job "${job}" (the job of run ${runId})`,
     );
   }
-  const found = (
-    await Promise.all(
-      regions.map(([name, out]) => readRecord(deps.s3(name), name, out.bucketName, runId)),
-    )
-  ).filter((r): r is FoundRun => r !== undefined);
-  if (found.length === 0) {
+  const records = await Promise.all(
+    regions.map(([name, out]) => readRecord(deps.s3(name), name, out.bucketName, runId)),
+  );
+  const recorded = records.findIndex((r) => r !== undefined);
+  if (recorded !== -1) {
+    const [name, out] = regions[recorded];
+    return { region: name, bucket: out.bucketName, found: records[recorded], attempts: [] };
+  }
+  const environment = environmentOf(outputs);
+  const partial = await Promise.all(
+    regions.map(async ([name, out]) => ({
+      region: name,
+      bucket: out.bucketName,
+      attempts: await readAttemptRecords(deps.s3(name), out.bucketName, runId),
+      live:
+        environment === undefined
+          ? undefined
+          : (await findLiveRuns(deps.ec2(name), name, environment, deps.now(), { job, runId })).at(
+              -1,
+            ),
+    })),
+  );
+  const seen = partial.find((p) => p.live !== undefined || p.attempts.length > 0);
+  if (!seen) {
     throw new CliError(
-      `no run record for ${runId} in ${regions.map(([name, out]) => `s3://${out.bucketName} (${name})`).join(", ")}; a run writes it when it ends: if it is still running, follow it with npm run logs -- ${stackFlag(outputs)}${runId}`,
+      `no run record for ${runId} in ${regions.map(([name, out]) => `s3://${out.bucketName} (${name})`).join(", ")}, no attempt record and no live instance of it; a run writes its record when it ends: if it is just starting, follow it with npm run logs -- ${stackFlag(outputs)}${runId}`,
     );
   }
-  return found[0];
+  return seen.live ? seen : { ...seen, live: undefined };
+}
+
+/** An attempt record as the attempts table lists it. */
+export function attemptSummaryOf(found: FoundAttempt): AttemptSummary {
+  const { record } = found;
+  return {
+    attempt: record.attempt ?? found.attempt,
+    status: record.status,
+    exitCode: record.exitCode ?? null,
+    instanceId: record.instanceId ?? null,
+    instanceType: record.instanceType ?? null,
+    purchaseOption: record.purchaseOption ?? null,
+    startedAt: record.startedAt ?? null,
+    endedAt: record.endedAt ?? null,
+    story: record.message ?? record.status,
+  };
+}
+
+/** The attempt under way as the attempts table lists it. */
+function liveSummaryOf(run: LiveRun): AttemptSummary {
+  return {
+    attempt: run.attempt,
+    status: run.state,
+    instanceId: run.instanceId,
+    instanceType: run.instanceType ?? null,
+    purchaseOption: run.purchaseOption,
+    startedAt: run.launchTime ?? null,
+    endedAt: null,
+    story: `under way for ${formatDuration(run.elapsedSeconds)}; deadline ${deadlineText(run)}`,
+  };
+}
+
+/** The attempts of a run as a table. */
+export function attemptLines(attempts: AttemptSummary[]): string[] {
+  const time = (t?: string | null) => (t ? t.replace("T", " ").replace(/(\.\d{3})?Z$/, "") : "-");
+  return formatTable(
+    ["#", "STATUS", "EXIT", "INSTANCE", "STARTED (UTC)", "ENDED (UTC)", "STORY"],
+    attempts.map((a) => [
+      String(a.attempt),
+      a.status,
+      a.exitCode === undefined || a.exitCode === null ? "-" : String(a.exitCode),
+      [a.instanceId, a.instanceType, a.purchaseOption].filter(Boolean).join(" ") || "-",
+      time(a.startedAt),
+      time(a.endedAt),
+      a.story,
+    ]),
+    [0, 2],
+  ).split("\n");
+}
+
+/** The attempts, then the timeline of the attempt whose record carries timings. */
+function attemptsAndTimeline(
+  deps: CliDeps,
+  attempts: AttemptSummary[],
+  timed: RunRecord | undefined,
+): void {
+  if (attempts.length > 0) {
+    deps.io.out(`Attempts (${attempts.length}):`);
+    for (const line of attemptLines(attempts)) deps.io.out(`  ${line}`);
+  }
+  const timeline = timed?.timings ? timelineOf(timed.timings) : undefined;
+  if (timeline && timed?.timings) {
+    deps.io.out(
+      `Timeline of attempt ${timed.attempt ?? 1}, from the scheduled time ${timed.timings.scheduledTime}:`,
+    );
+    for (const line of timelineLines(timeline)) deps.io.out(`  ${line}`);
+  }
+}
+
+/** Prints `rows` as aligned key-value lines; a value's further lines are indented under it. */
+function printRows(deps: CliDeps, rows: Array<[string, string]>): void {
+  const width = Math.max(...rows.map(([k]) => k.length));
+  for (const [key, value] of rows) {
+    const [first, ...more] = value.split("\n");
+    deps.io.out(`  ${key.padEnd(width)}  ${first}`);
+    for (const line of more) deps.io.out(`  ${"".padEnd(width)}  ${line}`);
+  }
+}
+
+/** A run that has not ended: its attempt under way or the one it waits after, its attempts. */
+function showUnderWay(
+  deps: CliDeps,
+  outputs: StackOutputs,
+  runId: string,
+  located: LocatedRun,
+  json: boolean,
+  attempt: number | undefined,
+): number {
+  const { job } = parseRunId(runId);
+  const attempts = located.attempts.map(attemptSummaryOf);
+  const lastRecord = located.attempts.at(-1);
+  if (located.live) attempts.push(liveSummaryOf(located.live));
+  const logGroup = outputs.regions[located.region].jobs[job]?.logGroupName;
+  if (json) {
+    deps.io.out(
+      JSON.stringify(
+        {
+          region: located.region,
+          runId,
+          job,
+          status: located.live ? "live" : "retrying",
+          live: located.live ?? null,
+          attempts,
+          attemptRecords: located.attempts.map((a) => `s3://${located.bucket}/${a.key}`),
+          timeline: lastRecord?.record.timings
+            ? (timelineOf(lastRecord.record.timings) ?? null)
+            : null,
+        },
+        null,
+        2,
+      ),
+    );
+    return 0;
+  }
+  const live = located.live;
+  const status = live
+    ? `${live.state}: attempt ${live.attempt} on ${live.instanceId}, ${formatDuration(live.elapsedSeconds)} since launch; deadline ${deadlineText(live)}`
+    : `retrying: attempt ${lastRecord?.attempt ?? "?"} ended ${lastRecord?.record.status ?? "?"}${lastRecord?.record.endedAt ? ` at ${lastRecord.record.endedAt}` : ""}; the next attempt starts after the retry policy's backoff`;
+  deps.io.out(
+    `Run ${runId} (job ${job}, stack ${outputs.stack ?? "(selected)"}, region ${located.region}): under way, no final record yet`,
+  );
+  printRows(deps, [
+    ["status", status],
+    [
+      "logs",
+      `npm run logs -- ${stackFlag(outputs)}${runId}${logGroup ? ` (group ${logGroup})` : ""}`,
+    ],
+  ]);
+  attemptsAndTimeline(
+    deps,
+    attempts,
+    chosenAttempt(runId, located.attempts, attempt) ?? lastRecord?.record,
+  );
+  return 0;
+}
+
+/**
+ * The record of attempt `wanted` among `found` (undefined when none is wanted); throws naming
+ * the attempts there are when the run has no record of it.
+ */
+function chosenAttempt(
+  runId: string,
+  found: FoundAttempt[],
+  wanted: number | undefined,
+): RunRecord | undefined {
+  if (wanted === undefined) return undefined;
+  const hit = found.find((a) => (a.record.attempt ?? a.attempt) === wanted);
+  if (hit) return hit.record;
+  const known = found.map((a) => a.record.attempt ?? a.attempt);
+  throw new CliError(
+    `--attempt: run ${runId} has no record of attempt ${wanted}; ${known.length ? `its attempt records: ${known.join(", ")}` : "it has no attempt records"}`,
+  );
 }
 
 async function showRun(
@@ -319,10 +676,24 @@ async function showRun(
   runId: string,
   flags: Record<string, unknown>,
 ): Promise<number> {
-  const run = await findRun(deps, outputs, runId, flags.region as string | undefined);
+  const located = await findRun(deps, outputs, runId, flags.region as string | undefined);
+  const attempt = flags.attempt as number | undefined;
+  if (!located.found) {
+    return showUnderWay(deps, outputs, runId, located, Boolean(flags.json), attempt);
+  }
+  const run = located.found;
   const { record } = run;
   const logGroup = record.logGroup ?? outputs.regions[run.region].jobs[record.job]?.logGroupName;
   const logStream = record.logStream ?? record.runId;
+  // The run's record holds its last attempt's timings; an earlier one's are in its own record.
+  const timed =
+    attempt === undefined || attempt === (record.attempt ?? 1)
+      ? record
+      : chosenAttempt(
+          runId,
+          await readAttemptRecords(deps.s3(run.region), run.bucket, runId),
+          attempt,
+        );
   if (flags.json) {
     deps.io.out(
       JSON.stringify(
@@ -335,6 +706,7 @@ async function showRun(
           logs: logGroup
             ? { logGroup, logStream, url: logsConsoleUrl(run.region, logGroup, logStream) }
             : null,
+          timeline: timed?.timings ? (timelineOf(timed.timings) ?? null) : null,
           ...record,
         },
         null,
@@ -381,12 +753,8 @@ async function showRun(
   deps.io.out(
     `Run ${record.runId} (job ${record.job}, stack ${outputs.stack ?? record.environment ?? "(selected)"}, region ${run.region})`,
   );
-  const width = Math.max(...rows.map(([k]) => k.length));
-  for (const [key, value] of rows) {
-    const [first, ...more] = value.split("\n");
-    deps.io.out(`  ${key.padEnd(width)}  ${first}`);
-    for (const line of more) deps.io.out(`  ${"".padEnd(width)}  ${line}`);
-  }
+  printRows(deps, rows);
+  attemptsAndTimeline(deps, record.runAttempts ?? [], timed);
   return 0;
 }
 
@@ -401,6 +769,11 @@ export const main: Main = async (argv, deps) => {
   if (command !== undefined && command !== "show") {
     throw new UsageError(
       `unexpected argument ${JSON.stringify(command)}: the only command is "show <run-id>"; see npm run runs -- --help`,
+    );
+  }
+  if (command !== "show" && args.flags.attempt !== undefined) {
+    throw new UsageError(
+      "--attempt applies to show only: npm run runs -- show <run-id> --attempt <n>",
     );
   }
   if (command === "show") {

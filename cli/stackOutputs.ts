@@ -30,6 +30,11 @@ export interface RegionOutputs {
 export interface StackOutputs {
   /** The stack they came from (`--stack`, or the selected one when absent). */
   stack?: string;
+  /**
+   * The stack's environment (its instances' `transient-jobs:environment` tag), from the
+   * `environment` output; absent in stacks deployed before it existed.
+   */
+  environment?: string;
   regions: Record<string, RegionOutputs>;
   dashboardName?: string;
 }
@@ -108,6 +113,7 @@ export function parseStackOutputs(value: unknown, stackLabel: string): StackOutp
   return {
     regions,
     ...(typeof value.dashboardName === "string" ? { dashboardName: value.dashboardName } : {}),
+    ...(typeof value.environment === "string" ? { environment: value.environment } : {}),
   };
 }
 

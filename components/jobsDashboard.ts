@@ -31,8 +31,12 @@ interface Widget {
 /**
  * The dashboard of one environment, all regions: per job a row with runs per status, run
  * duration, launches by instance type and purchase option, launch attempts and estimated cost,
- * and a row with each run's peak memory and mean CPU (% of its instance);
+ * a row with each run's peak memory and mean CPU (% of its instance), and a row with where an
+ * attempt's time goes (schedule → container-start latency, billed seconds outside the container)
+ * and the attempts that did not end on their own (interrupted, lost, retried);
  * then per region the launcher's invocations and errors, dead letters and reaped instances.
+ * The body follows https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/CloudWatch-Dashboard-Body-Structure.html,
+ * which the offline engine checks (`dashboardBodyProblem` in offline/engine.ts).
  */
 export function dashboardBody(environment: string, regions: DashboardRegion[]): string {
   const widgets: Widget[] = [];
@@ -146,6 +150,33 @@ export function dashboardBody(environment: string, regions: DashboardRegion[]): 
         12,
         perRegion(METRICS.meanCpuPercent, { stat: "Maximum" }),
         { stat: "Maximum", period: 300, ...percentAxis },
+      ),
+    ]);
+    // Where an attempt's time and money go, and how often an attempt is lost to the platform.
+    // Each attempt reports one datapoint; a 5-minute maximum keeps them apart.
+    const perAttempt = { stat: "Maximum", period: 300, yAxis: { left: { min: 0 } } };
+    row(5, [
+      metric(
+        `${job}: schedule → container start per attempt (seconds)`,
+        8,
+        perRegion(METRICS.startLatencySeconds, { stat: "Maximum" }),
+        perAttempt,
+      ),
+      metric(
+        `${job}: overhead per attempt (billed seconds outside the container)`,
+        8,
+        perRegion(METRICS.overheadSeconds, { stat: "Maximum" }),
+        perAttempt,
+      ),
+      metric(
+        `${job}: attempts interrupted, lost and retried`,
+        8,
+        [
+          ...perRegion(METRICS.interrupted),
+          ...perRegion(METRICS.lost),
+          ...perRegion(METRICS.retried),
+        ],
+        { view: "bar", period: 86400 },
       ),
     ]);
   }

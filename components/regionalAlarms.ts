@@ -81,7 +81,7 @@ export interface AlarmMetric<N = string> {
   namespace: string;
   metricName: string;
   dimensions: Record<string, string | N>;
-  statistic: "Maximum";
+  statistic: "Maximum" | "Sum";
   periodSeconds: number;
 }
 
@@ -106,6 +106,25 @@ export interface MathAlarmDefinition<N = string> {
   actionsEnabled: boolean;
 }
 
+/** The queries of a job's metrics in a metric-math alarm: `metric(id, name)` of one statistic and period. */
+function jobMetrics<N>(
+  environment: string,
+  region: string,
+  job: string,
+  statistic: AlarmMetric["statistic"],
+  periodSeconds: number,
+): (id: string, metricName: string) => AlarmMetric<N> {
+  const dimensions = { Environment: environment, Region: region, Job: job };
+  return (id, metricName) => ({
+    id,
+    namespace: METRIC_NAMESPACE,
+    metricName,
+    dimensions,
+    statistic,
+    periodSeconds,
+  });
+}
+
 /**
  * A job's memory alarm: a run's peak memory above `memoryAlarmPercent` of its instance, or an OOM
  * kill, which counts as 100 % (so the threshold is at most 99). `FILL(…, 0)`: a run with only
@@ -116,15 +135,7 @@ export function memoryAlarm<N>(
   region: string,
   job: Pick<JobConfig, "name" | "memoryAlarmPercent">,
 ): MathAlarmDefinition<N> {
-  const dimensions = { Environment: environment, Region: region, Job: job.name };
-  const metric = (id: string, metricName: string): AlarmMetric<N> => ({
-    id,
-    namespace: METRIC_NAMESPACE,
-    metricName,
-    dimensions,
-    statistic: "Maximum",
-    periodSeconds: 300,
-  });
+  const metric = jobMetrics<N>(environment, region, job.name, "Maximum", 300);
   return {
     key: jobAlarmKeys(job.name).memory,
     description: `transient-jobs ${environment} ${region}: a run of job ${job.name} used more than ${job.memoryAlarmPercent}% of its instance's memory, or the kernel's OOM killer ended its container. \`npm run runs -- show <run id>\` has the figures; \`npm run runs -- --job ${job.name}\` advises an instance type.`,
@@ -137,6 +148,46 @@ export function memoryAlarm<N>(
     evaluationPeriods: 1,
     datapointsToAlarm: 1,
     threshold: job.memoryAlarmPercent,
+    comparisonOperator: "GreaterThanThreshold",
+    treatMissingData: "notBreaching",
+    actionsEnabled: true,
+  };
+}
+
+/** The window of a job's interruptions alarm: one day, one period (PutMetricAlarm allows 7). */
+export const INTERRUPTION_WINDOW_SECONDS = 86_400;
+
+/**
+ * A job's interruptions alarm: in one day, more than `interruptionAlarmThreshold` of its attempts
+ * were interrupted (a spot interruption or a scheduled stop) or lost (the instance ended without
+ * a record), or more than that many were retried, whichever count is higher: attempts the job
+ * did not finish on its own instance. The run supervisor puts the three metrics, one per attempt;
+ * `FILL(…, 0)` lets a day with only one of them count.
+ * Metric math: https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/using-metric-math.html
+ * (`FILL`, `MAX` of an array, `+` of two time series).
+ */
+export function interruptionAlarm<N>(
+  environment: string,
+  region: string,
+  job: Pick<JobConfig, "name" | "interruptionAlarmThreshold">,
+): MathAlarmDefinition<N> {
+  const metric = jobMetrics<N>(environment, region, job.name, "Sum", INTERRUPTION_WINDOW_SECONDS);
+  return {
+    key: jobAlarmKeys(job.name).interruptions,
+    description: `transient-jobs ${environment} ${region}: in one day, more than ${job.interruptionAlarmThreshold} attempt(s) of job ${job.name} were interrupted (spot) or lost (the instance ended without a record), or were retried. \`npm run runs -- --job ${job.name}\` lists the runs with their attempts; \`npm run runs -- show <run id>\` tells each attempt's story.`,
+    metrics: [
+      metric("interrupted", METRICS.interrupted),
+      metric("lost", METRICS.lost),
+      metric("retried", METRICS.retried),
+    ],
+    expression: {
+      id: "attempts",
+      label: "attempts interrupted or lost, or retried (the higher)",
+      expression: "MAX([FILL(interrupted, 0) + FILL(lost, 0), FILL(retried, 0)])",
+    },
+    evaluationPeriods: 1,
+    datapointsToAlarm: 1,
+    threshold: job.interruptionAlarmThreshold,
     comparisonOperator: "GreaterThanThreshold",
     treatMissingData: "notBreaching",
     actionsEnabled: true,
@@ -158,7 +209,7 @@ export interface RegionalAlarmInputs<N = string> {
 /** Why a job gets no missed-run alarm, if it does not. */
 export interface RegionalAlarmPlan<N = string> {
   alarms: AlarmDefinition<N>[];
-  /** The alarms on metric math: per job, {@link memoryAlarm}. */
+  /** The alarms on metric math: per job, {@link memoryAlarm} and {@link interruptionAlarm}. */
   mathAlarms: MathAlarmDefinition<N>[];
   /** One line per job without a missed-run alarm, naming the reason. */
   warnings: string[];
@@ -177,7 +228,8 @@ const countAlarm = {
 
 /**
  * Every alarm of one region: launcher errors, the reaper's over-deadline terminations, and per
- * job a failed run, a missed run and a non-empty dead-letter queue.
+ * job a failed run, a missed run, a non-empty dead-letter queue, its memory and its
+ * interruptions.
  */
 export function regionalAlarms<N>(inputs: RegionalAlarmInputs<N>): RegionalAlarmPlan<N> {
   const { environment, region } = inputs;
@@ -210,7 +262,10 @@ export function regionalAlarms<N>(inputs: RegionalAlarmInputs<N>): RegionalAlarm
     },
   ];
   const warnings: string[] = [];
-  const mathAlarms = inputs.jobs.map(({ job }) => memoryAlarm<N>(environment, region, job));
+  const mathAlarms = inputs.jobs.flatMap(({ job }) => [
+    memoryAlarm<N>(environment, region, job),
+    interruptionAlarm<N>(environment, region, job),
+  ]);
   for (const { job, deadLetterQueueName } of inputs.jobs) {
     const jobDims = { Environment: environment, Region: region, Job: job.name };
     alarms.push({

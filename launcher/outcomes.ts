@@ -7,10 +7,9 @@
  *
  * Nothing here reads job parameters: they may hold secrets, so no message or metric carries them.
  */
-import { PutMetricDataCommand } from "@aws-sdk/client-cloudwatch";
 import type { CloudWatchClient, MetricDatum } from "@aws-sdk/client-cloudwatch";
-import { PublishCommand } from "@aws-sdk/client-sns";
 import type { SNSClient } from "@aws-sdk/client-sns";
+import { cloudWatchSdk, snsSdk } from "./lazySdk";
 import { errorCode, errorMessage } from "./errors";
 import { isoSeconds } from "./instances";
 import type {
@@ -221,14 +220,16 @@ export async function reportLaunchOutcome(
     const { subject: Subject, message: Message } = launchNotification(result, ctx);
     const sns = clients.sns;
     tasks.push(
-      sns.send(new PublishCommand({ TopicArn: ctx.spec.topicArn, Subject, Message })).then(
-        () => {
-          report.notified = true;
-        },
-        (error: unknown) => {
-          report.errors.push(`sns:Publish ${errorCode(error)}: ${errorMessage(error)}`);
-        },
-      ),
+      sns
+        .send(new (snsSdk().PublishCommand)({ TopicArn: ctx.spec.topicArn, Subject, Message }))
+        .then(
+          () => {
+            report.notified = true;
+          },
+          (error: unknown) => {
+            report.errors.push(`sns:Publish ${errorCode(error)}: ${errorMessage(error)}`);
+          },
+        ),
     );
   }
   if (clients.cloudwatch) {
@@ -236,7 +237,7 @@ export async function reportLaunchOutcome(
     tasks.push(
       cloudwatch
         .send(
-          new PutMetricDataCommand({
+          new (cloudWatchSdk().PutMetricDataCommand)({
             Namespace: METRIC_NAMESPACE,
             MetricData: launchMetricData(result, now),
           }),

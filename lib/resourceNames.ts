@@ -447,6 +447,7 @@ export function jobAlarmKeys(job: string) {
     deadLetters: `${job}-dead-letters`,
     missedRun: `${job}-missed-run`,
     memory: `${job}-memory`,
+    interruptions: `${job}-interruptions`,
   };
 }
 

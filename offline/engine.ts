@@ -584,12 +584,33 @@ interface MetricQueryInputs {
  * metric (`metricName`, `namespace`, `period`, `statistic`) or has `Metrics` (metric math), never
  * both; of its queries (at most 20: 10 metrics, 10 expressions) exactly one returns data, the
  * watched one; ids start with a lower-case letter and are unique; an expression uses only the
- * ids of the alarm's queries
- * (https://docs.aws.amazon.com/sdk-for-kotlin/api/latest/cloudwatch/aws.sdk.kotlin.services.cloudwatch.model/-put-metric-alarm-request/metrics.html,
+ * ids of the alarm's queries. A period (the alarm's, or each metric query's) is 10, 20, 30 or a
+ * multiple of 60 seconds, and period × evaluation periods is at most 7 days, or 1 day for a
+ * period under an hour
+ * (https://docs.aws.amazon.com/sdk-for-kotlin/api/latest/cloudwatch/aws.sdk.kotlin.services.cloudwatch.model/-put-metric-alarm-request/period.html,
+ * https://docs.aws.amazon.com/sdk-for-kotlin/api/latest/cloudwatch/aws.sdk.kotlin.services.cloudwatch.model/-put-metric-alarm-request/metrics.html,
  * https://boto3.amazonaws.com/v1/documentation/api/1.33.7/reference/services/cloudwatch/alarm/metrics.html,
  * https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/using-metric-math.html).
  */
 export function metricAlarmProblem(inputs: Record<string, unknown>): string | undefined {
+  const evaluationPeriods =
+    typeof inputs.evaluationPeriods === "number" ? inputs.evaluationPeriods : 1;
+  const periodProblem = (period: unknown, of: string): string | undefined => {
+    if (period === undefined) return undefined;
+    if (
+      typeof period !== "number" ||
+      !Number.isInteger(period) ||
+      period <= 0 ||
+      !([10, 20, 30].includes(period) || period % 60 === 0)
+    ) {
+      return `ValidationError: the period of ${of}, ${JSON.stringify(period)}, must be 10, 20, 30 or a multiple of 60`;
+    }
+    const range = period * evaluationPeriods;
+    const limit = period < 3600 ? 86_400 : 604_800;
+    return range > limit
+      ? `ValidationError: period ${period} × ${evaluationPeriods} evaluation periods is ${range} s; at most ${limit} s ${period < 3600 ? "for a period under an hour" : ""}`.trimEnd()
+      : undefined;
+  };
   const queries = inputs.metricQueries as MetricQueryInputs[] | undefined;
   const single = ["metricName", "namespace", "period", "statistic", "extendedStatistic"].filter(
     (key) => inputs[key] !== undefined,
@@ -597,7 +618,7 @@ export function metricAlarmProblem(inputs: Record<string, unknown>): string | un
   if (!queries || queries.length === 0) {
     return inputs.metricName === undefined
       ? "ValidationError: you must specify either MetricName or a Metrics array"
-      : undefined;
+      : periodProblem(inputs.period, "the alarm");
   }
   if (single.length > 0) {
     return `ValidationError: with Metrics, ${single.join(", ")} cannot be set on the alarm itself`;
@@ -621,6 +642,8 @@ export function metricAlarmProblem(inputs: Record<string, unknown>): string | un
     if (query.metric && (!query.metric.metricName || !query.metric.period || !query.metric.stat)) {
       return `ValidationError: query "${query.id}" needs a metric name, period and stat`;
     }
+    const period = periodProblem(query.metric?.period, `query "${query.id}"`);
+    if (period) return period;
     for (const name of query.expression?.match(/\b[a-z][A-Za-z0-9_]*\b(?!\s*\()/g) ?? []) {
       if (!ids.includes(name)) {
         return `ValidationError: expression "${query.expression}" of query "${query.id}" uses "${name}", which is not the id of a query of the alarm`;
@@ -630,6 +653,104 @@ export function metricAlarmProblem(inputs: Record<string, unknown>): string | un
   const watched = queries.filter((q) => q.returnData !== false);
   if (watched.length !== 1) {
     return `ValidationError: exactly one query must have ReturnData true (the one the alarm watches), not ${watched.length}`;
+  }
+  return undefined;
+}
+
+/** Periods CloudWatch aggregates over, in seconds: 1, 5, 10, 20, 30 or a multiple of 60. */
+function isMetricPeriod(period: unknown): boolean {
+  return (
+    typeof period === "number" &&
+    Number.isInteger(period) &&
+    period > 0 &&
+    ([1, 5, 10, 20, 30].includes(period) || period % 60 === 0)
+  );
+}
+
+/**
+ * Why PutDashboard would refuse a dashboard body, or undefined: JSON with a `widgets` array of
+ * 0-500 widgets; each with a known `type`, `x` 0-23, `y` from 0, `width` 1-24 (and within the
+ * 24-column grid), `height` 1-1000 and `properties`; a metric widget with a `region` and a
+ * `metrics` array whose entries are `[namespace, metricName, dimension name, value, ...,
+ * {rendering properties}]` (names and values in pairs) or `[{ expression, id }]`, with ids
+ * starting with a lower-case letter and unique within the widget, and periods CloudWatch knows
+ * (https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/CloudWatch-Dashboard-Body-Structure.html,
+ * https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutDashboard.html).
+ * The `.` and `...` shorthands of a metric entry, which the program does not use, are refused.
+ */
+export function dashboardBodyProblem(body: unknown): string | undefined {
+  let parsed: unknown;
+  try {
+    parsed = typeof body === "string" ? JSON.parse(body) : body;
+  } catch {
+    return "InvalidParameterInput: the dashboard body is not JSON";
+  }
+  const widgets = (parsed as { widgets?: unknown })?.widgets;
+  if (!Array.isArray(widgets))
+    return "InvalidParameterInput: the dashboard body has no widgets array";
+  if (widgets.length > 500) return `InvalidParameterInput: ${widgets.length} widgets; at most 500`;
+  const types = ["metric", "text", "log", "alarm", "explorer"];
+  for (const [i, widget] of widgets.entries()) {
+    const w = widget as Record<string, unknown>;
+    const at = `widgets[${i}]${typeof (w.properties as { title?: unknown })?.title === "string" ? ` ("${(w.properties as { title: string }).title}")` : ""}`;
+    const int = (v: unknown, min: number, max: number) =>
+      typeof v === "number" && Number.isInteger(v) && v >= min && v <= max;
+    if (!types.includes(String(w.type)))
+      return `InvalidParameterInput: ${at}: unknown type ${JSON.stringify(w.type)}`;
+    if (!int(w.x, 0, 23) || !int(w.y, 0, Number.MAX_SAFE_INTEGER)) {
+      return `InvalidParameterInput: ${at}: x must be 0-23 and y 0 or more`;
+    }
+    if (!int(w.width, 1, 24) || !int(w.height, 1, 1000)) {
+      return `InvalidParameterInput: ${at}: width must be 1-24 and height 1-1000`;
+    }
+    if ((w.x as number) + (w.width as number) > 24) {
+      return `InvalidParameterInput: ${at}: x + width is beyond the 24-column grid`;
+    }
+    const properties = w.properties as Record<string, unknown> | undefined;
+    if (typeof properties !== "object" || properties === null) {
+      return `InvalidParameterInput: ${at}: no properties`;
+    }
+    if (w.type !== "metric") continue;
+    if (typeof properties.region !== "string")
+      return `InvalidParameterInput: ${at}: a metric widget needs a region`;
+    if (properties.period !== undefined && !isMetricPeriod(properties.period)) {
+      return `InvalidParameterInput: ${at}: period ${JSON.stringify(properties.period)} is not 1, 5, 10, 20, 30 or a multiple of 60`;
+    }
+    const metrics = properties.metrics;
+    if (!Array.isArray(metrics) || metrics.length === 0) {
+      return `InvalidParameterInput: ${at}: a metric widget needs a metrics array`;
+    }
+    const ids: string[] = [];
+    for (const [j, entry] of metrics.entries()) {
+      const where = `${at}.metrics[${j}]`;
+      if (!Array.isArray(entry) || entry.length === 0)
+        return `InvalidParameterInput: ${where} is not an array`;
+      const last = entry[entry.length - 1];
+      const options =
+        typeof last === "object" && last !== null ? (last as Record<string, unknown>) : undefined;
+      const names = options ? entry.slice(0, -1) : entry;
+      if (!names.every((n) => typeof n === "string" && n !== "" && n !== "." && n !== "...")) {
+        return `InvalidParameterInput: ${where}: names and values must be non-empty strings`;
+      }
+      if (names.length === 0) {
+        if (typeof options?.expression !== "string" || typeof options.id !== "string") {
+          return `InvalidParameterInput: ${where}: an entry without a metric must be an expression with an id`;
+        }
+      } else if (names.length < 2 || names.length % 2 !== 0) {
+        return `InvalidParameterInput: ${where}: expected namespace, metric name, then dimension names and values in pairs`;
+      }
+      if (options?.period !== undefined && !isMetricPeriod(options.period)) {
+        return `InvalidParameterInput: ${where}: period ${JSON.stringify(options.period)} is not 1, 5, 10, 20, 30 or a multiple of 60`;
+      }
+      if (options?.id !== undefined) {
+        if (typeof options.id !== "string" || !/^[a-z][A-Za-z0-9_]*$/.test(options.id)) {
+          return `InvalidParameterInput: ${where}: id ${JSON.stringify(options.id)} must start with a lower-case letter`;
+        }
+        if (ids.includes(options.id))
+          return `InvalidParameterInput: ${where}: id "${options.id}" is used twice`;
+        ids.push(options.id);
+      }
+    }
   }
   return undefined;
 }
@@ -875,6 +996,10 @@ export async function evaluateProgram(
         const refused = metricAlarmProblem(args.inputs);
         if (refused) throw new Error(`creating CloudWatch Metric Alarm (${args.name}): ${refused}`);
       }
+      if (args.type === "aws:cloudwatch/dashboard:Dashboard") {
+        const refused = dashboardBodyProblem(args.inputs.dashboardBody);
+        if (refused) throw new Error(`putting CloudWatch Dashboard (${args.name}): ${refused}`);
+      }
       const { field, physical, problem } = physicalNameOf(args.type, args.name, inputs);
       if (problem) nameProblems.push(problem);
       refusals.push(
@@ -970,24 +1095,6 @@ export async function evaluateProgram(
   } finally {
     process.chdir(previousDirectory);
   }
-}
-
-/**
- * Pulumi records a stack trace for every promise it creates (printed only if the program exits
- * with promises pending), and under ts-node each trace is formatted through source maps: about a
- * fifth of an evaluation's CPU. After this call, those traces are kept unformatted (one line
- * naming their origin); every other error's stack is formatted as before. For the plan tool and
- * the tests, not for the benchmark, which measures what a real preview spends.
- */
-export function leavePulumiPromiseTracesUnformatted(): void {
-  const format = Error.prepareStackTrace;
-  if (!format || (format as { pulumiTracesUnformatted?: true }).pulumiTracesUnformatted) return;
-  const debuggable = path.join("@pulumi", "pulumi", "runtime", "debuggable.js");
-  const prepare = (error: Error, frames: NodeJS.CallSite[]) =>
-    frames[0]?.getFileName()?.endsWith(debuggable)
-      ? `${String(error)}\n    at ${frames[0].getFunctionName()} (a Pulumi promise's trace, not formatted)`
-      : format(error, frames);
-  Error.prepareStackTrace = Object.assign(prepare, { pulumiTracesUnformatted: true as const });
 }
 
 /** Resolves an Output (or plain value) in a test or tool; the engine never runs in preview. */

@@ -14,6 +14,7 @@ import {
   StackConfigError,
 } from "../config";
 import { METRICS } from "../launcher/telemetry";
+import { jobAlarmKeys } from "../lib/resourceNames";
 import {
   describeGpus,
   instanceStoreGB,
@@ -32,7 +33,6 @@ import {
   evaluateProgram,
   Evaluation,
   knownStacks,
-  leavePulumiPromiseTracesUnformatted,
   loadConfigFile,
   loadStackConfig,
   RecordedResource,
@@ -283,16 +283,23 @@ export function renderPlan(
       resourcesOfJob.forEach((r) => line(4, show(r)));
       // The job's alarms belong to the region's RegionalAlarms; those on metric math say what
       // they compute, with the metrics the runs publish.
-      for (const alarm of inRegion.filter(
-        (r) =>
-          r.type === "aws:cloudwatch/metricAlarm:MetricAlarm" &&
-          r.name.endsWith(`-alarms-${job.name}-memory`),
-      )) {
-        line(4, `alarm ${alarm.name}: ${mathAlarmText(alarm) ?? "one metric"}`);
+      const { memory, interruptions } = jobAlarmKeys(job.name);
+      for (const key of [memory, interruptions]) {
+        for (const alarm of inRegion.filter(
+          (r) =>
+            r.type === "aws:cloudwatch/metricAlarm:MetricAlarm" &&
+            r.name.endsWith(`-alarms-${key}`),
+        )) {
+          line(4, `alarm ${alarm.name}: ${mathAlarmText(alarm) ?? "one metric"}`);
+        }
       }
       line(
         4,
         `metrics per run: ${[METRICS.duration, METRICS.cost, METRICS.peakMemoryPercent, METRICS.meanCpuPercent, METRICS.oomKilled].join(", ")} (on the dashboard)`,
+      );
+      line(
+        4,
+        `metrics per attempt: ${[METRICS.startLatencySeconds, METRICS.overheadSeconds, METRICS.interrupted, METRICS.lost, METRICS.retried].join(", ")} (on the dashboard)`,
       );
     }
   }
@@ -347,7 +354,6 @@ export async function planOutput(
 }
 
 async function main(): Promise<void> {
-  leavePulumiPromiseTracesUnformatted();
   console.log(await planOutput(process.argv.slice(2)));
 }
 

@@ -158,6 +158,21 @@ describe("parseStackConfig", () => {
       "transient-jobs:jobs.pi.memoryAlarmPercent: 12.5 must be a whole number",
     ],
     [
+      "a negative interruptions alarm threshold",
+      valid({ jobs: { pi: job({ interruptionAlarmThreshold: -1 }) } }),
+      "transient-jobs:jobs.pi.interruptionAlarmThreshold: -1 must be 0 or more: the alarm fires when a day's count is above it",
+    ],
+    [
+      "an interruptions alarm threshold in halves",
+      valid({ jobs: { pi: job({ interruptionAlarmThreshold: 1.5 }) } }),
+      "transient-jobs:jobs.pi.interruptionAlarmThreshold: 1.5 must be a whole number",
+    ],
+    [
+      "an interruptions alarm threshold beyond any job",
+      valid({ jobs: { pi: job({ interruptionAlarmThreshold: 5000 }) } }),
+      "transient-jobs:jobs.pi.interruptionAlarmThreshold: 5000 must be at most 1000 attempts a day",
+    ],
+    [
       "job region the stack does not have",
       valid({ jobs: { pi: job({ regions: ["us-east-1"] }) } }),
       'transient-jobs:jobs.pi.regions[0]: "us-east-1" is not one of the stack\'s regions (eu-west-1); add it to transient-jobs:regions first',
@@ -518,6 +533,7 @@ describe("parseStackConfig", () => {
       policies: { managed: [], statements: [] },
       retry: { maximumRetryAttempts: 3, maximumEventAgeSeconds: 3600 },
       memoryAlarmPercent: 90,
+      interruptionAlarmThreshold: 2,
     });
     assert.equal(config.retainResources, false);
     assert.equal(parseStackConfig(valid(), "prod").retainResources, true);

@@ -8,13 +8,9 @@ import {
   DescribeLogStreamsCommand,
   GetLogEventsCommand,
 } from "@aws-sdk/client-cloudwatch-logs";
+import { DescribeInstancesCommand, EC2Client } from "@aws-sdk/client-ec2";
 import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
-import {
-  GetObjectCommand,
-  ListObjectsV2Command,
-  S3Client,
-  S3ServiceException,
-} from "@aws-sdk/client-s3";
+import { GetObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import { AwsClientStub, mockClient } from "aws-sdk-client-mock";
 import { main as launch } from "../../cli/launch";
 import { main as logs } from "../../cli/logs";
@@ -22,49 +18,18 @@ import { costSums, main as runs } from "../../cli/runs";
 import { runMain } from "../../cli/io";
 import { readStackOutputs, parseStackOutputs } from "../../cli/stackOutputs";
 import { withFigures } from "../../cli/runRecords";
-import { memoryDeps, objectBody as body, OUTPUTS } from "./support";
+import { memoryDeps, notFound, objectBody as body, OUTPUTS, SUCCEEDED_RECORD } from "./support";
 
 // Created when the suite starts and restored when it ends, so no other file sees the mocks.
 let s3: AwsClientStub<S3Client>;
 let lambda: AwsClientStub<LambdaClient>;
 let cwLogs: AwsClientStub<CloudWatchLogsClient>;
+let ec2: AwsClientStub<EC2Client>;
 
 const EU = OUTPUTS.regions["eu-west-1"];
 const US = OUTPUTS.regions["us-east-1"];
 
-function notFound() {
-  return new S3ServiceException({
-    name: "NoSuchKey",
-    $fault: "client",
-    $metadata: { httpStatusCode: 404 },
-    message: "The specified key does not exist.",
-  });
-}
-
-const SUCCEEDED = {
-  runId: "pi-20261123T0600Z",
-  job: "pi",
-  environment: "dev",
-  region: "eu-west-1",
-  status: "succeeded",
-  phase: "finished",
-  exitCode: 0,
-  message: "the job exited with status 0",
-  scheduledTime: "2026-11-23T06:00:00Z",
-  startedAt: "2026-11-23T06:01:05Z",
-  endedAt: "2026-11-23T06:06:17Z",
-  durationSeconds: 312,
-  instanceId: "i-0aaa",
-  instanceType: "t3.medium",
-  purchaseOption: "spot",
-  availabilityZone: "eu-west-1b",
-  estimatedCostUsd: 0.002066,
-  imageUri: "123456789012.dkr.ecr.eu-west-1.amazonaws.com/repo@sha256:ab",
-  imageDigest: "sha256:ab",
-  logGroup: EU.jobs.pi.logGroupName,
-  logStream: "pi-20261123T0600Z",
-  summary: "pi: 512,000 digits in 295 s (planned)",
-};
+const SUCCEEDED = SUCCEEDED_RECORD;
 const FAILED = {
   ...SUCCEEDED,
   runId: "pi-20261124T0600Z",
@@ -104,9 +69,14 @@ describe("operator tools in-process", () => {
     s3 = mockClient(S3Client);
     lambda = mockClient(LambdaClient);
     cwLogs = mockClient(CloudWatchLogsClient);
+    ec2 = mockClient(EC2Client);
   });
-  after(() => [s3, lambda, cwLogs].forEach((m) => m.restore()));
-  beforeEach(() => [s3, lambda, cwLogs].forEach((m) => m.reset()));
+  after(() => [s3, lambda, cwLogs, ec2].forEach((m) => m.restore()));
+  beforeEach(() => {
+    [s3, lambda, cwLogs, ec2].forEach((m) => m.reset());
+    // No instance is alive unless a test says so.
+    ec2.on(DescribeInstancesCommand).resolves({});
+  });
 
   describe("stack outputs", () => {
     it("asks Pulumi for the named stack's outputs as JSON", async () => {
@@ -209,14 +179,15 @@ describe("operator tools in-process", () => {
       assert.deepEqual(
         listed,
         [
-          JSON.stringify({ Bucket: EU.bucketName, Prefix: "jobs/pi/runs/" }),
+          JSON.stringify({ Bucket: EU.bucketName, Prefix: "jobs/pi/runs/", Delimiter: "/" }),
           JSON.stringify({
             Bucket: EU.bucketName,
             Prefix: "jobs/pi/runs/",
+            Delimiter: "/",
             ContinuationToken: "page-2",
           }),
-          JSON.stringify({ Bucket: US.bucketName, Prefix: "jobs/hourly/runs/" }),
-          JSON.stringify({ Bucket: US.bucketName, Prefix: "jobs/pi/runs/" }),
+          JSON.stringify({ Bucket: US.bucketName, Prefix: "jobs/hourly/runs/", Delimiter: "/" }),
+          JSON.stringify({ Bucket: US.bucketName, Prefix: "jobs/pi/runs/", Delimiter: "/" }),
         ].sort(),
       );
       assert.deepEqual(
@@ -230,9 +201,9 @@ describe("operator tools in-process", () => {
         world.stdout(),
         [
           "Runs of stack dev, regions eu-west-1, us-east-1: 2 shown, newest first",
-          "RUN ID             REGION     SCHEDULED (UTC)   STATUS     TYPE       MARKET     DURATION  EST. COST",
-          "pi-20261124T0600Z  eu-west-1  2026-11-24 06:00  failed     t3.medium  on-demand    1m 00s    $0.0016",
-          "pi-20261123T0600Z  eu-west-1  2026-11-23 06:00  succeeded  t3.medium  spot         5m 12s    $0.0021",
+          "RUN ID             REGION     SCHEDULED (UTC)   STATUS     ATTEMPTS  TYPE       MARKET     DURATION  EST. COST",
+          "pi-20261124T0600Z  eu-west-1  2026-11-24 06:00  failed            1  t3.medium  on-demand    1m 00s    $0.0016",
+          "pi-20261123T0600Z  eu-west-1  2026-11-23 06:00  succeeded         1  t3.medium  spot         5m 12s    $0.0021",
           "",
           "Estimated cost per region and month (the runs above):",
           "MONTH    REGION     RUNS  SUCCEEDED  OTHER  EST. COST",
@@ -358,7 +329,7 @@ describe("operator tools in-process", () => {
       );
       assert.equal(
         world.stderr(),
-        `error: no run record for pi-20261124T0700Z in s3://${US.bucketName} (us-east-1); a run writes it when it ends: if it is still running, follow it with npm run logs -- --stack dev pi-20261124T0700Z`,
+        `error: no run record for pi-20261124T0700Z in s3://${US.bucketName} (us-east-1), no attempt record and no live instance of it; a run writes its record when it ends: if it is just starting, follow it with npm run logs -- --stack dev pi-20261124T0700Z`,
       );
     });
 
@@ -376,6 +347,18 @@ describe("operator tools in-process", () => {
         `error: unexpected argument "list": the only command is "show <run-id>"; see npm run runs -- --help`,
       ],
       [["show"], "error: show needs a <run-id>, e.g. show pi-20261123T0600Z"],
+      [
+        ["show", "pi-20261124T0600Z", "--month", "2026-11"],
+        "error: --month does not apply to show",
+      ],
+      [
+        ["--attempt", "2"],
+        "error: --attempt applies to show only: npm run runs -- show <run-id> --attempt <n>",
+      ],
+      [
+        ["show", "pi-20261124T0600Z", "--attempt", "12"],
+        `error: --attempt: "12" is not a whole number from 1 to 11; see npm run runs -- --help`,
+      ],
       [
         ["show", "pi-1"],
         `error: <run-id>: "pi-1" is not a run id; run ids look like pi-20261123T0300Z (job name, "-", UTC minute), as printed by npm run launch and npm run runs`,

@@ -10,7 +10,12 @@ import {
   CreateLogStreamCommand,
   PutLogEventsCommand,
 } from "@aws-sdk/client-cloudwatch-logs";
-import { EC2Client } from "@aws-sdk/client-ec2";
+import {
+  DescribeImagesCommand,
+  EC2Client,
+  RunInstancesCommand,
+  TerminateInstancesCommand,
+} from "@aws-sdk/client-ec2";
 import { CreateBucketCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { handleLaunchEvent } from "../../launcher/handler";
 import { attemptInputs, renderInitScript } from "../../launcher/initScript";
@@ -357,18 +362,18 @@ describe("the compiled CLIs against moto", function () {
     );
     assert.match(
       lines[1],
-      /^RUN ID +REGION +SCHEDULED \(UTC\) +STATUS +TYPE +MARKET +DURATION +EST\. COST$/,
+      /^RUN ID +REGION +SCHEDULED \(UTC\) +STATUS +ATTEMPTS +TYPE +MARKET +DURATION +EST\. COST$/,
     );
     assert.match(
       lines[2],
       new RegExp(
-        `^${FAILED} +eu-west-1 +${day(FAILED_AT)} 06:00 +failed +m7i\\.large +on-demand +\\d+s +\\$0\\.00\\d\\d$`,
+        `^${FAILED} +eu-west-1 +${day(FAILED_AT)} 06:00 +failed +1 +m7i\\.large +on-demand +\\d+s +\\$0\\.00\\d\\d$`,
       ),
     );
     assert.match(
       lines[3],
       new RegExp(
-        `^${SUCCEEDED} +eu-west-1 +${day(SUCCEEDED_AT)} 06:00 +succeeded +m7i\\.large +on-demand +\\d+s +\\$0\\.00\\d\\d$`,
+        `^${SUCCEEDED} +eu-west-1 +${day(SUCCEEDED_AT)} 06:00 +succeeded +1 +m7i\\.large +on-demand +\\d+s +\\$0\\.00\\d\\d$`,
       ),
     );
     // Both runs in one month, or one each when the last two days straddle a month's end.
@@ -443,6 +448,77 @@ describe("the compiled CLIs against moto", function () {
     const missing = await cli("runs", "--stack", "dev", "show", "pi-20201125T0600Z");
     assert.equal(missing.status, 1);
     assert.match(missing.stderr, /^error: no run record for pi-20201125T0600Z in s3:\/\//);
+  });
+
+  it("runs: lists a live instance of the stack (moto's EC2, by its tags) and a run between attempts (moto's S3)", async () => {
+    const endpoint = String(env.AWS_ENDPOINT_URL);
+    const ec2Moto = new EC2Client({ ...MOTO_CLIENT_CONFIG, endpoint });
+    const s3Moto = new S3Client({ ...MOTO_CLIENT_CONFIG, endpoint, forcePathStyle: true });
+    const image = (await ec2Moto.send(new DescribeImagesCommand({}))).Images?.[0]?.ImageId;
+    assert.ok(image, "moto has no AMI");
+    const liveRun = runIdFor("pi", new Date(Date.now() - 600_000));
+    const deadline = iso(new Date(Date.now() + 3_600_000));
+    const launch = (environment: string) =>
+      ec2Moto.send(
+        new RunInstancesCommand({
+          ImageId: image,
+          InstanceType: "t3.medium",
+          MinCount: 1,
+          MaxCount: 1,
+          TagSpecifications: [
+            {
+              ResourceType: "instance",
+              Tags: Object.entries({
+                "transient-jobs:project": "transient-jobs",
+                "transient-jobs:environment": environment,
+                "transient-jobs:job": "pi",
+                "transient-jobs:run-id": liveRun,
+                "transient-jobs:attempt": "2",
+                "transient-jobs:deadline": deadline,
+              }).map(([Key, Value]) => ({ Key, Value })),
+            },
+          ],
+        }),
+      );
+    const ids = [
+      (await launch("dev")).Instances?.[0]?.InstanceId ?? "",
+      // Another stack's instance of a job of the same name: not this stack's run.
+      (await launch("prod")).Instances?.[0]?.InstanceId ?? "",
+    ];
+    const retrying = runIdFor("pi", new Date(Date.now() - 1_200_000));
+    await s3Moto.send(
+      new PutObjectCommand({
+        Bucket: EU.bucketName,
+        Key: `jobs/pi/runs/${retrying}/attempt-1.json`,
+        Body: JSON.stringify({
+          runId: retrying,
+          job: "pi",
+          status: "lost",
+          attempt: 1,
+          instanceType: "t3.medium",
+          purchaseOption: "spot",
+        }),
+      }),
+    );
+    try {
+      const run = await cli("runs", "--stack", "dev", "--region", "eu-west-1");
+      assert.equal(run.status, 0, run.stderr);
+      const lines = run.stdout.split("\n");
+      assert.equal(lines[0], "Runs under way (stack dev, region eu-west-1): 1 live, 1 retrying");
+      assert.match(
+        lines[2],
+        new RegExp(
+          `^${liveRun} +eu-west-1 +running +2 +t3\\.medium +on-demand +\\d+s +${deadline.slice(0, 10)} ${deadline.slice(11, 16)} \\(in (59m \\d\\ds|1h 00m)\\)$`,
+        ),
+      );
+      assert.match(
+        lines[3],
+        new RegExp(`^${retrying} +eu-west-1 +retrying +1 lost +t3\\.medium +spot +- +-$`),
+      );
+      assert.equal(lines[5], "Runs of stack dev, region eu-west-1: 2 shown, newest first");
+    } finally {
+      await ec2Moto.send(new TerminateInstancesCommand({ InstanceIds: ids }));
+    }
   });
 
   it("logs: prints a failed run's log and exits 1 with its outcome", async () => {

@@ -12,10 +12,11 @@ import { CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
 import { EC2Client } from "@aws-sdk/client-ec2";
 import { LambdaClient } from "@aws-sdk/client-lambda";
 import { PricingClient } from "@aws-sdk/client-pricing";
-import { S3Client } from "@aws-sdk/client-s3";
+import { S3Client, S3ServiceException } from "@aws-sdk/client-s3";
 import * as ts from "typescript";
 import type { CliDeps } from "../../cli/io";
 import type { RunResult } from "../../cli/stackOutputs";
+import type { RunTimings } from "../../launcher/contract";
 
 export const PROJECT_ROOT = path.resolve(__dirname, "../..");
 
@@ -47,6 +48,59 @@ export const OUTPUTS = {
   },
   dashboardName: "transient-jobs-dev",
 };
+
+/** An attempt of a run scheduled at 06:00, every phase measured. */
+export const TIMINGS: RunTimings = {
+  scheduledTime: "2026-11-23T06:00:00Z",
+  launchRequestedAt: "2026-11-23T06:00:00.400Z",
+  runInstancesAcceptedAt: "2026-11-23T06:00:01.200Z",
+  instanceLaunchTime: "2026-11-23T06:00:01.500Z",
+  bootSeconds: 14.2,
+  initScriptStartedAt: "2026-11-23T06:00:16.000Z",
+  dockerReadyAt: "2026-11-23T06:00:19.500Z",
+  registryLoggedInAt: "2026-11-23T06:00:20.300Z",
+  imagePulledAt: "2026-11-23T06:00:31.800Z",
+  imageSizeBytes: 212_345_678,
+  containerStartedAt: "2026-11-23T06:00:33.100Z",
+  containerExitedAt: "2026-11-23T06:05:45.100Z",
+  recordWrittenAt: "2026-11-23T06:05:46.100Z",
+};
+
+/** A run that succeeded, as the init script records it. */
+export const SUCCEEDED_RECORD = {
+  runId: "pi-20261123T0600Z",
+  job: "pi",
+  environment: "dev",
+  region: "eu-west-1",
+  status: "succeeded",
+  phase: "finished",
+  exitCode: 0,
+  message: "the job exited with status 0",
+  scheduledTime: "2026-11-23T06:00:00Z",
+  startedAt: "2026-11-23T06:01:05Z",
+  endedAt: "2026-11-23T06:06:17Z",
+  durationSeconds: 312,
+  instanceId: "i-0aaa",
+  instanceType: "t3.medium",
+  purchaseOption: "spot",
+  availabilityZone: "eu-west-1b",
+  estimatedCostUsd: 0.002066,
+  imageUri: "123456789012.dkr.ecr.eu-west-1.amazonaws.com/repo@sha256:ab",
+  imageDigest: "sha256:ab",
+  logGroup: OUTPUTS.regions["eu-west-1"].jobs.pi.logGroupName,
+  logStream: "pi-20261123T0600Z",
+  summary: "pi: 512,000 digits in 295 s (planned)",
+};
+
+/** The error GetObject gives for a key that does not exist, for aws-sdk-client-mock. */
+export function notFound(): S3ServiceException {
+  return new S3ServiceException({
+    name: "NoSuchKey",
+    $fault: "client",
+    $metadata: { httpStatusCode: 404 },
+    message: "The specified key does not exist.",
+  });
+}
 
 /** A GetObject answer whose body is `value` as JSON, for aws-sdk-client-mock. */
 export function objectBody(value: unknown) {

@@ -4,7 +4,11 @@
  * Price List (GetProducts) answered by aws-sdk-client-mock, so each request is asserted exactly.
  */
 import * as assert from "node:assert/strict";
-import { DescribeInstanceTypesCommand, EC2Client } from "@aws-sdk/client-ec2";
+import {
+  DescribeInstancesCommand,
+  DescribeInstanceTypesCommand,
+  EC2Client,
+} from "@aws-sdk/client-ec2";
 import {
   GetProductsCommand,
   PricingClient,
@@ -146,7 +150,11 @@ describe("npm run runs: utilization and right-size advice", () => {
     pricing = mockClient(PricingClient);
   });
   after(() => [s3, ec2, pricing].forEach((m) => m.restore()));
-  beforeEach(() => [s3, ec2, pricing].forEach((m) => m.reset()));
+  beforeEach(() => {
+    [s3, ec2, pricing].forEach((m) => m.reset());
+    // The live-run lookup of every listing: no instance is alive.
+    ec2.on(DescribeInstancesCommand).resolves({});
+  });
 
   it("shows a run's memory and CPU", async () => {
     s3.on(GetObjectCommand, { Bucket: EU.bucketName }).resolves(body(run(23, MEASURED)));
@@ -241,7 +249,7 @@ describe("npm run runs: utilization and right-size advice", () => {
     );
   });
 
-  it("asks EC2 nothing for runs without figures, and gives no advice without --job", async () => {
+  it("asks EC2 about no instance type for runs without figures, and gives no advice without --job", async () => {
     listing([run(24, null)]);
     const world = memoryDeps();
     assert.equal(
@@ -249,11 +257,11 @@ describe("npm run runs: utilization and right-size advice", () => {
       0,
     );
     assert.match(world.stdout(), /no advice: none of these runs has memory and CPU figures/);
-    assert.equal(ec2.calls().length + pricing.calls().length, 0);
+    assert.equal(ec2.commandCalls(DescribeInstanceTypesCommand).length + pricing.calls().length, 0);
     const plain = memoryDeps();
     listing([run(24, MEASURED)]);
     assert.equal(await runMain(runs, ["--stack", "dev", "--region", "eu-west-1"], plain.deps), 0);
     assert.doesNotMatch(plain.stdout(), /Right-size/);
-    assert.equal(ec2.calls().length, 0);
+    assert.equal(ec2.commandCalls(DescribeInstanceTypesCommand).length, 0);
   });
 });

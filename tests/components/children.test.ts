@@ -107,6 +107,7 @@ function childrenOf(
       ...jobs.flatMap((job) => [
         `aws:cloudwatch/metricAlarm:MetricAlarm -${job}-dead-letters`,
         `aws:cloudwatch/metricAlarm:MetricAlarm -${job}-failed`,
+        `aws:cloudwatch/metricAlarm:MetricAlarm -${job}-interruptions`,
         `aws:cloudwatch/metricAlarm:MetricAlarm -${job}-memory`,
         `aws:cloudwatch/metricAlarm:MetricAlarm -${job}-missed-run`,
       ]),

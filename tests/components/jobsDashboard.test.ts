@@ -4,6 +4,7 @@
  */
 import * as assert from "node:assert/strict";
 import { dashboardBody, dashboardName } from "../../components/jobsDashboard";
+import { dashboardBodyProblem } from "../../offline/engine";
 import type { RecordedResource } from "../../offline/engine";
 import { evaluatedStack } from "../../testing/evaluations";
 
@@ -39,7 +40,7 @@ describe("dashboardBody", () => {
     return found;
   };
 
-  it("has per job: runs per status, duration, launches by type and market, attempts, cost, memory and CPU", () => {
+  it("has per job: runs per status, duration, launches by type and market, attempts, cost, memory, CPU, start latency, overhead and lost attempts", () => {
     assert.deepEqual(
       body.widgets.map((w) => w.properties.title ?? "(text)"),
       [
@@ -51,6 +52,9 @@ describe("dashboardBody", () => {
         "hourly-pi: estimated cost (USD per day)",
         "hourly-pi: peak memory per run (% of the instance's)",
         "hourly-pi: mean CPU per run (% of the instance's vCPUs)",
+        "hourly-pi: schedule → container start per attempt (seconds)",
+        "hourly-pi: overhead per attempt (billed seconds outside the container)",
+        "hourly-pi: attempts interrupted, lost and retried",
         "nightly-pi: runs per status",
         "nightly-pi: run duration (seconds)",
         "nightly-pi: launches by instance type and purchase option",
@@ -58,6 +62,9 @@ describe("dashboardBody", () => {
         "nightly-pi: estimated cost (USD per day)",
         "nightly-pi: peak memory per run (% of the instance's)",
         "nightly-pi: mean CPU per run (% of the instance's vCPUs)",
+        "nightly-pi: schedule → container start per attempt (seconds)",
+        "nightly-pi: overhead per attempt (billed seconds outside the container)",
+        "nightly-pi: attempts interrupted, lost and retried",
         "eu-west-1: launcher invocations and errors",
         "eu-west-1: dead-lettered schedule events",
         "eu-west-1: instances reaped past their deadline",
@@ -92,6 +99,48 @@ describe("dashboardBody", () => {
       assert.equal(widget.width, 12);
     }
   });
+
+  it("plots each attempt's start latency and overhead, and the attempts interrupted, lost and retried per day", () => {
+    for (const [title, metric] of [
+      ["hourly-pi: schedule → container start per attempt (seconds)", "RunStartLatencySeconds"],
+      [
+        "hourly-pi: overhead per attempt (billed seconds outside the container)",
+        "RunOverheadSeconds",
+      ],
+    ]) {
+      const widget = titled(title);
+      assert.deepEqual(
+        (widget.properties.metrics as unknown[][]).map((m) => [
+          m[1],
+          m[5],
+          (m[8] as { stat: string }).stat,
+        ]),
+        [
+          [metric, "eu-west-1", "Maximum"],
+          [metric, "us-east-1", "Maximum"],
+        ],
+      );
+      assert.equal(widget.properties.period, 300);
+    }
+    const lost = titled("nightly-pi: attempts interrupted, lost and retried");
+    assert.deepEqual(
+      (lost.properties.metrics as unknown[][]).map((m) => m.slice(0, 8)),
+      ["AttemptInterrupted", "AttemptLost", "AttemptRetried"].map((name) => [
+        "TransientJobs",
+        name,
+        "Environment",
+        "prod",
+        "Region",
+        "eu-west-1",
+        "Job",
+        "nightly-pi",
+      ]),
+    );
+    assert.deepEqual([lost.properties.stat, lost.properties.period], ["Sum", 86400]);
+  });
+
+  it("is a body PutDashboard accepts", () =>
+    assert.equal(dashboardBodyProblem(dashboardBody("prod", regions)), undefined));
 
   it("plots each status of a job in every region that runs it", () => {
     const metrics = titled("hourly-pi: runs per status").properties.metrics as unknown[][];
@@ -175,6 +224,76 @@ describe("dashboardBody", () => {
 
   it("names the dashboard after the environment", () =>
     assert.equal(dashboardName("prod"), "transient-jobs-prod"));
+});
+
+describe("dashboardBodyProblem: what PutDashboard refuses", () => {
+  const widget = (
+    extra: Record<string, unknown> = {},
+    properties: Record<string, unknown> = {},
+  ) => ({
+    type: "metric",
+    x: 0,
+    y: 0,
+    width: 6,
+    height: 6,
+    properties: {
+      region: "eu-west-1",
+      metrics: [["TransientJobs", "RunLaunched", "Job", "pi", { stat: "Sum" }]],
+      ...properties,
+    },
+    ...extra,
+  });
+  const body = (...widgets: unknown[]) => JSON.stringify({ widgets });
+  const cases: Array<[string, string, RegExp | undefined]> = [
+    ["a metric widget", body(widget()), undefined],
+    ["an empty dashboard", body(), undefined],
+    ["no widgets array", "{}", /no widgets array/],
+    ["text that is not JSON", "{", /not JSON/],
+    ["an unknown type", body(widget({ type: "graph" })), /unknown type "graph"/],
+    ["x 24", body(widget({ x: 24, width: 1 })), /x must be 0-23/],
+    ["width 25", body(widget({ width: 25 })), /width must be 1-24/],
+    ["height 0", body(widget({ height: 0 })), /height 1-1000/],
+    [
+      "a widget past the grid's edge",
+      body(widget({ x: 20, width: 6 })),
+      /beyond the 24-column grid/,
+    ],
+    ["a metric widget without a region", body(widget({}, { region: undefined })), /needs a region/],
+    ["a period of 90 s", body(widget({}, { period: 90 })), /period 90 is not/],
+    [
+      "a dimension without a value",
+      body(widget({}, { metrics: [["TransientJobs", "RunLaunched", "Job"]] })),
+      /in pairs/,
+    ],
+    ["the ... shorthand", body(widget({}, { metrics: [["...", "pi"]] })), /non-empty strings/],
+    [
+      "an expression without an id",
+      body(widget({}, { metrics: [[{ expression: "SEARCH('x', 'Sum', 300)" }]] })),
+      /expression with an id/,
+    ],
+    [
+      "an id used twice",
+      body(
+        widget(
+          {},
+          {
+            metrics: [
+              [{ expression: "SEARCH('x', 'Sum', 300)", id: "l0" }],
+              [{ expression: "SEARCH('y', 'Sum', 300)", id: "l0" }],
+            ],
+          },
+        ),
+      ),
+      /id "l0" is used twice/,
+    ],
+  ];
+  for (const [what, text, refused] of cases) {
+    it(`${refused ? "refuses" : "accepts"} ${what}`, () => {
+      const problem = dashboardBodyProblem(text);
+      if (refused) assert.match(problem ?? "", refused);
+      else assert.equal(problem, undefined);
+    });
+  }
 });
 
 for (const stack of ["dev", "prod"]) {

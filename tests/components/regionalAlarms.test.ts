@@ -10,6 +10,7 @@ import {
   longestScheduleGapMinutes,
   missedRunWindow,
   queueNameFromArn,
+  interruptionAlarm,
   memoryAlarm,
   regionalAlarms,
 } from "../../components/regionalAlarms";
@@ -196,7 +197,7 @@ describe("regionalAlarms", () => {
   });
 
   it("alarms per job when a run peaks above its memory threshold or is OOM-killed", () => {
-    const { mathAlarms } = regionalAlarms(inputs);
+    const mathAlarms = regionalAlarms(inputs).mathAlarms.filter((a) => a.key.endsWith("-memory"));
     assert.deepEqual(
       mathAlarms.map((a) => a.key),
       ["nightly-pi-memory", "hourly-pi-memory"],
@@ -262,6 +263,77 @@ describe("regionalAlarms", () => {
       ));
   }
 
+  it("alarms per job when more of its attempts were interrupted, lost or retried in a day than its threshold", () => {
+    const { mathAlarms } = regionalAlarms(inputs);
+    assert.deepEqual(
+      mathAlarms.map((a) => a.key),
+      [
+        "nightly-pi-memory",
+        "nightly-pi-interruptions",
+        "hourly-pi-memory",
+        "hourly-pi-interruptions",
+      ],
+    );
+    const { description, ...alarm } = mathAlarms[1];
+    const dimensions = { Environment: "prod", Region: "eu-west-1", Job: "nightly-pi" };
+    const metric = (id: string, metricName: string) => ({
+      id,
+      namespace: "TransientJobs",
+      metricName,
+      dimensions,
+      statistic: "Sum",
+      periodSeconds: 86400,
+    });
+    assert.deepEqual(alarm, {
+      key: "nightly-pi-interruptions",
+      metrics: [
+        metric("interrupted", "AttemptInterrupted"),
+        metric("lost", "AttemptLost"),
+        metric("retried", "AttemptRetried"),
+      ],
+      expression: {
+        id: "attempts",
+        label: "attempts interrupted or lost, or retried (the higher)",
+        expression: "MAX([FILL(interrupted, 0) + FILL(lost, 0), FILL(retried, 0)])",
+      },
+      evaluationPeriods: 1,
+      datapointsToAlarm: 1,
+      threshold: 2,
+      comparisonOperator: "GreaterThanThreshold",
+      treatMissingData: "notBreaching",
+      actionsEnabled: true,
+    });
+    assert.match(description, /more than 2 attempt\(s\) of job nightly-pi were interrupted/);
+    assert.equal(
+      interruptionAlarm("dev", "eu-west-1", { name: "pi", interruptionAlarmThreshold: 0 })
+        .threshold,
+      0,
+    );
+  });
+
+  // What the watched expression gives for a day's sums of the three metrics (undefined: no
+  // datapoint), following metric math's FILL, + and MAX over an array.
+  const attempts = (interrupted?: number, lost?: number, retried?: number) =>
+    Math.max((interrupted ?? 0) + (lost ?? 0), retried ?? 0);
+  const days: Array<
+    [string, number | undefined, number | undefined, number | undefined, number, boolean]
+  > = [
+    ["two interruptions, both retried", 2, undefined, 2, 2, false],
+    ["two interruptions and a lost instance", 2, 1, 3, 2, true],
+    ["three retries of a failing exit code", undefined, undefined, 3, 2, true],
+    ["one interruption with threshold 0", 1, undefined, undefined, 0, true],
+    ["a quiet day with threshold 0", undefined, undefined, undefined, 0, false],
+  ];
+  for (const [what, interrupted, lost, retried, threshold, fires] of days) {
+    it(`interruptions alarm ${fires ? "fires" : "stays quiet"} for ${what} (threshold ${threshold})`, () =>
+      assert.equal(
+        attempts(interrupted, lost, retried) >
+          interruptionAlarm("p", "r", { name: "j", interruptionAlarmThreshold: threshold })
+            .threshold,
+        fires,
+      ));
+  }
+
   it("keeps a disabled region's missed-run alarms quiet, and only those", () => {
     for (const alarm of regionalAlarms({ ...inputs, enabled: false }).alarms) {
       assert.equal(alarm.actionsEnabled, !alarm.key.endsWith("-missed-run"), alarm.key);
@@ -320,6 +392,7 @@ describe("RegionalAlarms under mocks", function () {
                 `${j.name}-dead-letters`,
                 `${j.name}-missed-run`,
                 `${j.name}-memory`,
+                `${j.name}-interruptions`,
               ]),
             ].sort(),
           );
@@ -359,6 +432,45 @@ describe("RegionalAlarms under mocks", function () {
               ],
             );
             assert.deepEqual(queries[0].metric.dimensions, {
+              Environment: stack,
+              Region: region.name,
+              Job: job.name,
+            });
+          }
+        }
+      });
+
+      it("declares each job's interruptions alarm on metric math, as PutMetricAlarm accepts it", () => {
+        for (const region of config.regions) {
+          for (const job of config.jobs.filter(
+            (j) => !j.regions || j.regions.includes(region.name),
+          )) {
+            const alarm = alarmsOf(region.name).find(
+              (a) => a.name === `tj-${stack}-${region.name}-alarms-${job.name}-interruptions`,
+            )!;
+            assert.equal(metricAlarmProblem(alarm.inputs), undefined);
+            assert.equal(alarm.inputs.threshold, job.interruptionAlarmThreshold);
+            const queries = alarm.inputs.metricQueries as Array<Record<string, any>>;
+            assert.deepEqual(
+              queries.map((q) => [
+                q.id,
+                q.returnData,
+                q.metric?.metricName ?? q.expression,
+                q.metric?.period,
+              ]),
+              [
+                ["interrupted", false, "AttemptInterrupted", 86400],
+                ["lost", false, "AttemptLost", 86400],
+                ["retried", false, "AttemptRetried", 86400],
+                [
+                  "attempts",
+                  true,
+                  "MAX([FILL(interrupted, 0) + FILL(lost, 0), FILL(retried, 0)])",
+                  undefined,
+                ],
+              ],
+            );
+            assert.deepEqual(queries[2].metric.dimensions, {
               Environment: stack,
               Region: region.name,
               Job: job.name,
@@ -448,6 +560,43 @@ describe("metricAlarmProblem: what PutMetricAlarm refuses", () => {
         ],
       },
       /at most 20, 10 of each/,
+    ],
+    [
+      "a period that is not a whole number of minutes",
+      { metricName: "M", namespace: "N", period: 90, statistic: "Sum" },
+      /the period of the alarm, 90, must be 10, 20, 30 or a multiple of 60/,
+    ],
+    [
+      "a one-day range of 5-minute periods",
+      { metricName: "M", namespace: "N", period: 300, evaluationPeriods: 288, statistic: "Sum" },
+      undefined,
+    ],
+    [
+      "more than a day of 5-minute periods",
+      { metricName: "M", namespace: "N", period: 300, evaluationPeriods: 289, statistic: "Sum" },
+      /300 × 289 evaluation periods is 86700 s; at most 86400 s for a period under an hour/,
+    ],
+    [
+      "seven days of one-day periods in metric math",
+      {
+        evaluationPeriods: 7,
+        metricQueries: [
+          { ...metric("a"), metric: { ...metric("a").metric, period: 86400 } },
+          expression("e", "a"),
+        ],
+      },
+      undefined,
+    ],
+    [
+      "eight days of one-day periods in metric math",
+      {
+        evaluationPeriods: 8,
+        metricQueries: [
+          { ...metric("a"), metric: { ...metric("a").metric, period: 86400 } },
+          expression("e", "a"),
+        ],
+      },
+      /86400 × 8 evaluation periods is 691200 s; at most 604800 s$/,
     ],
   ];
   for (const [what, inputs, refused] of cases) {

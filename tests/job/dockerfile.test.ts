@@ -128,7 +128,9 @@ describe("job image (static checks)", () => {
     assert.ok(!find(source, "COPY").some((c) => copyOf(c).sources.includes("src")));
   });
 
-  it("starts the built job in exec form, from where the runtime stage copied it", async () => {
+  it("starts the built job in exec form, from where the runtime stage copied it", async function () {
+    // It may be the spec that runs the job's tsc build for the whole run (buildJob is shared).
+    this.timeout(90_000);
     const entrypoint = find(runtime, "ENTRYPOINT");
     assert.equal(entrypoint.length, 1);
     const command = JSON.parse(entrypoint[0].args) as string[];

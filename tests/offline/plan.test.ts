@@ -40,7 +40,7 @@ describe("npm run plan", function () {
   // Each test evaluates a whole stack in a child process: slow on a loaded machine.
   this.timeout(180000);
 
-  it("shows each job's memory alarm, what it computes from which metrics, and the run metrics", async () => {
+  it("shows each job's memory and interruptions alarms, what they compute from which metrics, and the run and attempt metrics", async () => {
     const out = await planText("dev", "--now", "2026-11-23T12:00:00Z");
     const job = out.split("  job pi: ")[1].split("\n\n")[0];
     assert.match(
@@ -50,6 +50,14 @@ describe("npm run plan", function () {
     assert.match(
       job,
       /\n {4}metrics per run: RunDurationSeconds, RunEstimatedCostUsd, RunPeakMemoryPercent, RunMeanCpuPercent, RunOomKilled \(on the dashboard\)/,
+    );
+    assert.match(
+      job,
+      /\n {4}alarm tj-dev-eu-west-1-alarms-pi-interruptions: MAX\(\[FILL\(interrupted, 0\) \+ FILL\(lost, 0\), FILL\(retried, 0\)\]\) > 2; interrupted = AttemptInterrupted \(Sum, 86400 s\), lost = AttemptLost \(Sum, 86400 s\), retried = AttemptRetried \(Sum, 86400 s\)\n/,
+    );
+    assert.match(
+      job,
+      /\n {4}metrics per attempt: RunStartLatencySeconds, RunOverheadSeconds, AttemptInterrupted, AttemptLost, AttemptRetried \(on the dashboard\)/,
     );
     assert.match(
       out,
