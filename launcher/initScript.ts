@@ -871,12 +871,12 @@ docker_ready() {
 # (https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_GetAuthorizationToken.html);
 # the password goes to docker login on stdin.
 ecr_login() {
-  local body password
+  local body login
   body=$(printf '{}' | aws_json ecr "$ECR_REGION" "api.ecr.$ECR_REGION.$AWS_DOMAIN" \
     AmazonEC2ContainerRegistry_V20150921.GetAuthorizationToken) || return 1
   field authorizationToken "$body"
-  password=$(printf '%s' "$REPLY" | base64 -d) && [[ $password == AWS:?* ]] || return 1
-  printf '%s' "$\{password#AWS:}" |
+  login=$(printf '%s' "$REPLY" | base64 -d) && [[ $login == AWS:?* ]] || return 1
+  printf '%s' "$\{login#AWS:}" |
     timeout 60 docker login --username AWS --password-stdin "$ECR_REGISTRY" >/dev/null
 }
 
