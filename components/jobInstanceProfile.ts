@@ -14,8 +14,6 @@ export interface JobInstanceProfileArgs {
   resultsPrefix: string;
   /** Log group the container's `awslogs` driver writes to. */
   logGroupArn: pulumi.Input<string>;
-  /** The region's topic, for run outcome notifications. */
-  topicArn: pulumi.Input<string>;
   /** The secrets the job reads at run time (resolved ARNs). Default none. */
   secrets?: pulumi.Input<SecretGrant[]>;
   /** ARN partition, for the secrets' keys. */
@@ -59,18 +57,16 @@ export class JobInstanceProfile extends pulumi.ComponentResource {
             args.repositoryArn,
             args.bucketArn,
             args.logGroupArn,
-            args.topicArn,
             args.secrets ?? [],
             args.partition ?? "aws",
           ])
-          .apply(([repositoryArn, bucketArn, logGroupArn, topicArn, secrets, partition]) =>
+          .apply(([repositoryArn, bucketArn, logGroupArn, secrets, partition]) =>
             JSON.stringify(
               instancePolicy({
                 repositoryArn,
                 bucketArn,
                 resultsPrefix: args.resultsPrefix,
                 logGroupArn,
-                topicArn,
                 secrets,
                 partition,
               }),

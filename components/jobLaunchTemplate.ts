@@ -73,6 +73,10 @@ export class JobLaunchTemplate extends pulumi.ComponentResource {
           httpTokens: "required",
           // Containers sit one network hop behind the instance; they need hop limit 2 for IMDSv2.
           httpPutResponseHopLimit: 2,
+          // The init script reads the launcher's launch times from the instance's tags
+          // (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/work-with-tags-in-IMDS.html);
+          // every instance tag key must then follow that page's rule, which the offline plan checks.
+          instanceMetadataTags: "enabled",
         },
         blockDeviceMappings: [
           {

@@ -344,7 +344,6 @@ export interface InstancePolicyInputs {
   /** The job's key prefix, without trailing slash (e.g. `jobs/pi`). */
   resultsPrefix: string;
   logGroupArn: string;
-  topicArn?: string;
   /** CloudWatch namespace the init script puts the run's metrics in. Default `TransientJobs`. */
   metricNamespace?: string;
   /** The secrets the job reads at run time. */
@@ -355,7 +354,8 @@ export interface InstancePolicyInputs {
 
 /**
  * A job instance may pull its one repository, write (never read back or delete) under its job's
- * prefix, write its own log group, put its run's metrics, and publish its outcome.
+ * prefix, write its own log group and put its attempt's metrics. It publishes nothing to the
+ * topic: the run supervisor notifies, once per run, when the instance has ended.
  */
 export function instancePolicy(inputs: InstancePolicyInputs): PolicyDocument {
   // A public image needs no login and no pull permission.
@@ -391,8 +391,7 @@ export function instancePolicy(inputs: InstancePolicyInputs): PolicyDocument {
     writeLogsStatement("WriteJobLogs", inputs.logGroupArn),
   ];
   statements.push(...secretStatements(inputs.secrets ?? [], inputs.partition ?? "aws"));
-  statements.push(...publishStatements("NotifyRunOutcome", inputs.topicArn));
-  // The init script always reports its run; without this the missed-run alarm would fire.
+  // The init script always reports its attempt's figures.
   statements.push(
     putMetricsStatement("PublishRunMetrics", inputs.metricNamespace ?? METRIC_NAMESPACE),
   );

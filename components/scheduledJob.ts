@@ -119,7 +119,6 @@ export class ScheduledJob extends pulumi.ComponentResource {
         bucketArn: args.bucket.bucketArn,
         resultsPrefix,
         logGroupArn: logGroup.arn,
-        topicArn: context.topicArn,
         secrets: pulumi
           .all([context.partition, context.accountId])
           .apply(([partition, accountId]) =>

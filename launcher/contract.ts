@@ -43,6 +43,9 @@ export const RESERVED_PARAMETER_NAMES: readonly string[] = [
   "RESULTS_PREFIX",
   "AWS_REGION",
   "SCRATCH_DIR",
+  // The run's checkpoint prefix and the attempt's number (see RunRetryPolicy).
+  "CHECKPOINT_URI",
+  "ATTEMPT",
 ];
 
 /**

@@ -11,19 +11,21 @@
 import { gunzipSync, gzipSync } from "node:zlib";
 import { InvalidLaunchSpecError } from "./errors";
 import { INSTANCE_OVERHEAD_SECONDS } from "./prices";
-import { logsConsoleUrl, METRIC_NAMESPACE, notificationSubject } from "./telemetry";
+import { METRIC_NAMESPACE } from "./telemetry";
 import { UTILIZATION_FUNCTIONS } from "./utilization";
 import { parseSecretReference, secretRegion } from "../lib/secretReferences";
 import {
   JOB_NAME_PATTERN,
   JOB_NAME_RULE,
   MAX_DEADLINE_MINUTES,
+  MAX_RUN_RETRY_ATTEMPTS,
   MIN_DEADLINE_MINUTES,
   PARAMETER_NAME_PATTERN,
   RESERVED_PARAMETER_NAMES,
   RUN_RECORDS,
   SCRATCH_DIR,
   STOP_MARGIN_MINUTES,
+  TAGS,
   UTILIZATION_SAMPLE_SECONDS,
   type JobLaunchSpec,
 } from "./contract";
@@ -38,7 +40,6 @@ export interface InitScriptInput extends Pick<
   | "bucket"
   | "resultsPrefix"
   | "logGroup"
-  | "topicArn"
   | "parameters"
   | "secrets"
   | "gpu"
@@ -48,6 +49,16 @@ export interface InitScriptInput extends Pick<
   runId: string;
   /** ISO-8601 scheduled time of the run, copied into the run record. */
   scheduledTime: string;
+  /**
+   * Which attempt of the run this instance is, from 1 (see `RunRetryPolicy`): the record goes to
+   * `RUN_RECORDS.attemptKey`, and the container gets it as `ATTEMPT`.
+   */
+  attempt: number;
+  /**
+   * `s3://<bucket>/` + `RUN_RECORDS.checkpointPrefix(resultsPrefix, runId)`: the same for every
+   * attempt of the run; the container gets it as `CHECKPOINT_URI` to save and resume its state.
+   */
+  checkpointUri: string;
   /**
    * Minutes from the script's start to the deadline, at least {@link MIN_DEADLINE_MINUTES}. The
    * script stops the job {@link STOP_MARGIN_MINUTES} before it and reports; the backstop
@@ -109,6 +120,22 @@ export function decodeUserData(base64: string): string {
 export const STOP_GRACE_SECONDS = 60;
 
 /**
+ * Seconds between two polls of the instance metadata for an interruption notice: a spot
+ * instance gets two minutes' warning, so each second of delay is one less for the job to stop.
+ */
+export const NOTICE_POLL_SECONDS = 5;
+
+/**
+ * Seconds `docker stop` gives a job between SIGTERM and SIGKILL on an interruption notice: with
+ * the poll's delay it leaves about 50 of EC2's 120 seconds to write the attempt record.
+ * https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/spot-instance-termination-notices.html
+ */
+export const INTERRUPTION_GRACE_SECONDS = 60;
+
+/** Seconds of warning EC2 gives before it reclaims a spot instance (the page above). */
+export const SPOT_WARNING_SECONDS = 120;
+
+/**
  * How late after the deadline tag the backstop may power an instance off: the tag counts from the
  * RunInstances call, the backstop from the script's start, which boot and cloud-init delay (about
  * a minute on Amazon Linux 2023), and the power-off itself takes a minute or so. It must stay
@@ -122,7 +149,6 @@ export const BACKSTOP_LATENESS_MINUTES = 5;
 const ECR_REGISTRY = /^\d{12}\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?$/;
 const IMAGE_URI =
   /^([a-z0-9-]+(?:\.[a-z0-9-]+)+(?::\d{1,5})?)\/[a-z0-9]+(?:(?:[._]|__|-+|\/)[a-z0-9]+)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
-const TOPIC_ARN = /^arn:aws[a-z-]*:sns:([a-z0-9-]+):\d{12}:[A-Za-z0-9_-]{1,256}(?:\.fifo)?$/;
 const PRICE_KEY = /^[a-z][a-z0-9-]*\.[a-z0-9-]+\/(?:spot|on-demand)$/;
 /** Largest price the script's 64-bit arithmetic can multiply by a week of seconds. */
 const MAX_MICRO_USD_PER_HOUR = 1_000_000_000;
@@ -289,6 +315,8 @@ export type ScriptSettings = Omit<
   InitScriptInput,
   | "runId"
   | "scheduledTime"
+  | "attempt"
+  | "checkpointUri"
   | "pullAttempts"
   | "retryBaseSeconds"
   | "instancePrices"
@@ -326,13 +354,6 @@ export function checkScriptSettings(settings: ScriptSettings): void {
       `an integer from ${MIN_DEADLINE_MINUTES} to ${MAX_DEADLINE_MINUTES}: the script stops the job ${STOP_MARGIN_MINUTES} minutes before the deadline to report, and the job needs the rest; raise maxRuntimeMinutes`,
     );
   }
-  if (
-    settings.topicArn !== undefined &&
-    settings.topicArn !== "" &&
-    !TOPIC_ARN.test(settings.topicArn)
-  ) {
-    throw invalid("topicArn", settings.topicArn, "an SNS topic ARN");
-  }
   checkParameters(settings.parameters);
   checkSecrets(settings.secrets, settings.parameters);
   for (const flag of ["gpu", "instanceStore"] as const) {
@@ -340,6 +361,38 @@ export function checkScriptSettings(settings: ScriptSettings): void {
       throw invalid(flag, settings[flag], "true or false");
     }
   }
+}
+
+/**
+ * The per-attempt inputs of {@link renderInitScript} for attempt `attempt` of run `runId`: the
+ * attempt and the run's checkpoint URI (the same for all its attempts).
+ */
+export function attemptInputs(
+  spec: { bucket: string; resultsPrefix: string },
+  runId: string,
+  attempt: number,
+): Pick<InitScriptInput, "attempt" | "checkpointUri"> {
+  return {
+    attempt,
+    checkpointUri: `s3://${spec.bucket}/${RUN_RECORDS.checkpointPrefix(spec.resultsPrefix, runId)}`,
+  };
+}
+
+/** The DNS suffix of the AWS endpoints of a region: China's regions have their own. */
+function awsDomain(region: string): string {
+  return region.startsWith("cn-") ? "amazonaws.com.cn" : "amazonaws.com";
+}
+
+/**
+ * Host and path prefix of a bucket's objects: virtual-hosted style, unless the name has a dot,
+ * which no wildcard certificate of `*.s3.<region>.amazonaws.com` covers over HTTPS; then path
+ * style (https://docs.aws.amazon.com/AmazonS3/latest/userguide/VirtualHosting.html).
+ */
+export function s3Endpoint(bucket: string, region: string): { host: string; path: string } {
+  const regional = `s3.${region}.${awsDomain(region)}`;
+  return bucket.includes(".")
+    ? { host: regional, path: `/${bucket}` }
+    : { host: `${bucket}.${regional}`, path: "" };
 }
 
 /**
@@ -377,8 +430,15 @@ export function renderInitScript(input: InitScriptInput): string {
           MAX_MICRO_USD_PER_HOUR,
         );
 
-  const topicArn = input.topicArn ?? "";
-  const topicRegion = TOPIC_ARN.exec(topicArn)?.[1] ?? "";
+  const attempt = checkedInteger("attempt", input.attempt, 1, MAX_RUN_RETRY_ATTEMPTS + 1);
+  const { checkpointUri } = attemptInputs({ bucket, resultsPrefix }, runId, attempt);
+  if (input.checkpointUri !== checkpointUri) {
+    throw invalid(
+      "checkpointUri",
+      input.checkpointUri,
+      `${JSON.stringify(checkpointUri)}: s3://<bucket>/ and RUN_RECORDS.checkpointPrefix of the job's prefix and the run`,
+    );
+  }
 
   const registry = IMAGE_URI.exec(imageUri)?.[1] ?? "";
   const ecr = ECR_REGISTRY.exec(registry);
@@ -386,6 +446,8 @@ export function renderInitScript(input: InitScriptInput): string {
   const ecrRegion = ecr ? ecr[1] : "";
 
   const hasSecrets = Object.keys(input.secrets ?? {}).length > 0;
+  const domain = awsDomain(region);
+  const s3 = s3Endpoint(bucket, region);
   const values: [string, string | number][] = [
     ["RUN_ID", runId],
     ["JOB", job],
@@ -400,25 +462,32 @@ export function renderInitScript(input: InitScriptInput): string {
     ["ECR_REGISTRY", ecrRegistry],
     ["ECR_REGION", ecrRegion],
     ["BUCKET", bucket],
-    ["RECORD_KEY", RUN_RECORDS.recordKey(resultsPrefix, runId)],
+    ["AWS_DOMAIN", domain],
+    ["S3_HOST", s3.host],
+    ["S3_PATH", s3.path],
+    // Only the tests change these (testing/scriptHarness.ts): curl goes to their stand-in.
+    ["AWS_SCHEME", "https"],
+    ["CONNECT_TO", ""],
+    // The attempt's record: the run's own is the run supervisor's, once the instance has ended.
+    ["RECORD_KEY", RUN_RECORDS.attemptKey(resultsPrefix, runId, attempt)],
     ["RESULTS_PREFIX", RUN_RECORDS.resultsPrefix(resultsPrefix)],
     ["LOG_GROUP", logGroup],
-    ["TOPIC_ARN", topicArn],
-    ["TOPIC_REGION", topicRegion],
-    // Rendered here, by the launcher's own rule, rather than built in bash: see notificationSubject.
-    ["SUBJECT_SUCCEEDED", notificationSubject(environment, job, "succeeded", region)],
-    ["SUBJECT_FAILED", notificationSubject(environment, job, "failed", region)],
-    ["SUBJECT_TIMED_OUT", notificationSubject(environment, job, "timed-out", region)],
+    ["ATTEMPT", attempt],
+    ["CHECKPOINT_URI", checkpointUri],
+    ["NOTICE_POLL_SECONDS", NOTICE_POLL_SECONDS],
+    ["INTERRUPTION_GRACE_SECONDS", INTERRUPTION_GRACE_SECONDS],
     ["PULL_ATTEMPTS", pullAttempts],
     ["RETRY_BASE_SECONDS", retryBaseSeconds],
-    ["LOGS_URL", logsConsoleUrl(region, logGroup, runId)],
     ["METRIC_NAMESPACE", METRIC_NAMESPACE],
+    ["TAG_LAUNCH_REQUESTED_AT", TAGS.launchRequestedAt],
+    ["TAG_LAUNCH_ACCEPTED_AT", TAGS.launchAcceptedAt],
+    ["TAG_INSTANCE_LAUNCH_TIME", TAGS.instanceLaunchTime],
     ["VOLUME_MICRO_USD_PER_HOUR", volumePrice],
     ["OVERHEAD_SECONDS", INSTANCE_OVERHEAD_SECONDS],
     ["UTILIZATION_SAMPLE_SECONDS", UTILIZATION_SAMPLE_SECONDS],
     ["SCRATCH_HOST_DIR", SCRATCH_HOST_DIR],
     ["SCRATCH_DIR", SCRATCH_DIR],
-    ...(hasSecrets ? [["RUNTIME_DIR", RUNTIME_DIR] as [string, string]] : []),
+    ["RUNTIME_DIR", RUNTIME_DIR],
   ];
 
   const script = [
@@ -426,6 +495,7 @@ export function renderInitScript(input: InitScriptInput): string {
     `# transient-jobs: init script of run ${runId}.`,
     "# Rendered per run by launcher/initScript.ts; do not edit the rendered copy.",
     "set -euo pipefail",
+    "export TZ=UTC0",
     "",
     ...values.map(([name, value]) =>
       typeof value === "number"
@@ -486,23 +556,26 @@ export interface ParameterFitInput {
 export function assertParametersFit(input: ParameterFitInput): void {
   const account = "123456789012";
   const text = arbitraryText();
+  const bucket = text(63, "abcdefghijklmnopqrstuvwxyz0123456789");
+  const resultsPrefix = RUN_RECORDS.jobPrefix(input.job);
+  const runId = `${input.job}-20261123T0300Z`;
   const script = renderInitScript({
     job: input.job,
     environment: input.environment,
     region: input.region,
-    // The repository, log group and topic are named from the stack, region and job names, which
+    // The repository and log group are named from the stack, region and job names, which
     // config keeps well under 100 characters each (lib/resourceNames.ts); buckets have at most 63.
     // Arbitrary characters, as compression would shrink a repeated one to nothing.
     imageUri: `${account}.dkr.ecr.${input.region}.amazonaws.com/${text(100, "abcdefghijklmnopqrstuvwxyz0123456789")}@sha256:${text(64, "0123456789abcdef")}`,
-    bucket: text(63, "abcdefghijklmnopqrstuvwxyz0123456789"),
-    resultsPrefix: RUN_RECORDS.jobPrefix(input.job),
+    bucket,
+    resultsPrefix,
     logGroup: `/${text(100, "abcdefghijklmnopqrstuvwxyz0123456789-")}`,
-    topicArn: `arn:aws:sns:${input.region}:${account}:${text(100, "abcdefghijklmnopqrstuvwxyz0123456789-")}`,
     parameters: input.parameters,
     secrets: input.secrets,
     gpu: input.gpu,
     instanceStore: input.instanceStore,
-    runId: `${input.job}-20261123T0300Z`,
+    runId,
+    ...attemptInputs({ bucket, resultsPrefix }, runId, MAX_RUN_RETRY_ATTEMPTS + 1),
     scheduledTime: "2026-11-23T03:00:00Z",
     deadlineMinutes: MAX_DEADLINE_MINUTES,
     instancePrices: Object.fromEntries(
@@ -542,8 +615,8 @@ function arbitraryText(): (length: number, alphabet: string) => string {
     }).join("");
 }
 
-// The static parts of the script. String.raw keeps bash's backslashes; they contain no `${`, so
-// nothing in them is interpolated by JavaScript.
+// The static parts of the script. String.raw keeps bash's backslashes; bash's `${` is written
+// `$\{` in them, so that JavaScript interpolates nothing, and restored when they are rendered.
 
 /**
  * Prints $1 as a JSON string: newlines, returns and tabs become spaces, other control characters
@@ -581,12 +654,82 @@ duration_seconds=null
 cost_micro=''
 estimated_cost=null
 
+# When each phase ended, in epoch milliseconds (RunTimings, launcher/contract.ts).
+t_start=''
+t_docker=''
+t_login=''
+t_pulled=''
+t_container_start=''
+t_container_exit=''
+t_record=''
+boot_seconds=null
+image_size=null
+overhead_ms=''
+latency_ms=''
+
+# stamp NAME: sets NAME to the time in epoch milliseconds, from bash's own clock (no process).
+stamp() {
+  local t=$EPOCHREALTIME
+  printf -v "$1" '%d%.3s' "$\{t%.*}" "$\{t#*.}"
+}
+
+# iso_ms MS: an epoch-milliseconds time as an ISO-8601 JSON string, null when empty.
+iso_ms() {
+  if [[ -z $1 ]]; then printf null; return; fi
+  printf '"%(%Y-%m-%dT%H:%M:%S)T.%03dZ"' $(($1 / 1000)) $(($1 % 1000))
+}
+
+# epoch_ms ISO: an ISO-8601 time as epoch milliseconds (GNU date), nothing when unreadable.
+epoch_ms() {
+  [[ $1 =~ ^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z$ ]] && date -u -d "$1" +%s%3N 2>/dev/null
+}
+
+# seconds MS: milliseconds as seconds with three decimals.
+seconds() {
+  printf '%s%d.%03d' "$( (($1 < 0)) && echo -)" $(($\{1#-} / 1000)) $(($\{1#-} % 1000))
+}
+
+# Reads the launcher's times from the instance's tags (InstanceMetadataTags, enabled by the launch
+# template: https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/work-with-tags-in-IMDS.html) and
+# sets the timings JSON and the two overhead figures. At the end only: the launcher tags the
+# instance after RunInstances, perhaps after the script started.
+timings=null
+measure_timings() {
+  local requested accepted launched launch_ms scheduled_ms ran=0 key value
+  for key in requested accepted launched; do
+    case $key in
+      requested) value=$(imds "tags/instance/$TAG_LAUNCH_REQUESTED_AT") ;;
+      accepted) value=$(imds "tags/instance/$TAG_LAUNCH_ACCEPTED_AT") ;;
+      *) value=$(imds "tags/instance/$TAG_INSTANCE_LAUNCH_TIME") ;;
+    esac
+    [[ $value =~ ^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z$ ]] || value=''
+    printf -v "$key" '%s' "$value"
+  done
+  # Billed from the instance's launch, or else from its boot (the kernel's uptime at the start).
+  launch_ms=$(epoch_ms "$launched") ||
+    { [[ $boot_seconds == null ]] || launch_ms=$((t_start - 10#$\{boot_seconds/./} * 10)); }
+  if [[ -n $t_container_start && -n $t_container_exit ]]; then
+    ran=$((t_container_exit - t_container_start))
+  fi
+  [[ -z $launch_ms ]] || overhead_ms=$((t_record - launch_ms - ran))
+  scheduled_ms=$(epoch_ms "$SCHEDULED_TIME") || scheduled_ms=''
+  if [[ -n $scheduled_ms && -n $t_container_start ]]; then
+    latency_ms=$((t_container_start - scheduled_ms))
+  fi
+  timings=$(printf '{"scheduledTime":%s,"launchRequestedAt":%s,"runInstancesAcceptedAt":%s,"instanceLaunchTime":%s,"bootSeconds":%s,"initScriptStartedAt":%s,"dockerReadyAt":%s,"registryLoggedInAt":%s,"imagePulledAt":%s,"imageSizeBytes":%s,"containerStartedAt":%s,"containerExitedAt":%s,"recordWrittenAt":%s}' \
+    "$(json_string "$SCHEDULED_TIME")" "$(json_or_null "$requested")" "$(json_or_null "$accepted")" \
+    "$(json_or_null "$launched")" "$boot_seconds" "$(iso_ms "$t_start")" "$(iso_ms "$t_docker")" \
+    "$(iso_ms "$t_login")" "$(iso_ms "$t_pulled")" "$image_size" "$(iso_ms "$t_container_start")" \
+    "$(iso_ms "$t_container_exit")" "$(iso_ms "$t_record")")
+}
+
 log() {
   printf 'transient-jobs %s: %s\n' "$RUN_ID" "$*" >&2
 }
 
+# Bash's printf formats times itself (TZ is UTC, set at the top): no date process per stamp.
 now() {
-  date -u +%Y-%m-%dT%H:%M:%SZ
+  printf '%(%Y-%m-%dT%H:%M:%SZ)T' -1
 }
 
 # Stops the run: the EXIT trap records the failure and powers off.
@@ -635,20 +778,105 @@ retry() {
 }
 
 # imds PATH: one value of the instance metadata, over IMDSv2, with the token fetched once
-# (imds_token) rather than per value: fewer round trips before the job starts.
+# (imds_token) rather than per value: fewer round trips before the job starts. CONNECT_TO is
+# empty on an instance; the tests point curl at their stand-in with it.
 imds_token=''
+# A session token lives at most 6 hours
+# (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/configuring-instance-metadata-service.html):
+# the report, perhaps days later, takes a new one.
+imds_login() {
+  imds_token=$(curl -fsS -m 2 $\{CONNECT_TO:+--connect-to "$CONNECT_TO"} -X PUT \
+    -H 'X-aws-ec2-metadata-token-ttl-seconds: 21600' http://169.254.169.254/latest/api/token) ||
+    imds_token=''
+}
 imds() {
   [ -n "$imds_token" ] || return 1
-  curl -fsS -m 2 -H "X-aws-ec2-metadata-token: $imds_token" \
-    "http://169.254.169.254/latest/meta-data/$1"
+  curl -fsS -m 2 $\{CONNECT_TO:+--connect-to "$CONNECT_TO"} \
+    -H "X-aws-ec2-metadata-token: $imds_token" "http://169.254.169.254/latest/meta-data/$1"
+}
+
+# field NAME JSON: sets REPLY to the string field NAME of JSON (one without escapes: keys, tokens,
+# ids), with bash's own regex, so no process is started.
+field() {
+  REPLY=''
+  [[ $2 =~ \"$1\"[[:space:]]*:[[:space:]]*\"([^\"\\]*)\" ]] && REPLY=$\{BASH_REMATCH[1]}
+}
+
+# The instance role's temporary credentials from IMDS
+# (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/instancedata-data-retrieval.html),
+# written as a curl config (user = key:secret, the session token header) that only root can read:
+# curl reads them from there (-K), so they are on no command line. Fetched again before the
+# report, since they rotate during a long run.
+aws_config=''
+aws_credentials() {
+  local role body key secret
+  role=$(imds iam/security-credentials/) || return 1
+  body=$(imds "iam/security-credentials/$\{role%%$'\n'*}") || return 1
+  field AccessKeyId "$body"
+  key=$REPLY
+  field SecretAccessKey "$body"
+  secret=$REPLY
+  field Token "$body"
+  [[ -n $key && -n $secret && -n $REPLY ]] || return 1
+  aws_config="$RUNTIME_DIR/$RUN_ID.curlrc"
+  mkdir -p "$RUNTIME_DIR" &&
+    (umask 077 && printf 'user = "%s:%s"\nheader = "x-amz-security-token: %s"\n' \
+      "$key" "$secret" "$REPLY" >"$aws_config")
+}
+
+# aws_api SERVICE REGION HOST PATH CURL-ARGS...: one request to an AWS API, signed by curl itself
+# (--aws-sigv4, curl 7.75 or later; https://curl.se/docs/manpage.html#--aws-sigv4) with the
+# role's credentials, so there is no AWS CLI to install. The response goes to stdout.
+aws_api() {
+  local service=$1 region=$2 url="$AWS_SCHEME://$3$4"
+  shift 4
+  [[ -n $aws_config ]] || aws_credentials || return 1
+  timeout 60 curl -fsS -m 55 $\{CONNECT_TO:+--connect-to "$CONNECT_TO"} -K "$aws_config" \
+    --aws-sigv4 "aws:amz:$region:$service" "$@" "$url"
+}
+
+# aws_json SERVICE REGION HOST TARGET: an AWS JSON 1.1 call (ECR, SSM, Secrets Manager: POST /,
+# the operation in X-Amz-Target, https://smithy.io/2.0/aws/protocols/aws-json-1_1-protocol.html),
+# its JSON body read from stdin, so that no value is on a command line.
+aws_json() {
+  aws_api "$1" "$2" "$3" / -H "X-Amz-Target: $4" -H 'Content-Type: application/x-amz-json-1.1' \
+    --data-binary @-
+}
+
+# The instance's id, type and zone (one request: the identity document,
+# https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/instance-identity-documents.html) and its
+# market, for the record and the cost.
+read_metadata() {
+  local document
+  # curl resolves the "..": /latest/dynamic/instance-identity/document.
+  document=$(imds ../dynamic/instance-identity/document) || document=''
+  field instanceId "$document"
+  instance_id=$REPLY
+  field instanceType "$document"
+  instance_type=$REPLY
+  field availabilityZone "$document"
+  availability_zone=$REPLY
+  purchase_option=$(imds instance-life-cycle) || purchase_option=''
+  case $purchase_option in
+    spot | on-demand) ;;
+    *) purchase_option='' ;;
+  esac
 }
 
 docker_ready() {
   timeout 20 docker info >/dev/null 2>&1
 }
 
+# ECR GetAuthorizationToken: authorizationToken is base64 of "AWS:<password>"
+# (https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_GetAuthorizationToken.html);
+# the password goes to docker login on stdin.
 ecr_login() {
-  timeout 60 aws ecr get-login-password --region "$ECR_REGION" |
+  local body login
+  body=$(printf '{}' | aws_json ecr "$ECR_REGION" "api.ecr.$ECR_REGION.$AWS_DOMAIN" \
+    AmazonEC2ContainerRegistry_V20150921.GetAuthorizationToken) || return 1
+  field authorizationToken "$body"
+  login=$(printf '%s' "$REPLY" | base64 -d) && [[ $login == AWS:?* ]] || return 1
+  printf '%s' "$\{login#AWS:}" |
     timeout 60 docker login --username AWS --password-stdin "$ECR_REGISTRY" >/dev/null
 }
 
@@ -659,23 +887,9 @@ json_or_null() {
   if [[ -n $1 ]]; then json_string "$1"; else printf 'null'; fi
 }
 
-# usd DECIMALS MICRO: micro-dollars as dollars with 6 (JSON) or 4 (messages) decimals.
+# usd MICRO: micro-dollars as dollars with 6 decimals.
 usd() {
-  if (($1 == 6)); then
-    printf '%d.%06d' $(($2 / 1000000)) $(($2 % 1000000))
-  else
-    printf '$%d.%04d' $(($2 / 1000000)) $(($2 % 1000000 / 100))
-  fi
-}
-
-human_duration() {
-  if (($1 >= 3600)); then
-    printf '%dh %02dm' $(($1 / 3600)) $(($1 % 3600 / 60))
-  elif (($1 >= 60)); then
-    printf '%dm %02ds' $(($1 / 60)) $(($1 % 60))
-  else
-    printf '%ds' "$1"
-  fi
+  printf '%d.%06d' $(($1 / 1000000)) $(($1 % 1000000))
 }
 
 # Sets the duration and, when this instance type and market have a price, the estimated cost:
@@ -688,13 +902,13 @@ measure() {
   price=$(price_of "$instance_type/$purchase_option")
   if [[ -n $price && -n $VOLUME_MICRO_USD_PER_HOUR ]]; then
     cost_micro=$(((price + VOLUME_MICRO_USD_PER_HOUR) * (duration_seconds + OVERHEAD_SECONDS) / 3600))
-    estimated_cost=$(usd 6 "$cost_micro")
+    estimated_cost=$(usd "$cost_micro")
   fi
 }
 
 run_record() {
-  printf '{"runId":%s,"job":%s,"environment":%s,"region":%s,"status":%s,"phase":%s,"exitCode":%s,"message":%s,"scheduledTime":%s,"startedAt":%s,"endedAt":%s,"durationSeconds":%s,"instanceId":%s,"instanceType":%s,"purchaseOption":%s,"availabilityZone":%s,"estimatedCostUsd":%s,"imageUri":%s,"imageDigest":%s,"logGroup":%s,"logStream":%s,"summary":%s,"utilization":%s}\n' \
-    "$(json_string "$RUN_ID")" "$(json_string "$JOB")" "$(json_string "$ENVIRONMENT")" \
+  printf '{"runId":%s,"attempt":%d,"job":%s,"environment":%s,"region":%s,"status":%s,"phase":%s,"exitCode":%s,"message":%s,"scheduledTime":%s,"startedAt":%s,"endedAt":%s,"durationSeconds":%s,"instanceId":%s,"instanceType":%s,"purchaseOption":%s,"availabilityZone":%s,"estimatedCostUsd":%s,"imageUri":%s,"imageDigest":%s,"logGroup":%s,"logStream":%s,"summary":%s,"utilization":%s,"timings":%s}\n' \
+    "$(json_string "$RUN_ID")" "$ATTEMPT" "$(json_string "$JOB")" "$(json_string "$ENVIRONMENT")" \
     "$(json_string "$REGION")" "$(json_string "$status")" "$(json_string "$phase")" \
     "$exit_code" "$(json_string "$message")" "$(json_string "$SCHEDULED_TIME")" \
     "$(json_or_null "$started_at")" "$(json_or_null "$ended_at")" "$duration_seconds" \
@@ -702,72 +916,120 @@ run_record() {
     "$(json_or_null "$purchase_option")" "$(json_or_null "$availability_zone")" \
     "$estimated_cost" "$(json_string "$IMAGE_URI")" "$(json_or_null "$image_digest")" \
     "$(json_string "$LOG_GROUP")" "$(json_string "$RUN_ID")" "$(json_or_null "$summary")" \
-    "$utilization"
+    "$utilization" "$timings"
 }
 
+# S3 PutObject (REST: PUT of the object; S3 wants the payload's hash or UNSIGNED-PAYLOAD, which
+# HTTPS makes safe, in x-amz-content-sha256:
+# https://docs.aws.amazon.com/AmazonS3/latest/API/sig-v4-header-based-auth.html; curl signs the
+# header's value instead of hashing the body, https://github.com/curl/curl/pull/9804).
 put_record() {
-  run_record | timeout 60 aws s3 cp - "s3://$BUCKET/$RECORD_KEY" --region "$REGION" \
-    --content-type application/json --only-show-errors
+  run_record | aws_api s3 "$REGION" "$S3_HOST" "$S3_PATH/$RECORD_KEY" -X PUT \
+    -H 'Content-Type: application/json' -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' \
+    --data-binary @- >/dev/null
 }
 
-# metric NAME VALUE UNIT: one MetricDatum with the job's dimensions, as JSON.
+# query SERVICE REGION ACTION VERSION FIELD=VALUE...: an AWS query-protocol call (CloudWatch,
+# SNS: a form POST with Action and Version,
+# https://smithy.io/2.0/aws/protocols/aws-query-protocol.html); curl URL-encodes each value.
+query() {
+  local service=$1 region=$2 action=$3 version=$4 field
+  local -a form=(--data-urlencode "Action=$action" --data-urlencode "Version=$version")
+  shift 4
+  for field; do form+=(--data-urlencode "$field"); done
+  aws_api "$service" "$region" "$service.$region.$AWS_DOMAIN" / -m 25 "$\{form[@]}" >/dev/null
+}
+
+# metric NAME VALUE UNIT: one PutMetricData member with the job's dimensions, added to metrics.
+metrics=()
 metric() {
-  printf '{"MetricName":"%s","Dimensions":[{"Name":"Environment","Value":%s},{"Name":"Region","Value":%s},{"Name":"Job","Value":%s}],"Value":%s,"Unit":"%s"}' \
-    "$1" "$(json_string "$ENVIRONMENT")" "$(json_string "$REGION")" "$(json_string "$JOB")" "$2" "$3"
+  local m="MetricData.member.$(($\{#metrics[@]} / 9 + 1))" d n=0
+  metrics+=("$m.MetricName=$1" "$m.Value=$2" "$m.Unit=$3")
+  for d in "Environment=$ENVIRONMENT" "Region=$REGION" "Job=$JOB"; do
+    n=$((n + 1))
+    metrics+=("$m.Dimensions.member.$n.Name=$\{d%%=*}" "$m.Dimensions.member.$n.Value=$\{d#*=}")
+  done
 }
 
-# Best effort, bounded by its timeout, like notify: metrics must not keep the instance up.
+# The attempt's metrics, best effort and bounded by its timeout: metrics must not keep the
+# instance up. RunSucceeded/RunFailed and the notification are the run supervisor's, once per run.
+# https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricData.html
 put_metrics() {
-  local data
-  if [[ $status == succeeded ]]; then
-    data=$(metric RunSucceeded 1 Count)
-  else
-    data=$(metric RunFailed 1 Count)
-  fi
-  if [[ $duration_seconds != null ]]; then
-    data+=",$(metric RunDurationSeconds "$duration_seconds" Seconds)"
-  fi
-  if [[ $estimated_cost != null ]]; then
-    data+=",$(metric RunEstimatedCostUsd "$estimated_cost" None)"
-  fi
-  data+=$(utilization_metrics)
-  timeout 30 aws cloudwatch put-metric-data --region "$REGION" --namespace "$METRIC_NAMESPACE" \
-    --metric-data "[$data]" >/dev/null
+  metrics=()
+  [[ $duration_seconds == null ]] || metric RunDurationSeconds "$duration_seconds" Seconds
+  [[ $estimated_cost == null ]] || metric RunEstimatedCostUsd "$estimated_cost" None
+  [[ -z $overhead_ms ]] || metric RunOverheadSeconds "$(seconds "$overhead_ms")" Seconds
+  [[ -z $latency_ms ]] || metric RunStartLatencySeconds "$(seconds "$latency_ms")" Seconds
+  utilization_metrics
+  (($\{#metrics[@]})) || return 0
+  query monitoring "$REGION" PutMetricData 2010-08-01 "Namespace=$METRIC_NAMESPACE" "$\{metrics[@]}"
 }
 
-# One line of facts about the run for the message: time, machine, cost.
-run_facts() {
-  local facts=Ran
-  if [[ $duration_seconds != null ]]; then facts+=" for $(human_duration "$duration_seconds")"; fi
-  if [[ -n $instance_type ]]; then facts+=" on $instance_type"; fi
-  if [[ -n $purchase_option ]]; then facts+=" $purchase_option"; fi
-  if [[ -n $availability_zone ]]; then facts+=" in $availability_zone"; fi
-  if [[ -n $instance_id ]]; then facts+=" ($instance_id)"; fi
-  if [[ -n $cost_micro ]]; then
-    facts+=", estimated cost $(usd 4 "$cost_micro")"
-  else
-    facts+=", no cost estimate (no price for this instance type and region)"
+# The interruption watcher. EC2 warns two minutes before it reclaims a spot instance
+# (spot/instance-action: 404 until then, then {"action":...,"time":...},
+# https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/spot-instance-termination-notices.html)
+# and lists scheduled stops, retirements and reboots in events/maintenance/scheduled
+# (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/monitoring-instances-status-check_sched.html).
+# On either it notes the notice and stops the container: SIGTERM, then SIGKILL after
+# INTERRUPTION_GRACE_SECONDS, well within the two minutes, so that the record is written before
+# EC2 ends the instance. It sleeps with read -t on a pipe nobody writes: no process per poll.
+notice_file=''
+watcher_pid=''
+notice() {
+  local body event code
+  if body=$(imds spot/instance-action); then
+    field action "$body"
+    printf 'a spot interruption notice (%s' "$\{REPLY:-terminate}"
+    field time "$body"
+    printf ' at %s)' "$\{REPLY:-an unknown time}"
+    return 0
   fi
-  printf '%s.' "$facts"
+  body=$(imds events/maintenance/scheduled) || return 1
+  while [[ $body =~ \{([^{}]*)\} ]]; do
+    event=$\{BASH_REMATCH[1]}
+    body=$\{body#*"$\{BASH_REMATCH[0]}"}
+    field Code "$event"
+    code=$REPLY
+    field State "$event"
+    [[ $REPLY != Completed && $REPLY != Canceled ]] || continue
+    case $code in
+      instance-stop | instance-retirement | instance-reboot | system-reboot)
+        field NotBefore "$event"
+        printf 'a scheduled %s event (not before %s)' "$code" "$\{REPLY:-an unknown time}"
+        return 0
+        ;;
+    esac
+  done
+  return 1
 }
-
-# Best effort, bounded by its timeout: a missing topic permission must not keep the instance up.
-notify() {
-  if [[ -z $TOPIC_ARN ]]; then return 0; fi
-  local where='' text subject
-  if [[ $status != succeeded && $phase != finished ]]; then where=" during $phase"; fi
-  text="$RUN_ID $status$where: $message."
-  text+=$'\n'"Job $JOB, environment $ENVIRONMENT, region $REGION, scheduled $SCHEDULED_TIME."
-  text+=$'\n'"$(run_facts)"
-  if [[ -n $summary ]]; then text+=$'\n'"Result: $summary"; fi
-  text+=$'\n'"Logs: $LOGS_URL"$'\n'"Record: s3://$BUCKET/$RECORD_KEY"
-  case $status in
-    succeeded) subject=$SUBJECT_SUCCEEDED ;;
-    timed-out) subject=$SUBJECT_TIMED_OUT ;;
-    *) subject=$SUBJECT_FAILED ;;
-  esac
-  timeout 30 aws sns publish --region "$TOPIC_REGION" --topic-arn "$TOPIC_ARN" \
-    --subject "$subject" --message "$text" >/dev/null
+watch_notices() {
+  local nap text polls=0
+  exec {nap}<> <(:)
+  while kill -0 "$$" 2>/dev/null; do
+    read -rt "$NOTICE_POLL_SECONDS" -u "$nap" _ || true
+    polls=$((polls + 1))
+    # A session token lives 6 hours: a new one every hour.
+    ((polls % (3600 / NOTICE_POLL_SECONDS + 1))) || imds_login
+    text=$(notice) || continue
+    printf '%s' "$text" >"$notice_file"
+    log "$text: stopping the job"
+    timeout $((INTERRUPTION_GRACE_SECONDS + 10)) docker stop --time "$INTERRUPTION_GRACE_SECONDS" \
+      "tj-$RUN_ID" >/dev/null 2>&1
+    return 0
+  done
+}
+start_watcher() {
+  notice_file="$RUNTIME_DIR/$RUN_ID.notice"
+  mkdir -p "$RUNTIME_DIR" && rm -f -- "$notice_file" || return 1
+  watch_notices </dev/null &
+  watcher_pid=$!
+}
+# interrupted: ends the attempt as interrupted, naming the notice and the container's status.
+interrupted() {
+  status=interrupted
+  message="interrupted by $(<"$notice_file") during $phase$1"
+  log "$message"
+  exit 143
 }
 
 # The EXIT trap: whatever happened, write the run record, report, and power off. It ignores
@@ -777,16 +1039,24 @@ finish() {
   trap '' TERM INT HUP
   trap - EXIT
   set +eu
+  [[ -z $watcher_pid ]] || kill "$watcher_pid" 2>/dev/null
   [[ -z $secrets_file ]] || rm -f -- "$secrets_file"
   ended_at=$(now)
+  imds_login
+  [[ -n $instance_id ]] || read_metadata
+  aws_credentials || log "no credentials from the instance metadata; reporting will fail"
   if [[ -z $started_at ]]; then started_at=$ended_at; fi
   measure
   summarise_utilization quick
+  # A container the shutdown stopped under the script ended about now.
+  [[ -z $t_container_start || -n $t_container_exit ]] || stamp t_container_exit
+  stamp t_record
+  measure_timings
   if [[ -z $message ]]; then message="the init script exited with status $code during $phase"; fi
   log "run $status: $message"
-  retry 3 "writing the run record" put_record || log "the run record could not be written"
+  retry 3 "writing the attempt record" put_record || log "the attempt record could not be written"
   put_metrics || log "the metrics could not be published"
-  notify || log "the outcome could not be published"
+  rm -f -- "$aws_config" "$notice_file"
   log "powering off"
   shutdown -h now
 }
@@ -807,35 +1077,27 @@ const MAIN_BEFORE_RUN = String.raw`# The backstop first: whatever happens below,
 # (and terminates) at the deadline. The job is stopped earlier, to report while the network is up.
 shutdown -h "+$DEADLINE_MINUTES" "transient-jobs run $RUN_ID reached its deadline" ||
   fail "could not schedule the power-off at the deadline"
-started_at=$(now)
-started_epoch=$(date -u +%s) || started_epoch=''
-stop_epoch=$((EPOCHSECONDS + STOP_AFTER_SECONDS))
+stamp t_start
+started_epoch=$((t_start / 1000))
+printf -v started_at '%(%Y-%m-%dT%H:%M:%SZ)T' "$started_epoch"
+stop_epoch=$((started_epoch + STOP_AFTER_SECONDS))
+# /proc/uptime: seconds since boot, with two decimals (https://man7.org/linux/man-pages/man5/proc_uptime.5.html).
+read -r boot_seconds _ </proc/uptime && [[ $boot_seconds =~ ^[0-9]+\.[0-9]{2}$ ]] || boot_seconds=null
 
+# What the record says of the instance is read at the end (read_metadata): nothing before the
+# job but what it needs.
 phase=metadata
-imds_token=$(curl -fsS -m 2 -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 300' \
-  http://169.254.169.254/latest/api/token) || imds_token=''
-instance_id=$(imds instance-id) || instance_id=''
-instance_type=$(imds instance-type) || instance_type=''
-availability_zone=$(imds placement/availability-zone) || availability_zone=''
-purchase_option=$(imds instance-life-cycle) || purchase_option=''
-case $purchase_option in
-  spot | on-demand) ;;
-  *) purchase_option='' ;;
-esac
-
-phase=aws-cli
-if ! command -v aws >/dev/null 2>&1; then
-  log "installing the AWS CLI"
-  retry 3 "installing awscli-2" timeout 300 dnf install -y awscli-2 ||
-    fail "the AWS CLI is missing and could not be installed"
-fi
+imds_login
+start_watcher || fail "could not start the interruption watcher"
 
 phase=docker
 retry 12 "waiting for Docker" docker_ready || fail "the Docker daemon did not become ready"
+stamp t_docker
 
 phase=login
 if [[ -n $ECR_REGISTRY ]]; then
   retry 3 "logging in to $ECR_REGISTRY" ecr_login || fail "could not log in to $ECR_REGISTRY"
+  stamp t_login
 fi
 
 phase=pull
@@ -843,8 +1105,13 @@ retry "$PULL_ATTEMPTS" "pulling $IMAGE_URI" until_stop docker pull --quiet "$IMA
   past_stop && out_of_time "still pulling $IMAGE_URI at the stop time"
   fail "could not pull $IMAGE_URI"
 }
-image_digest=$(docker image inspect --format '{{index .RepoDigests 0}}' "$IMAGE_URI" |
-  sed -n 's/.*@//p') || image_digest=''
+stamp t_pulled
+# One inspect for the digest and the size (bytes): https://docs.docker.com/reference/cli/docker/image/inspect/
+read -r image_digest image_size < <(docker image inspect --format '{{index .RepoDigests 0}} {{.Size}}' \
+  "$IMAGE_URI" 2>/dev/null) || true
+image_digest=$\{image_digest##*@}
+[[ $image_digest == sha256:* ]] || image_digest=''
+[[ $image_size =~ ^[0-9]+$ ]] || image_size=null
 `;
 
 /**
@@ -863,22 +1130,26 @@ function jobEnvironmentArguments(secrets: boolean, gpu: boolean): string[] {
   ];
 }
 
-// read_secret NAME KIND ID REGION JSON-KEY: one secret into the env file. `printf` is a builtin,
-// so the value is on no command line; the env file holds one line per variable, so a value with a
-// line break is refused. Rendered only for a job with secrets: every byte counts against the
+// read_secret NAME KIND ID REGION JSON-KEY: one secret into the env file, read with SSM
+// GetParameter or Secrets Manager GetSecretValue over JSON 1.1
+// (https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_GetParameter.html,
+// https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_GetSecretValue.html). The
+// value comes back as a JSON string, escapes and all, which python3 decodes: the ECS-optimized
+// AL2023 AMI has it, as its dnf and the amazon-efs-utils its build installs are Python
+// (https://github.com/aws/amazon-ecs-ami/blob/main/al2023.pkr.hcl). `printf` is a builtin and the
+// request body goes on stdin, so the value is on no command line; the env file holds one line per
+// variable, so a value with a line break is refused. Rendered only for a job with secrets: every byte counts against the
 // 16 KB of user data.
 const SECRET_FUNCTIONS = String.raw`read_secret() {
   local v
   case $2 in
-    ssm) v=$(timeout 60 aws ssm get-parameter --region "$4" --name "$3" --with-decryption \
-      --query Parameter.Value --output text) ;;
-    *) v=$(timeout 60 aws secretsmanager get-secret-value --region "$4" --secret-id "$3" \
-      --query SecretString --output text) ;;
+    ssm) v=$(printf '{"Name":%s,"WithDecryption":true}' "$(json_string "$3")" |
+      aws_json ssm "$4" "ssm.$4.$AWS_DOMAIN" AmazonSSM.GetParameter) ;;
+    *) v=$(printf '{"SecretId":%s}' "$(json_string "$3")" |
+      aws_json secretsmanager "$4" "secretsmanager.$4.$AWS_DOMAIN" secretsmanager.GetSecretValue) ;;
   esac || fail "could not read secret $1 from $2 $3 (missing, or the instance role may not read it)"
-  if [[ -n $5 ]]; then
-    v=$(printf '%s' "$v" | python3 -c 'import json,sys;print(json.load(sys.stdin)[sys.argv[1]],end="")' "$5" 2>/dev/null) ||
-      fail "secret $1: $2 $3 is not a JSON object with the key $5"
-  fi
+  v=$(printf '%s' "$v" | python3 -c 'import json,sys;d=json.load(sys.stdin);v=d["Parameter"]["Value"] if "Parameter" in d else d["SecretString"];k=sys.argv[1];print(json.loads(v)[k] if k else v,end="")' "$5" 2>/dev/null) ||
+    fail "secret $1: $2 $3 $([[ -n $5 ]] && echo "is not a JSON object with the key $5" || echo "came back unreadable")"
   [[ $v != *[$'\n\r']* ]] || fail "secret $1 ($2 $3) holds a line break, which an env file cannot carry"
   printf '%s=%s\n' "$1" "$v" >>"$secrets_file"
 }
@@ -897,14 +1168,20 @@ const NO_SECRETS_FILE = "secrets_file=''";
 // the NVMe devices whose model is "Amazon EC2 NVMe Instance Storage"
 // (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/ssd-instance-store.html); several are
 // striped into one (RAID 0: scratch needs no redundancy,
-// https://docs.aws.amazon.com/ebs/latest/userguide/raid-config.html). A type of the job without
-// one gets the root-volume folder, as every other job does.
+// https://docs.aws.amazon.com/ebs/latest/userguide/raid-config.html) with LVM
+// (`lvcreate --stripes`, https://man7.org/linux/man-pages/man8/lvcreate.8.html) when the AMI has
+// lvm2. Nothing is installed on the run path: the ECS-optimized AL2023 AMI's build installs
+// neither mdadm nor lvm2 (https://github.com/aws/amazon-ecs-ami/blob/main/al2023.pkr.hcl), so
+// without LVM the first disk alone is the scratch space. A type of the job without one gets the
+// root-volume folder, as every other job does.
 const MOUNT_INSTANCE_STORE = String.raw`# shellcheck disable=SC2046
 set -- $(lsblk -dno NAME,MODEL | awk '/EC2 NVMe Instance Storage/ {print "/dev/" $1}')
-if (($# > 1)); then
-  command -v mdadm >/dev/null || timeout 300 dnf install -y mdadm >/dev/null
-  timeout 120 mdadm --create /dev/md/tj --run -l 0 -n $# "$@" >/dev/null || fail "no RAID of $*"
-  set -- /dev/md/tj
+if (($# > 1)) && command -v lvcreate >/dev/null; then
+  { timeout 60 vgcreate -qq tj "$@" && timeout 60 lvcreate -qq -y -i $# -l 100%FREE -n scratch tj; } >/dev/null ||
+    fail "could not stripe $*"
+  set -- /dev/tj/scratch
+elif (($# > 1)); then
+  log "no lvm2 on this AMI: scratch is $1 alone, not all $# instance-store disks"
 fi
 if (($# > 0)); then
   { timeout 600 mkfs.xfs -f -q "$1" && timeout 60 mount "$1" "$SCRATCH_HOST_DIR"; } ||
@@ -922,8 +1199,10 @@ function scratchSteps(instanceStore: boolean): string {
     "",
     "phase=run",
     'past_stop && out_of_time "the stop time came before the job could start"',
+    '[[ ! -s $notice_file ]] || interrupted ", before the job started"',
     // Sampling starts with the container, not before the steps that come first.
     "start_sampler",
+    "stamp t_container_start",
   ].join("\n");
 }
 
@@ -943,18 +1222,23 @@ if until_stop docker run --name "tj-$RUN_ID" \
   --env "RUN_ID=$RUN_ID" \
   --env "RESULTS_BUCKET=$BUCKET" \
   --env "RESULTS_PREFIX=$RESULTS_PREFIX" \
+  --env "CHECKPOINT_URI=$CHECKPOINT_URI" \
+  --env "ATTEMPT=$ATTEMPT" \
   --env "AWS_REGION=$REGION"` + " \\"; // a raw template cannot end in a backslash
 
 const RUN_COMMAND_TAIL = String.raw`  "$IMAGE_URI"; then
   exit_code=0
 else
   exit_code=$?
-fi`;
+fi
+stamp t_container_exit`;
 
 // docker stop: SIGTERM, then SIGKILL after the grace; docker wait: the container's exit status.
 // https://docs.docker.com/reference/cli/docker/container/stop/
 // https://docs.docker.com/reference/cli/docker/container/wait/
 const MAIN_AFTER_RUN = String.raw`
+# The messages below name the instance type: read now, after the job, not before it.
+read_metadata
 # until_stop killed the client at the stop time; the container still runs.
 if ((exit_code == 137)) && past_stop; then
   status=timed-out
@@ -963,6 +1247,7 @@ if ((exit_code == 137)) && past_stop; then
     >/dev/null || log "docker stop failed"
   exit_code=$(timeout 30 docker wait "tj-$RUN_ID") || exit_code=''
   [[ $exit_code =~ ^[0-9]+$ ]] || exit_code=null
+  stamp t_container_exit
   message="still running $STOP_MARGIN_MINUTES min before the deadline: stopped, exit status $exit_code"
 fi
 summarise_utilization
@@ -972,6 +1257,8 @@ summary=$(timeout 20 docker logs --tail 1 "tj-$RUN_ID" 2>&1 | tr -d '
 ') || summary=''
 summary=$(printf '%.200s' "$summary")
 
+# The watcher stopped the container on a notice: the attempt is interrupted, not failed.
+[[ ! -s $notice_file ]] || interrupted ": stopped, exit status $exit_code"
 [[ $status == timed-out ]] || case $exit_code in
   0)
     status=succeeded
@@ -1007,9 +1294,13 @@ export function withoutComments(script: string): string {
 }
 
 // The static parts as the script carries them, computed once.
-const STATIC_FUNCTIONS = [FUNCTIONS, UTILIZATION_FUNCTIONS, NO_SECRETS_FILE].map(withoutComments);
+const STATIC_FUNCTIONS = [
+  FUNCTIONS.replaceAll("$\\{", "${"),
+  UTILIZATION_FUNCTIONS,
+  NO_SECRETS_FILE,
+].map(withoutComments);
 const STATIC_SECRET_FUNCTIONS = withoutComments(SECRET_FUNCTIONS);
-const STATIC_MAIN_BEFORE_RUN = withoutComments(MAIN_BEFORE_RUN);
+const STATIC_MAIN_BEFORE_RUN = withoutComments(MAIN_BEFORE_RUN.replaceAll("$\\{", "${"));
 const STATIC_MAIN_SECRETS = withoutComments(MAIN_SECRETS);
 const STATIC_RUN_COMMAND_HEAD = withoutComments(RUN_COMMAND_HEAD);
 const STATIC_RUN_COMMAND_TAIL = withoutComments(RUN_COMMAND_TAIL);

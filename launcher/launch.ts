@@ -22,7 +22,12 @@ import {
   SPOT_ROLE_ERROR_CODE,
   type Ec2ErrorKind,
 } from "./errors";
-import { encodeUserData, renderInitScript, type InitScriptInput } from "./initScript";
+import {
+  attemptInputs,
+  encodeUserData,
+  renderInitScript,
+  type InitScriptInput,
+} from "./initScript";
 import {
   hourlyPrice,
   hourlyPriceTable,
@@ -431,13 +436,14 @@ async function decideAndLaunch(ctx: RunContext): Promise<LaunchResult> {
       bucket: spec.bucket,
       resultsPrefix: spec.resultsPrefix,
       logGroup: spec.logGroup,
-      topicArn: spec.topicArn,
       parameters: spec.parameters,
       secrets: spec.secrets,
       gpu: spec.gpu,
       instanceStore: spec.instanceStore,
       runId: identity.runId,
       scheduledTime: identity.scheduledTime,
+      // Attempt 1 until the run supervisor starts retries through this code with its own number.
+      ...attemptInputs(spec, identity.runId, 1),
       deadlineMinutes: spec.maxRuntimeMinutes,
       // Every type the loop may try, in both markets: the script reads which one it got from IMDS.
       ...runPrices(spec, ctx.prices),

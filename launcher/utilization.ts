@@ -257,7 +257,7 @@ memory_message() {
 utilization_metrics() {
   local oom=0
   [[ $oom_killed != true ]] || oom=1
-  [[ -z $peak_memory_percent ]] || printf ',%s' "$(metric RunPeakMemoryPercent "$peak_memory_percent" Percent)"
-  [[ -z $mean_cpu_percent ]] || printf ',%s' "$(metric RunMeanCpuPercent "$mean_cpu_percent" Percent)"
-  [[ -z $oom_killed ]] || printf ',%s' "$(metric RunOomKilled $oom Count)"
+  [[ -z $peak_memory_percent ]] || metric RunPeakMemoryPercent "$peak_memory_percent" Percent
+  [[ -z $mean_cpu_percent ]] || metric RunMeanCpuPercent "$mean_cpu_percent" Percent
+  [[ -z $oom_killed ]] || metric RunOomKilled $oom Count
 }`.replaceAll("$\\{", "${");

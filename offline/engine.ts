@@ -213,6 +213,30 @@ export function buildResourceProblems(type: string, inputs: Record<string, unkno
   return problems.filter((p): p is string => p !== undefined);
 }
 
+/**
+ * Instance tag keys an instance with tags in its metadata may carry: letters, digits and
+ * `+ - = . , _ : @`, not `.`, `..` or `_index`; others fail the launch
+ * (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/work-with-tags-in-IMDS.html).
+ */
+export function metadataTagKeyProblem(key: string): string | undefined {
+  return /^[A-Za-z0-9+\-=.,_:@]+$/.test(key) && ![".", "..", "_index"].includes(key)
+    ? undefined
+    : `instance tag key ${JSON.stringify(key)} breaks the rule of tags in instance metadata (letters, digits and + - = . , _ : @; not ".", ".." or "_index"): RunInstances would fail`;
+}
+
+/** What RunInstances would refuse of the instances a launch template describes. */
+export function launchTemplateProblems(type: string, inputs: Record<string, unknown>): string[] {
+  if (type !== "aws:ec2/launchTemplate:LaunchTemplate") return [];
+  const metadata = (inputs.metadataOptions ?? {}) as Record<string, unknown>;
+  if (metadata.instanceMetadataTags !== "enabled") return [];
+  const specs = (inputs.tagSpecifications ?? []) as { resourceType?: string; tags?: object }[];
+  return specs
+    .filter((spec) => spec.resourceType === "instance")
+    .flatMap((spec) => Object.keys(spec.tags ?? {}))
+    .map(metadataTagKeyProblem)
+    .filter((p): p is string => p !== undefined);
+}
+
 /** Types that exist only in Pulumi: they have no cloud name to check. */
 const isPulumiOnly = (type: string): boolean =>
   type === "pulumi:pulumi:Stack" || type.startsWith("transient-jobs:");
@@ -979,7 +1003,10 @@ export async function evaluateProgram(
       const { field, physical, problem } = physicalNameOf(args.type, args.name, inputs);
       if (problem) nameProblems.push(problem);
       refusals.push(
-        ...buildResourceProblems(args.type, inputs).map((p) => `${args.type} "${args.name}": ${p}`),
+        ...[
+          ...buildResourceProblems(args.type, inputs),
+          ...launchTemplateProblems(args.type, inputs),
+        ].map((p) => `${args.type} "${args.name}": ${p}`),
       );
       const state = {
         ...inputs,

@@ -1,7 +1,7 @@
 /** Shared fixtures of the launcher tests. */
 import { EC2ServiceException } from "@aws-sdk/client-ec2";
 import { S3ServiceException } from "@aws-sdk/client-s3";
-import type { InitScriptInput } from "../launcher/initScript";
+import { attemptInputs, type InitScriptInput } from "../launcher/initScript";
 import type { JobLaunchSpec } from "../launcher/contract";
 import type { RunPrices } from "../launcher/prices";
 
@@ -51,7 +51,7 @@ export const NOW = new Date("2026-11-23T03:00:10Z");
 export function initScriptInputFixture(overrides: Partial<InitScriptInput> = {}): InitScriptInput {
   const spec = specFixture();
   const { job, environment, region, imageUri, bucket, resultsPrefix, logGroup, parameters } = spec;
-  return {
+  const merged = {
     job,
     environment,
     region,
@@ -59,13 +59,15 @@ export function initScriptInputFixture(overrides: Partial<InitScriptInput> = {})
     bucket,
     resultsPrefix,
     logGroup,
-    topicArn: spec.topicArn,
     parameters,
     runId: "pi-20261123T0300Z",
     scheduledTime: "2026-11-23T03:00:00Z",
     deadlineMinutes: 120,
+    attempt: 1,
     ...overrides,
   };
+  // The checkpoint URI of the (overridden) bucket, prefix and run, unless overridden itself.
+  return { ...attemptInputs(merged, merged.runId, merged.attempt), ...merged };
 }
 
 /** S3's answer to a conditional write (`If-None-Match: *`) on a key that exists: HTTP 412. */

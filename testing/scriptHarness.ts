@@ -1,17 +1,20 @@
 /**
  * Runs a rendered init script under bash with stub commands on PATH. Only the stubs and a few
- * harmless coreutils (`tr`, `sed`, `timeout`) are reachable, so a script that calls any
- * other command fails here instead of touching this machine (no real `shutdown`, `dnf` or
- * `systemd-run`). Stubs append `name args...` to a calls log; their behaviour is set with
- * `STUB_*` variables that only the stubs read.
+ * harmless tools (`tr`, `sed`, `timeout`, `base64`, python3, and the real curl behind a logging
+ * stub) are reachable, so a script that calls any other command fails here instead of touching
+ * this machine (no real `shutdown`, `dnf`, `aws` or `systemd-run`). Stubs append `name args...`
+ * to a calls log; their behaviour is set with `STUB_*` variables that only the stubs read. curl
+ * reaches the instance metadata and the AWS APIs through a local stand-in (testing/awsStub.ts),
+ * which logs each API request it accepts to the same log.
  */
 import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { AwsStub, type AwsStubBehaviour } from "./awsStub";
 
 /** How the stubs behave; everything succeeds by default. */
-export interface StubBehaviour {
+export interface StubBehaviour extends AwsStubBehaviour {
   /** `docker info` fails this many times before succeeding. */
   dockerInfoFailures?: number;
   /** `docker pull` fails this many times before succeeding. */
@@ -25,22 +28,10 @@ export interface StubBehaviour {
   runSleepSeconds?: number;
   /** What `docker wait` prints: the exit status of a stopped container. Default 143. */
   stoppedExit?: number;
-  /** `aws s3 cp` fails this many times before succeeding. */
-  s3Failures?: number;
-  /** `aws s3 cp` takes this many seconds (to be interrupted). */
-  s3Seconds?: number;
-  /** Exit status of `aws sns publish`. */
-  snsExit?: number;
   /** Exit status of `shutdown -h +N` (the watchdog); `shutdown -h now` always succeeds. */
   watchdogExit?: number;
-  /** `aws` is not installed until the `dnf` stub installs it. */
-  awsMissing?: boolean;
-  /** What IMDS says of `instance-life-cycle`. Default `on-demand`. */
-  lifecycle?: string;
   /** The line `docker logs --tail 1` prints. Default nothing. */
   lastLine?: string;
-  /** Exit status of `aws cloudwatch put-metric-data`. */
-  metricsExit?: number;
   /**
    * What successive `docker stats --no-stream` calls print, one line each (e.g.
    * `1.5GiB / 7.629GiB|153.27%`); after the last, the container is gone and `docker stats` fails.
@@ -54,13 +45,10 @@ export interface StubBehaviour {
   dockerInfoSeconds?: number;
   /** What `docker inspect --format '{{.State.OOMKilled}}'` prints. Default nothing. */
   oomKilled?: "true" | "false";
-  /**
-   * What `aws ssm get-parameter` and `aws secretsmanager get-secret-value` return, by parameter
-   * name or secret id; any other name fails as a missing parameter or secret would.
-   */
-  secretValues?: Record<string, string>;
   /** How many NVMe instance-store disks `lsblk` lists besides the root EBS volume. Default 0. */
   instanceStoreDisks?: number;
+  /** The AMI has lvm2 (`vgcreate`, `lvcreate`). */
+  lvm?: boolean;
 }
 
 /** What one run of the script did. */
@@ -77,10 +65,12 @@ export interface ScriptRun {
   dockerEnvFile?: { text: string; mode: string };
   /** What is left in the script's runtime folder (`RUNTIME_DIR`) after the run. */
   runtimeFiles: string[];
+  /** What `docker login` read on stdin (the registry password), if it ran. */
+  dockerLoginStdin?: string;
   stderr: string;
 }
 
-const COREUTILS = ["tr", "sed", "awk", "timeout", "mkdir", "chmod", "rm", "python3"];
+const COREUTILS = ["tr", "sed", "awk", "timeout", "mkdir", "chmod", "rm", "base64", "python3"];
 
 /** The interpreter itself, not a version manager's shim (which needs a full PATH to run). */
 let python: string | undefined;
@@ -112,6 +102,9 @@ function locate(command: string): string {
   return found.stdout.trim();
 }
 
+/** The size in bytes `docker image inspect` reports of the pulled image. */
+export const IMAGE_SIZE_BYTES = 734003200;
+
 const STUB_PRELUDE = `#!/bin/bash
 line="\${0##*/} $*"
 printf '%s\\n' "\${line//$'\\n'/\\\\n}" >>"$TJ_CALLS"
@@ -129,14 +122,8 @@ const STUBS: Record<string, string> = {
   shutdown: `if [[ "$2" == +* ]]; then exit "\${STUB_WATCHDOG_EXIT:-0}"; fi`,
   sleep: ``,
   date: `exec ${which("date")} "$@"`,
-  curl: `case "$*" in
-  *api/token*) printf 'TOKEN' ;;
-  *meta-data/instance-id) printf 'i-0123456789abcdef0' ;;
-  *meta-data/instance-type) printf 'm7i.large' ;;
-  *meta-data/placement/availability-zone) printf 'eu-west-1b' ;;
-  *meta-data/instance-life-cycle) printf '%s' "\${STUB_LIFECYCLE:-on-demand}" ;;
-  *) exit 22 ;;
-esac`,
+  // The real curl, logged: it speaks HTTP to the stand-in (its --connect-to).
+  curl: `exec ${which("curl")} "$@"`,
   docker: `case "$1" in
   info)
     if [[ "$2" == --format ]]; then
@@ -154,10 +141,10 @@ esac`,
     : >"$TJ_STATE/stats.done"
     /bin/sleep 0.05
     exit 1 ;;
-  login) /bin/cat >/dev/null ;;
+  login) /bin/cat >"$TJ_STATE/docker-login.stdin" ;;
   pull) (( $(count docker-pull) > \${STUB_PULL_FAILURES:-0} )) || { echo "pull: timeout" >&2; exit 1; } ;;
   logs) printf '%s\\n' "\${STUB_LAST_LINE:-}" ;;
-  image) printf '%s\\n' "123456789012.dkr.ecr.eu-west-1.amazonaws.com/transient-jobs-pi@sha256:${"ab".repeat(32)}" ;;
+  image) printf '%s %s\\n' "123456789012.dkr.ecr.eu-west-1.amazonaws.com/transient-jobs-pi@sha256:${"ab".repeat(32)}" ${IMAGE_SIZE_BYTES} ;;
   run)
     printf '%s\\0' "$@" >"$TJ_STATE/docker-run.argv"
     previous=''
@@ -174,40 +161,23 @@ esac`,
     if [[ -n "\${STUB_RUN_SLEEP:-}" ]]; then
       /bin/sleep "$STUB_RUN_SLEEP" </dev/null >/dev/null 2>&1 &
       printf '%s' "$!" >"$TJ_STATE/container.pid"
-      wait "$!"
+      # docker run ends with the container: 143 when docker stop's SIGTERM ended it.
+      wait "$!" && status=0 || status=$?
     fi
-    exit "\${STUB_RUN_EXIT:-0}" ;;
+    exit "\${STUB_RUN_EXIT:-\${status:-0}}" ;;
   stop) kill "$(<"$TJ_STATE/container.pid")" ;;
   wait) printf '%s\\n' "\${STUB_STOPPED_EXIT:-143}" ;;
 esac`,
-  aws: `case "$1 $2" in
-  "ecr get-login-password") printf 'PASSWORD\\n' ;;
-  "s3 cp")
-    n=$(count s3-cp)
-    /bin/cat >"$TJ_STATE/record-$n.json"
-    if [[ -n "\${STUB_S3_SECONDS:-}" ]]; then /bin/sleep "$STUB_S3_SECONDS"; fi
-    (( n > \${STUB_S3_FAILURES:-0} )) || exit 1 ;;
-  "sns publish") exit "\${STUB_SNS_EXIT:-0}" ;;
-  "cloudwatch put-metric-data") exit "\${STUB_CW_EXIT:-0}" ;;
-  "ssm get-parameter" | "secretsmanager get-secret-value")
-    previous='' id=''
-    for arg in "$@"; do
-      if [[ $previous == --name || $previous == --secret-id ]]; then id=$arg; fi
-      previous=$arg
-    done
-    ${which("awk")} -F '\t' -v id="$id" '$1 == id { print $2; found = 1 } END { exit !found }' \
-      "$TJ_STATE/secrets.tsv" || { echo "An error occurred (ResourceNotFoundException)" >&2; exit 254; } ;;
-  *) exit 2 ;;
-esac`,
-  dnf: `/bin/cp "$TJ_STATE/aws.installable" "\${0%/*}/aws"`,
   lsblk: `printf 'nvme0n1 Amazon Elastic Block Store\\n'
 for ((i = 1; i <= \${STUB_INSTANCE_STORE_DISKS:-0}; i++)); do
   printf 'nvme%dn1 Amazon EC2 NVMe Instance Storage\\n' "$i"
 done`,
   "mkfs.xfs": ``,
   mount: ``,
-  mdadm: ``,
 };
+
+/** lvm2's commands, for an AMI that has them. */
+const LVM_STUBS: Record<string, string> = { vgcreate: ``, lvcreate: `` };
 
 /** A temporary sandbox: `bin/` (stubs), `core/` (allowed coreutils), `state/` (logs, records). */
 export class ScriptSandbox {
@@ -215,26 +185,21 @@ export class ScriptSandbox {
   readonly bin = path.join(this.root, "bin");
   readonly core = path.join(this.root, "core");
   readonly state = path.join(this.root, "state");
+  /** The stand-in for IMDS and the AWS APIs; {@link start} it before running a script. */
+  readonly aws: AwsStub;
+  private connectTo = "";
 
   constructor(behaviour: StubBehaviour) {
     for (const dir of [this.bin, this.core, this.state]) fs.mkdirSync(dir);
     for (const tool of COREUTILS) {
       fs.symlinkSync(tool === "python3" ? realPython() : which(tool), path.join(this.core, tool));
     }
-    for (const [name, body] of Object.entries(STUBS)) {
-      const file =
-        name === "aws" && behaviour.awsMissing
-          ? path.join(this.state, "aws.installable")
-          : path.join(this.bin, name);
-      fs.writeFileSync(file, `${STUB_PRELUDE}${body}\n`, { mode: 0o755 });
+    const stubs = { ...STUBS, ...(behaviour.lvm ? LVM_STUBS : {}) };
+    for (const [name, body] of Object.entries(stubs)) {
+      fs.writeFileSync(path.join(this.bin, name), `${STUB_PRELUDE}${body}\n`, { mode: 0o755 });
     }
     fs.writeFileSync(path.join(this.state, "calls.log"), "");
-    fs.writeFileSync(
-      path.join(this.state, "secrets.tsv"),
-      Object.entries(behaviour.secretValues ?? {})
-        .map(([id, value]) => `${id}\t${value}\n`)
-        .join(""),
-    );
+    this.aws = new AwsStub(this.state, behaviour);
     fs.mkdirSync(this.runtime);
   }
 
@@ -243,9 +208,20 @@ export class ScriptSandbox {
     return path.join(this.root, "run");
   }
 
-  /** `script` with its instance paths moved into the sandbox. */
+  /** Starts the stand-in that the sandboxed script's curl reaches. */
+  async start(): Promise<void> {
+    this.connectTo = `::${await this.aws.listen()}`;
+  }
+
+  /**
+   * `script` with its instance paths moved into the sandbox, and its curl pointed at the
+   * stand-in over plain HTTP (the host names, and so the signatures, stay AWS's).
+   */
   sandboxed(script: string): string {
+    if (!this.connectTo) throw new Error("start() the sandbox before sandboxing a script");
     return script
+      .replace(/^readonly AWS_SCHEME=.*$/m, "readonly AWS_SCHEME='http'")
+      .replace(/^readonly CONNECT_TO=.*$/m, `readonly CONNECT_TO='${this.connectTo}'`)
       .replace(/^readonly RUNTIME_DIR=.*$/m, `readonly RUNTIME_DIR='${this.runtime}'`)
       .replace(
         /^readonly SCRATCH_HOST_DIR=.*$/m,
@@ -265,13 +241,8 @@ export class ScriptSandbox {
       STUB_RUN_EXIT: stub(behaviour.runExit),
       STUB_RUN_SLEEP: stub(behaviour.runSleepSeconds),
       STUB_STOPPED_EXIT: stub(behaviour.stoppedExit),
-      STUB_S3_FAILURES: stub(behaviour.s3Failures),
-      STUB_S3_SECONDS: stub(behaviour.s3Seconds),
-      STUB_SNS_EXIT: stub(behaviour.snsExit),
       STUB_WATCHDOG_EXIT: stub(behaviour.watchdogExit),
-      STUB_LIFECYCLE: behaviour.lifecycle ?? "",
       STUB_LAST_LINE: behaviour.lastLine ?? "",
-      STUB_CW_EXIT: stub(behaviour.metricsExit),
       STUB_STATS: (behaviour.stats ?? []).join("\n"),
       STUB_DOCKER_INFO: behaviour.dockerInfo ?? "",
       STUB_DOCKER_INFO_SECONDS: stub(behaviour.dockerInfoSeconds),
@@ -293,6 +264,7 @@ export class ScriptSandbox {
       records.push(JSON.parse(fs.readFileSync(path.join(this.state, `record-${n}.json`), "utf8")));
     }
     const argvFile = path.join(this.state, "docker-run.argv");
+    const loginFile = path.join(this.state, "docker-login.stdin");
     const envFile = path.join(this.state, "docker-run.env");
     return {
       status,
@@ -312,11 +284,13 @@ export class ScriptSandbox {
           }
         : {}),
       runtimeFiles: fs.readdirSync(this.runtime),
+      ...(fs.existsSync(loginFile) ? { dockerLoginStdin: fs.readFileSync(loginFile, "utf8") } : {}),
       stderr: this.anonymous(stderr),
     };
   }
 
-  remove(): void {
+  async remove(): Promise<void> {
+    await this.aws.close();
     fs.rmSync(this.root, { recursive: true, force: true });
   }
 }
@@ -331,6 +305,13 @@ export function withStopAfterSeconds(script: string, seconds: number): string {
   return script.replace(line, `readonly STOP_AFTER_SECONDS=${seconds}`);
 }
 
+/** `script` polling the instance metadata for notices every `seconds` (whole) instead of 5. */
+export function withNoticePollSeconds(script: string, seconds: number): string {
+  const line = /^readonly NOTICE_POLL_SECONDS=\d+$/m;
+  if (!line.test(script)) throw new Error("the script has no NOTICE_POLL_SECONDS line to replace");
+  return script.replace(line, `readonly NOTICE_POLL_SECONDS=${seconds}`);
+}
+
 /**
  * Runs `script` with the stubs. With `interruptWhen`, sends `signal` (default SIGTERM, as systemd
  * does at shutdown) to the script's process group once that file appears in the state folder.
@@ -343,6 +324,7 @@ export async function runScript(
 ): Promise<ScriptRun> {
   const sandbox = new ScriptSandbox(behaviour);
   try {
+    await sandbox.start();
     const file = path.join(sandbox.root, "user-data.sh");
     fs.writeFileSync(file, sandbox.sandboxed(script));
     const child = spawn("/bin/bash", [file], {
@@ -370,7 +352,7 @@ export async function runScript(
     if (poll) clearInterval(poll);
     return sandbox.result(status, stderr);
   } finally {
-    sandbox.remove();
+    await sandbox.remove();
   }
 }
 

@@ -71,7 +71,7 @@ describe("config: a job's secrets", () => {
       "a secret named like a reserved variable",
       { secrets: { RUN_ID: "ssm:/x" } },
       [
-        `${K}.secrets.RUN_ID: "RUN_ID" is reserved; the init script sets RUN_ID, RESULTS_BUCKET, RESULTS_PREFIX, AWS_REGION, SCRATCH_DIR`,
+        `${K}.secrets.RUN_ID: "RUN_ID" is reserved; the init script sets RUN_ID, RESULTS_BUCKET, RESULTS_PREFIX, AWS_REGION, SCRATCH_DIR, CHECKPOINT_URI, ATTEMPT`,
       ],
     ],
     [

@@ -18,7 +18,7 @@ import {
 } from "@aws-sdk/client-ec2";
 import { CreateBucketCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { handleLaunchEvent } from "../../launcher/handler";
-import { renderInitScript } from "../../launcher/initScript";
+import { attemptInputs, renderInitScript } from "../../launcher/initScript";
 import { hourlyPriceTable } from "../../launcher/prices";
 import { runIdFor } from "../../launcher/runId";
 import * as http from "node:http";
@@ -117,6 +117,11 @@ async function recordOf(runId: string, scheduledTime: string, runExit: number) {
     renderInitScript({
       ...specFixture({ bucket: EU.bucketName, logGroup: EU.jobs.pi.logGroupName }),
       runId,
+      ...attemptInputs(
+        specFixture({ bucket: EU.bucketName, logGroup: EU.jobs.pi.logGroupName }),
+        runId,
+        1,
+      ),
       scheduledTime,
       deadlineMinutes: 20,
       instancePrices: prices.instances,

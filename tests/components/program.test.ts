@@ -183,6 +183,7 @@ for (const stack of ["dev", "prod"]) {
         assert.equal(inputs.instanceInitiatedShutdownBehavior, "terminate");
         assert.equal(inputs.metadataOptions.httpTokens, "required");
         assert.equal(inputs.metadataOptions.httpPutResponseHopLimit, 2);
+        assert.equal(inputs.metadataOptions.instanceMetadataTags, "enabled");
         assert.equal(inputs.keyName, undefined);
         assert.equal(inputs.blockDeviceMappings[0].ebs.encrypted, "true");
         // Never the account's default EBS key: the AWS-managed aws/ebs key of the region.

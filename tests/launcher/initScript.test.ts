@@ -16,6 +16,7 @@ import {
 import { STOP_MARGIN_MINUTES } from "../../launcher/contract";
 import { DEFAULT_GRACE_MINUTES } from "../../launcher/reaper";
 import { unmeasuredUtilization } from "../../launcher/utilization";
+import { ECR_PASSWORD, ROLE_CREDENTIALS } from "../../testing/awsStub";
 import { initScriptInputFixture } from "../../testing/fixtures";
 import {
   runScript,
@@ -26,7 +27,6 @@ import {
 
 const IMAGE = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/transient-jobs-pi:v1";
 const DIGEST = `sha256:${"ab".repeat(32)}`;
-const TOPIC = "arn:aws:sns:eu-west-1:123456789012:tj-dev-outcomes";
 
 const input = initScriptInputFixture;
 
@@ -46,6 +46,7 @@ const UNMEASURED = unmeasuredUtilization();
 function baseRecord(overrides: Record<string, unknown>): Record<string, unknown> {
   return {
     runId: "pi-20261123T0300Z",
+    attempt: 1,
     job: "pi",
     environment: "dev",
     scheduledTime: "2026-11-23T03:00:00Z",
@@ -66,7 +67,8 @@ function baseRecord(overrides: Record<string, unknown>): Record<string, unknown>
 
 /** Asserts the record and drops its times after checking they are ordered ISO times. */
 function recordWithoutTimes(record: Record<string, unknown>): Record<string, unknown> {
-  const { startedAt, endedAt, durationSeconds, ...rest } = record;
+  // The timings have their own tests (initScriptTimings.test.ts).
+  const { startedAt, endedAt, durationSeconds, timings: _timings, ...rest } = record;
   assert.ok(Number.isInteger(durationSeconds) && (durationSeconds as number) >= 0);
   assert.match(String(startedAt), /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/);
   assert.match(String(endedAt), /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/);
@@ -75,32 +77,30 @@ function recordWithoutTimes(record: Record<string, unknown>): Record<string, unk
 }
 
 const S3_CP =
-  "aws s3 cp - s3://tj-results-dev-eu-west-1/jobs/pi/runs/pi-20261123T0300Z.json --region eu-west-1 --content-type application/json --only-show-errors";
+  "aws s3 PutObject s3://tj-results-dev-eu-west-1/jobs/pi/runs/pi-20261123T0300Z/attempt-1.json --region eu-west-1 --content-type application/json";
 const WATCHDOG = "shutdown -h +120 transient-jobs run pi-20261123T0300Z reached its deadline";
 const POWER_OFF = "shutdown -h now";
-const LOGS_URL =
-  "https://eu-west-1.console.aws.amazon.com/cloudwatch/home?region=eu-west-1#logsV2:log-groups/log-group/$252Ftransient-jobs$252Fdev$252Fpi/log-events/pi-20261123T0300Z";
 const DIMENSIONS =
   '[{"Name":"Environment","Value":"dev"},{"Name":"Region","Value":"eu-west-1"},{"Name":"Job","Value":"pi"}]';
 
-/** The `aws cloudwatch put-metric-data` call of a run, its duration written as `<d>`. */
-function putMetrics(outcome: "RunSucceeded" | "RunFailed", cost?: string): string {
+/**
+ * The PutMetricData request of an attempt (as the AWS stand-in logs it), its duration and
+ * overhead written as `<d>` and `<o>`: no RunSucceeded/RunFailed, which the run supervisor puts.
+ */
+function putMetrics(): string {
   const data = [
-    `{"MetricName":"${outcome}","Dimensions":${DIMENSIONS},"Value":1,"Unit":"Count"}`,
     `{"MetricName":"RunDurationSeconds","Dimensions":${DIMENSIONS},"Value":<d>,"Unit":"Seconds"}`,
-    ...(cost
-      ? [
-          `{"MetricName":"RunEstimatedCostUsd","Dimensions":${DIMENSIONS},"Value":${cost},"Unit":"None"}`,
-        ]
-      : []),
+    `{"MetricName":"RunOverheadSeconds","Dimensions":${DIMENSIONS},"Value":<o>,"Unit":"Seconds"}`,
   ];
-  return `aws cloudwatch put-metric-data --region eu-west-1 --namespace TransientJobs --metric-data [${data.join(",")}]`;
+  return `aws cloudwatch PutMetricData --region eu-west-1 --namespace TransientJobs --metric-data [${data.join(",")}]`;
 }
 
 /** A call with the run's measured duration (0-2 s here) replaced by `<d>`. */
 function withoutDuration(call: string): string {
   return call
     .replace(/"RunDurationSeconds"(.*?)"Value":\d+/, '"RunDurationSeconds"$1"Value":<d>')
+    .replace(/"RunOverheadSeconds"(.*?)"Value":[\d.]+/, '"RunOverheadSeconds"$1"Value":<o>')
+    .replace(/,\{"MetricName":"RunStartLatencySeconds"[^\]]*\][^}]*\}/, "")
     .replace(/Ran for \d+s/, "Ran for <d>s");
 }
 
@@ -128,6 +128,10 @@ const DOCKER_RUN_ARGS = [
   "--env",
   "RESULTS_PREFIX=jobs/pi/results",
   "--env",
+  "CHECKPOINT_URI=s3://tj-results-dev-eu-west-1/jobs/pi/checkpoints/pi-20261123T0300Z/",
+  "--env",
+  "ATTEMPT=1",
+  "--env",
   "AWS_REGION=eu-west-1",
   "--mount",
   "type=bind,source=<sandbox>/scratch,target=/scratch",
@@ -146,9 +150,9 @@ describe("renderInitScript", () => {
     const variants: [string, InitScriptInput][] = [
       ["the default input", input()],
       [
-        "a topic, a digest-pinned image and awkward parameter values",
+        "a later attempt, a digest-pinned image and awkward parameter values",
         input({
-          topicArn: TOPIC,
+          attempt: 3,
           imageUri: `${IMAGE}@${DIGEST}`,
           parameters: {
             QUOTE: "it's",
@@ -174,16 +178,21 @@ describe("renderInitScript", () => {
     }
 
     it("single-quotes every inserted value", () => {
-      const script = renderInitScript(
-        input({ parameters: { NOTE: "it's $(x)" }, topicArn: TOPIC }),
-      );
+      const script = renderInitScript(input({ parameters: { NOTE: "it's $(x)" } }));
       assert.ok(script.includes(`readonly RUN_ID='pi-20261123T0300Z'`));
-      assert.ok(script.includes(`readonly RECORD_KEY='jobs/pi/runs/pi-20261123T0300Z.json'`));
+      assert.ok(
+        script.includes(`readonly RECORD_KEY='jobs/pi/runs/pi-20261123T0300Z/attempt-1.json'`),
+      );
+      assert.ok(
+        script.includes(
+          `readonly CHECKPOINT_URI='s3://tj-results-dev-eu-west-1/jobs/pi/checkpoints/pi-20261123T0300Z/'`,
+        ),
+      );
       assert.ok(script.includes(`readonly RESULTS_PREFIX='jobs/pi/results'`));
       assert.ok(
         script.includes(`readonly ECR_REGISTRY='123456789012.dkr.ecr.eu-west-1.amazonaws.com'`),
       );
-      assert.ok(script.includes(`readonly TOPIC_REGION='eu-west-1'`));
+      assert.ok(script.includes(`readonly ATTEMPT=1`));
       assert.ok(script.includes(`readonly DEADLINE_MINUTES=120`));
       assert.ok(script.includes(`readonly STOP_AFTER_SECONDS=${(120 - STOP_MARGIN_MINUTES) * 60}`));
       assert.ok(script.includes(`  --env 'NOTE=it'\\''s $(x)' \\`));
@@ -265,9 +274,14 @@ describe("renderInitScript", () => {
         `initScript.deadlineMinutes: 9 is invalid; it must be ${DEADLINE_RULE}`,
       ],
       [
-        "topicArn",
-        { topicArn: "arn:aws:sqs:eu-west-1:123456789012:q" },
-        `initScript.topicArn: "arn:aws:sqs:eu-west-1:123456789012:q" is invalid; it must be an SNS topic ARN`,
+        "attempt",
+        { attempt: 0 },
+        `initScript.attempt: 0 is invalid; it must be an integer from 1 to 11`,
+      ],
+      [
+        "checkpointUri",
+        { checkpointUri: "s3://other-bucket/jobs/pi/checkpoints/pi-20261123T0300Z/" },
+        `initScript.checkpointUri: "s3://other-bucket/jobs/pi/checkpoints/pi-20261123T0300Z/" is invalid; it must be "s3://tj-results-dev-eu-west-1/jobs/pi/checkpoints/pi-20261123T0300Z/": s3://<bucket>/ and RUN_RECORDS.checkpointPrefix of the job's prefix and the run`,
       ],
       [
         "a parameter name",
@@ -277,7 +291,7 @@ describe("renderInitScript", () => {
       [
         "a reserved parameter",
         { parameters: { RUN_ID: "x" } },
-        `initScript.parameters.RUN_ID: "RUN_ID" is invalid; it must be a name other than RUN_ID, RESULTS_BUCKET, RESULTS_PREFIX, AWS_REGION, SCRATCH_DIR, which the launcher sets itself`,
+        `initScript.parameters.RUN_ID: "RUN_ID" is invalid; it must be a name other than RUN_ID, RESULTS_BUCKET, RESULTS_PREFIX, AWS_REGION, SCRATCH_DIR, CHECKPOINT_URI, ATTEMPT, which the launcher sets itself`,
       ],
       [
         "a non-string parameter",
@@ -291,7 +305,7 @@ describe("renderInitScript", () => {
       ],
     ];
     // The run's own values are checked per run; the job's, once at deploy time.
-    const perRun = new Set(["runId", "scheduledTime"]);
+    const perRun = new Set(["runId", "scheduledTime", "attempt", "checkpointUri"]);
     for (const [title, overrides, message] of cases) {
       const check = perRun.has(title) ? "renderInitScript" : "checkScriptSettings";
       it(`rejects ${title} (${check})`, () => {
@@ -388,17 +402,18 @@ describe("renderInitScript", () => {
   });
 
   describe("behaviour under bash with stub commands", function () {
-    this.timeout(20000);
+    // Each run is a bash script and tens of processes: seconds apiece on a loaded machine.
+    this.timeout(60000);
 
     it("runs watchdog, login, pull, run, record, power off in that order and records success", async () => {
-      const run = await runScript(renderInitScript(input({ topicArn: TOPIC })));
+      const run = await runScript(renderInitScript(input()));
       assert.equal(run.status, 0, run.stderr);
       const [watchdog, ...rest] = steps(run);
       assert.equal(run.calls[0], WATCHDOG);
       assert.equal(watchdog, WATCHDOG);
       // The two sides of the login pipe start together, in either order.
-      assert.deepEqual(rest.slice(0, 2).sort(), [
-        "aws ecr get-login-password --region eu-west-1",
+      assert.deepEqual(rest.slice(0, 2), [
+        "aws ecr GetAuthorizationToken --region eu-west-1",
         "docker login --username AWS --password-stdin 123456789012.dkr.ecr.eu-west-1.amazonaws.com",
       ]);
       assert.deepEqual(rest.slice(2).map(withoutDuration), [
@@ -406,8 +421,7 @@ describe("renderInitScript", () => {
         `docker ${DOCKER_RUN_ARGS.join(" ")}`,
         "docker logs --tail 1 tj-pi-20261123T0300Z",
         S3_CP,
-        putMetrics("RunSucceeded"),
-        `aws sns publish --region eu-west-1 --topic-arn ${TOPIC} --subject [transient-jobs dev] pi succeeded in eu-west-1 --message pi-20261123T0300Z succeeded: the job exited with status 0.\\nJob pi, environment dev, region eu-west-1, scheduled 2026-11-23T03:00:00Z.\\nRan for <d>s on m7i.large on-demand in eu-west-1b (i-0123456789abcdef0), no cost estimate (no price for this instance type and region).\\nLogs: ${LOGS_URL}\\nRecord: s3://tj-results-dev-eu-west-1/jobs/pi/runs/pi-20261123T0300Z.json`,
+        putMetrics(),
         POWER_OFF,
       ]);
       assert.deepEqual(run.records.map(recordWithoutTimes), [
@@ -439,20 +453,36 @@ describe("renderInitScript", () => {
       assert.deepEqual(logOpts.slice(0, 2), ["mode=non-blocking", "max-buffer-size=4m"]);
     });
 
-    it("reads instance metadata with one IMDSv2 token", async () => {
+    it("reads only a token and the role's credentials from IMDS before the job, the rest to report", async () => {
       const run = await runScript(renderInitScript(input()));
-      const metadata = run.calls.filter(
-        (c) => c.startsWith("curl") && c.includes("169.254.169.254"),
-      );
-      assert.equal(metadata.filter((c) => c.includes("/latest/api/token")).length, 1);
+      const at = run.calls.findIndex((c) => c.startsWith("docker run"));
+      const metadata = (calls: string[]) =>
+        calls.filter((c) => c.startsWith("curl") && c.includes("169.254.169.254"));
+      const items = (calls: string[]) =>
+        metadata(calls)
+          .map((c) => /169\.254\.169\.254\/latest\/(\S+)/.exec(c)![1])
+          .filter((item) => !/^meta-data\/(spot|events)\//.test(item)) // the watcher's polls
+          .sort();
+      const credentials = [
+        "meta-data/iam/security-credentials/",
+        `meta-data/iam/security-credentials/${ROLE_CREDENTIALS.role}`,
+      ];
+      assert.deepEqual(items(run.calls.slice(0, at)), ["api/token", ...credentials]);
+      // The report may come days later: a new token (6 hours at most) and new credentials.
       assert.deepEqual(
-        metadata
-          .filter((c) => c.includes("/meta-data/"))
-          .map((c) => c.split("/meta-data/")[1])
-          .sort(),
-        ["instance-id", "instance-life-cycle", "instance-type", "placement/availability-zone"],
+        items(run.calls.slice(at)),
+        [
+          "api/token",
+          "meta-data/../dynamic/instance-identity/document",
+          ...credentials,
+          "meta-data/instance-life-cycle",
+          ...["launch-requested-at", "launch-accepted-at", "instance-launch-time"].map(
+            (key) => `meta-data/tags/instance/transient-jobs:${key}`,
+          ),
+        ].sort(),
       );
-      assert.ok(metadata.every((c) => !c.includes("/meta-data/") || c.includes("TOKEN")));
+      const tokens = metadata(run.calls).map((c) => /token: (TOKEN-\d+)/.exec(c)?.[1]);
+      assert.deepEqual([...new Set(tokens.filter(Boolean))].sort(), ["TOKEN-1", "TOKEN-2"]);
     });
 
     it("retries the pull with a doubling backoff", async () => {
@@ -465,7 +495,9 @@ describe("renderInitScript", () => {
         run.calls.findIndex((c) => c.startsWith("docker run")),
       );
       assert.deepEqual(
-        afterFirstPull.filter((c) => c.startsWith("sleep") || c.startsWith("docker pull")),
+        afterFirstPull
+          .filter((c) => c.startsWith("sleep") || c.startsWith("docker pull"))
+          .slice(0, 5),
         [pulls[0], "sleep 5", pulls[0], "sleep 10", pulls[0]],
       );
       assert.equal(run.records[0].status, "succeeded");
@@ -480,11 +512,7 @@ describe("renderInitScript", () => {
         run.calls.some((c) => c.startsWith("docker run")),
         false,
       );
-      assert.deepEqual(steps(run).slice(-3).map(withoutDuration), [
-        S3_CP,
-        putMetrics("RunFailed"),
-        POWER_OFF,
-      ]);
+      assert.deepEqual(steps(run).slice(-3).map(withoutDuration), [S3_CP, putMetrics(), POWER_OFF]);
       assert.deepEqual(run.records.map(recordWithoutTimes), [
         baseRecord({
           status: "failed",
@@ -553,22 +581,22 @@ describe("renderInitScript", () => {
       assert.equal(run.calls.at(-1), POWER_OFF);
     });
 
-    it("retries writing the record, and powers off even if SNS fails", async () => {
-      const run = await runScript(renderInitScript(input({ topicArn: TOPIC })), {
-        s3Failures: 1,
-        snsExit: 1,
-      });
+    it("retries writing the record, and notifies nobody: the run supervisor does, once per run", async () => {
+      const run = await runScript(renderInitScript(input()), { s3Failures: 1 });
       assert.equal(run.calls.filter((c) => c === S3_CP).length, 2);
       assert.equal(run.records.length, 2);
       assert.equal(run.calls.at(-1), POWER_OFF);
-      assert.match(run.stderr, /the outcome could not be published/);
+      assert.equal(
+        run.calls.some((c) => /sns/.test(c)),
+        false,
+      );
     });
 
     it("still powers off when the record can never be written", async () => {
       const run = await runScript(renderInitScript(input()), { s3Failures: 99 });
       assert.equal(run.calls.filter((c) => c === S3_CP).length, 3);
       assert.equal(run.calls.at(-1), POWER_OFF);
-      assert.match(run.stderr, /the run record could not be written/);
+      assert.match(run.stderr, /the attempt record could not be written/);
     });
 
     it("records an interrupted run when shutdown's SIGTERM arrives mid-job", async () => {
@@ -589,7 +617,7 @@ describe("renderInitScript", () => {
     });
 
     it("stops a job still running at the stop time, records timed-out and reports before powering off", async () => {
-      const script = withStopAfterSeconds(renderInitScript(input({ topicArn: TOPIC })), 2);
+      const script = withStopAfterSeconds(renderInitScript(input()), 4);
       const run = await runScript(script, { runSleepSeconds: 30 });
       assert.equal(run.status, 0, run.stderr);
       const tail = steps(run).slice(steps(run).findIndex((c) => c.startsWith("docker run")) + 1);
@@ -600,8 +628,7 @@ describe("renderInitScript", () => {
           "docker wait tj-pi-20261123T0300Z",
           "docker logs --tail 1 tj-pi-20261123T0300Z",
           S3_CP,
-          "aws cloudwatch put-metric-data --region eu-west-1 --namespace TransientJobs ",
-          `aws sns publish --region eu-west-1 --topic-arn ${TOPIC} --subject [transient-jobs dev] pi timed-out in eu-west-1`,
+          "aws cloudwatch PutMetricData --region eu-west-1 --namespace TransientJobs ",
           POWER_OFF,
         ],
       );
@@ -615,9 +642,9 @@ describe("renderInitScript", () => {
         }),
       ]);
       assert.ok((run.records[0].durationSeconds as number) < 20, "the container was not stopped");
-      assert.match(
+      assert.doesNotMatch(
         run.calls.find((c) => c.startsWith("aws cloudwatch"))!,
-        /"RunFailed"/,
+        /"Run(Failed|Succeeded)"/,
       );
     });
 
@@ -632,11 +659,7 @@ describe("renderInitScript", () => {
         [run.records[0].status, run.records[0].phase, run.records[0].message],
         ["timed-out", "pull", `still pulling ${IMAGE} at the stop time`],
       );
-      assert.deepEqual(steps(run).slice(-3).map(withoutDuration), [
-        S3_CP,
-        putMetrics("RunFailed"),
-        POWER_OFF,
-      ]);
+      assert.deepEqual(steps(run).slice(-3).map(withoutDuration), [S3_CP, putMetrics(), POWER_OFF]);
     });
 
     for (const signal of ["SIGTERM", "SIGINT", "SIGHUP"] as const) {
@@ -649,20 +672,43 @@ describe("renderInitScript", () => {
         );
         assert.deepEqual(steps(run).slice(-3).map(withoutDuration), [
           S3_CP,
-          putMetrics("RunSucceeded"),
+          putMetrics(),
           POWER_OFF,
         ]);
         assert.equal(run.records[0].status, "succeeded");
       });
     }
 
-    it("installs the AWS CLI with dnf when it is missing", async () => {
-      const run = await runScript(renderInitScript(input()), { awsMissing: true });
+    it("installs nothing: every AWS call is curl signing with the role's credentials", async () => {
+      // Neither aws, dnf nor mdadm is on the harness's PATH: a call to one would fail the run.
+      const run = await runScript(renderInitScript(input()));
+      assert.equal(run.records[0].status, "succeeded", run.stderr);
+      assert.doesNotMatch(run.stderr, /command not found/);
+      const api = run.calls.filter((c) => c.startsWith("curl") && c.includes("amazonaws.com"));
       assert.deepEqual(
-        run.calls.filter((c) => c.startsWith("dnf")),
-        ["dnf install -y awscli-2"],
+        api.map((c) => /--aws-sigv4 (\S+)/.exec(c)?.[1]),
+        ["aws:amz:eu-west-1:ecr", "aws:amz:eu-west-1:s3", "aws:amz:eu-west-1:monitoring"],
       );
-      assert.equal(run.records[0].status, "succeeded");
+      // The stand-in accepted each, signature and session token checked.
+      assert.equal(run.calls.filter((c) => /^aws (ecr|s3|cloudwatch) /.test(c)).length, 3);
+      // The credentials reach curl in a file, never on a command line, and the file is gone.
+      const everything = [run.calls.join("\n"), run.stderr].join("\n");
+      for (const secret of [ROLE_CREDENTIALS.secretAccessKey, ROLE_CREDENTIALS.token]) {
+        assert.equal(everything.includes(secret), false);
+      }
+      assert.deepEqual(run.runtimeFiles, []);
+      assert.equal(run.dockerLoginStdin, ECR_PASSWORD);
+    });
+
+    it("records a run whose instance has no role credentials as failed at the login", async () => {
+      const run = await runScript(renderInitScript(input()), { noCredentials: true });
+      assert.deepEqual(
+        [run.records.length, run.calls.at(-1)],
+        [0, POWER_OFF],
+        "without credentials nothing can be written, but the instance still powers off",
+      );
+      assert.match(run.stderr, /run failed: could not log in to 123456789012\.dkr\.ecr/);
+      assert.match(run.stderr, /no credentials from the instance metadata/);
     });
 
     it("skips the ECR login for an image from another registry", async () => {

@@ -8,7 +8,6 @@ import { renderInitScript, type InitScriptInput } from "../../launcher/initScrip
 import { initScriptInputFixture } from "../../testing/fixtures";
 import { runScript, shellcheck, type ScriptRun } from "../../testing/scriptHarness";
 
-const TOPIC = "arn:aws:sns:eu-west-1:123456789012:tj-dev-outcomes";
 /** Values no part of the program ever sees: only the stubbed AWS CLI returns them. */
 const DB_SENTINEL = "S3NT1NEL-db-'$(reboot)";
 const API_SENTINEL = "S3NT1NEL-api token";
@@ -22,7 +21,7 @@ const SECRET_VALUES = {
 };
 
 const input = (overrides: Partial<InitScriptInput> = {}) =>
-  initScriptInputFixture({ topicArn: TOPIC, secrets: SECRETS, ...overrides });
+  initScriptInputFixture({ secrets: SECRETS, ...overrides });
 
 /** Everything a run left where someone other than the container could read it. */
 function visibleOutputs(run: ScriptRun): string {
@@ -35,7 +34,8 @@ function visibleOutputs(run: ScriptRun): string {
 }
 
 describe("init script of real jobs (bash with stubs)", function () {
-  this.timeout(20000);
+  // Each run is a bash script and tens of processes: seconds apiece on a loaded machine.
+  this.timeout(60000);
 
   it("passes shellcheck with secrets, a GPU and an instance store", () => {
     const script = renderInitScript(input({ gpu: true, instanceStore: true }));
@@ -53,8 +53,8 @@ describe("init script of real jobs (bash with stubs)", function () {
     assert.deepEqual(
       run.calls.filter((c) => /^aws (ssm|secretsmanager)/.test(c)),
       [
-        "aws secretsmanager get-secret-value --region eu-west-1 --secret-id backup/api --query SecretString --output text",
-        "aws ssm get-parameter --region eu-west-1 --name /backup/db-password --with-decryption --query Parameter.Value --output text",
+        "aws secretsmanager GetSecretValue --region eu-west-1 --secret-id backup/api",
+        "aws ssm GetParameter --region eu-west-1 --name /backup/db-password --with-decryption",
       ],
     );
   });
@@ -73,7 +73,7 @@ describe("init script of real jobs (bash with stubs)", function () {
     });
     assert.deepEqual(run.runtimeFiles, []);
     const outputs = visibleOutputs(run);
-    assert.ok(outputs.includes("sns publish"), "the notification is among the outputs searched");
+    assert.ok(outputs.includes("PutMetricData"), "the metrics are among the outputs searched");
     for (const sentinel of ["S3NT1NEL", DB_SENTINEL, API_SENTINEL]) {
       assert.equal(outputs.includes(sentinel), false, `${sentinel} leaked`);
     }
@@ -142,23 +142,31 @@ describe("init script of real jobs (bash with stubs)", function () {
     assert.equal(cpu.dockerRunArgs!.includes("--gpus"), false);
   });
 
-  it("gives the container SCRATCH_DIR on the root volume, or on the instance store striped", async () => {
+  it("gives the container SCRATCH_DIR on the root volume, or on the instance store, striped with LVM if the AMI has it", async function () {
+    // Five runs of the script.
+    this.timeout(300000);
     const cases = [
-      { instanceStore: false, disks: 0 },
-      { instanceStore: true, disks: 0 },
-      { instanceStore: true, disks: 1 },
-      { instanceStore: true, disks: 2 },
+      { instanceStore: false, disks: 0, lvm: false },
+      { instanceStore: true, disks: 0, lvm: false },
+      { instanceStore: true, disks: 1, lvm: false },
+      { instanceStore: true, disks: 2, lvm: true },
+      { instanceStore: true, disks: 2, lvm: false },
     ];
     const scratchCalls: string[][] = [];
-    for (const { instanceStore, disks } of cases) {
+    for (const { instanceStore, disks, lvm } of cases) {
       const run = await runScript(renderInitScript(input({ secrets: {}, instanceStore })), {
         instanceStoreDisks: disks,
+        lvm,
       });
       assert.equal(run.records[0].status, "succeeded", run.stderr);
       const args = run.dockerRunArgs!;
       assert.ok(args.includes("type=bind,source=<sandbox>/scratch,target=/scratch"));
       assert.ok(args.includes("SCRATCH_DIR=/scratch"));
-      scratchCalls.push(run.calls.filter((c) => /^(lsblk|mdadm|mkfs|mount|dnf)/.test(c)));
+      scratchCalls.push(
+        run.calls.filter((c) => /^(lsblk|vgcreate|lvcreate|mkfs|mount|dnf)/.test(c)),
+      );
+      if (disks === 2 && !lvm)
+        assert.match(run.stderr, /scratch is \/dev\/nvme1n1 alone, not all 2/);
     }
     const lsblk = "lsblk -dno NAME,MODEL";
     const mount = (device: string) => `mount ${device} <sandbox>/scratch`;
@@ -168,10 +176,13 @@ describe("init script of real jobs (bash with stubs)", function () {
       [lsblk, "mkfs.xfs -f -q /dev/nvme1n1", mount("/dev/nvme1n1")],
       [
         lsblk,
-        "mdadm --create /dev/md/tj --run -l 0 -n 2 /dev/nvme1n1 /dev/nvme2n1",
-        "mkfs.xfs -f -q /dev/md/tj",
-        mount("/dev/md/tj"),
+        "vgcreate -qq tj /dev/nvme1n1 /dev/nvme2n1",
+        "lvcreate -qq -y -i 2 -l 100%FREE -n scratch tj",
+        "mkfs.xfs -f -q /dev/tj/scratch",
+        mount("/dev/tj/scratch"),
       ],
+      // Nothing installed: without lvm2, the first disk alone.
+      [lsblk, "mkfs.xfs -f -q /dev/nvme1n1", mount("/dev/nvme1n1")],
     ]);
   });
 
@@ -181,7 +192,7 @@ describe("init script of real jobs (bash with stubs)", function () {
       renderInitScript(input({ secrets: {}, imageUri: image, pullAttempts: 2 })),
       { pullFailures: 99 },
     );
-    assert.ok(run.calls.includes("aws ecr get-login-password --region us-east-1"));
+    assert.ok(run.calls.includes("aws ecr GetAuthorizationToken --region us-east-1"));
     assert.ok(
       run.calls.includes(
         "docker login --username AWS --password-stdin 210987654321.dkr.ecr.us-east-1.amazonaws.com",

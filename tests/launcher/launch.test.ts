@@ -9,7 +9,12 @@ import {
 } from "@aws-sdk/client-ec2";
 import { mockClient } from "aws-sdk-client-mock";
 import { InvalidLaunchSpecError } from "../../launcher/errors";
-import { renderInitScript, decodeUserData, encodeUserData } from "../../launcher/initScript";
+import {
+  attemptInputs,
+  renderInitScript,
+  decodeUserData,
+  encodeUserData,
+} from "../../launcher/initScript";
 import {
   buildRunInstancesInput,
   launchRun,
@@ -56,6 +61,7 @@ function expectedInput(
   const script = renderInitScript({
     ...spec,
     runId: RUN_ID,
+    ...attemptInputs(spec, RUN_ID, 1),
     scheduledTime: "2026-11-23T03:00:00Z",
     deadlineMinutes: spec.maxRuntimeMinutes,
   });

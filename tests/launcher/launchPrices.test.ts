@@ -16,7 +16,7 @@ import {
   type RunInstancesCommandInput,
 } from "@aws-sdk/client-ec2";
 import { mockClient } from "aws-sdk-client-mock";
-import { renderInitScript, decodeUserData } from "../../launcher/initScript";
+import { attemptInputs, renderInitScript, decodeUserData } from "../../launcher/initScript";
 import {
   launchRun,
   planLaunchOptions,
@@ -86,6 +86,7 @@ function expectedScript(spec: JobLaunchSpec, spotUsdPerHour: Record<string, numb
   return renderInitScript({
     ...spec,
     runId: "pi-20261123T0300Z",
+    ...attemptInputs(spec, "pi-20261123T0300Z", 1),
     scheduledTime: "2026-11-23T03:00:00Z",
     deadlineMinutes: spec.maxRuntimeMinutes,
     instancePrices: table.instances,

@@ -85,7 +85,7 @@ describe("examples/real-jobs.yaml: serialized launcher to init script", function
     const userData = await launch("gpu-analysis");
     const run = await runScript(userData, { instanceStoreDisks: 1 });
     assert.equal(run.records[0].status, "succeeded", run.stderr);
-    assert.ok(run.calls.includes("aws ecr get-login-password --region eu-west-1"));
+    assert.ok(run.calls.includes("aws ecr GetAuthorizationToken --region eu-west-1"));
     assert.ok(run.dockerRunArgs!.includes("--gpus"));
     assert.equal(
       run.dockerRunArgs!.at(-1),

@@ -10,7 +10,7 @@ import type { Instance } from "@aws-sdk/client-ec2";
 import { PutObjectCommand, S3Client, S3ServiceException } from "@aws-sdk/client-s3";
 import { PublishCommand, SNSClient } from "@aws-sdk/client-sns";
 import { mockClient } from "aws-sdk-client-mock";
-import { renderInitScript } from "../../launcher/initScript";
+import { attemptInputs, renderInitScript } from "../../launcher/initScript";
 import {
   decideReaping,
   handleReaperInvocation,
@@ -164,16 +164,22 @@ describe("reaper decisions", () => {
     ]);
   });
 
-  it("writes the record under the key the instance's init script uses", () => {
+  it("writes the run's record, beside the attempt records the instance's init script writes", () => {
     const script = renderInitScript({
       ...specFixture(),
       runId: "pi-20261123T0300Z",
+      ...attemptInputs(specFixture(), "pi-20261123T0300Z", 1),
       scheduledTime: "2026-11-23T03:00:00Z",
       deadlineMinutes: 120,
     });
     const key = runRecordKey("pi", "pi-20261123T0300Z");
     assert.equal(key, "jobs/pi/runs/pi-20261123T0300Z.json");
-    assert.ok(script.includes(`readonly RECORD_KEY='${key}'`), "the init script writes elsewhere");
+    // The script writes its attempt's record under the run's prefix; the run's own record (the
+    // reaper's here, the run supervisor's otherwise) is the run's outcome.
+    assert.ok(
+      script.includes(`readonly RECORD_KEY='jobs/pi/runs/pi-20261123T0300Z/attempt-1.json'`),
+      "the init script writes elsewhere",
+    );
   });
 
   for (const [job, runId] of [

@@ -9,7 +9,7 @@ import {
   EC2Client,
   type Instance,
 } from "@aws-sdk/client-ec2";
-import { renderInitScript, decodeUserData } from "../../launcher/initScript";
+import { attemptInputs, renderInitScript, decodeUserData } from "../../launcher/initScript";
 import { clientTokenFor } from "../../launcher/runId";
 import type { JobLaunchSpec } from "../../launcher/contract";
 import type { RecordedResource } from "../../offline/engine";
@@ -39,6 +39,7 @@ function expectedUserData(spec: JobLaunchSpec): string {
   return renderInitScript({
     ...spec,
     runId: RUN_ID,
+    ...attemptInputs(spec, RUN_ID, 1),
     scheduledTime: "2026-11-23T03:00:00Z",
     deadlineMinutes: spec.maxRuntimeMinutes,
   });

@@ -150,7 +150,7 @@ const BAD_CONFIG: Array<[string, Record<string, unknown>, string[]]> = [
     "a parameter overriding the run id",
     withJob({ parameters: { RUN_ID: "x" } }),
     [
-      'transient-jobs:jobs.pi.parameters.RUN_ID: "RUN_ID" is reserved; the init script sets RUN_ID, RESULTS_BUCKET, RESULTS_PREFIX, AWS_REGION, SCRATCH_DIR',
+      'transient-jobs:jobs.pi.parameters.RUN_ID: "RUN_ID" is reserved; the init script sets RUN_ID, RESULTS_BUCKET, RESULTS_PREFIX, AWS_REGION, SCRATCH_DIR, CHECKPOINT_URI, ATTEMPT',
     ],
   ],
   [

@@ -91,6 +91,6 @@ describe("hardening", function () {
       }
     }
     // The ECR password is fetched at run time with the instance role, never rendered.
-    assert.match(userData, /aws ecr get-login-password/);
+    assert.match(userData, /AmazonEC2ContainerRegistry_V20150921\.GetAuthorizationToken/);
   });
 });

@@ -793,8 +793,17 @@ const MATRIX: Row[] = [
     what: "invoking the launcher",
   },
 
+  // The instance notifies nobody: the run supervisor does, once per run.
+  {
+    who: "instance",
+    action: "sns:Publish",
+    resource: (f) => f.topicArn,
+    context: () => TLS,
+    expect: "ImplicitlyDenied",
+    what: "notifying the region's topic",
+  },
   // Run outcomes: the stack's roles publish to its topic and metrics to its namespace.
-  ...(["launcher", "instance", "reaper"] as const).flatMap((who): Row[] => [
+  ...(["launcher", "reaper"] as const).flatMap((who): Row[] => [
     {
       who,
       action: "sns:Publish",
