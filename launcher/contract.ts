@@ -330,6 +330,11 @@ export interface JobLaunchSpec {
   /** Hard limit for one run; the instance powers off at launch time plus this. */
   maxRuntimeMinutes: number;
   /**
+   * The job's `runRetries`, for the run supervisor's decision (launcher/retries.ts). Absent in
+   * specs deployed before retries existed: no further attempts.
+   */
+  runRetries?: RunRetryPolicy;
+  /**
    * How long after its scheduled time a run can still reach the launcher: the schedule's and the
    * launcher's maximum event ages plus the launcher's timeout. A later launch is refused, and the
    * deadline tag is the scheduled time plus this plus `maxRuntimeMinutes`, so that every value of
