@@ -615,7 +615,11 @@ const runRetriesSchema = z
     path: ["exitCodes"],
     error: 'only applies to failed attempts: add "failed" to runRetries.on or remove exitCodes',
   })
-  .default({ ...RUN_RETRY_DEFAULTS, on: [...RUN_RETRY_DEFAULTS.on] });
+  .default({
+    attempts: RUN_RETRY_DEFAULTS.attempts,
+    on: [...RUN_RETRY_DEFAULTS.on],
+    backoffMinutes: RUN_RETRY_DEFAULTS.backoffMinutes,
+  });
 
 const jobSchema = z.strictObject({
   schedule: scheduleRule,

@@ -147,6 +147,23 @@ export function launcherPolicy(inputs: LauncherPolicyInputs): PolicyDocument {
       Condition: { StringEquals: { "ec2:CreateAction": "RunInstances" } },
     },
     {
+      // After RunInstances the launcher adds the launch times (launcher/launch.ts
+      // launchTimeTags): only those keys, only on this stack's job instances.
+      // https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonec2.html
+      Sid: "TagLaunchTimes",
+      Effect: "Allow",
+      Action: "ec2:CreateTags",
+      Resource: ec2("instance/*"),
+      Condition: {
+        StringEquals: {
+          [`aws:ResourceTag/${TAGS.project}`]: PROJECT_TAG_VALUE,
+          [`aws:ResourceTag/${TAGS.environment}`]: inputs.environment,
+          [`aws:ResourceTag/${TAGS.job}`]: inputs.jobs.map((j) => j.job),
+        },
+        "ForAllValues:StringEquals": { "aws:TagKeys": [...LAUNCH_TIME_TAG_KEYS] },
+      },
+    },
+    {
       Sid: "PassOnlyJobRoles",
       Effect: "Allow",
       Action: "iam:PassRole",
@@ -233,6 +250,13 @@ export function launcherPolicy(inputs: LauncherPolicyInputs): PolicyDocument {
   }
   return document(statements);
 }
+
+/** The tags the launcher adds to an instance after launching it. */
+export const LAUNCH_TIME_TAG_KEYS = [
+  TAGS.launchRequestedAt,
+  TAGS.launchAcceptedAt,
+  TAGS.instanceLaunchTime,
+] as const;
 
 /** Every run record of a bucket (`RUN_RECORDS` in launcher/contract.ts). */
 function runRecordsArn(bucketArn: string): string {

@@ -396,4 +396,17 @@ export interface LaunchEvent {
    * runtime, while every retry of the same request still sends the same launch request.
    */
   requestedTime?: string;
+  /**
+   * A later attempt of the run (2 or more), as the run supervisor schedules it; the run keeps
+   * its `scheduledTime` (and so its run id). Absent: attempt 1.
+   */
+  attempt?: number;
+  /** With `attempt`: how the run supervisor's retry decision said to launch it. */
+  retry?: {
+    purchaseOption: PurchaseOption;
+    /** ISO-8601: the end of the backoff; the attempt's launch window counts from here. */
+    notBefore: string;
+    /** The attempt's own runtime limit in minutes, within the run's limit. */
+    deadlineMinutes: number;
+  };
 }

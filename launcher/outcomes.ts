@@ -169,6 +169,7 @@ export function launchRecord(
     message: result.reason,
     scheduledTime: result.scheduledTime,
     manual: result.manual,
+    attempt: result.attempt,
     startedAt: null,
     endedAt: isoSeconds(now),
     instanceId: null,

@@ -337,6 +337,8 @@ export const ec2Xml = {
     `<?xml version="1.0" encoding="UTF-8"?><RunInstancesResponse ${NS}><requestId>stub</requestId>` +
     `<reservationId>r-stub</reservationId><ownerId>123456789012</ownerId>` +
     `<instancesSet>${instanceXml(instance)}</instancesSet></RunInstancesResponse>`,
+  createTags: (): string =>
+    `<?xml version="1.0" encoding="UTF-8"?><CreateTagsResponse ${NS}><requestId>stub</requestId><return>true</return></CreateTagsResponse>`,
   error: (code: string, message: string): string =>
     `<?xml version="1.0" encoding="UTF-8"?><Response><Errors><Error><Code>${code}</Code>` +
     `<Message>${escapeXml(message)}</Message></Error></Errors><RequestID>stub</RequestID></Response>`,
@@ -363,6 +365,7 @@ export async function deployedLauncherCode(
 export function startLaunchingEc2Stub(instanceId: string): Promise<Ec2Stub> {
   return startEc2Stub(({ action, params }) => {
     if (action === "DescribeInstances") return { body: ec2Xml.describeInstances([]) };
+    if (action === "CreateTags") return { body: ec2Xml.createTags() };
     if (action === "RunInstances") {
       return {
         body: ec2Xml.runInstances({

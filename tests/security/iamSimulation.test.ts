@@ -97,6 +97,11 @@ interface Row {
 }
 
 const OTHER_ACCOUNT = "999999999999";
+const LAUNCH_TIMES = [
+  "transient-jobs:launch-requested-at",
+  "transient-jobs:launch-accepted-at",
+  "transient-jobs:instance-launch-time",
+];
 /**
  * Grants the simulator cannot decide: the secrets' kms:Decrypt hangs on kms:EncryptionContext
  * keys, which it drops. tests/components/realJobs.test.ts checks that statement exactly.
@@ -283,6 +288,36 @@ const MATRIX: Row[] = [
     resource: (f) => ec2(f, "instance/i-0existing"),
     expect: "ImplicitlyDenied",
     what: "retagging an existing instance (e.g. moving its deadline)",
+  },
+  {
+    who: "launcher",
+    action: "ec2:CreateTags",
+    resource: (f) => ec2(f, "instance/i-0new"),
+    context: (f) => ({ ...runTags(f), "aws:TagKeys": LAUNCH_TIMES }),
+    expect: "Allowed",
+    what: "adding the launch times to its own job's instance after RunInstances",
+  },
+  {
+    who: "launcher",
+    action: "ec2:CreateTags",
+    resource: (f) => ec2(f, "instance/i-0new"),
+    context: (f) => ({
+      ...runTags(f),
+      "aws:TagKeys": [...LAUNCH_TIMES, "transient-jobs:deadline"],
+    }),
+    expect: "ImplicitlyDenied",
+    what: "moving a deadline along with the launch times",
+  },
+  {
+    who: "launcher",
+    action: "ec2:CreateTags",
+    resource: (f) => ec2(f, "instance/i-0new"),
+    context: (f) => ({
+      ...runTags(f, { "aws:ResourceTag/transient-jobs:environment": "staging" }),
+      "aws:TagKeys": LAUNCH_TIMES,
+    }),
+    expect: "ImplicitlyDenied",
+    what: "tagging another environment's instance",
   },
   {
     who: "launcher",
