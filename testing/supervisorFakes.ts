@@ -4,7 +4,12 @@
  * second schedule of the same name (ConflictException), and an EC2 that describes a list of
  * instances by id or by tag filters.
  */
-import { DescribeInstancesCommand, EC2Client, type Instance } from "@aws-sdk/client-ec2";
+import {
+  DescribeInstancesCommand,
+  EC2Client,
+  type DescribeInstancesCommandInput,
+  type Instance,
+} from "@aws-sdk/client-ec2";
 import { GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import {
   CreateScheduleCommand,
@@ -100,7 +105,7 @@ export function supervisorFakes(): SupervisorFakes {
       ScheduleArn: `arn:aws:scheduler:eu-west-1:123456789012:schedule/${input.GroupName}/${input.Name}`,
     };
   });
-  ec2.on(DescribeInstancesCommand).callsFake(async (input) => {
+  ec2.on(DescribeInstancesCommand).callsFake(async (input: DescribeInstancesCommandInput) => {
     const matches = fakes.instances.filter((i) => {
       if (input.InstanceIds && !input.InstanceIds.includes(i.InstanceId ?? "")) return false;
       return (input.Filters ?? []).every((f) => {
