@@ -714,3 +714,85 @@ export function codeBuildRolePolicy(inputs: CodeBuildRolePolicyInputs): PolicyDo
     writeLogsStatement("WriteOwnBuildLogs", inputs.logGroupArn),
   ]);
 }
+
+/** Inputs of the run supervisor role's policy. */
+export interface SupervisorPolicyInputs extends AccountScope {
+  /** Results bucket ARN: the supervisor reads and writes run and attempt records only. */
+  bucketArn: string;
+  logGroupArn: string;
+  metricNamespace: string;
+  topicArn?: string;
+  /** The group of the next attempts' one-time schedules. */
+  scheduleGroupName: string;
+  /** The role Scheduler invokes the launcher with; the only role the supervisor may pass. */
+  invokeRoleArn: string;
+}
+
+/**
+ * The run supervisor may describe instances, read and write run and attempt records (and list
+ * their prefixes, so that a missing record is a 404, not a 403:
+ * https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html), create one-time schedules
+ * in its own group only, passing only its invoke role, which may invoke only the launcher; it
+ * cannot launch, tag or terminate anything itself. So the only attempts it can start are the
+ * launcher's, from this stack's launch templates with this stack's tags.
+ */
+export function supervisorPolicy(inputs: SupervisorPolicyInputs): PolicyDocument {
+  const { partition, accountId, region } = inputs;
+  const statements: PolicyStatement[] = [
+    {
+      // DescribeInstances supports no resource-level permissions.
+      Sid: "LookUpEndedInstances",
+      Effect: "Allow",
+      Action: "ec2:DescribeInstances",
+      Resource: "*",
+    },
+    {
+      Sid: "ReadWriteRunRecords",
+      Effect: "Allow",
+      Action: ["s3:GetObject", "s3:PutObject"],
+      Resource: runRecordsArn(inputs.bucketArn),
+    },
+    {
+      Sid: "ListRunRecords",
+      Effect: "Allow",
+      Action: "s3:ListBucket",
+      Resource: inputs.bucketArn,
+      Condition: { StringLike: { "s3:prefix": RUN_RECORDS.everyRecord } },
+    },
+    {
+      // https://docs.aws.amazon.com/scheduler/latest/UserGuide/security_iam_id-based-policy-examples.html
+      Sid: "ScheduleNextAttempts",
+      Effect: "Allow",
+      Action: "scheduler:CreateSchedule",
+      Resource: `arn:${partition}:scheduler:${region}:${accountId}:schedule/${inputs.scheduleGroupName}/*`,
+    },
+    {
+      Sid: "PassOnlyInvokeRole",
+      Effect: "Allow",
+      Action: "iam:PassRole",
+      Resource: inputs.invokeRoleArn,
+      Condition: { StringEquals: { "iam:PassedToService": "scheduler.amazonaws.com" } },
+    },
+    putMetricsStatement("PublishAttemptMetrics", inputs.metricNamespace),
+    writeLogsStatement("WriteOwnLogs", inputs.logGroupArn),
+  ];
+  statements.push(...publishStatements("NotifyRunOutcomes", inputs.topicArn));
+  return document(statements);
+}
+
+/**
+ * A rule's dead-letter queue: EventBridge may send to it only for the given rules
+ * (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rule-dlq.html).
+ */
+export function eventDeadLetterQueuePolicy(queueArn: string, ruleArns: string[]): PolicyDocument {
+  return document([
+    {
+      Sid: "RulesDeadLetter",
+      Effect: "Allow",
+      Principal: { Service: "events.amazonaws.com" },
+      Action: "sqs:SendMessage",
+      Resource: queueArn,
+      Condition: { ArnEquals: { "aws:SourceArn": ruleArns } },
+    },
+  ]);
+}

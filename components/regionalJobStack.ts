@@ -6,6 +6,7 @@ import { Launcher, LAUNCHER_TIMEOUT_SECONDS } from "./launcher";
 import { queueNameFromArn, RegionalAlarms } from "./regionalAlarms";
 import { RunNotifications } from "./notifications";
 import { Reaper } from "./reaper";
+import { RunSupervisor } from "./runSupervisor";
 import type { RegionContext, RegionIdentity } from "./regionContext";
 import { ResultsBucket } from "./resultsBucket";
 import { ScheduledJob, type JobImageSource } from "./scheduledJob";
@@ -249,6 +250,19 @@ export class RegionalJobStack extends pulumi.ComponentResource {
     new Reaper(
       names.reaper,
       { context, bucketName: bucket.bucketName, bucketArn: bucket.bucketArn },
+      { parent: this },
+    );
+    new RunSupervisor(
+      names.supervisor,
+      {
+        context,
+        bucketName: bucket.bucketName,
+        bucketArn: bucket.bucketArn,
+        jobs: pulumi
+          .all(runtimes.map(({ scheduled }) => scheduled.launcherJob))
+          .apply((launcherJobs) => launcherJobs.map((j) => j.spec)),
+        launcherArn: launcher.functionArn,
+      },
       { parent: this },
     );
     new RegionalAlarms(
