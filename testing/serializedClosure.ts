@@ -76,17 +76,24 @@ export const LAUNCHER_SDK_SPECIFIERS: readonly string[] = [
   ...sdkClientSpecifiers("@aws-sdk/client-s3"),
 ];
 
+/** The run supervisor's clients: the launcher's, and Scheduler for the next attempts. */
+export const SUPERVISOR_SDK_SPECIFIERS: readonly string[] = [
+  ...LAUNCHER_SDK_SPECIFIERS,
+  ...sdkClientSpecifiers("@aws-sdk/client-scheduler"),
+];
+
 /**
- * Throws unless the code loads only Node built-ins and the SDK clients of
- * {@link LAUNCHER_SDK_SPECIFIERS} (which the Lambda Node.js runtime provides), does load
+ * Throws unless the code loads only Node built-ins and the SDK clients of `allowed` (default
+ * {@link LAUNCHER_SDK_SPECIFIERS}; the Lambda Node.js runtime provides them), does load
  * `@aws-sdk/client-ec2`, and has no SDK or smithy code inlined.
  */
-export function assertSelfContained(code: string): void {
+export function assertSelfContained(
+  code: string,
+  allowed: readonly string[] = LAUNCHER_SDK_SPECIFIERS,
+): void {
   const builtins = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));
   const required = requiredModules(code);
-  const unexpected = required.filter(
-    (m) => !builtins.has(m) && !LAUNCHER_SDK_SPECIFIERS.includes(m),
-  );
+  const unexpected = required.filter((m) => !builtins.has(m) && !allowed.includes(m));
   if (unexpected.length > 0) {
     throw new Error(
       `the serialized launcher requires modules the runtime lacks: ${unexpected.join(", ")}`,
