@@ -251,6 +251,14 @@ export function launcherPolicy(inputs: LauncherPolicyInputs): PolicyDocument {
   return document(statements);
 }
 
+/**
+ * The prefix of all of a job's checkpoints (`RUN_RECORDS.checkpointPrefix` without the run),
+ * e.g. `jobs/pi/checkpoints/`.
+ */
+export function checkpointsPrefix(jobPrefix: string): string {
+  return RUN_RECORDS.checkpointPrefix(jobPrefix, "").replace(/\/\/$/, "/");
+}
+
 /** The tags the launcher adds to an instance after launching it. */
 export const LAUNCH_TIME_TAG_KEYS = [
   TAGS.launchRequestedAt,
@@ -378,8 +386,9 @@ export interface InstancePolicyInputs {
 }
 
 /**
- * A job instance may pull its one repository, write (never read back or delete) under its job's
- * prefix, write its own log group, put its run's metrics, and publish its outcome.
+ * A job instance may pull its one repository, write (never delete) under its job's prefix and
+ * read back and list only its job's checkpoints, write its own log group, put its run's metrics,
+ * and publish its outcome.
  */
 export function instancePolicy(inputs: InstancePolicyInputs): PolicyDocument {
   // A public image needs no login and no pull permission.
@@ -411,6 +420,20 @@ export function instancePolicy(inputs: InstancePolicyInputs): PolicyDocument {
       Effect: "Allow",
       Action: ["s3:PutObject", "s3:AbortMultipartUpload"],
       Resource: `${inputs.bucketArn}/${inputs.resultsPrefix}/*`,
+    },
+    {
+      // The run's checkpoints (CHECKPOINT_URI), which a later attempt resumes from: this job's only.
+      Sid: "ReadJobCheckpoints",
+      Effect: "Allow",
+      Action: "s3:GetObject",
+      Resource: `${inputs.bucketArn}/${checkpointsPrefix(inputs.resultsPrefix)}*`,
+    },
+    {
+      Sid: "ListJobCheckpoints",
+      Effect: "Allow",
+      Action: "s3:ListBucket",
+      Resource: inputs.bucketArn,
+      Condition: { StringLike: { "s3:prefix": `${checkpointsPrefix(inputs.resultsPrefix)}*` } },
     },
     writeLogsStatement("WriteJobLogs", inputs.logGroupArn),
   ];
