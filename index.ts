@@ -2,6 +2,9 @@
  * transient-jobs: one RegionalJobStack per region listed in the stack's config, each with its own
  * AWS provider. Config is validated before any resource is declared.
  */
+// First, before any resource: Pulumi's per-promise stack traces are costly to format under ts-node.
+import { leavePulumiPromiseTracesUnformatted } from "./lib/pulumiPromiseTraces";
+leavePulumiPromiseTracesUnformatted();
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { configWarnings, readStackConfig, regionsBefore } from "./config";

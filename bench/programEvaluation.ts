@@ -28,6 +28,9 @@ export const REGION_COUNTS = { full: [1, 4, 16, 32], quick: [1, 4] } as const;
 /** Target of the issue: evaluating 32 regions takes at most this many times 1 region. */
 export const MAX_RATIO_32_TO_1 = 3;
 
+/** Target of issue 18: what each region adds to an evaluation, at most. */
+export const MAX_MS_PER_EXTRA_REGION = 500;
+
 /** Resources that belong to no region (the stack, its dashboard): by this name. */
 export const STACK_WIDE = "stack-wide";
 
@@ -183,6 +186,16 @@ export async function runEvaluationBenchmark(options: RunOptions): Promise<Bench
           ratioNote,
         )
       : info("evaluation", ratioMetric, formatRatio(ratio), ratio, `${ratioNote}; target is 32/1`),
+  );
+  figures.push(
+    checked(
+      "evaluation",
+      `time per extra region (1 to ${largest.regions} regions)`,
+      perExtraRegion,
+      formatMs(perExtraRegion),
+      { op: "<=", limit: MAX_MS_PER_EXTRA_REGION, unit: " ms" },
+      `${Math.round(largest.resources / largest.regions)} resources per region; each region serializes its own Lambda closures (see docs/performance.md)`,
+    ),
   );
   const perRegionCounts = rows.flatMap((row) =>
     Object.entries(row.byRegion)

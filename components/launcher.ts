@@ -1,10 +1,8 @@
-import { CloudWatchClient } from "@aws-sdk/client-cloudwatch";
 import { EC2Client } from "@aws-sdk/client-ec2";
-import { S3Client } from "@aws-sdk/client-s3";
-import { SNSClient } from "@aws-sdk/client-sns";
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { handleLaunchEvent } from "../launcher/handler";
+import { cloudWatchSdk, lazyClient, s3Sdk, snsSdk } from "../launcher/lazySdk";
 import { METRIC_NAMESPACE } from "../launcher/telemetry";
 import { JobLaunchSpec } from "../launcher/contract";
 import type { LauncherRetryConfig } from "../config";
@@ -114,11 +112,12 @@ export class Launcher extends pulumi.ComponentResource {
             ),
         timeoutSeconds: args.timeoutSeconds,
         callbackFactory: (logGroupName) => () => {
-          // Created once per container and reused by every invocation it serves.
+          // Created once per container and reused by every invocation it serves. Only EC2 is
+          // loaded at a cold start: the others report after RunInstances (launcher/lazySdk.ts).
           const ec2 = new EC2Client({});
-          const sns = new SNSClient({});
-          const cloudwatch = new CloudWatchClient({});
-          const s3 = new S3Client({});
+          const sns = lazyClient(() => new (snsSdk().SNSClient)({}));
+          const cloudwatch = lazyClient(() => new (cloudWatchSdk().CloudWatchClient)({}));
+          const s3 = lazyClient(() => new (s3Sdk().S3Client)({}));
           const jobs = specs.get();
           const launcherLogGroup = logGroupName.get();
           return (event: unknown, invocation: { getRemainingTimeInMillis(): number }) =>

@@ -7,10 +7,9 @@
  *
  * Nothing here reads job parameters: they may hold secrets, so no message or metric carries them.
  */
-import { PutMetricDataCommand } from "@aws-sdk/client-cloudwatch";
 import type { CloudWatchClient, MetricDatum } from "@aws-sdk/client-cloudwatch";
-import { PublishCommand } from "@aws-sdk/client-sns";
 import type { SNSClient } from "@aws-sdk/client-sns";
+import { cloudWatchSdk, snsSdk } from "./lazySdk";
 import { errorCode, errorMessage } from "./errors";
 import { isoSeconds } from "./instances";
 import type {
@@ -242,20 +241,27 @@ export async function sendOutcome(
   if (clients.sns && topicArn && notification) {
     const { subject: Subject, message: Message } = notification;
     tasks.push(
-      clients.sns.send(new PublishCommand({ TopicArn: topicArn, Subject, Message })).then(
-        () => {
-          report.notified = true;
-        },
-        (error: unknown) => {
-          report.errors.push(`sns:Publish ${errorCode(error)}: ${errorMessage(error)}`);
-        },
-      ),
+      clients.sns
+        .send(new (snsSdk().PublishCommand)({ TopicArn: topicArn, Subject, Message }))
+        .then(
+          () => {
+            report.notified = true;
+          },
+          (error: unknown) => {
+            report.errors.push(`sns:Publish ${errorCode(error)}: ${errorMessage(error)}`);
+          },
+        ),
     );
   }
   if (clients.cloudwatch && metrics.length > 0) {
     tasks.push(
       clients.cloudwatch
-        .send(new PutMetricDataCommand({ Namespace: METRIC_NAMESPACE, MetricData: metrics }))
+        .send(
+          new (cloudWatchSdk().PutMetricDataCommand)({
+            Namespace: METRIC_NAMESPACE,
+            MetricData: metrics,
+          }),
+        )
         .then(
           () => {
             report.metrics = true;

@@ -3,8 +3,8 @@
  * layout is `RUN_RECORDS` in contract.ts), and a write that happens at most once per run. Runs inside the serialized Lambda closures (launcher
  * and reaper), so SDK commands are imported by name.
  */
-import { PutObjectCommand } from "@aws-sdk/client-s3";
 import type { S3Client } from "@aws-sdk/client-s3";
+import { s3Sdk } from "./lazySdk";
 import { errorCode } from "./errors";
 import { JOB_NAME_PATTERN, RUN_ID_PATTERN, RUN_RECORDS, type RunRecord } from "./contract";
 
@@ -45,7 +45,7 @@ export async function putRecordOnce(
 ): Promise<"written" | "exists"> {
   try {
     await s3.send(
-      new PutObjectCommand({
+      new (s3Sdk().PutObjectCommand)({
         Bucket: bucket,
         Key: key,
         Body: `${JSON.stringify(record)}\n`,

@@ -1024,24 +1024,6 @@ export async function evaluateProgram(
   }
 }
 
-/**
- * Pulumi records a stack trace for every promise it creates (printed only if the program exits
- * with promises pending), and under ts-node each trace is formatted through source maps: about a
- * fifth of an evaluation's CPU. After this call, those traces are kept unformatted (one line
- * naming their origin); every other error's stack is formatted as before. For the plan tool and
- * the tests, not for the benchmark, which measures what a real preview spends.
- */
-export function leavePulumiPromiseTracesUnformatted(): void {
-  const format = Error.prepareStackTrace;
-  if (!format || (format as { pulumiTracesUnformatted?: true }).pulumiTracesUnformatted) return;
-  const debuggable = path.join("@pulumi", "pulumi", "runtime", "debuggable.js");
-  const prepare = (error: Error, frames: NodeJS.CallSite[]) =>
-    frames[0]?.getFileName()?.endsWith(debuggable)
-      ? `${String(error)}\n    at ${frames[0].getFunctionName()} (a Pulumi promise's trace, not formatted)`
-      : format(error, frames);
-  Error.prepareStackTrace = Object.assign(prepare, { pulumiTracesUnformatted: true as const });
-}
-
 /** Resolves an Output (or plain value) in a test or tool; the engine never runs in preview. */
 export function resolve<T>(value: pulumi.Input<T>): Promise<pulumi.Unwrap<T>> {
   return new Promise((done) => pulumi.output(value).apply((v) => done(v)));

@@ -32,7 +32,6 @@ import {
   evaluateProgram,
   Evaluation,
   knownStacks,
-  leavePulumiPromiseTracesUnformatted,
   loadConfigFile,
   loadStackConfig,
   RecordedResource,
@@ -347,7 +346,6 @@ export async function planOutput(
 }
 
 async function main(): Promise<void> {
-  leavePulumiPromiseTracesUnformatted();
   console.log(await planOutput(process.argv.slice(2)));
 }
 

@@ -10,17 +10,8 @@ import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { parseStackConfig, rawConfigFromPulumi, StackConfig } from "../config";
 import { DEPLOY_PROJECT } from "../deploy/config";
-import {
-  evaluateProgram,
-  Evaluation,
-  leavePulumiPromiseTracesUnformatted,
-  loadStackConfig,
-  PROJECT_ROOT,
-} from "../offline/engine";
+import { evaluateProgram, Evaluation, loadStackConfig, PROJECT_ROOT } from "../offline/engine";
 import { sharedEvaluation } from "./evaluationCache";
-
-// Pulumi's per-promise stack traces cost a fifth of an evaluation once source-mapped.
-leavePulumiPromiseTracesUnformatted();
 
 const cache = new Map<string, Promise<unknown>>();
 let queue: Promise<unknown> = Promise.resolve();

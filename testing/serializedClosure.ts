@@ -127,6 +127,12 @@ export interface Invocation {
   /** Lines the handler printed on stdout (its JSON log lines). */
   logs: string[];
   stderr: string;
+  /**
+   * The SDK client packages (`@aws-sdk/client-*`) loaded when the handler made its first HTTP
+   * request, and when it returned: what a cold start pays for before its first AWS call.
+   */
+  clientsAtFirstRequest: string[];
+  clientsAtEnd: string[];
 }
 
 const RUNNER = `"use strict";
@@ -146,14 +152,27 @@ if (clock) {
     }
   };
 }
+const clients = () => [...new Set(Object.keys(require.cache)
+  .map((file) => /[\\/]@aws-sdk[\\/](client-[^\\/]+)[\\/]/.exec(file)?.[1])
+  .filter(Boolean))].sort();
+let clientsAtFirstRequest;
+for (const name of ["http", "https"]) {
+  const mod = require(name);
+  const request = mod.request;
+  mod.request = function (...args) {
+    clientsAtFirstRequest ??= clients();
+    return request.apply(this, args);
+  };
+}
 const { handler } = require(moduleFile);
 const end = Date.now() + Number(budgetMs);
 const context = { awsRequestId: "local", getRemainingTimeInMillis: () => end - Date.now() };
+const loaded = () => ({ clientsAtFirstRequest: clientsAtFirstRequest ?? [], clientsAtEnd: clients() });
 Promise.resolve()
   .then(() => handler(JSON.parse(eventJson), context))
   .then(
-    (result) => fs.writeFileSync(outFile, JSON.stringify({ ok: true, result })),
-    (error) => fs.writeFileSync(outFile, JSON.stringify({ ok: false, error: { name: error.name, message: error.message, hasStack: typeof error.stack === "string" } })),
+    (result) => fs.writeFileSync(outFile, JSON.stringify({ ok: true, result, ...loaded() })),
+    (error) => fs.writeFileSync(outFile, JSON.stringify({ ok: false, error: { name: error.name, message: error.message, hasStack: typeof error.stack === "string" }, ...loaded() })),
   );
 `;
 

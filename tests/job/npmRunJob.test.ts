@@ -12,11 +12,17 @@ const ROOT = path.resolve(__dirname, "..", "..");
 
 function jobProcesses(runId: string): string[] {
   try {
-    return execFileSync("pgrep", ["-f", `--run-id ${runId}`], { encoding: "utf8" })
+    // "--": the pattern starts with dashes, and pgrep would read it as an option.
+    return execFileSync("pgrep", ["-f", "--", `--run-id ${runId}`], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "pipe"],
+    })
       .split("\n")
       .filter(Boolean);
-  } catch {
-    return []; // pgrep exits 1 when nothing matches
+  } catch (error) {
+    // pgrep exits 1 when nothing matches; anything else is a broken check, not "none left".
+    if ((error as { status?: number }).status === 1) return [];
+    throw error;
   }
 }
 

@@ -98,9 +98,10 @@ describe("the serialized launcher closure", function () {
         requiredModules(code),
         [
           EC2_CLIENT_SPECIFIERS[1],
-          sdkClientSpecifiers("@aws-sdk/client-sns")[1],
-          sdkClientSpecifiers("@aws-sdk/client-cloudwatch")[1],
-          sdkClientSpecifiers("@aws-sdk/client-s3")[1],
+          // Required by name on first use, after the launch (launcher/lazySdk.ts).
+          sdkClientSpecifiers("@aws-sdk/client-sns")[0],
+          sdkClientSpecifiers("@aws-sdk/client-cloudwatch")[0],
+          sdkClientSpecifiers("@aws-sdk/client-s3")[0],
           "crypto",
           // The user data is gzip-compressed (encodeUserData).
           "zlib",
@@ -412,6 +413,9 @@ describe("the serialized launcher closure", function () {
       const userData = decodeUserData(run.params.UserData);
       assert.match(userData, /DURATION_SECONDS/);
       assert.match(userData, /pi-20261124T0600Z/);
+      // A cold start loads EC2 alone before its first request; the reporting clients after.
+      assert.deepEqual(outcome.clientsAtFirstRequest, ["client-ec2"]);
+      assert.deepEqual(outcome.clientsAtEnd, ["client-cloudwatch", "client-ec2", "client-sns"]);
     });
 
     it("rejects an event for a job it was not deployed with, naming the job", async () => {
