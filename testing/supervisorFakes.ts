@@ -23,6 +23,27 @@ import {
 } from "@aws-sdk/client-cloudwatch";
 import { PublishCommand, SNSClient } from "@aws-sdk/client-sns";
 import { mockClient } from "aws-sdk-client-mock";
+import type { RunRecord } from "../launcher/contract";
+
+/**
+ * An attempt record of run `pi-20261123T0300Z` as the init script writes it (the contract's
+ * format), written by hand: a succeeded attempt 1 that ran 40 minutes; override any field.
+ */
+export function attemptRecordFixture(attempt: number, fields: Partial<RunRecord> = {}): RunRecord {
+  return {
+    runId: "pi-20261123T0300Z",
+    job: "pi",
+    environment: "dev",
+    region: "eu-west-1",
+    status: "succeeded",
+    attempt,
+    exitCode: 0,
+    scheduledTime: "2026-11-23T03:00:00Z",
+    startedAt: "2026-11-23T03:01:00Z",
+    endedAt: "2026-11-23T03:41:00Z",
+    ...fields,
+  };
+}
 
 /** A service error as the SDK raises it. */
 function serviceError(name: string, status: number, message: string): Error {

@@ -17,7 +17,7 @@ import {
 import { METRICS } from "../../launcher/telemetry";
 import { RUN_RECORDS, TAGS, type RunRecord, type RunRetryPolicy } from "../../launcher/contract";
 import { specFixture } from "../../testing/fixtures";
-import { supervisorFakes } from "../../testing/supervisorFakes";
+import { attemptRecordFixture, supervisorFakes } from "../../testing/supervisorFakes";
 
 const RUN_ID = "pi-20261123T0300Z";
 const BUCKET = "tj-results-dev-eu-west-1";
@@ -84,22 +84,12 @@ const terminated = (attempt: number, time = ENDED) => ({
 
 /** An attempt record as the init script writes it (the contract's format), by hand. */
 function writeAttempt(attempt: number, fields: Partial<RunRecord>): void {
-  const record: RunRecord = {
-    runId: RUN_ID,
-    job: "pi",
-    environment: "dev",
-    region: "eu-west-1",
-    status: "succeeded",
-    attempt,
-    exitCode: 0,
-    scheduledTime: "2026-11-23T03:00:00Z",
-    startedAt: "2026-11-23T03:01:00Z",
-    endedAt: ENDED,
+  const record = attemptRecordFixture(attempt, {
     instanceId: `i-0000000000000000${attempt}`,
     instanceType: "m7i.large",
     purchaseOption: "spot",
     ...fields,
-  };
+  });
   const key = RUN_RECORDS.attemptKey("jobs/pi", RUN_ID, attempt);
   fakes.objects.set(`${BUCKET}/${key}`, JSON.stringify(record));
 }

@@ -27,6 +27,7 @@ import { SUPERVISED_EVENTS } from "../../launcher/supervisor";
 import type { RecordedResource } from "../../offline/engine";
 import { evaluatedStack } from "../../testing/evaluations";
 import { MOTO_CLIENT_CONFIG, releaseMoto, resetMoto, startMoto } from "../../testing/moto";
+import { attemptRecordFixture } from "../../testing/supervisorFakes";
 import {
   assertSelfContained,
   invokeSerializedHandler,
@@ -128,21 +129,11 @@ describe("the serialized run supervisor against moto", function () {
   });
 
   async function writeAttempt(attempt: number, fields: Partial<RunRecord>): Promise<void> {
-    const record: RunRecord = {
-      runId: RUN_ID,
-      job: "pi",
-      environment: "dev",
-      region: "eu-west-1",
-      status: "succeeded",
-      attempt,
-      exitCode: 0,
-      scheduledTime: "2026-11-23T03:00:00Z",
-      startedAt: "2026-11-23T03:01:00Z",
-      endedAt: "2026-11-23T03:41:00Z",
+    const record = attemptRecordFixture(attempt, {
       instanceType: "t3.medium",
       purchaseOption: "on-demand",
       ...fields,
-    };
+    });
     await s3.send(
       new PutObjectCommand({
         Bucket: bucket,
