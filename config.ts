@@ -30,7 +30,11 @@ import {
   PARAMETER_NAME_PATTERN,
   PURCHASE_OPTIONS,
   PurchaseOption,
+  MAX_RUN_RETRY_ATTEMPTS,
   RESERVED_PARAMETER_NAMES,
+  RETRY_REASONS,
+  RUN_RETRY_DEFAULTS,
+  RunRetryPolicy,
   STOP_MARGIN_MINUTES,
 } from "./launcher/contract";
 import { assertParametersFit } from "./launcher/initScript";
@@ -197,6 +201,11 @@ export interface JobConfig {
   /** Regions this job runs in; default: every region of the stack. */
   regions?: string[];
   retry: RetryConfig;
+  /**
+   * New attempts of a run whose attempt was interrupted, lost or failed (launcher/retries.ts);
+   * distinct from `retry`, which only re-delivers the launch event.
+   */
+  runRetries: RunRetryPolicy;
   /**
    * The job's memory alarm fires when a run's container peaks above this % of its instance's
    * memory, or the kernel's OOM killer struck it (components/regionalAlarms.ts).
@@ -568,6 +577,59 @@ const jobPolicies = z
   })
   .default({ managed: [], statements: [] });
 
+/** Longest `runRetries.backoffMinutes`: a day. */
+export const MAX_RUN_RETRY_BACKOFF_MINUTES = 1440;
+
+/** Exit codes a `failed` attempt can have (0 is success). */
+const EXIT_CODE_RANGE = { min: 1, max: 255 } as const;
+
+const retryReasons = RETRY_REASONS.join(", ");
+const runRetriesSchema = z
+  .strictObject({
+    attempts: z
+      .number()
+      .int()
+      .min(0, `must be from 0 to ${MAX_RUN_RETRY_ATTEMPTS} (new attempts after the first)`)
+      .max(
+        MAX_RUN_RETRY_ATTEMPTS,
+        `must be from 0 to ${MAX_RUN_RETRY_ATTEMPTS} (new attempts after the first)`,
+      )
+      .default(RUN_RETRY_DEFAULTS.attempts),
+    on: z
+      .array(z.enum(RETRY_REASONS, { error: `is not a retry reason; use ${retryReasons}` }))
+      .refine((on) => new Set(on).size === on.length, "lists a reason twice")
+      .default([...RUN_RETRY_DEFAULTS.on]),
+    exitCodes: z
+      .array(
+        z
+          .number()
+          .int()
+          .min(EXIT_CODE_RANGE.min, `must be an exit code from 1 to 255 (0 is success)`)
+          .max(EXIT_CODE_RANGE.max, `must be an exit code from 1 to 255 (0 is success)`),
+      )
+      .min(1, "must list at least one exit code from 1 to 255, or be left out (any non-zero)")
+      .refine((codes) => new Set(codes).size === codes.length, "lists an exit code twice")
+      .optional(),
+    backoffMinutes: z
+      .number()
+      .int()
+      .min(0, `must be from 0 to ${MAX_RUN_RETRY_BACKOFF_MINUTES} minutes`)
+      .max(
+        MAX_RUN_RETRY_BACKOFF_MINUTES,
+        `must be from 0 to ${MAX_RUN_RETRY_BACKOFF_MINUTES} minutes`,
+      )
+      .default(RUN_RETRY_DEFAULTS.backoffMinutes),
+  })
+  .refine((p) => p.exitCodes === undefined || p.on.includes("failed"), {
+    path: ["exitCodes"],
+    error: 'only applies to failed attempts: add "failed" to runRetries.on or remove exitCodes',
+  })
+  .default({
+    attempts: RUN_RETRY_DEFAULTS.attempts,
+    on: [...RUN_RETRY_DEFAULTS.on],
+    backoffMinutes: RUN_RETRY_DEFAULTS.backoffMinutes,
+  });
+
 const jobSchema = z.strictObject({
   schedule: scheduleRule,
   timezone: z
@@ -625,6 +687,7 @@ const jobSchema = z.strictObject({
       maximumEventAgeSeconds: z.number().int().min(60).max(86400).default(3600),
     })
     .default({ maximumRetryAttempts: 3, maximumEventAgeSeconds: 3600 }),
+  runRetries: runRetriesSchema,
   memoryAlarmPercent: z
     .number()
     .int()

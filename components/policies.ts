@@ -147,6 +147,23 @@ export function launcherPolicy(inputs: LauncherPolicyInputs): PolicyDocument {
       Condition: { StringEquals: { "ec2:CreateAction": "RunInstances" } },
     },
     {
+      // After RunInstances the launcher adds the launch times (launcher/launch.ts
+      // launchTimeTags): only those keys, only on this stack's job instances.
+      // https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonec2.html
+      Sid: "TagLaunchTimes",
+      Effect: "Allow",
+      Action: "ec2:CreateTags",
+      Resource: ec2("instance/*"),
+      Condition: {
+        StringEquals: {
+          [`aws:ResourceTag/${TAGS.project}`]: PROJECT_TAG_VALUE,
+          [`aws:ResourceTag/${TAGS.environment}`]: inputs.environment,
+          [`aws:ResourceTag/${TAGS.job}`]: inputs.jobs.map((j) => j.job),
+        },
+        "ForAllValues:StringEquals": { "aws:TagKeys": [...LAUNCH_TIME_TAG_KEYS] },
+      },
+    },
+    {
       Sid: "PassOnlyJobRoles",
       Effect: "Allow",
       Action: "iam:PassRole",
@@ -233,6 +250,21 @@ export function launcherPolicy(inputs: LauncherPolicyInputs): PolicyDocument {
   }
   return document(statements);
 }
+
+/**
+ * The prefix of all of a job's checkpoints (`RUN_RECORDS.checkpointPrefix` without the run),
+ * e.g. `jobs/pi/checkpoints/`.
+ */
+export function checkpointsPrefix(jobPrefix: string): string {
+  return RUN_RECORDS.checkpointPrefix(jobPrefix, "").replace(/\/\/$/, "/");
+}
+
+/** The tags the launcher adds to an instance after launching it. */
+export const LAUNCH_TIME_TAG_KEYS = [
+  TAGS.launchRequestedAt,
+  TAGS.launchAcceptedAt,
+  TAGS.instanceLaunchTime,
+] as const;
 
 /** Every run record of a bucket (`RUN_RECORDS` in launcher/contract.ts). */
 function runRecordsArn(bucketArn: string): string {
@@ -353,9 +385,10 @@ export interface InstancePolicyInputs {
 }
 
 /**
- * A job instance may pull its one repository, write (never read back or delete) under its job's
- * prefix, write its own log group and put its attempt's metrics. It publishes nothing to the
- * topic: the run supervisor notifies, once per run, when the instance has ended.
+ * A job instance may pull its one repository, write (never delete) under its job's prefix and
+ * read back and list only its job's checkpoints, write its own log group and put its attempt's
+ * metrics. It publishes nothing to the topic: the run supervisor notifies, once per run, when the
+ * instance has ended.
  */
 export function instancePolicy(inputs: InstancePolicyInputs): PolicyDocument {
   // A public image needs no login and no pull permission.
@@ -387,6 +420,20 @@ export function instancePolicy(inputs: InstancePolicyInputs): PolicyDocument {
       Effect: "Allow",
       Action: ["s3:PutObject", "s3:AbortMultipartUpload"],
       Resource: `${inputs.bucketArn}/${inputs.resultsPrefix}/*`,
+    },
+    {
+      // The run's checkpoints (CHECKPOINT_URI), which a later attempt resumes from: this job's only.
+      Sid: "ReadJobCheckpoints",
+      Effect: "Allow",
+      Action: "s3:GetObject",
+      Resource: `${inputs.bucketArn}/${checkpointsPrefix(inputs.resultsPrefix)}*`,
+    },
+    {
+      Sid: "ListJobCheckpoints",
+      Effect: "Allow",
+      Action: "s3:ListBucket",
+      Resource: inputs.bucketArn,
+      Condition: { StringLike: { "s3:prefix": `${checkpointsPrefix(inputs.resultsPrefix)}*` } },
     },
     writeLogsStatement("WriteJobLogs", inputs.logGroupArn),
   ];
@@ -687,5 +734,87 @@ export function codeBuildRolePolicy(inputs: CodeBuildRolePolicyInputs): PolicyDo
       Resource: inputs.repositoryArn,
     },
     writeLogsStatement("WriteOwnBuildLogs", inputs.logGroupArn),
+  ]);
+}
+
+/** Inputs of the run supervisor role's policy. */
+export interface SupervisorPolicyInputs extends AccountScope {
+  /** Results bucket ARN: the supervisor reads and writes run and attempt records only. */
+  bucketArn: string;
+  logGroupArn: string;
+  metricNamespace: string;
+  topicArn?: string;
+  /** The group of the next attempts' one-time schedules. */
+  scheduleGroupName: string;
+  /** The role Scheduler invokes the launcher with; the only role the supervisor may pass. */
+  invokeRoleArn: string;
+}
+
+/**
+ * The run supervisor may describe instances, read and write run and attempt records (and list
+ * their prefixes, so that a missing record is a 404, not a 403:
+ * https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html), create one-time schedules
+ * in its own group only, passing only its invoke role, which may invoke only the launcher; it
+ * cannot launch, tag or terminate anything itself. So the only attempts it can start are the
+ * launcher's, from this stack's launch templates with this stack's tags.
+ */
+export function supervisorPolicy(inputs: SupervisorPolicyInputs): PolicyDocument {
+  const { partition, accountId, region } = inputs;
+  const statements: PolicyStatement[] = [
+    {
+      // DescribeInstances supports no resource-level permissions.
+      Sid: "LookUpEndedInstances",
+      Effect: "Allow",
+      Action: "ec2:DescribeInstances",
+      Resource: "*",
+    },
+    {
+      Sid: "ReadWriteRunRecords",
+      Effect: "Allow",
+      Action: ["s3:GetObject", "s3:PutObject"],
+      Resource: runRecordsArn(inputs.bucketArn),
+    },
+    {
+      Sid: "ListRunRecords",
+      Effect: "Allow",
+      Action: "s3:ListBucket",
+      Resource: inputs.bucketArn,
+      Condition: { StringLike: { "s3:prefix": RUN_RECORDS.everyRecord } },
+    },
+    {
+      // https://docs.aws.amazon.com/scheduler/latest/UserGuide/security_iam_id-based-policy-examples.html
+      Sid: "ScheduleNextAttempts",
+      Effect: "Allow",
+      Action: "scheduler:CreateSchedule",
+      Resource: `arn:${partition}:scheduler:${region}:${accountId}:schedule/${inputs.scheduleGroupName}/*`,
+    },
+    {
+      Sid: "PassOnlyInvokeRole",
+      Effect: "Allow",
+      Action: "iam:PassRole",
+      Resource: inputs.invokeRoleArn,
+      Condition: { StringEquals: { "iam:PassedToService": "scheduler.amazonaws.com" } },
+    },
+    putMetricsStatement("PublishAttemptMetrics", inputs.metricNamespace),
+    writeLogsStatement("WriteOwnLogs", inputs.logGroupArn),
+  ];
+  statements.push(...publishStatements("NotifyRunOutcomes", inputs.topicArn));
+  return document(statements);
+}
+
+/**
+ * A rule's dead-letter queue: EventBridge may send to it only for the given rules
+ * (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rule-dlq.html).
+ */
+export function eventDeadLetterQueuePolicy(queueArn: string, ruleArns: string[]): PolicyDocument {
+  return document([
+    {
+      Sid: "RulesDeadLetter",
+      Effect: "Allow",
+      Principal: { Service: "events.amazonaws.com" },
+      Action: "sqs:SendMessage",
+      Resource: queueArn,
+      Condition: { ArnEquals: { "aws:SourceArn": ruleArns } },
+    },
   ]);
 }

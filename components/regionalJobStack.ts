@@ -6,9 +6,11 @@ import { Launcher, LAUNCHER_TIMEOUT_SECONDS } from "./launcher";
 import { queueNameFromArn, RegionalAlarms } from "./regionalAlarms";
 import { RunNotifications } from "./notifications";
 import { Reaper } from "./reaper";
+import { RunSupervisor } from "./runSupervisor";
 import type { RegionContext, RegionIdentity } from "./regionContext";
 import { ResultsBucket } from "./resultsBucket";
-import { ScheduledJob, type JobImageSource } from "./scheduledJob";
+import { jobResultsPrefix, ScheduledJob, type JobImageSource } from "./scheduledJob";
+import { checkpointsPrefix } from "./policies";
 import { jobHardwareOutput, lookUpInstanceTypes } from "./instanceTypeFacts";
 import { ecrRepositoryArn, parseImageReference } from "../lib/imageReference";
 import { imageKey, regionalJobStackNames } from "../lib/resourceNames";
@@ -91,13 +93,16 @@ export class RegionalJobStack extends pulumi.ComponentResource {
       },
       { parent: this },
     );
+    const jobs = jobsForRegion(config, region);
     const bucket = new ResultsBucket(
       names.results,
-      { retainOnDelete: config.retainResources },
+      {
+        retainOnDelete: config.retainResources,
+        checkpointPrefixes: jobs.map((job) => checkpointsPrefix(jobResultsPrefix(job.name))),
+      },
       { parent: this },
     );
 
-    const jobs = jobsForRegion(config, region);
     // What EC2 offers and charges here (components/instanceOfferings.ts, instancePrices.ts).
     const allTypes = [...new Set(jobs.flatMap((job) => job.instanceTypes))];
     const subnetZones = lookUpSubnetZones(network.subnetIds, invoke);
@@ -249,6 +254,19 @@ export class RegionalJobStack extends pulumi.ComponentResource {
     new Reaper(
       names.reaper,
       { context, bucketName: bucket.bucketName, bucketArn: bucket.bucketArn },
+      { parent: this },
+    );
+    new RunSupervisor(
+      names.supervisor,
+      {
+        context,
+        bucketName: bucket.bucketName,
+        bucketArn: bucket.bucketArn,
+        jobs: pulumi
+          .all(runtimes.map(({ scheduled }) => scheduled.launcherJob))
+          .apply((launcherJobs) => launcherJobs.map((j) => j.spec)),
+        launcherArn: launcher.functionArn,
+      },
       { parent: this },
     );
     new RegionalAlarms(

@@ -12,9 +12,24 @@ export interface ResultsBucketArgs {
   retainOnDelete?: boolean;
   /** Days to keep non-current object versions. Default: 30. */
   noncurrentVersionDays?: number;
+  /**
+   * Key prefixes of the jobs' checkpoints (e.g. `jobs/pi/checkpoints/`), each expired by its own
+   * lifecycle rule: a filter's prefix is literal, without wildcards
+   * (https://docs.aws.amazon.com/AmazonS3/latest/userguide/intro-lifecycle-filters.html). Default none.
+   */
+  checkpointPrefixes?: string[];
+  /** Days a checkpoint is kept after it was written. Default: {@link CHECKPOINT_EXPIRY_DAYS}. */
+  checkpointDays?: number;
   /** Tags for the bucket. */
   tags?: pulumi.Input<Record<string, pulumi.Input<string>>>;
 }
+
+/**
+ * Days a checkpoint is kept after it was written: a run's next attempt resumes within its backoff
+ * (a day at most), and a week leaves time to look at them. A checkpoint older than this is gone
+ * even if its run is still going (a run may last `maxRuntimeMinutes × (attempts + 1)`).
+ */
+export const CHECKPOINT_EXPIRY_DAYS = 7;
 
 /**
  * A private, versioned, encrypted S3 bucket for a region's results and run records. Public access
@@ -78,6 +93,12 @@ export class ResultsBucket extends pulumi.ComponentResource {
             noncurrentVersionExpiration: { noncurrentDays: args.noncurrentVersionDays ?? 30 },
             abortIncompleteMultipartUpload: { daysAfterInitiation: 7 },
           },
+          ...(args.checkpointPrefixes ?? []).map((prefix) => ({
+            id: `expire-${prefix.replace(/[^A-Za-z0-9-]+/g, "-").replace(/-+$/, "")}`,
+            status: "Enabled",
+            filter: { prefix },
+            expiration: { days: args.checkpointDays ?? CHECKPOINT_EXPIRY_DAYS },
+          })),
         ],
       },
       retain,

@@ -66,6 +66,7 @@ export const JOB_LAUNCH_SETTINGS = [
   "purchaseOption",
   "concurrencyPolicy",
   "maxRuntimeMinutes",
+  "runRetries",
   "volumeGiB",
   "parameters",
   "secrets",

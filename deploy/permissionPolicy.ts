@@ -343,6 +343,10 @@ export function deployPermissionPolicy(inputs: DeployPermissionInputs): PolicyDo
         "lambda:GetFunctionEventInvokeConfig",
         "lambda:UpdateFunctionEventInvokeConfig",
         "lambda:DeleteFunctionEventInvokeConfig",
+        // The run supervisor's resource policy: its EventBridge rules may invoke it.
+        "lambda:AddPermission",
+        "lambda:RemovePermission",
+        "lambda:GetPolicy",
       ],
       Resource: regional("lambda", `function:${prefix}*`),
     },
@@ -354,8 +358,26 @@ export function deployPermissionPolicy(inputs: DeployPermissionInputs): PolicyDo
         "scheduler:GetSchedule",
         "scheduler:UpdateSchedule",
         "scheduler:DeleteSchedule",
+        // The group of the run supervisor's one-time schedules (next attempts).
+        "scheduler:CreateScheduleGroup",
+        "scheduler:GetScheduleGroup",
+        "scheduler:DeleteScheduleGroup",
+        "scheduler:ListTagsForResource",
+        // The run supervisor's rules for EC2's interruption warnings and state changes (one
+        // statement with the schedules': the role's inline policies are limited to 10,240 characters).
+        "events:PutRule",
+        "events:DescribeRule",
+        "events:DeleteRule",
+        "events:PutTargets",
+        "events:RemoveTargets",
+        "events:ListTargetsByRule",
+        "events:ListTagsForResource",
       ],
-      Resource: regional("scheduler", `schedule/default/${prefix}*`),
+      Resource: [
+        regional("scheduler", `schedule/default/${prefix}*`),
+        regional("scheduler", `schedule-group/${prefix}*`),
+        regional("events", `rule/${prefix}*`),
+      ],
     },
     {
       Sid: "ManageOwnQueues",

@@ -333,6 +333,11 @@ export interface JobLaunchSpec {
   /** Hard limit for one run; the instance powers off at launch time plus this. */
   maxRuntimeMinutes: number;
   /**
+   * The job's `runRetries`, for the run supervisor's decision (launcher/retries.ts). Absent in
+   * specs deployed before retries existed: no further attempts.
+   */
+  runRetries?: RunRetryPolicy;
+  /**
    * How long after its scheduled time a run can still reach the launcher: the schedule's and the
    * launcher's maximum event ages plus the launcher's timeout. A later launch is refused, and the
    * deadline tag is the scheduled time plus this plus `maxRuntimeMinutes`, so that every value of
@@ -394,4 +399,17 @@ export interface LaunchEvent {
    * runtime, while every retry of the same request still sends the same launch request.
    */
   requestedTime?: string;
+  /**
+   * A later attempt of the run (2 or more), as the run supervisor schedules it; the run keeps
+   * its `scheduledTime` (and so its run id). Absent: attempt 1.
+   */
+  attempt?: number;
+  /** With `attempt`: how the run supervisor's retry decision said to launch it. */
+  retry?: {
+    purchaseOption: PurchaseOption;
+    /** ISO-8601: the end of the backoff; the attempt's launch window counts from here. */
+    notBefore: string;
+    /** The attempt's own runtime limit in minutes, within the run's limit. */
+    deadlineMinutes: number;
+  };
 }

@@ -14,7 +14,17 @@ import {
 import { launchRecord, reportLaunchOutcome, type OutcomeClients } from "./outcomes";
 import type { Ec2Sender } from "./instances";
 import { putRecordOnce, runRecordKey, type S3Sender } from "./runRecord";
-import { JOB_NAME_PATTERN, JOB_NAME_RULE, type JobLaunchSpec, type LaunchEvent } from "./contract";
+import {
+  JOB_NAME_PATTERN,
+  JOB_NAME_RULE,
+  MAX_DEADLINE_MINUTES,
+  MAX_RUN_RETRY_ATTEMPTS,
+  MIN_DEADLINE_MINUTES,
+  PURCHASE_OPTIONS,
+  type JobLaunchSpec,
+  type LaunchEvent,
+  type PurchaseOption,
+} from "./contract";
 
 /** The literal Scheduler sends when the context attribute was not substituted. */
 const SCHEDULER_PLACEHOLDER = "<aws.scheduler.scheduled-time>";
@@ -38,7 +48,10 @@ export function parseLaunchEvent(event: unknown): LaunchEvent {
       `launch event: expected an object like ${EXAMPLE}, got ${describeValue(event)}`,
     );
   }
-  const { job, scheduledTime, manual, requestedTime } = event as Record<string, unknown>;
+  const { job, scheduledTime, manual, requestedTime, attempt, retry } = event as Record<
+    string,
+    unknown
+  >;
   if (typeof job !== "string") {
     throw new InvalidLaunchEventError(
       `launch event.job: expected the job name as a string, got ${describeValue(job)}; e.g. ${EXAMPLE}`,
@@ -69,6 +82,9 @@ export function parseLaunchEvent(event: unknown): LaunchEvent {
       `launch event.manual: expected true, false or no field, got ${describeValue(manual)}`,
     );
   }
+  if (attempt !== undefined || retry !== undefined) {
+    return { job, scheduledTime, ...parseAttempt(attempt, retry) };
+  }
   if (requestedTime !== undefined) {
     if (manual !== true) {
       throw new InvalidLaunchEventError(
@@ -83,6 +99,49 @@ export function parseLaunchEvent(event: unknown): LaunchEvent {
     return { job, scheduledTime, manual, requestedTime };
   }
   return manual === undefined ? { job, scheduledTime } : { job, scheduledTime, manual };
+}
+
+/** The fields of a later attempt's launch event (the run supervisor's), validated. */
+function parseAttempt(
+  attempt: unknown,
+  retry: unknown,
+): Required<Pick<LaunchEvent, "attempt" | "retry">> {
+  const last = MAX_RUN_RETRY_ATTEMPTS + 1;
+  if (typeof attempt !== "number" || !Number.isInteger(attempt) || attempt < 2 || attempt > last) {
+    throw new InvalidLaunchEventError(
+      `launch event.attempt: ${describeValue(attempt)} is not a later attempt; use a whole number from 2 to ${last} (attempt 1 is the scheduled launch, which has none)`,
+    );
+  }
+  if (typeof retry !== "object" || retry === null || Array.isArray(retry)) {
+    throw new InvalidLaunchEventError(
+      `launch event.retry: expected { purchaseOption, notBefore, deadlineMinutes } with attempt ${attempt}, got ${describeValue(retry)}`,
+    );
+  }
+  const { purchaseOption, notBefore, deadlineMinutes } = retry as Record<string, unknown>;
+  if (!PURCHASE_OPTIONS.includes(purchaseOption as PurchaseOption)) {
+    throw new InvalidLaunchEventError(
+      `launch event.retry.purchaseOption: ${describeValue(purchaseOption)} is not one of ${PURCHASE_OPTIONS.join(", ")}`,
+    );
+  }
+  if (typeof notBefore !== "string" || !isIsoTime(notBefore)) {
+    throw new InvalidLaunchEventError(
+      `launch event.retry.notBefore: ${describeValue(notBefore)} is not an ISO-8601 time with a zone, e.g. 2026-11-23T03:42:00Z`,
+    );
+  }
+  if (
+    typeof deadlineMinutes !== "number" ||
+    !Number.isInteger(deadlineMinutes) ||
+    deadlineMinutes < MIN_DEADLINE_MINUTES ||
+    deadlineMinutes > MAX_DEADLINE_MINUTES
+  ) {
+    throw new InvalidLaunchEventError(
+      `launch event.retry.deadlineMinutes: ${describeValue(deadlineMinutes)} must be a whole number of minutes from ${MIN_DEADLINE_MINUTES} to ${MAX_DEADLINE_MINUTES}`,
+    );
+  }
+  return {
+    attempt,
+    retry: { purchaseOption: purchaseOption as PurchaseOption, notBefore, deadlineMinutes },
+  };
 }
 
 /** A string for a message, JSON-quoted and cut at 80 characters: an event can hold 256 kB. */
@@ -197,6 +256,12 @@ export async function handleLaunchEvent(
       scheduledTime: new Date(parsed.scheduledTime),
       manual: parsed.manual,
       ...(parsed.requestedTime ? { requestedTime: new Date(parsed.requestedTime) } : {}),
+      ...(parsed.attempt && parsed.retry
+        ? {
+            attempt: parsed.attempt,
+            retry: { ...parsed.retry, notBefore: new Date(parsed.retry.notBefore) },
+          }
+        : {}),
     },
     { now: deps.now, remainingTimeMs: deps.remainingTimeMs, log, sleep: deps.sleep },
   );

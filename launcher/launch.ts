@@ -4,6 +4,7 @@
  * imported by name and nothing native is captured.
  */
 import {
+  CreateTagsCommand,
   DescribeSpotPriceHistoryCommand,
   RunInstancesCommand,
   TerminateInstancesCommand,
@@ -38,7 +39,15 @@ import {
   type SpotPriceEntry,
 } from "./prices";
 import { clientTokenFor, runIdFor } from "./runId";
-import { ENDED_STATES, LIVE_STATES, PROJECT_TAG_VALUE, TAGS, type JobLaunchSpec } from "./contract";
+import {
+  ENDED_STATES,
+  LIVE_STATES,
+  PROJECT_TAG_VALUE,
+  RUN_RECORDS,
+  TAGS,
+  type JobLaunchSpec,
+  type PurchaseOption,
+} from "./contract";
 import {
   describeAllInstances,
   describeRunInstance,
@@ -72,6 +81,22 @@ export interface LaunchRequest {
   manual?: boolean;
   /** A manual launch: when it was requested; its deadline counts from here (see `LaunchEvent`). */
   requestedTime?: Date;
+  /** The attempt of the run (from 1). Default 1. */
+  attempt?: number;
+  /** An attempt after the first: what the run supervisor's retry decision said. */
+  retry?: AttemptPlan;
+}
+
+/**
+ * How a later attempt of a run is launched (launcher/retries.ts `NextAttempt`): its purchase
+ * option, and its own time window, which counts from `notBefore` instead of the scheduled time.
+ */
+export interface AttemptPlan {
+  purchaseOption: PurchaseOption;
+  /** The end of the backoff: the attempt's launch delay and deadline count from here. */
+  notBefore: Date;
+  /** The attempt's own runtime limit, already bounded by the run's (`runLimit`). */
+  deadlineMinutes: number;
 }
 
 /** Backoff for throttling and IAM propagation retries, bounded by the Lambda's remaining time. */
@@ -130,6 +155,8 @@ export interface RunIdentity {
   runId: string;
   scheduledTime: string;
   manual: boolean;
+  /** The attempt of the run (from 1). */
+  attempt: number;
 }
 
 /** An instance runs this run: launched now, or found from an earlier invocation (`existing`). */
@@ -241,6 +268,7 @@ export function runTags(
   runId: string,
   scheduledTime: Date,
   deadline: Date,
+  attempt = 1,
 ): Tag[] {
   return [
     { Key: "Name", Value: `tj-${spec.environment}-${runId}` },
@@ -250,6 +278,32 @@ export function runTags(
     { Key: TAGS.runId, Value: runId },
     { Key: TAGS.scheduledTime, Value: isoSeconds(scheduledTime) },
     { Key: TAGS.deadline, Value: isoSeconds(deadline) },
+    { Key: TAGS.attempt, Value: String(attempt) },
+  ];
+}
+
+/** The attempt an instance is of, by its tag; an instance without one is attempt 1. */
+export function instanceAttempt(instance: Instance): number {
+  const tag = tagValue(instance, TAGS.attempt);
+  const attempt = tag === undefined ? 1 : Number(tag);
+  return Number.isInteger(attempt) && attempt >= 1 ? attempt : 1;
+}
+
+/**
+ * The tags the launcher adds once RunInstances accepted a launch (see `RunTimings`): not in the
+ * request, whose parameters must be the same in every invocation under its ClientToken.
+ */
+export function launchTimeTags(
+  requestedAt: Date,
+  acceptedAt: Date,
+  instanceLaunchTime: Date | undefined,
+): Tag[] {
+  return [
+    { Key: TAGS.launchRequestedAt, Value: requestedAt.toISOString() },
+    { Key: TAGS.launchAcceptedAt, Value: acceptedAt.toISOString() },
+    ...(instanceLaunchTime
+      ? [{ Key: TAGS.instanceLaunchTime, Value: instanceLaunchTime.toISOString() }]
+      : []),
   ];
 }
 
@@ -332,6 +386,8 @@ interface RunContext {
   warnings: string[];
   /** The prices of this run's options: on-demand from the spec, spot looked up at launch. */
   prices: RunPrices;
+  /** When this invocation began to handle the launch (the `launchRequestedAt` tag). */
+  requestedAt: Date;
 }
 
 // This module runs inside a closure serialized by Pulumi, which rewrites classes into plain
@@ -410,9 +466,12 @@ function failedResult(ctx: RunContext, reason: string): FailedResult {
   return { status: "failed", ...ctx.identity, reason, attempts: ctx.attempts };
 }
 
-/** The instance of this run among `instances`, if any. */
+/** The instance of this attempt of this run among `instances`, if any. */
 function ownInstance(ctx: RunContext, instances: Instance[]): Instance | undefined {
-  return instances.find((i) => tagValue(i, TAGS.runId) === ctx.identity.runId);
+  return instances.find(
+    (i) =>
+      tagValue(i, TAGS.runId) === ctx.identity.runId && instanceAttempt(i) === ctx.identity.attempt,
+  );
 }
 
 async function decideAndLaunch(ctx: RunContext): Promise<LaunchResult> {
@@ -425,29 +484,29 @@ async function decideAndLaunch(ctx: RunContext): Promise<LaunchResult> {
   }
   // Rendered before any side effect, so an invalid spec throws before `replace` terminates.
   const deadline = runDeadline(spec, ctx.since);
+  const initScriptInput: InitScriptInput = {
+    job: spec.job,
+    environment: spec.environment,
+    region: spec.region,
+    imageUri: spec.imageUri,
+    bucket: spec.bucket,
+    resultsPrefix: spec.resultsPrefix,
+    logGroup: spec.logGroup,
+    parameters: spec.parameters,
+    secrets: spec.secrets,
+    gpu: spec.gpu,
+    instanceStore: spec.instanceStore,
+    runId: identity.runId,
+    scheduledTime: identity.scheduledTime,
+    deadlineMinutes: spec.maxRuntimeMinutes,
+    ...attemptInputs(spec, identity.runId, identity.attempt),
+    // Every type the loop may try, in both markets: the script reads which one it got from IMDS.
+    ...runPrices(spec, ctx.prices),
+  };
   const launch: PreparedLaunch = {
     deadline,
-    tags: runTags(spec, identity.runId, scheduledTime, deadline),
-    userData: renderInitScript({
-      job: spec.job,
-      environment: spec.environment,
-      region: spec.region,
-      imageUri: spec.imageUri,
-      bucket: spec.bucket,
-      resultsPrefix: spec.resultsPrefix,
-      logGroup: spec.logGroup,
-      parameters: spec.parameters,
-      secrets: spec.secrets,
-      gpu: spec.gpu,
-      instanceStore: spec.instanceStore,
-      runId: identity.runId,
-      scheduledTime: identity.scheduledTime,
-      // Attempt 1 until the run supervisor starts retries through this code with its own number.
-      ...attemptInputs(spec, identity.runId, 1),
-      deadlineMinutes: spec.maxRuntimeMinutes,
-      // Every type the loop may try, in both markets: the script reads which one it got from IMDS.
-      ...runPrices(spec, ctx.prices),
-    }),
+    tags: runTags(spec, identity.runId, scheduledTime, deadline, identity.attempt),
+    userData: renderInitScript(initScriptInput),
   };
 
   let jobInstances: Instance[];
@@ -487,7 +546,11 @@ async function decideAndLaunch(ctx: RunContext): Promise<LaunchResult> {
     );
   }
 
-  const live = jobInstances.filter((i) => LIVE_STATES.includes(i.State?.Name ?? ""));
+  // A run's attempts are one run: an earlier attempt's instance (still stopping, say) is the
+  // run itself, never a reason to skip or replace it.
+  const live = jobInstances.filter(
+    (i) => LIVE_STATES.includes(i.State?.Name ?? "") && tagValue(i, TAGS.runId) !== identity.runId,
+  );
   const replaced: string[] = [];
   if (live.length > 0 && spec.concurrencyPolicy === "forbid") {
     const found = live.map(describeRunInstance);
@@ -533,6 +596,7 @@ async function launchLoop(
       environment: spec.environment,
       launchTemplateId: spec.launchTemplateId,
       runId: identity.runId,
+      attempt: identity.attempt,
       ...option,
     });
     const input = buildRunInstancesInput({ spec, option, clientToken, userData, tags });
@@ -550,6 +614,7 @@ async function launchLoop(
           return failedResult(ctx, `RunInstances succeeded but returned no instance (${where})`);
         }
         attempts.push({ ...option, clientToken, outcome: "launched" });
+        await tagLaunchTimes(ctx, instance);
         const launched = { purchaseOption: option.purchaseOption, deadline: isoSeconds(deadline) };
         return launchedResult(ctx, instance, launched, replaced);
       } catch (error) {
@@ -596,6 +661,23 @@ async function launchLoop(
     ctx,
     `no capacity: every purchase option, instance type and subnet was tried (${attempts.length} attempts)`,
   );
+}
+
+/**
+ * Adds the launch-time tags to a launched instance (the init script reads them from the instance
+ * metadata's tags). Best effort: a failure is a warning, the instance runs anyway.
+ */
+async function tagLaunchTimes(ctx: RunContext, instance: Instance): Promise<void> {
+  const tags = launchTimeTags(ctx.requestedAt, ctx.now(), instance.LaunchTime);
+  try {
+    await sendWithRetry(ctx, "tagging launch times", () =>
+      ctx.ec2.send(new CreateTagsCommand({ Resources: [instance.InstanceId!], Tags: tags })),
+    );
+  } catch (error) {
+    ctx.warnings.push(
+      `the launch-time tags were not added: CreateTags failed with ${errorCode(error)}: ${errorMessage(error)}; the run's record has no launch timings`,
+    );
+  }
 }
 
 /** Most DescribeSpotPriceHistory pages read for one launch (1000 entries each). */
@@ -725,8 +807,17 @@ export async function launchRun(
   request: LaunchRequest,
   options: LaunchOptions = {},
 ): Promise<LaunchResult> {
-  const { spec } = request;
+  const { retry } = request;
+  // A later attempt launches as its retry decision says, in its own time window.
+  const spec: JobLaunchSpec = retry
+    ? {
+        ...request.spec,
+        purchaseOption: retry.purchaseOption,
+        maxRuntimeMinutes: retry.deadlineMinutes,
+      }
+    : request.spec;
   const now = options.now ?? (() => new Date());
+  const requestedAt = now();
   const runId = runIdFor(spec.job, request.scheduledTime);
   const identity: RunIdentity = {
     job: spec.job,
@@ -735,6 +826,7 @@ export async function launchRun(
     runId,
     scheduledTime: isoSeconds(request.scheduledTime),
     manual: request.manual === true,
+    attempt: request.attempt ?? 1,
   };
   let remaining = options.remainingTimeMs;
   if (!remaining) {
@@ -745,7 +837,8 @@ export async function launchRun(
     ec2,
     spec,
     identity,
-    since: request.requestedTime ?? request.scheduledTime,
+    since: retry?.notBefore ?? request.requestedTime ?? request.scheduledTime,
+    requestedAt,
     now,
     remaining,
     sleep: options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms))),

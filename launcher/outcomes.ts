@@ -168,6 +168,7 @@ export function launchRecord(
     message: result.reason,
     scheduledTime: result.scheduledTime,
     manual: result.manual,
+    attempt: result.attempt,
     startedAt: null,
     endedAt: isoSeconds(now),
     instanceId: null,
@@ -213,15 +214,35 @@ export async function reportLaunchOutcome(
   now: Date,
   notify = true,
 ): Promise<OutcomeReport> {
+  if (result.status === "ended" || (result.status === "launched" && result.existing)) {
+    return { notified: false, metrics: false, errors: [] };
+  }
+  return sendOutcome(
+    clients,
+    ctx.spec.topicArn,
+    notify ? launchNotification(result, ctx) : undefined,
+    launchMetricData(result, now),
+  );
+}
+
+/**
+ * Publishes `notification` to `topicArn` (when both are given) and puts `metrics` in
+ * {@link METRIC_NAMESPACE}, at once and each best effort: failures are returned, never thrown.
+ * The launcher's and the run supervisor's one way to report.
+ */
+export async function sendOutcome(
+  clients: OutcomeClients,
+  topicArn: string | undefined,
+  notification: Notification | undefined,
+  metrics: MetricDatum[],
+): Promise<OutcomeReport> {
   const report: OutcomeReport = { notified: false, metrics: false, errors: [] };
-  if (result.status === "ended" || (result.status === "launched" && result.existing)) return report;
   const tasks: Promise<void>[] = [];
-  if (clients.sns && ctx.spec.topicArn && notify) {
-    const { subject: Subject, message: Message } = launchNotification(result, ctx);
-    const sns = clients.sns;
+  if (clients.sns && topicArn && notification) {
+    const { subject: Subject, message: Message } = notification;
     tasks.push(
-      sns
-        .send(new (snsSdk().PublishCommand)({ TopicArn: ctx.spec.topicArn, Subject, Message }))
+      clients.sns
+        .send(new (snsSdk().PublishCommand)({ TopicArn: topicArn, Subject, Message }))
         .then(
           () => {
             report.notified = true;
@@ -232,14 +253,13 @@ export async function reportLaunchOutcome(
         ),
     );
   }
-  if (clients.cloudwatch) {
-    const cloudwatch = clients.cloudwatch;
+  if (clients.cloudwatch && metrics.length > 0) {
     tasks.push(
-      cloudwatch
+      clients.cloudwatch
         .send(
           new (cloudWatchSdk().PutMetricDataCommand)({
             Namespace: METRIC_NAMESPACE,
-            MetricData: launchMetricData(result, now),
+            MetricData: metrics,
           }),
         )
         .then(
@@ -256,4 +276,20 @@ export async function reportLaunchOutcome(
   }
   await Promise.all(tasks);
   return report;
+}
+
+/** A count of 1 (or `value`) of a per-job metric. */
+export function jobCount(
+  identity: { environment: string; region: string; job: string },
+  name: string,
+  timestamp: Date,
+  value = 1,
+): MetricDatum {
+  return {
+    MetricName: name,
+    Dimensions: jobDimensions(identity.environment, identity.region, identity.job),
+    Timestamp: timestamp,
+    Value: value,
+    Unit: "Count",
+  };
 }

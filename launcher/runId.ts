@@ -45,16 +45,22 @@ export interface ClientTokenInput {
   purchaseOption: "spot" | "on-demand";
   instanceType: string;
   subnetId: string;
+  /** The attempt of the run (from 1): each attempt is a new launch. Default 1. */
+  attempt?: number;
 }
 
 /**
  * The ClientToken of one launch attempt: `tj-` and 48 hex digits of a SHA-256 over the stack's
- * launch template, the run and the attempt's instance type, subnet and purchase option.
+ * launch template, the run, the run's attempt number and the launch's instance type, subnet and
+ * purchase option: 51 ASCII characters, within EC2's 64
+ * (https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-idempotency.html).
  *
  * One token per attempt, because EC2 rejects a reused token with other parameters
  * (`IdempotentParameterMismatch`); the same attempt retried reuses its token, so a throttled or
  * timed-out request that did launch returns that instance. The environment and launch template
- * are included because tokens are scoped to the account and region, which stacks may share.
+ * are included because tokens are scoped to the account and region, which stacks may share. The
+ * attempt number is included so that a repeated event for one attempt of a run finds that
+ * attempt's instance, while the run's next attempt (started by the run supervisor) is a new launch.
  */
 export function clientTokenFor(input: ClientTokenInput): string {
   const material = [
@@ -64,6 +70,7 @@ export function clientTokenFor(input: ClientTokenInput): string {
     input.purchaseOption,
     input.instanceType,
     input.subnetId,
+    `attempt ${input.attempt ?? 1}`,
   ].join("\n");
   return `tj-${createHash("sha256").update(material).digest("hex").slice(0, 48)}`;
 }

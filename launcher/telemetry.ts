@@ -13,9 +13,12 @@ export const METRICS = {
   launched: "RunLaunched",
   /** 1 per run skipped by the concurrency policy (launcher). */
   skipped: "RunSkipped",
-  /** 1 per run whose job exited 0 (init script): what the missed-run alarm waits for. */
+  /**
+   * 1 per run whose job exited 0, once per run whatever its attempts (run supervisor, when it
+   * writes the run's final record): what the missed-run alarm waits for.
+   */
   succeeded: "RunSucceeded",
-  /** 1 per failed run: at launch (launcher) or on the instance (init script). */
+  /** 1 per failed run, once: at launch (launcher) or at its last attempt's end (run supervisor). */
   failed: "RunFailed",
   /** Seconds from the init script's start to its end (init script). */
   duration: "RunDurationSeconds",

@@ -237,6 +237,22 @@ export const NAME_RULES: Readonly<Record<string, NameRule | Unnamed>> = {
     charset: 'printable ASCII, not starting with "sg-"',
     doc: "https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateSecurityGroup.html#API_CreateSecurityGroup_RequestParameters",
   },
+  "aws:cloudwatch/eventRule:EventRule": {
+    field: "name",
+    what: "EventBridge rule name",
+    minLength: 1,
+    maxLength: 64,
+    pattern: /^[.\-_A-Za-z0-9]+$/,
+    charset: "letters, digits and .-_",
+    doc: "https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutRule.html#eventbridge-PutRule-request-Name",
+  },
+  "aws:cloudwatch/eventTarget:EventTarget": {
+    unnamed: "a target of a rule; the provider generates its target id",
+  },
+  "aws:lambda/permission:Permission": {
+    unnamed: "a statement of a function's resource policy; the provider generates its statement id",
+  },
+  "aws:sqs/queuePolicy:QueuePolicy": subResource("a queue"),
   "aws:kms/key:Key": { unnamed: "identified by the key id KMS assigns; its alias is the name" },
   "aws:kms/alias:Alias": {
     field: "name",
@@ -328,6 +344,7 @@ export function regionalJobStackNames(name: string) {
     notifications: `${name}-notifications`,
     launcher: `${name}-launcher`,
     reaper: `${name}-reaper`,
+    supervisor: `${name}-supervisor`,
     alarms: `${name}-alarms`,
     image: (imageKey: string) => `${name}-${imageKey}`,
     job: (job: string) => `${name}-${job}`,
@@ -400,6 +417,24 @@ export function reaperNames(name: string) {
   };
 }
 
+/** Names of the children of a `RunSupervisor` called `name`. */
+export function runSupervisorNames(name: string) {
+  return {
+    ...functionChildNames(name),
+    /** The group of the next attempts' one-time schedules. */
+    scheduleGroup: `${name}-retries`,
+    invokeRole: `${name}-invoke`,
+    invokePolicy: `${name}-invoke`,
+    /** Where EventBridge puts an event it could not deliver to the function. */
+    deadLetterQueue: `${name}-dlq`,
+    deadLetterPolicy: `${name}-dlq`,
+    /** One rule, target and permission per supervised event (`SUPERVISOR_EVENT_PATTERNS`). */
+    rule: (event: string) => `${name}-${event}`,
+    target: (event: string) => `${name}-${event}`,
+    permission: (event: string) => `${name}-${event}`,
+  };
+}
+
 /** Names of the children of a `ScheduledJob` called `name`. */
 export function scheduledJobNames(name: string) {
   return { logs: `${name}-logs`, instance: `${name}-instance`, template: name, schedule: name };
@@ -432,6 +467,9 @@ export function jobScheduleNames(name: string) {
     schedule: `${name}-schedule`,
   };
 }
+
+/** The keys of the events the run supervisor's rules match (launcher/supervisor.ts). */
+export const SUPERVISED_EVENT_KEYS = ["interruption", "terminated"] as const;
 
 /** Keys of a region's alarms that do not belong to a job. */
 export const REGION_ALARM_KEYS = {
@@ -491,6 +529,7 @@ export function regionSharedNames(environment: string, region: string): NamedRes
   const children = regionalJobStackNames(stack);
   const notifications = notificationsNames(children.notifications);
   const reaper = reaperNames(children.reaper);
+  const supervisor = runSupervisorNames(children.supervisor);
   const alarms = Object.values(REGION_ALARM_KEYS).map((key) => ({
     type: T.alarm,
     logicalName: alarmName(children.alarms, key),
@@ -510,6 +549,15 @@ export function regionSharedNames(environment: string, region: string): NamedRes
     { type: T.role, logicalName: reaper.invokeRole },
     { type: T.policy, logicalName: reaper.invokePolicy },
     { type: T.schedule, logicalName: reaper.schedule },
+    ...functionNames(supervisor),
+    { type: "aws:scheduler/scheduleGroup:ScheduleGroup", logicalName: supervisor.scheduleGroup },
+    { type: T.role, logicalName: supervisor.invokeRole },
+    { type: T.policy, logicalName: supervisor.invokePolicy },
+    { type: T.queue, logicalName: supervisor.deadLetterQueue },
+    ...SUPERVISED_EVENT_KEYS.map((event) => ({
+      type: "aws:cloudwatch/eventRule:EventRule",
+      logicalName: supervisor.rule(event),
+    })),
     ...alarms,
   ];
 }

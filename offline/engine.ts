@@ -195,6 +195,9 @@ export function buildResourceProblems(type: string, inputs: Record<string, unkno
       problems.push(`serviceRole "${inputs.serviceRole}" is not an IAM role ARN`);
     }
   }
+  if (type === "aws:cloudwatch/eventRule:EventRule") {
+    problems.push(eventPatternProblem(inputs.eventPattern));
+  }
   if (type === "aws:s3/bucketObjectv2:BucketObjectv2") {
     const key = String(inputs.key ?? "");
     if (key === "" || Buffer.byteLength(key) > 1024) {
@@ -235,6 +238,74 @@ export function launchTemplateProblems(type: string, inputs: Record<string, unkn
     .flatMap((spec) => Object.keys(spec.tags ?? {}))
     .map(metadataTagKeyProblem)
     .filter((p): p is string => p !== undefined);
+}
+
+/**
+ * Why PutRule would refuse an event pattern, or undefined: a pattern is a JSON object whose every
+ * field matches an array of values (or of matchers) or is a nested object of such fields, and
+ * never empty (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-event-patterns.html,
+ * https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutRule.html).
+ */
+export function eventPatternProblem(pattern: unknown): string | undefined {
+  let parsed: unknown;
+  try {
+    parsed = typeof pattern === "string" ? JSON.parse(pattern) : pattern;
+  } catch {
+    return `event pattern ${JSON.stringify(pattern)} is not JSON`;
+  }
+  const check = (value: unknown, at: string): string | undefined => {
+    if (Array.isArray(value)) {
+      return value.length === 0 ? `event pattern field ${at} matches an empty list` : undefined;
+    }
+    if (typeof value !== "object" || value === null) {
+      return `event pattern field ${at} is ${JSON.stringify(value)}; a pattern's values must be lists, e.g. ["terminated"]`;
+    }
+    const entries = Object.entries(value);
+    if (entries.length === 0) return `event pattern ${at || "(top)"} is an empty object`;
+    for (const [key, inner] of entries) {
+      const problem = check(inner, at ? `${at}.${key}` : key);
+      if (problem) return problem;
+    }
+    return undefined;
+  };
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    return "an event pattern must be a JSON object";
+  }
+  return check(parsed, "");
+}
+
+/**
+ * EventBridge rule targets AWS would leave undelivered: a Lambda target needs a statement in the
+ * function's resource policy for `events.amazonaws.com` with the rule's ARN as source
+ * (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-resource-based.html); without
+ * it, every event fails to invoke.
+ */
+export function eventTargetProblems(resources: readonly RecordedResource[]): string[] {
+  const rules = resources.filter((r) => r.type === "aws:cloudwatch/eventRule:EventRule");
+  const functions = resources.filter((r) => r.type === "aws:lambda/function:Function");
+  const permissions = resources.filter((r) => r.type === "aws:lambda/permission:Permission");
+  const problems: string[] = [];
+  for (const target of resources.filter(
+    (r) => r.type === "aws:cloudwatch/eventTarget:EventTarget",
+  )) {
+    const fn = functions.find((f) => f.state.arn === target.inputs.arn);
+    if (!fn) continue;
+    const rule = rules.find((r) => r.state.name === target.inputs.rule);
+    const allowed = permissions.some(
+      (p) =>
+        (p.inputs.function === fn.state.name || p.inputs.function === fn.state.arn) &&
+        p.inputs.principal === "events.amazonaws.com" &&
+        p.inputs.action === "lambda:InvokeFunction" &&
+        rule !== undefined &&
+        p.inputs.sourceArn === rule.state.arn,
+    );
+    if (!allowed) {
+      problems.push(
+        `aws:cloudwatch/eventTarget:EventTarget "${target.name}": function ${String(fn.state.name)} has no permission for events.amazonaws.com from rule ${String(target.inputs.rule)}; EventBridge could not invoke it`,
+      );
+    }
+  }
+  return problems;
 }
 
 /** Types that exist only in Pulumi: they have no cloud name to check. */
@@ -338,6 +409,13 @@ function computedState(
     }
     case "aws:cloudwatch/metricAlarm:MetricAlarm":
       return { name: physical, arn: `arn:aws:cloudwatch:${region}:${account}:alarm:${physical}` };
+    case "aws:cloudwatch/eventRule:EventRule":
+      return { name: physical, arn: `arn:aws:events:${region}:${account}:rule/${physical}` };
+    case "aws:scheduler/scheduleGroup:ScheduleGroup":
+      return {
+        name: physical,
+        arn: `arn:aws:scheduler:${region}:${account}:schedule-group/${physical}`,
+      };
     case "aws:scheduler/schedule:Schedule":
       return {
         name: physical,
@@ -1087,6 +1165,7 @@ export async function evaluateProgram(
         failure,
       ]);
       if (nameProblems.length > 0) throw new ResourceNameError(nameProblems);
+      refusals.push(...eventTargetProblems(resources));
       if (refusals.length > 0) throw new ResourceRefusedError(refusals);
       return { resources, calls, outputs };
     } finally {

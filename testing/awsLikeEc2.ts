@@ -9,6 +9,7 @@
  */
 import {
   DescribeInstancesCommand,
+  CreateTagsCommand,
   RunInstancesCommand,
   TerminateInstancesCommand,
   type Instance,
@@ -70,6 +71,16 @@ export function awsLikeEc2(): AwsLikeEc2 {
           for (const instance of ec2.instances) {
             if (command.input.InstanceIds?.includes(instance.InstanceId ?? "")) {
               instance.State = { Name: "terminated" };
+            }
+          }
+          return {};
+        }
+        if (command instanceof CreateTagsCommand) {
+          // Tags added after the launch are the instance's, not the request's: a repeated
+          // RunInstances under the same token still compares only its own parameters.
+          for (const instance of ec2.instances) {
+            if (command.input.Resources?.includes(instance.InstanceId ?? "")) {
+              instance.Tags = [...(instance.Tags ?? []), ...(command.input.Tags ?? [])];
             }
           }
           return {};

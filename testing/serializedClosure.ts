@@ -76,17 +76,24 @@ export const LAUNCHER_SDK_SPECIFIERS: readonly string[] = [
   ...sdkClientSpecifiers("@aws-sdk/client-s3"),
 ];
 
+/** The run supervisor's clients: the launcher's, and Scheduler for the next attempts. */
+export const SUPERVISOR_SDK_SPECIFIERS: readonly string[] = [
+  ...LAUNCHER_SDK_SPECIFIERS,
+  ...sdkClientSpecifiers("@aws-sdk/client-scheduler"),
+];
+
 /**
- * Throws unless the code loads only Node built-ins and the SDK clients of
- * {@link LAUNCHER_SDK_SPECIFIERS} (which the Lambda Node.js runtime provides), does load
+ * Throws unless the code loads only Node built-ins and the SDK clients of `allowed` (default
+ * {@link LAUNCHER_SDK_SPECIFIERS}; the Lambda Node.js runtime provides them), does load
  * `@aws-sdk/client-ec2`, and has no SDK or smithy code inlined.
  */
-export function assertSelfContained(code: string): void {
+export function assertSelfContained(
+  code: string,
+  allowed: readonly string[] = LAUNCHER_SDK_SPECIFIERS,
+): void {
   const builtins = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));
   const required = requiredModules(code);
-  const unexpected = required.filter(
-    (m) => !builtins.has(m) && !LAUNCHER_SDK_SPECIFIERS.includes(m),
-  );
+  const unexpected = required.filter((m) => !builtins.has(m) && !allowed.includes(m));
   if (unexpected.length > 0) {
     throw new Error(
       `the serialized launcher requires modules the runtime lacks: ${unexpected.join(", ")}`,
@@ -356,6 +363,8 @@ export const ec2Xml = {
     `<?xml version="1.0" encoding="UTF-8"?><RunInstancesResponse ${NS}><requestId>stub</requestId>` +
     `<reservationId>r-stub</reservationId><ownerId>123456789012</ownerId>` +
     `<instancesSet>${instanceXml(instance)}</instancesSet></RunInstancesResponse>`,
+  createTags: (): string =>
+    `<?xml version="1.0" encoding="UTF-8"?><CreateTagsResponse ${NS}><requestId>stub</requestId><return>true</return></CreateTagsResponse>`,
   error: (code: string, message: string): string =>
     `<?xml version="1.0" encoding="UTF-8"?><Response><Errors><Error><Code>${code}</Code>` +
     `<Message>${escapeXml(message)}</Message></Error></Errors><RequestID>stub</RequestID></Response>`,
@@ -382,6 +391,7 @@ export async function deployedLauncherCode(
 export function startLaunchingEc2Stub(instanceId: string): Promise<Ec2Stub> {
   return startEc2Stub(({ action, params }) => {
     if (action === "DescribeInstances") return { body: ec2Xml.describeInstances([]) };
+    if (action === "CreateTags") return { body: ec2Xml.createTags() };
     if (action === "RunInstances") {
       return {
         body: ec2Xml.runInstances({

@@ -532,6 +532,7 @@ describe("parseStackConfig", () => {
       secrets: {},
       policies: { managed: [], statements: [] },
       retry: { maximumRetryAttempts: 3, maximumEventAgeSeconds: 3600 },
+      runRetries: { attempts: 2, on: ["interrupted", "lost", "failed"], backoffMinutes: 1 },
       memoryAlarmPercent: 90,
       interruptionAlarmThreshold: 2,
     });

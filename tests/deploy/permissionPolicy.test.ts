@@ -916,6 +916,40 @@ const RULES: Record<string, Rule> = {
       resource: String(r.inputs.topic),
     },
   ],
+  "aws:cloudwatch/eventRule:EventRule": (r) => [
+    {
+      actions: ["events:PutRule", "events:DescribeRule", "events:DeleteRule"],
+      resource: arn("events", r, `rule/${physical(r)}`),
+    },
+  ],
+  "aws:cloudwatch/eventTarget:EventTarget": (r) => [
+    {
+      actions: ["events:PutTargets", "events:RemoveTargets", "events:ListTargetsByRule"],
+      resource: arn("events", r, `rule/${String(r.inputs.rule)}`),
+    },
+  ],
+  "aws:lambda/permission:Permission": (r) => [
+    {
+      actions: ["lambda:AddPermission", "lambda:RemovePermission", "lambda:GetPolicy"],
+      resource: arn("lambda", r, `function:${String(r.inputs.function)}`),
+    },
+  ],
+  "aws:scheduler/scheduleGroup:ScheduleGroup": (r) => [
+    {
+      actions: [
+        "scheduler:CreateScheduleGroup",
+        "scheduler:GetScheduleGroup",
+        "scheduler:DeleteScheduleGroup",
+      ],
+      resource: arn("scheduler", r, `schedule-group/${physical(r)}`),
+    },
+  ],
+  "aws:sqs/queuePolicy:QueuePolicy": (r) => [
+    {
+      actions: ["sqs:SetQueueAttributes", "sqs:GetQueueAttributes"],
+      resource: arn("sqs", r, String(r.inputs.queueUrl).split("/").pop() ?? ""),
+    },
+  ],
   "aws:cloudwatch/metricAlarm:MetricAlarm": (r) => [
     {
       actions: [

@@ -13,6 +13,12 @@ import { InvalidLaunchEventError, LaunchFailedError, UnknownJobError } from "../
 import { handleLaunchEvent, parseLaunchEvent } from "../../launcher/handler";
 import { NOW, s3PreconditionFailed, specFixture } from "../../testing/fixtures";
 
+const RETRY = {
+  purchaseOption: "on-demand",
+  notBefore: "2026-11-23T03:42:00Z",
+  deadlineMinutes: 100,
+};
+
 describe("parseLaunchEvent", () => {
   const valid: [unknown, unknown][] = [
     [
@@ -40,6 +46,10 @@ describe("parseLaunchEvent", () => {
         manual: true,
         requestedTime: "2026-11-23T10:15:42Z",
       },
+    ],
+    [
+      { job: "pi", scheduledTime: "2026-11-23T03:00:00Z", attempt: 2, retry: RETRY },
+      { job: "pi", scheduledTime: "2026-11-23T03:00:00Z", attempt: 2, retry: RETRY },
     ],
   ];
   for (const [event, expected] of valid) {
@@ -101,6 +111,41 @@ describe("parseLaunchEvent", () => {
       "a malformed request time",
       { job: "pi", scheduledTime: "2026-11-23T03:00:00Z", manual: true, requestedTime: 5 },
       "launch event.requestedTime: number 5 is not an ISO-8601 time with a zone, e.g. 2026-11-23T03:00:00Z",
+    ],
+    [
+      "attempt 1 as a retry",
+      { job: "pi", scheduledTime: "2026-11-23T03:00:00Z", attempt: 1, retry: RETRY },
+      "launch event.attempt: number 1 is not a later attempt; use a whole number from 2 to 11 (attempt 1 is the scheduled launch, which has none)",
+    ],
+    [
+      "an attempt beyond the most retries",
+      { job: "pi", scheduledTime: "2026-11-23T03:00:00Z", attempt: 12, retry: RETRY },
+      "launch event.attempt: number 12 is not a later attempt; use a whole number from 2 to 11 (attempt 1 is the scheduled launch, which has none)",
+    ],
+    [
+      "an attempt without its retry",
+      { job: "pi", scheduledTime: "2026-11-23T03:00:00Z", attempt: 2 },
+      "launch event.retry: expected { purchaseOption, notBefore, deadlineMinutes } with attempt 2, got nothing",
+    ],
+    [
+      "a retry with an unknown purchase option",
+      {
+        job: "pi",
+        scheduledTime: "2026-11-23T03:00:00Z",
+        attempt: 2,
+        retry: { ...RETRY, purchaseOption: "reserved" },
+      },
+      'launch event.retry.purchaseOption: string "reserved" is not one of on-demand, spot, spot-then-on-demand',
+    ],
+    [
+      "a retry with a deadline shorter than an attempt needs",
+      {
+        job: "pi",
+        scheduledTime: "2026-11-23T03:00:00Z",
+        attempt: 2,
+        retry: { ...RETRY, deadlineMinutes: 9 },
+      },
+      "launch event.retry.deadlineMinutes: number 9 must be a whole number of minutes from 10 to 10080",
     ],
   ];
   for (const [title, event, message] of invalid) {
@@ -292,6 +337,7 @@ describe("handleLaunchEvent", () => {
             "no capacity: every purchase option, instance type and subnet was tried (4 attempts)",
           scheduledTime: "2026-11-23T03:00:00Z",
           manual: false,
+          attempt: 1,
           startedAt: null,
           endedAt: "2026-11-23T03:00:10Z",
           instanceId: null,

@@ -49,6 +49,7 @@ const EXPECTED_TAGS = [
   { Key: "transient-jobs:run-id", Value: RUN_ID },
   { Key: "transient-jobs:scheduled-time", Value: "2026-11-23T03:00:00Z" },
   { Key: "transient-jobs:deadline", Value: DEADLINE },
+  { Key: "transient-jobs:attempt", Value: "1" },
 ];
 
 /** The exact RunInstances input of one attempt of run {@link RUN_ID} launched at {@link NOW}. */
@@ -166,6 +167,7 @@ const IDENTITY = {
   runId: RUN_ID,
   scheduledTime: "2026-11-23T03:00:00Z",
   manual: false,
+  attempt: 1,
 };
 
 describe("launchRun", () => {
@@ -388,7 +390,11 @@ describe("launchRun", () => {
         .on(RunInstancesCommand)
         .callsFake((input) => ({ Instances: [launchedInstance(input)] }));
       const result = await run(specFixture({ concurrencyPolicy: "allow" }), harness());
-      assert.deepEqual(commandNames(), ["DescribeInstancesCommand", "RunInstancesCommand"]);
+      assert.deepEqual(commandNames(), [
+        "DescribeInstancesCommand",
+        "RunInstancesCommand",
+        "CreateTagsCommand",
+      ]);
       assert.equal(result.status === "launched" && result.replacedInstanceIds.length, 0);
     });
 
@@ -403,6 +409,7 @@ describe("launchRun", () => {
         "DescribeInstancesCommand",
         "TerminateInstancesCommand",
         "RunInstancesCommand",
+        "CreateTagsCommand",
       ]);
       assert.deepEqual(
         ec2Mock.commandCalls(TerminateInstancesCommand).map((c) => c.args[0].input),

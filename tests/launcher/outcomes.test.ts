@@ -26,6 +26,7 @@ const identity = {
   runId: "pi-20261123T0300Z",
   scheduledTime: "2026-11-23T03:00:00Z",
   manual: false,
+  attempt: 1,
 };
 const LOGS =
   "https://eu-west-1.console.aws.amazon.com/cloudwatch/home?region=eu-west-1#logsV2:log-groups/log-group/$252Ftransient-jobs$252Fdev$252Fpi";

@@ -67,6 +67,7 @@ describe("the serialized launcher closure", function () {
       code = await serializeLauncherClosure({ pi: spec });
       stub = await startEc2Stub(({ action, params }) => {
         if (action === "DescribeInstances") return { body: ec2Xml.describeInstances([]) };
+        if (action === "CreateTags") return { body: ec2Xml.createTags() };
         if (action === "RunInstances" && params.InstanceType === "m7i.large") {
           return {
             status: 500,
@@ -147,8 +148,15 @@ describe("the serialized launcher closure", function () {
         [{ level: "info", ...result }],
       );
 
-      const [describe, ...runs] = stub.requests;
+      const [describe, ...sent] = stub.requests;
       assert.equal(describe.action, "DescribeInstances");
+      const runs = sent.slice(0, -1);
+      // The launch-time tags come after the launch, on the launched instance only.
+      const tagging = sent[sent.length - 1];
+      assert.deepEqual(
+        [tagging.action, tagging.params["ResourceId.1"], tagging.params["Tag.1.Key"]],
+        ["CreateTags", "i-0stub", "transient-jobs:launch-requested-at"],
+      );
       assert.deepEqual(
         [1, 2, 3].map((n) => [
           describe.params[`Filter.${n}.Name`],
@@ -219,6 +227,7 @@ describe("the serialized launcher closure", function () {
         "transient-jobs:job": "pi",
         "transient-jobs:run-id": RUN_ID,
         "transient-jobs:scheduled-time": "2026-11-23T03:00:00Z",
+        "transient-jobs:attempt": "1",
       });
       // From the scheduled time, not the clock: a retried invocation tags the same deadline.
       assert.equal(

@@ -46,6 +46,12 @@ interface Facts {
   topicPolicy: PolicyDocument;
   keyPolicy: PolicyDocument;
   reaperFunctionArn: string;
+  supervisorLogGroupArn: string;
+  /** The group of the next attempts' one-time schedules, and the supervisor's dead letters. */
+  retryScheduleGroup: string;
+  supervisorDeadLetterQueueArn: string;
+  supervisorDeadLetterPolicy: PolicyDocument;
+  supervisorRuleArns: string[];
   deadLetterQueueArn: string;
   launcherFailureQueueArn: string;
   otherStack: string;
@@ -66,7 +72,15 @@ interface Facts {
 }
 
 /** The identities of the job program whose permissions the matrix covers. */
-type Role = "launcher" | "instance" | "reaper" | "job schedule" | "reaper schedule" | "image build";
+type Role =
+  | "launcher"
+  | "instance"
+  | "reaper"
+  | "supervisor"
+  | "job schedule"
+  | "reaper schedule"
+  | "supervisor schedule"
+  | "image build";
 /**
  * Every identity of the matrix. The deploy role (deploy/, its own program) appears only with its
  * boundaries against this program's resources; its full matrix is
@@ -77,7 +91,7 @@ type Principal = Role | "deploy";
 /** Callers with no policy of their own, checked against the program's resource policies. */
 // The key's statement for CloudWatch Logs is not simulated: the simulator drops its condition key
 // kms:EncryptionContext:aws:logs:arn, so a row would test nothing.
-type Outsider = "cloudwatch alarms" | "another role";
+type Outsider = "cloudwatch alarms" | "another role" | "eventbridge rules";
 
 type Expect = "Allowed" | "ImplicitlyDenied" | "ExplicitlyDenied";
 
@@ -97,6 +111,11 @@ interface Row {
 }
 
 const OTHER_ACCOUNT = "999999999999";
+const LAUNCH_TIMES = [
+  "transient-jobs:launch-requested-at",
+  "transient-jobs:launch-accepted-at",
+  "transient-jobs:instance-launch-time",
+];
 /**
  * Grants the simulator cannot decide: the secrets' kms:Decrypt hangs on kms:EncryptionContext
  * keys, which it drops. tests/components/realJobs.test.ts checks that statement exactly.
@@ -283,6 +302,36 @@ const MATRIX: Row[] = [
     resource: (f) => ec2(f, "instance/i-0existing"),
     expect: "ImplicitlyDenied",
     what: "retagging an existing instance (e.g. moving its deadline)",
+  },
+  {
+    who: "launcher",
+    action: "ec2:CreateTags",
+    resource: (f) => ec2(f, "instance/i-0new"),
+    context: (f) => ({ ...runTags(f), "aws:TagKeys": LAUNCH_TIMES }),
+    expect: "Allowed",
+    what: "adding the launch times to its own job's instance after RunInstances",
+  },
+  {
+    who: "launcher",
+    action: "ec2:CreateTags",
+    resource: (f) => ec2(f, "instance/i-0new"),
+    context: (f) => ({
+      ...runTags(f),
+      "aws:TagKeys": [...LAUNCH_TIMES, "transient-jobs:deadline"],
+    }),
+    expect: "ImplicitlyDenied",
+    what: "moving a deadline along with the launch times",
+  },
+  {
+    who: "launcher",
+    action: "ec2:CreateTags",
+    resource: (f) => ec2(f, "instance/i-0new"),
+    context: (f) => ({
+      ...runTags(f, { "aws:ResourceTag/transient-jobs:environment": "staging" }),
+      "aws:TagKeys": LAUNCH_TIMES,
+    }),
+    expect: "ImplicitlyDenied",
+    what: "tagging another environment's instance",
   },
   {
     who: "launcher",
@@ -623,6 +672,194 @@ const MATRIX: Row[] = [
     what: "passing its role on",
   },
 
+  // Checkpoints: a job's instance reads back and lists only its own job's.
+  {
+    who: "instance",
+    action: "s3:GetObject",
+    resource: (f) => `${f.bucketArn}/jobs/${f.job}/checkpoints/pi-20261123T0300Z/state.json`,
+    context: () => TLS,
+    expect: "Allowed",
+    what: "reading its run's checkpoint to resume",
+  },
+  {
+    who: "instance",
+    action: "s3:GetObject",
+    resource: (f) => `${f.bucketArn}/jobs/another-job/checkpoints/x-20261123T0300Z/state.json`,
+    context: () => TLS,
+    expect: "ImplicitlyDenied",
+    what: "reading another job's checkpoints",
+  },
+  {
+    who: "instance",
+    action: "s3:ListBucket",
+    resource: (f) => f.bucketArn,
+    context: (f) => ({ ...TLS, "s3:prefix": `jobs/${f.job}/checkpoints/pi-20261123T0300Z/` }),
+    expect: "Allowed",
+    what: "listing its run's checkpoints",
+  },
+  {
+    who: "instance",
+    action: "s3:ListBucket",
+    resource: (f) => f.bucketArn,
+    context: (f) => ({ ...TLS, "s3:prefix": `jobs/${f.job}/runs/` }),
+    expect: "ImplicitlyDenied",
+    what: "listing run records",
+  },
+
+  // The run supervisor: it starts attempts only through the launcher (a one-time schedule in its
+  // own group, with its own invoke role, which may invoke the launcher only); it reads and writes
+  // records only, and cannot launch, tag or terminate anything itself.
+  {
+    who: "supervisor",
+    action: "ec2:DescribeInstances",
+    resource: () => "*",
+    expect: "Allowed",
+    what: "looking up the instance of an event (events carry no tags)",
+  },
+  ...(["ec2:RunInstances", "ec2:TerminateInstances", "ec2:CreateTags"] as const).map(
+    (action): Row => ({
+      who: "supervisor",
+      action,
+      resource: (f) => ec2(f, "instance/i-0new"),
+      context: (f) => ({ ...runTags(f), ...fromTemplate(f) }),
+      expect: "ImplicitlyDenied",
+      what: "acting on instances itself, even this stack's",
+    }),
+  ),
+  {
+    who: "supervisor",
+    action: "s3:GetObject",
+    resource: (f) => `${f.bucketArn}/jobs/${f.job}/runs/pi-20261123T0300Z/attempt-1.json`,
+    context: () => TLS,
+    expect: "Allowed",
+    what: "reading an attempt record",
+  },
+  {
+    who: "supervisor",
+    action: "s3:PutObject",
+    resource: (f) => `${f.bucketArn}/jobs/${f.job}/runs/pi-20261123T0300Z.json`,
+    context: () => TLS,
+    expect: "Allowed",
+    what: "writing a run's final record",
+  },
+  {
+    who: "supervisor",
+    action: "s3:GetObject",
+    resource: (f) => `${f.bucketArn}/jobs/${f.job}/results/pi-20261123T0300Z/pi.txt`,
+    context: () => TLS,
+    expect: "ImplicitlyDenied",
+    what: "reading a job's results",
+  },
+  {
+    who: "supervisor",
+    action: "s3:PutObject",
+    resource: (f) => `${f.bucketArn}/jobs/${f.job}/checkpoints/pi-20261123T0300Z/state`,
+    context: () => TLS,
+    expect: "ImplicitlyDenied",
+    what: "writing a job's checkpoints",
+  },
+  {
+    who: "supervisor",
+    action: "s3:ListBucket",
+    resource: (f) => f.bucketArn,
+    context: (f) => ({ ...TLS, "s3:prefix": `jobs/${f.job}/runs/pi-20261123T0300Z/` }),
+    expect: "Allowed",
+    what: "listing record prefixes (a missing record is then 404, not 403)",
+  },
+  {
+    who: "supervisor",
+    action: "s3:ListBucket",
+    resource: (f) => f.bucketArn,
+    context: (f) => ({ ...TLS, "s3:prefix": `jobs/${f.job}/results/` }),
+    expect: "ImplicitlyDenied",
+    what: "listing results",
+  },
+  {
+    who: "supervisor",
+    action: "scheduler:CreateSchedule",
+    resource: (f) =>
+      `arn:aws:scheduler:${f.region}:${f.account}:schedule/${f.retryScheduleGroup}/pi-20261123T0300Z-a2`,
+    expect: "Allowed",
+    what: "scheduling a run's next attempt in its own group",
+  },
+  {
+    who: "supervisor",
+    action: "scheduler:CreateSchedule",
+    resource: (f) => `arn:aws:scheduler:${f.region}:${f.account}:schedule/default/anything`,
+    expect: "ImplicitlyDenied",
+    what: "creating a schedule in another group",
+  },
+  {
+    who: "supervisor",
+    action: "iam:PassRole",
+    resource: (f) => f.roles["supervisor schedule"],
+    context: () => ({ "iam:PassedToService": "scheduler.amazonaws.com" }),
+    expect: "Allowed",
+    what: "passing its invoke role to Scheduler",
+  },
+  {
+    who: "supervisor",
+    action: "iam:PassRole",
+    resource: (f) => f.roles.launcher,
+    context: () => ({ "iam:PassedToService": "scheduler.amazonaws.com" }),
+    expect: "ImplicitlyDenied",
+    what: "passing another role (the launcher's) to Scheduler",
+  },
+  {
+    who: "supervisor",
+    action: "cloudwatch:PutMetricData",
+    resource: () => "*",
+    context: () => ({ "cloudwatch:namespace": "TransientJobs" }),
+    expect: "Allowed",
+    what: "counting interrupted, lost and retried attempts and run outcomes",
+  },
+  {
+    who: "supervisor",
+    action: "logs:PutLogEvents",
+    resource: (f) => `${f.supervisorLogGroupArn}:log-stream:2026/11/23/x`,
+    expect: "Allowed",
+    what: "writing its own logs",
+  },
+  {
+    who: "supervisor",
+    action: "logs:CreateLogStream",
+    resource: (f) => `${f.supervisorLogGroupArn}:log-stream:2026/11/23/x`,
+    expect: "Allowed",
+    what: "creating its own log streams",
+  },
+  {
+    who: "supervisor schedule",
+    action: "lambda:InvokeFunction",
+    resource: (f) => f.launcherFunctionArn,
+    expect: "Allowed",
+    what: "invoking the launcher for a next attempt",
+  },
+  {
+    who: "supervisor schedule",
+    action: "lambda:InvokeFunction",
+    resource: (f) => f.reaperFunctionArn,
+    expect: "ImplicitlyDenied",
+    what: "invoking anything but the launcher",
+  },
+  {
+    who: "eventbridge rules",
+    service: "events.amazonaws.com",
+    action: "sqs:SendMessage",
+    resource: (f) => f.supervisorDeadLetterQueueArn,
+    context: (f) => ({ "aws:SourceArn": f.supervisorRuleArns[1] }),
+    expect: "Allowed",
+    what: "the supervisor's rules dead-letter undeliverable events",
+  },
+  {
+    who: "eventbridge rules",
+    service: "events.amazonaws.com",
+    action: "sqs:SendMessage",
+    resource: (f) => f.supervisorDeadLetterQueueArn,
+    context: (f) => ({ "aws:SourceArn": `arn:aws:events:${f.region}:${f.account}:rule/another` }),
+    expect: "ImplicitlyDenied",
+    what: "another rule cannot use the supervisor's dead-letter queue",
+  },
+
   // The reaper: terminate this environment's tagged runs, write run records, count them.
   {
     who: "reaper",
@@ -803,7 +1040,7 @@ const MATRIX: Row[] = [
     what: "notifying the region's topic",
   },
   // Run outcomes: the stack's roles publish to its topic and metrics to its namespace.
-  ...(["launcher", "reaper"] as const).flatMap((who): Row[] => [
+  ...(["launcher", "reaper", "supervisor"] as const).flatMap((who): Row[] => [
     {
       who,
       action: "sns:Publish",
@@ -1140,6 +1377,7 @@ const MATRIX: Row[] = [
       ["instance", "ec2.amazonaws.com", "lambda.amazonaws.com"],
       ["launcher", "lambda.amazonaws.com", "ec2.amazonaws.com"],
       ["reaper", "lambda.amazonaws.com", "ec2.amazonaws.com"],
+      ["supervisor", "lambda.amazonaws.com", "ec2.amazonaws.com"],
     ] as const
   ).flatMap(([role, service, other]): Row[] => [
     {
@@ -1159,26 +1397,28 @@ const MATRIX: Row[] = [
       what: `not assumed by ${other}`,
     },
   ]),
-  ...(["job schedule", "reaper schedule"] as const).flatMap((role): Row[] => [
-    {
-      who: `trust: ${role}`,
-      service: "scheduler.amazonaws.com",
-      action: "sts:AssumeRole",
-      resource: (f) => f.roles[role],
-      context: (f) => ({ "aws:SourceAccount": f.account }),
-      expect: "Allowed",
-      what: "assumed by Scheduler for this account",
-    },
-    {
-      who: `trust: ${role}`,
-      service: "scheduler.amazonaws.com",
-      action: "sts:AssumeRole",
-      resource: (f) => f.roles[role],
-      context: () => ({ "aws:SourceAccount": OTHER_ACCOUNT }),
-      expect: "ImplicitlyDenied",
-      what: "not assumed by Scheduler for another account (confused deputy)",
-    },
-  ]),
+  ...(["job schedule", "reaper schedule", "supervisor schedule"] as const).flatMap(
+    (role): Row[] => [
+      {
+        who: `trust: ${role}`,
+        service: "scheduler.amazonaws.com",
+        action: "sts:AssumeRole",
+        resource: (f) => f.roles[role],
+        context: (f) => ({ "aws:SourceAccount": f.account }),
+        expect: "Allowed",
+        what: "assumed by Scheduler for this account",
+      },
+      {
+        who: `trust: ${role}`,
+        service: "scheduler.amazonaws.com",
+        action: "sts:AssumeRole",
+        resource: (f) => f.roles[role],
+        context: () => ({ "aws:SourceAccount": OTHER_ACCOUNT }),
+        expect: "ImplicitlyDenied",
+        what: "not assumed by Scheduler for another account (confused deputy)",
+      },
+    ],
+  ),
 ];
 
 function find(resources: RecordedResource[], type: string, name: string): RecordedResource {
@@ -1233,16 +1473,20 @@ async function stackFacts(label: string): Promise<{
         launcher: `${r}-launcher-role`,
         instance: `${j}-instance-role`,
         reaper: `${r}-reaper-role`,
+        supervisor: `${r}-supervisor-role`,
         "job schedule": `${j}-invoke`,
         "reaper schedule": `${r}-reaper-invoke`,
+        "supervisor schedule": `${r}-supervisor-invoke`,
         "image build": `${image}-build`,
       };
       const policyNames: Record<Role, string> = {
         launcher: `${r}-launcher-policy`,
         instance: `${j}-instance-policy`,
         reaper: `${r}-reaper-policy`,
+        supervisor: `${r}-supervisor-policy`,
         "job schedule": `${j}-invoke`,
         "reaper schedule": `${r}-reaper-invoke`,
+        "supervisor schedule": `${r}-supervisor-invoke`,
         "image build": `${image}-build`,
       };
       const map = <T>(f: (key: Role) => T) =>
@@ -1289,6 +1533,19 @@ async function stackFacts(label: string): Promise<{
         ),
         keyPolicy: json(find(resources, "aws:kms/key:Key", `${r}-notifications-key`), "policy"),
         reaperFunctionArn: arn(T.fn, `${r}-reaper-fn`),
+        supervisorLogGroupArn: arn(T.logs, `${r}-supervisor-logs`),
+        retryScheduleGroup: String(
+          find(resources, "aws:scheduler/scheduleGroup:ScheduleGroup", `${r}-supervisor-retries`)
+            .state.name,
+        ),
+        supervisorDeadLetterQueueArn: arn("aws:sqs/queue:Queue", `${r}-supervisor-dlq`),
+        supervisorDeadLetterPolicy: json(
+          find(resources, "aws:sqs/queuePolicy:QueuePolicy", `${r}-supervisor-dlq`),
+          "policy",
+        ),
+        supervisorRuleArns: ["interruption", "terminated"].map((e) =>
+          arn("aws:cloudwatch/eventRule:EventRule", `${r}-supervisor-${e}`),
+        ),
         deadLetterQueueArn: arn("aws:sqs/queue:Queue", `${j}-dlq`),
         launcherFailureQueueArn: arn("aws:sqs/queue:Queue", `${r}-launcher-failed`),
         otherStack: stack === "prod" ? "dev" : "prod",
@@ -1338,7 +1595,9 @@ async function simulate(row: Row, f: Facts): Promise<{ result: string; problem?:
           ? f.topicPolicy
           : resource === f.keyArn
             ? f.keyPolicy
-            : undefined;
+            : resource === f.supervisorDeadLetterQueueArn
+              ? f.supervisorDeadLetterPolicy
+              : undefined;
   const simulation: Simulation = {
     request: {
       principal:
@@ -1442,6 +1701,7 @@ for (const stack of ["dev", "prod", REAL_JOBS]) {
             f.sourceBucketPolicy,
             f.topicPolicy,
             f.keyPolicy,
+            f.supervisorDeadLetterPolicy,
             ...(f.ownPolicy ? [f.ownPolicy] : []),
           ])
           .map((d) => JSON.stringify(d)),
