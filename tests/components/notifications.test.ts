@@ -229,7 +229,7 @@ describe("notifications under mocks: prod with subscribers in stack config", fun
         ]);
       });
 
-      it("keeps launcher, reaper and job logs for the configured days, encrypted with the key", () => {
+      it("keeps launcher, reaper, supervisor and job logs for the configured days, encrypted with the key", () => {
         const groups = resources.filter((r) => r.type === "aws:cloudwatch/logGroup:LogGroup");
         const jobs = config.jobs.filter((j) => !j.regions || j.regions.includes(region));
         assert.deepEqual(
@@ -237,6 +237,7 @@ describe("notifications under mocks: prod with subscribers in stack config", fun
           [
             `tj-prod-${region}-launcher-logs`,
             `tj-prod-${region}-reaper-logs`,
+            `tj-prod-${region}-supervisor-logs`,
             ...jobs.map((j) => `tj-prod-${region}-${j.name}-logs`),
             // With the codebuild builder, each image's build logs too.
             ...(config.imageBuilder === "codebuild"
@@ -264,13 +265,17 @@ describe("notifications under mocks: prod with subscribers in stack config", fun
       });
 
       // The job instances publish nothing: the run supervisor notifies, once per run.
-      it("lets the launcher and the reaper publish to the topic and nothing else", () => {
+      it("lets the launcher, the reaper and the run supervisor publish to the topic and nothing else", () => {
         const publishers = resources
           .filter((r) => r.type === "aws:iam/rolePolicy:RolePolicy")
           .filter((r) => statements(r).some((s) => [s.Action].flat().includes("sns:Publish")));
         assert.deepEqual(
           publishers.map((p) => p.name).sort(),
-          [`tj-prod-${region}-launcher-policy`, `tj-prod-${region}-reaper-policy`].sort(),
+          [
+            `tj-prod-${region}-launcher-policy`,
+            `tj-prod-${region}-reaper-policy`,
+            `tj-prod-${region}-supervisor-policy`,
+          ].sort(),
         );
         for (const policy of publishers) {
           const publish = statements(policy).filter((s) =>
@@ -402,6 +407,8 @@ describe("the deployed launcher reports a launch (its code from the program, aga
           }),
         };
       }
+      // The launch-time tags, added after RunInstances.
+      if (action === "CreateTags") return { body: ec2Xml.createTags() };
       return { status: 400, body: ec2Xml.error("InvalidAction", `unexpected ${action}`) };
     });
     subscriber = await startHttpSubscriber();
