@@ -43,7 +43,6 @@ import {
   ENDED_STATES,
   LIVE_STATES,
   PROJECT_TAG_VALUE,
-  RUN_RECORDS,
   TAGS,
   type JobLaunchSpec,
   type PurchaseOption,
