@@ -7,6 +7,7 @@
  */
 import {
   MAX_RUN_RETRY_ATTEMPTS,
+  attemptFacts,
   type AttemptSummary,
   type RunRecord,
   type RunUtilization,
@@ -522,14 +523,7 @@ export async function findRun(
 export function attemptSummaryOf(found: FoundAttempt): AttemptSummary {
   const { record } = found;
   return {
-    attempt: record.attempt ?? found.attempt,
-    status: record.status,
-    exitCode: record.exitCode ?? null,
-    instanceId: record.instanceId ?? null,
-    instanceType: record.instanceType ?? null,
-    purchaseOption: record.purchaseOption ?? null,
-    startedAt: record.startedAt ?? null,
-    endedAt: record.endedAt ?? null,
+    ...attemptFacts(record, record.attempt ?? found.attempt),
     story: record.message ?? record.status,
   };
 }

@@ -230,6 +230,20 @@ export interface AttemptSummary {
   story: string;
 }
 
+/** What an attempt's record says of it, as {@link AttemptSummary} lists it (all but the story). */
+export function attemptFacts(record: RunRecord, attempt: number): Omit<AttemptSummary, "story"> {
+  return {
+    attempt,
+    status: record.status,
+    exitCode: record.exitCode ?? null,
+    instanceId: record.instanceId ?? null,
+    instanceType: record.instanceType ?? null,
+    purchaseOption: record.purchaseOption ?? null,
+    startedAt: record.startedAt ?? null,
+    endedAt: record.endedAt ?? null,
+  };
+}
+
 /**
  * Where an attempt's time went, as ISO-8601 UTC times with milliseconds (or null when unknown).
  * The launcher's three times reach the instance as tags ({@link TAGS}: `launchRequestedAt`,

@@ -31,6 +31,7 @@ import {
   PROJECT_TAG_VALUE,
   RUN_RECORDS,
   TAGS,
+  attemptFacts,
   type AttemptSummary,
   type JobLaunchSpec,
   type LaunchEvent,
@@ -246,14 +247,7 @@ export function attemptSummary(attempt: number, record: RunRecord | undefined): 
     reaped: "reaped past its deadline",
   };
   return {
-    attempt,
-    status: record.status,
-    exitCode: record.exitCode ?? null,
-    instanceId: record.instanceId ?? null,
-    instanceType: record.instanceType ?? null,
-    purchaseOption: record.purchaseOption ?? null,
-    startedAt: record.startedAt ?? null,
-    endedAt: record.endedAt ?? null,
+    ...attemptFacts(record, attempt),
     story: `attempt ${attempt}${where ? ` (${where})` : ""}: ${stories[record.status] ?? record.status}`,
   };
 }
