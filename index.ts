@@ -7,12 +7,16 @@ import { leavePulumiPromiseTracesUnformatted } from "./lib/pulumiPromiseTraces";
 leavePulumiPromiseTracesUnformatted();
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { computeCodePathsOnce } from "./lib/pulumiCodePaths";
 import { configWarnings, readStackConfig, regionsBefore } from "./config";
 import { RegionalJobStack } from "./components/regionalJobStack";
 import { JobsDashboard } from "./components/jobsDashboard";
 import { queueNameFromArn } from "./components/regionalAlarms";
 import { environmentComponentName, regionalStackName } from "./lib/resourceNames";
 import { PRICING_PROVIDER_REGION } from "./lib/priceList";
+
+// Each Lambda's zip would otherwise re-read the whole package tree (lib/pulumiCodePaths.ts).
+computeCodePathsOnce(pulumi.runtime);
 
 const config = readStackConfig(pulumi.runtime.allConfig(), pulumi.getStack());
 for (const warning of configWarnings(config)) void pulumi.log.warn(warning);
