@@ -85,15 +85,27 @@ function scratchMs(step: StepTiming, k: number, options: PlannerOptions): number
 }
 
 /**
+ * The smallest exponent the job's steps have shown where a wrong prediction costs the most (the
+ * last, largest step). Steps below a second measure lower (256,000 to 512,000 digits in 0.4 and
+ * 0.8 s gives about 1.0: fixed costs weigh more in small steps), and a last step planned with
+ * that runs long: measured on one core at 5 s, 512,000 to 1,360,000 digits, predicted 2.3 s,
+ * took 3.0 s (k = 1.23), 0.1 s before the deadline; on a busier moment it is cut off and the run
+ * keeps 512,000 digits.
+ */
+export const MEASURED_MIN_EXPONENT = 1.2;
+
+/**
  * The job's planner settings: its steps are incremental (each extends the series part of the one
  * before), so about half of a from-scratch step's time is not repeated (`seriesShare`, measured
  * 0.55 to 0.6 on one thread from 1M to 2M digits; 0.5 leans to overestimating), and
  * what is repeated is each step's finalization, so rather one larger last step than a doubling
- * followed by time too short for another step (`lookahead`).
+ * followed by time too short for another step (`lookahead`), with the exponent held to what long
+ * steps measure (`MEASURED_MIN_EXPONENT`).
  */
 export const INCREMENTAL_PLANNER: Partial<PlannerOptions> = {
   seriesShare: 0.5,
   lookahead: true,
+  minExponent: MEASURED_MIN_EXPONENT,
 };
 
 /** The share of T(last) a step after `last` does not repeat. */

@@ -3,6 +3,7 @@ import {
   DEFAULT_PLANNER_OPTIONS,
   growthExponent,
   INCREMENTAL_PLANNER,
+  MEASURED_MIN_EXPONENT,
   planNextStep,
   predictStepMs,
   StepTiming,
@@ -123,9 +124,10 @@ describe("job planner", () => {
     for (const k of [1, 1.2, 1.5, 2]) {
       it(`measures the exponent ${k} of incremental steps and predicts the next one`, () => {
         const history = modelled(k);
-        assert.ok(Math.abs(growthExponent(history, options) - k) < 1e-6);
+        const floorless = { ...options, minExponent: 1 };
+        assert.ok(Math.abs(growthExponent(history, floorless) - k) < 1e-6);
         const expected = (100 / 1e5 ** k) * (1.6e6 ** k - 0.5 * 8e5 ** k);
-        assert.ok(Math.abs(predictStepMs(history, 1.6e6, options) / expected - 1) < 1e-6);
+        assert.ok(Math.abs(predictStepMs(history, 1.6e6, floorless) / expected - 1) < 1e-6);
       });
     }
 
@@ -144,6 +146,10 @@ describe("job planner", () => {
       const history = modelled(1.2);
       const remaining = 1.25 * predictStepMs(history, 1.3e6, options);
       assert.equal(planNextStep(history, remaining, INCREMENTAL_PLANNER), 1_300_000);
+      assert.equal(
+        planNextStep(history, remaining, { ...INCREMENTAL_PLANNER, minExponent: 1 }),
+        1_300_000,
+      );
       // A from-scratch model would predict more, so plan less.
       assert.ok((planNextStep(history, remaining, { lookahead: true }) as number) < 1_300_000);
     });
@@ -174,6 +180,43 @@ describe("job planner", () => {
         planNextStep(oneMillionIn2s(), 9000, { lookahead: true, maxDigits: 2_500_000 }),
         2_500_000,
       );
+    });
+  });
+
+  describe("the job's exponent floor (MEASURED_MIN_EXPONENT)", () => {
+    // One core at 5 s, measured: 512,000 digits took 0.8 s with 3.0 s left, and a jump to
+    // 1,360,000 digits, predicted with the exponent these short steps show (about 1.0), took
+    // 3.0 s: the exponent of that step was 1.23.
+    const measured: StepTiming[] = [
+      { digits: 128_000, ms: 200, from: 64_000 },
+      { digits: 256_000, ms: 400, from: 128_000 },
+      { digits: 512_000, ms: 800, from: 256_000 },
+    ];
+    const options = { ...DEFAULT_PLANNER_OPTIONS, ...INCREMENTAL_PLANNER };
+    /** The time a step really took: the model with the exponent the long step showed. */
+    const actualMs = (digits: number) => {
+      const scratch = 800 / (1 - 0.5 * 0.5 ** 1.23);
+      return scratch * ((digits / 512_000) ** 1.23 - 0.5);
+    };
+
+    it("without it, plans the jump that ended 0.1 s before the deadline", () => {
+      const floorless = { ...INCREMENTAL_PLANNER, minExponent: 1 };
+      assert.ok(growthExponent(measured, { ...options, minExponent: 1 }) < 1.05);
+      const target = planNextStep(measured, 3000, floorless) as number;
+      assert.ok(target >= 1_350_000, String(target));
+      assert.ok(actualMs(target) > 2900, `${actualMs(target)} ms`);
+    });
+
+    it("with it, plans a jump beyond the doubling that ends with time to spare", () => {
+      assert.equal(growthExponent(measured, options), MEASURED_MIN_EXPONENT);
+      const target = planNextStep(measured, 3000, INCREMENTAL_PLANNER) as number;
+      assert.ok(target > 1_024_000, `more than the doubling: ${target}`);
+      assert.ok(actualMs(target) < 3000 / 1.15, `${actualMs(target)} ms`);
+    });
+
+    it("leaves exponents above it as measured", () => {
+      const steeper = measured.map((s) => ({ ...s, ms: 200 * (s.digits / 128_000) ** 1.5 }));
+      assert.ok(growthExponent(steeper, options) > 1.4, String(growthExponent(steeper, options)));
     });
   });
 });
