@@ -48,7 +48,11 @@ export const mochaHooks = {
     if (fileLog) {
       const file = path.relative(".", this.test?.parent?.suites[0]?.file ?? "?");
       const wall = Date.now() - fileStarted.wallMs;
-      fs.appendFileSync(fileLog, `${wall} ms ${cpuMs() - fileStarted.cpuMs} cpu ${file}\n`);
+      // Then when the file started (ms since the epoch) and in which worker: the run's schedule.
+      fs.appendFileSync(
+        fileLog,
+        `${wall} ms ${cpuMs() - fileStarted.cpuMs} cpu ${file} ${fileStarted.wallMs} ${process.pid}\n`,
+      );
     }
   },
 };
