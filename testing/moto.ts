@@ -6,6 +6,7 @@
  */
 import { ChildProcess, spawn } from "node:child_process";
 import * as net from "node:net";
+import * as path from "node:path";
 
 let server: { process: ChildProcess; endpoint: string } | undefined;
 
@@ -52,6 +53,7 @@ export async function startMoto(): Promise<string> {
   // moto's server, which exits when its stdin closes: when this process ends, however it ends.
   const child = spawn("python3", ["-c", MOTO_SERVER, "-H", "127.0.0.1", "-p", String(port)], {
     stdio: ["pipe", "ignore", "pipe"],
+    env: { ...process.env, MOTO_AMIS_PATH: MOTO_AMIS },
   });
   let stderr = "";
   child.stderr?.on("data", (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
@@ -72,6 +74,14 @@ export async function startMoto(): Promise<string> {
   }
   return endpoint;
 }
+
+/**
+ * The images moto's EC2 offers, in every region: one Amazon Linux 2023 AMI from moto's own list,
+ * instead of the 1,100 it loads by default. Tests need an image to launch, never a particular
+ * one; the default list costs seconds on every first EC2 call after a reset, and a
+ * `DescribeImages` of it seconds more (a megabyte of XML).
+ */
+const MOTO_AMIS = path.join(__dirname, "motoAmis.json");
 
 /** Whether this is one of the worker processes of `mocha --parallel`. */
 const IN_MOCHA_WORKER = process.env.MOCHA_WORKER_ID !== undefined;

@@ -124,34 +124,46 @@ export interface Invocation {
   result?: Record<string, unknown>;
   /** What the Lambda runtime reports (it needs a name, a message and a stack). */
   error?: { name: string; message: string; hasStack: boolean };
-  /** Lines the handler printed on stdout (its JSON log lines). */
+  /** Whether this was the container's first invocation: the code was loaded for it. */
+  coldStart: boolean;
+  /** Lines the handler printed on stdout during this invocation (its JSON log lines). */
   logs: string[];
+  /** What the process wrote on stderr up to the end of this invocation (for messages). */
   stderr: string;
   /**
    * The SDK client packages (`@aws-sdk/client-*`) loaded when the handler made its first HTTP
-   * request, and when it returned: what a cold start pays for before its first AWS call.
+   * request of this invocation, and when it returned: for a cold start, what it pays for before
+   * its first AWS call.
    */
   clientsAtFirstRequest: string[];
   clientsAtEnd: string[];
 }
 
+/** Starts each line the runner writes with an outcome, never a log line of the handler. */
+const OUTCOME_MARK = "\u001etj-outcome ";
+
+/**
+ * The container: loads the module at start, as Lambda's init phase does, then reads one
+ * invocation a line on stdin ({event, budgetMs, clock}) and serves them in order, writing each
+ * outcome on stdout after the handler's log lines (stdout to a pipe is synchronous on Linux, so
+ * the order holds). `clock` sets the process's wall clock for that invocation.
+ */
 const RUNNER = `"use strict";
-const fs = require("fs");
-const [moduleFile, outFile, eventJson, budgetMs, clock] = process.argv.slice(2);
-if (clock) {
-  // The process's wall clock, set to \`clock\` and running on: the code under test is unchanged.
-  const RealDate = Date;
-  const offset = RealDate.parse(clock) - RealDate.now();
-  global.Date = class extends RealDate {
-    constructor(...args) {
-      if (args.length === 0) super(RealDate.now() + offset);
-      else super(...args);
-    }
-    static now() {
-      return RealDate.now() + offset;
-    }
-  };
-}
+const readline = require("readline");
+const [moduleFile] = process.argv.slice(2);
+// The process's wall clock, moved by each invocation's \`clock\` and running on: the code under
+// test is unchanged. Installed before the code loads, so every Date it makes is this one.
+const RealDate = Date;
+let offset = 0;
+global.Date = class extends RealDate {
+  constructor(...args) {
+    if (args.length === 0) super(RealDate.now() + offset);
+    else super(...args);
+  }
+  static now() {
+    return RealDate.now() + offset;
+  }
+};
 const clients = () => [...new Set(Object.keys(require.cache)
   .map((file) => /[\\/]@aws-sdk[\\/](client-[^\\/]+)[\\/]/.exec(file)?.[1])
   .filter(Boolean))].sort();
@@ -165,15 +177,29 @@ for (const name of ["http", "https"]) {
   };
 }
 const { handler } = require(moduleFile);
-const end = Date.now() + Number(budgetMs);
-const context = { awsRequestId: "local", getRemainingTimeInMillis: () => end - Date.now() };
-const loaded = () => ({ clientsAtFirstRequest: clientsAtFirstRequest ?? [], clientsAtEnd: clients() });
-Promise.resolve()
-  .then(() => handler(JSON.parse(eventJson), context))
-  .then(
-    (result) => fs.writeFileSync(outFile, JSON.stringify({ ok: true, result, ...loaded() })),
-    (error) => fs.writeFileSync(outFile, JSON.stringify({ ok: false, error: { name: error.name, message: error.message, hasStack: typeof error.stack === "string" }, ...loaded() })),
-  );
+let served = Promise.resolve();
+let coldStart = true;
+function invoke({ event, budgetMs, clock }) {
+  offset = clock ? RealDate.parse(clock) - RealDate.now() : 0;
+  clientsAtFirstRequest = undefined;
+  const end = Date.now() + budgetMs;
+  const context = { awsRequestId: "local", getRemainingTimeInMillis: () => end - Date.now() };
+  const facts = () => ({ coldStart, clientsAtFirstRequest: clientsAtFirstRequest ?? [], clientsAtEnd: clients() });
+  const write = (outcome) => {
+    coldStart = false;
+    process.stdout.write(${JSON.stringify(OUTCOME_MARK)} + JSON.stringify(outcome) + "\\n");
+  };
+  return Promise.resolve()
+    .then(() => handler(event, context))
+    .then(
+      (result) => write({ ok: true, result, ...facts() }),
+      (error) => write({ ok: false, error: { name: error.name, message: error.message, hasStack: typeof error.stack === "string" }, ...facts() }),
+    );
+}
+readline.createInterface({ input: process.stdin }).on("line", (line) => {
+  const request = JSON.parse(line);
+  served = served.then(() => invoke(request));
+});
 `;
 
 /**
@@ -199,86 +225,143 @@ export function lambdaRuntimeEnv(
   };
 }
 
+/** Options of {@link startSerializedContainer}. */
+export interface ContainerOptions {
+  region?: string;
+  /** Endpoints besides the default ones, e.g. `AWS_ENDPOINT_URL_SCHEDULER`. */
+  env?: Record<string, string>;
+}
+
+/** Options of one invocation. */
+export interface InvokeOptions {
+  /** What `context.getRemainingTimeInMillis()` counts down from (default 30 s). */
+  budgetMs?: number;
+  /** How long to wait for the outcome before the container is killed (default 20 s). */
+  timeoutMs?: number;
+  /** The process's wall clock during the invocation (ISO time), for events with fixed times. */
+  clock?: string;
+}
+
+/** A Lambda container standing in for the runtime: one process, invoked any number of times. */
+export interface SerializedContainer {
+  /** Calls `handler(event, context)` once the invocations before it have ended. */
+  invoke(event: unknown, options?: InvokeOptions): Promise<Invocation>;
+  /** Ends the process and removes its folder. */
+  close(): Promise<void>;
+}
+
 /**
- * Writes `code` to a fresh folder outside the project, loads it in a new `node` process that
+ * Writes `code` to a fresh folder outside the project and loads it in a new `node` process that
  * resolves packages only through NODE_PATH (this project's node_modules, standing in for the
- * Lambda runtime's SDK), and calls `handler(event, context)` with fake credentials and
- * `AWS_ENDPOINT_URL_EC2` set to `ec2Endpoint`. SNS, CloudWatch and S3 (outcome reporting) go
- * to the same endpoint unless `options.env` points them elsewhere, so nothing leaves the machine.
- * `options.clock` sets the process's wall clock (ISO time), for events with fixed scheduled times.
+ * Lambda runtime's SDK), with fake credentials and `AWS_ENDPOINT_URL_EC2` set to `ec2Endpoint`.
+ * SNS, CloudWatch and S3 (outcome reporting) go to the same endpoint unless `options.env` points
+ * them elsewhere, so nothing leaves the machine. Like a Lambda container, it loads the code once
+ * (at start, not waiting for an invocation) and keeps its clients between invocations.
+ */
+export function startSerializedContainer(
+  code: string,
+  ec2Endpoint: string,
+  options: ContainerOptions = {},
+): SerializedContainer {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tj-lambda-"));
+  const moduleFile = path.join(dir, "__index.js");
+  fs.writeFileSync(moduleFile, code);
+  fs.writeFileSync(path.join(dir, "runner.js"), RUNNER);
+  const child = spawn(process.execPath, [path.join(dir, "runner.js"), moduleFile], {
+    cwd: dir,
+    env: lambdaRuntimeEnv(
+      dir,
+      {
+        AWS_ENDPOINT_URL_EC2: ec2Endpoint,
+        AWS_ENDPOINT_URL_SNS: ec2Endpoint,
+        AWS_ENDPOINT_URL_CLOUDWATCH: ec2Endpoint,
+        AWS_ENDPOINT_URL_S3: ec2Endpoint,
+        ...options.env,
+      },
+      options.region,
+    ),
+    stdio: ["pipe", "pipe", "pipe"],
+  });
+  let stderr = "";
+  let logs: string[] = [];
+  let partial = "";
+  let ended: string | undefined;
+  /** The invocations sent and not answered, oldest first. */
+  const waiting: {
+    resolve(outcome: Invocation): void;
+    reject(error: Error): void;
+  }[] = [];
+  const fail = (reason: string) => {
+    ended ??= reason;
+    for (const pending of waiting.splice(0)) pending.reject(new Error(`${ended}\n${stderr}`));
+  };
+  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+  // Writing to a process that died fails here; its "close" below reports why.
+  child.stdin.on("error", () => undefined);
+  child.stdout.on("data", (chunk: Buffer) => {
+    const lines = (partial + chunk.toString()).split("\n");
+    partial = lines.pop() ?? "";
+    for (const line of lines) {
+      if (!line.startsWith(OUTCOME_MARK)) {
+        if (line) logs.push(line);
+        continue;
+      }
+      const outcome = JSON.parse(line.slice(OUTCOME_MARK.length)) as Omit<
+        Invocation,
+        "logs" | "stderr"
+      >;
+      waiting.shift()?.resolve({ ...outcome, logs, stderr });
+      logs = [];
+    }
+  });
+  child.once("error", (error) => fail(`the serialized handler's process failed: ${error.message}`));
+  const closed = new Promise<void>((resolve) =>
+    child.once("close", (status) => {
+      fail(`the serialized handler exited (${status}) without an outcome:`);
+      fs.rmSync(dir, { recursive: true, force: true });
+      resolve();
+    }),
+  );
+  return {
+    invoke(event, { budgetMs = 30000, timeoutMs = 20000, clock = "" } = {}) {
+      return new Promise<Invocation>((resolve, reject) => {
+        if (ended) return reject(new Error(`${ended}\n${stderr}`));
+        const timer = setTimeout(() => {
+          child.kill("SIGKILL");
+          fail(`the serialized handler did not finish within ${timeoutMs} ms`);
+        }, timeoutMs);
+        const settle =
+          <T>(then: (value: T) => void) =>
+          (value: T) => {
+            clearTimeout(timer);
+            then(value);
+          };
+        waiting.push({ resolve: settle(resolve), reject: settle(reject) });
+        child.stdin.write(`${JSON.stringify({ event, budgetMs, clock })}\n`);
+      });
+    },
+    async close() {
+      child.stdin.end();
+      await closed;
+    },
+  };
+}
+
+/**
+ * One invocation of `code` in a container of its own ({@link startSerializedContainer}): a cold
+ * start, the process ended afterwards.
  */
 export async function invokeSerializedHandler(
   code: string,
   event: unknown,
   ec2Endpoint: string,
-  options: {
-    region?: string;
-    budgetMs?: number;
-    timeoutMs?: number;
-    env?: Record<string, string>;
-    clock?: string;
-  } = {},
+  options: ContainerOptions & InvokeOptions = {},
 ): Promise<Invocation> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tj-lambda-"));
+  const container = startSerializedContainer(code, ec2Endpoint, options);
   try {
-    const moduleFile = path.join(dir, "__index.js");
-    const outFile = path.join(dir, "outcome.json");
-    fs.writeFileSync(moduleFile, code);
-    fs.writeFileSync(path.join(dir, "runner.js"), RUNNER);
-    const child = spawn(
-      process.execPath,
-      [
-        path.join(dir, "runner.js"),
-        moduleFile,
-        outFile,
-        JSON.stringify(event),
-        String(options.budgetMs ?? 30000),
-        options.clock ?? "",
-      ],
-      {
-        cwd: dir,
-        env: lambdaRuntimeEnv(
-          dir,
-          {
-            AWS_ENDPOINT_URL_EC2: ec2Endpoint,
-            AWS_ENDPOINT_URL_SNS: ec2Endpoint,
-            AWS_ENDPOINT_URL_CLOUDWATCH: ec2Endpoint,
-            AWS_ENDPOINT_URL_S3: ec2Endpoint,
-            ...options.env,
-          },
-          options.region,
-        ),
-        stdio: ["ignore", "pipe", "pipe"],
-      },
-    );
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-    const timeoutMs = options.timeoutMs ?? 20000;
-    const code_ = await new Promise<number | null>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        child.kill("SIGKILL");
-        reject(
-          new Error(`the serialized handler did not finish within ${timeoutMs} ms\n${stderr}`),
-        );
-      }, timeoutMs);
-      child.once("error", reject);
-      child.once("close", (status) => {
-        clearTimeout(timer);
-        resolve(status);
-      });
-    });
-    if (!fs.existsSync(outFile)) {
-      throw new Error(`the serialized handler exited (${code_}) without an outcome:\n${stderr}`);
-    }
-    const outcome = JSON.parse(fs.readFileSync(outFile, "utf8")) as Omit<
-      Invocation,
-      "logs" | "stderr"
-    >;
-    return { ...outcome, logs: stdout.split("\n").filter(Boolean), stderr };
+    return await container.invoke(event, options);
   } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
+    await container.close();
   }
 }
 

@@ -11,9 +11,10 @@ import { loadConfigFile, PROJECT_ROOT } from "../../offline/engine";
 import { evaluatedWith } from "../../testing/evaluations";
 import {
   deployedLauncherCode,
-  invokeSerializedHandler,
   startLaunchingEc2Stub,
+  startSerializedContainer,
   type Ec2Stub,
+  type SerializedContainer,
 } from "../../testing/serializedClosure";
 import { runScript } from "../../testing/scriptHarness";
 
@@ -26,23 +27,26 @@ describe("examples/real-jobs.yaml: serialized launcher to init script", function
   this.timeout(120000);
   let code: string;
   let stub: Ec2Stub;
+  let lambda: SerializedContainer;
 
   before(async () => {
     const example = loadConfigFile(path.join(PROJECT_ROOT, "examples", "real-jobs.yaml"));
     const { resources } = (await evaluatedWith("dev", example)).evaluation;
     code = await deployedLauncherCode(resources);
     stub = await startLaunchingEc2Stub("i-0realjob");
+    lambda = startSerializedContainer(code, stub.endpoint);
   });
 
-  after(async () => stub?.close());
+  after(async () => {
+    await lambda?.close();
+    await stub?.close();
+  });
 
   /** The user data of the run the serialized launcher starts for `job`. */
   async function launch(job: string): Promise<string> {
     const before = stub.requests.length;
-    const outcome = await invokeSerializedHandler(
-      code,
+    const outcome = await lambda.invoke(
       { job, scheduledTime: "2026-11-24T06:00:00Z" },
-      stub.endpoint,
       { clock: "2026-11-24T06:00:20Z" },
     );
     assert.equal(

@@ -22,12 +22,13 @@ import {
   ec2Xml,
   EC2_CLIENT_SPECIFIERS,
   sdkClientSpecifiers,
-  invokeSerializedHandler,
   requiredModules,
   serializeLauncherClosure,
   startEc2Stub,
   startLaunchingEc2Stub,
+  startSerializedContainer,
   type Ec2Stub,
+  type SerializedContainer,
 } from "../../testing/serializedClosure";
 
 const EVENT = { job: "pi", scheduledTime: "2026-11-23T03:00:00Z" };
@@ -62,6 +63,7 @@ describe("the serialized launcher closure", function () {
     const spec = specFixture({ subnetIds: ["subnet-aaaa"] });
     let code: string;
     let stub: Ec2Stub;
+    let lambda: SerializedContainer;
 
     before(async () => {
       code = await serializeLauncherClosure({ pi: spec });
@@ -88,9 +90,13 @@ describe("the serialized launcher closure", function () {
         }
         return { status: 400, body: ec2Xml.error("InvalidAction", `unexpected ${action}`) };
       });
+      lambda = startSerializedContainer(code, stub.endpoint);
     });
 
-    after(async () => stub?.close());
+    after(async () => {
+      await lambda?.close();
+      await stub?.close();
+    });
     beforeEach(() => stub.requests.splice(0));
 
     it("is small, requires only node built-ins and the runtime's SDK clients, and bundles no SDK", () => {
@@ -129,7 +135,7 @@ describe("the serialized launcher closure", function () {
     });
 
     it("launches over real HTTP, falling back to the second instance type", async () => {
-      const outcome = await invokeSerializedHandler(code, EVENT, stub.endpoint, ON_TIME);
+      const outcome = await lambda.invoke(EVENT, ON_TIME);
       assert.equal(outcome.ok, true, JSON.stringify(outcome.error) + outcome.stderr);
       const result = outcome.result ?? {};
       assert.deepEqual(
@@ -243,17 +249,13 @@ describe("the serialized launcher closure", function () {
     });
 
     it("fails the invocation with a clear error for a malformed or unknown event", async () => {
-      const malformed = await invokeSerializedHandler(code, { job: "pi" }, stub.endpoint);
+      const malformed = await lambda.invoke({ job: "pi" });
       assert.deepEqual(malformed.error, {
         name: "InvalidLaunchEventError",
         message: `launch event.scheduledTime: expected an ISO-8601 time string, got nothing; e.g. {"job": "pi", "scheduledTime": "2026-11-23T03:00:00Z"}`,
         hasStack: true,
       });
-      const unknown = await invokeSerializedHandler(
-        code,
-        { ...EVENT, job: "nightly" },
-        stub.endpoint,
-      );
+      const unknown = await lambda.invoke({ ...EVENT, job: "nightly" });
       assert.deepEqual(unknown.error, {
         name: "UnknownJobError",
         message: `launch event.job: no job "nightly" in this launcher (deployed jobs: pi); check the job name or deploy it to this region`,
@@ -267,7 +269,9 @@ describe("the serialized launcher closure", function () {
     let ec2: EC2Client;
     let endpoint: string;
     let spec: JobLaunchSpec;
-    let code: string;
+    /** The container that launches the run, and one that has not seen it, as a retry may find. */
+    let launching: SerializedContainer;
+    let retrying: SerializedContainer;
 
     before(async () => {
       endpoint = await startMoto();
@@ -290,7 +294,14 @@ describe("the serialized launcher closure", function () {
           .sort()
           .slice(0, 2),
       });
-      code = await serializeLauncherClosure({ pi: spec });
+      const code = await serializeLauncherClosure({ pi: spec });
+      launching = startSerializedContainer(code, endpoint);
+      retrying = startSerializedContainer(code, endpoint);
+    });
+
+    after(async () => {
+      await launching?.close();
+      await retrying?.close();
     });
 
     async function runInstances(runId: string): Promise<Instance[]> {
@@ -303,7 +314,7 @@ describe("the serialized launcher closure", function () {
     }
 
     it("launches once per scheduled run, with the run's tags and user data, and honours forbid", async () => {
-      const first = await invokeSerializedHandler(code, EVENT, endpoint, ON_TIME);
+      const first = await launching.invoke(EVENT, ON_TIME);
       assert.equal(first.ok, true, JSON.stringify(first.error) + first.stderr);
       assert.equal(first.result?.status, "launched");
       assert.equal(first.result?.existing, false);
@@ -349,8 +360,9 @@ describe("the serialized launcher closure", function () {
       assert.equal(decodeUserData(userData.UserData?.Value ?? ""), expectedUserData(spec));
 
       // A retried invocation of the same run finds the instance instead of launching another
-      // (moto ignores ClientToken, so this is the launcher's own run-id lookup at work).
-      const retry = await invokeSerializedHandler(code, EVENT, endpoint, ON_TIME);
+      // (moto ignores ClientToken, and this container has not seen the launch, so this is the
+      // launcher's own run-id lookup at work).
+      const retry = await retrying.invoke(EVENT, ON_TIME);
       assert.deepEqual(
         [retry.result?.status, retry.result?.existing, retry.result?.instanceId],
         ["launched", true, instance.InstanceId],
@@ -358,10 +370,8 @@ describe("the serialized launcher closure", function () {
       assert.equal((await runInstances(RUN_ID)).length, 1);
 
       // The next run is due while this one is alive: forbid skips it.
-      const next = await invokeSerializedHandler(
-        code,
+      const next = await retrying.invoke(
         { ...EVENT, scheduledTime: "2026-11-23T04:00:00Z" },
-        endpoint,
         { clock: "2026-11-23T04:00:20Z" },
       );
       assert.equal(next.result?.status, "skipped");
@@ -380,15 +390,20 @@ describe("the serialized launcher closure", function () {
     let code: string;
     let launchTemplate: RecordedResource;
     let stub: Ec2Stub;
+    let lambda: SerializedContainer;
 
     before(async () => {
       const { resources } = (await evaluatedStack("dev")).evaluation;
       code = await deployedLauncherCode(resources);
       launchTemplate = resources.find((r) => r.type === "aws:ec2/launchTemplate:LaunchTemplate")!;
       stub = await startLaunchingEc2Stub("i-0artifact");
+      lambda = startSerializedContainer(code, stub.endpoint);
     });
 
-    after(async () => stub?.close());
+    after(async () => {
+      await lambda?.close();
+      await stub?.close();
+    });
 
     it("bundles no AWS SDK and no other package", () => {
       assertSelfContained(code);
@@ -396,10 +411,8 @@ describe("the serialized launcher closure", function () {
     });
 
     it("launches the configured job from its launch template, with the deployed config baked in", async () => {
-      const outcome = await invokeSerializedHandler(
-        code,
+      const outcome = await lambda.invoke(
         { job: "pi", scheduledTime: "2026-11-24T06:00:00Z" },
-        stub.endpoint,
         { clock: "2026-11-24T06:00:20Z" },
       );
       assert.equal(outcome.ok, true, JSON.stringify(outcome.error) + outcome.stderr);
@@ -415,17 +428,17 @@ describe("the serialized launcher closure", function () {
       assert.match(userData, /DURATION_SECONDS/);
       assert.match(userData, /pi-20261124T0600Z/);
       // A cold start loads EC2 alone before its first request; the reporting clients after.
+      assert.equal(outcome.coldStart, true, "the container's first invocation");
       assert.deepEqual(outcome.clientsAtFirstRequest, ["client-ec2"]);
       assert.deepEqual(outcome.clientsAtEnd, ["client-cloudwatch", "client-ec2", "client-sns"]);
     });
 
     it("rejects an event for a job it was not deployed with, naming the job", async () => {
       const before = stub.requests.length;
-      const outcome = await invokeSerializedHandler(
-        code,
-        { job: "nightly-pi", scheduledTime: "2026-11-24T06:00:00Z" },
-        stub.endpoint,
-      );
+      const outcome = await lambda.invoke({
+        job: "nightly-pi",
+        scheduledTime: "2026-11-24T06:00:00Z",
+      });
       assert.equal(outcome.ok, false);
       assert.match(outcome.error!.message, /nightly-pi/);
       assert.equal(

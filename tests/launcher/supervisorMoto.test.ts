@@ -30,8 +30,9 @@ import { MOTO_CLIENT_CONFIG, releaseMoto, resetMoto, startMoto } from "../../tes
 import { attemptRecordFixture } from "../../testing/supervisorFakes";
 import {
   assertSelfContained,
-  invokeSerializedHandler,
+  startSerializedContainer,
   SUPERVISOR_SDK_SPECIFIERS,
+  type SerializedContainer,
 } from "../../testing/serializedClosure";
 
 const RUN_ID = "pi-20261123T0300Z";
@@ -57,6 +58,13 @@ describe("the serialized run supervisor against moto", function () {
   let s3: S3Client;
   let scheduler: SchedulerClient;
   let image: string;
+  /**
+   * The container the first event of each run reaches, and another for its repetition: a
+   * repeated event may reach any container, and one that has not seen the first proves that
+   * the records and the schedule, not the process's memory, make the second a no-op.
+   */
+  let first: SerializedContainer;
+  let repeated: SerializedContainer;
 
   before(async () => {
     const { evaluation } = await evaluatedStack("dev");
@@ -70,11 +78,18 @@ describe("the serialized run supervisor against moto", function () {
         .name,
     );
     endpoint = await startMoto();
+    const options = { env: { AWS_ENDPOINT_URL_SCHEDULER: endpoint } };
+    first = startSerializedContainer(code, endpoint, options);
+    repeated = startSerializedContainer(code, endpoint, options);
     ec2 = new EC2Client({ ...MOTO_CLIENT_CONFIG, endpoint });
     s3 = new S3Client({ ...MOTO_CLIENT_CONFIG, endpoint, forcePathStyle: true });
     scheduler = new SchedulerClient({ ...MOTO_CLIENT_CONFIG, endpoint });
   });
-  after(() => releaseMoto());
+  after(async () => {
+    await first?.close();
+    await repeated?.close();
+    await releaseMoto();
+  });
 
   beforeEach(async () => {
     await resetMoto();
@@ -152,11 +167,7 @@ describe("the serialized run supervisor against moto", function () {
     }
   }
 
-  const invoke = (event: unknown) =>
-    invokeSerializedHandler(code, event, endpoint, {
-      clock: "2026-11-23T03:41:30Z",
-      env: { AWS_ENDPOINT_URL_SCHEDULER: endpoint },
-    });
+  const CLOCK = { clock: "2026-11-23T03:41:30Z" };
   const schedules = async () =>
     (await scheduler.send(new ListSchedulesCommand({ GroupName: group }))).Schedules ?? [];
 
@@ -166,9 +177,9 @@ describe("the serialized run supervisor against moto", function () {
 
   it("records an instance that ended without a record as lost and schedules exactly one next attempt", async () => {
     const id = await endedInstance(1);
-    const first = await invoke(terminated(id));
-    assert.equal(first.ok, true, JSON.stringify(first.error) + first.stderr);
-    assert.equal(first.result?.status, "retry-scheduled");
+    const outcome = await first.invoke(terminated(id), CLOCK);
+    assert.equal(outcome.ok, true, JSON.stringify(outcome.error) + outcome.stderr);
+    assert.equal(outcome.result?.status, "retry-scheduled");
     const lost = await read(RUN_RECORDS.attemptKey("jobs/pi", RUN_ID, 1));
     assert.equal(lost?.status, "lost");
     assert.equal(lost?.instanceId, id);
@@ -176,7 +187,7 @@ describe("the serialized run supervisor against moto", function () {
       (await schedules()).map((s) => s.Name),
       [`${RUN_ID}-a2`],
     );
-    const again = await invoke(terminated(id));
+    const again = await repeated.invoke(terminated(id), CLOCK);
     assert.equal(again.result?.status, "retry-exists", again.stderr);
     assert.equal((await schedules()).length, 1);
   });
@@ -186,8 +197,12 @@ describe("the serialized run supervisor against moto", function () {
     await writeAttempt(1, { status: "interrupted", exitCode: 143 });
     const second = await endedInstance(2);
     await writeAttempt(2, { startedAt: "2026-11-23T03:44:00Z", endedAt: "2026-11-23T04:20:00Z" });
-    const first = await invoke(terminated(second, "2026-11-23T04:20:30Z"));
-    assert.equal(first.result?.status, "finalized", JSON.stringify(first.error) + first.stderr);
+    const outcome = await first.invoke(terminated(second, "2026-11-23T04:20:30Z"), CLOCK);
+    assert.equal(
+      outcome.result?.status,
+      "finalized",
+      JSON.stringify(outcome.error) + outcome.stderr,
+    );
     const run = await read(RUN_RECORDS.recordKey("jobs/pi", RUN_ID));
     assert.equal(run?.status, "succeeded");
     assert.deepEqual(
@@ -197,14 +212,14 @@ describe("the serialized run supervisor against moto", function () {
         [2, "succeeded"],
       ],
     );
-    const again = await invoke(terminated(second, "2026-11-23T04:20:30Z"));
+    const again = await repeated.invoke(terminated(second, "2026-11-23T04:20:30Z"), CLOCK);
     assert.equal(again.result?.status, "final-exists");
     assert.equal((await schedules()).length, 0);
   });
 
   it("ignores another environment's instance", async () => {
     const id = await endedInstance(1, "prod");
-    const outcome = await invoke(terminated(id));
+    const outcome = await first.invoke(terminated(id), CLOCK);
     assert.equal(outcome.result?.status, "ignored", outcome.stderr);
     assert.equal(await read(RUN_RECORDS.attemptKey("jobs/pi", RUN_ID, 1)), undefined);
   });
