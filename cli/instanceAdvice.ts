@@ -4,10 +4,11 @@
  * the AWS Price List, by the same query the program makes at deploy time (lib/priceList.ts).
  * Clients are parameters; nothing here keeps a type or a price.
  */
-import { DescribeInstanceTypesCommand, type EC2Client } from "@aws-sdk/client-ec2";
-import { GetProductsCommand, type PricingClient } from "@aws-sdk/client-pricing";
+import type { EC2Client } from "@aws-sdk/client-ec2";
+import type { PricingClient } from "@aws-sdk/client-pricing";
 import type { FoundRun } from "./runRecords";
 import { mapLimited } from "./runRecords";
+import { ec2Sdk, pricingSdk } from "./sdk";
 import {
   EC2_SERVICE_CODE,
   INSTANCE_PRODUCT_ATTRIBUTES,
@@ -35,7 +36,7 @@ export async function describeFamily(
   let token: string | undefined;
   do {
     const page = await ec2.send(
-      new DescribeInstanceTypesCommand({
+      new (ec2Sdk().DescribeInstanceTypesCommand)({
         Filters: [{ Name: "instance-type", Values: [`${family}.*`] }],
         ...(token ? { NextToken: token } : {}),
       }),
@@ -62,7 +63,7 @@ export async function onDemandPrice(
   instanceType: string,
 ): Promise<number | undefined> {
   const page = await pricing.send(
-    new GetProductsCommand({
+    new (pricingSdk().GetProductsCommand)({
       ServiceCode: EC2_SERVICE_CODE,
       Filters: instancePriceFilters(region, instanceType).map((f) => ({
         Type: "TERM_MATCH",

@@ -3,12 +3,13 @@
  * default, overridable in tests), the table and duration formats, and the `main` wrapper that
  * turns errors into messages and exit codes.
  */
-import { CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
-import { EC2Client } from "@aws-sdk/client-ec2";
-import { LambdaClient } from "@aws-sdk/client-lambda";
-import { PricingClient } from "@aws-sdk/client-pricing";
-import { S3Client } from "@aws-sdk/client-s3";
+import type { CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
+import type { EC2Client } from "@aws-sdk/client-ec2";
+import type { LambdaClient } from "@aws-sdk/client-lambda";
+import type { PricingClient } from "@aws-sdk/client-pricing";
+import type { S3Client } from "@aws-sdk/client-s3";
 import { CliError, UsageError } from "./args";
+import { ec2Sdk, lambdaSdk, logsSdk, pricingSdk, s3Sdk } from "./sdk";
 import { PulumiRunner, spawnPulumi } from "./stackOutputs";
 import { PRICING_PROVIDER_REGION } from "../lib/priceList";
 
@@ -32,7 +33,10 @@ export interface CliDeps {
   sleep(ms: number): Promise<void>;
 }
 
-/** The real world: stdout/stderr, `pulumi` on PATH, SDK clients with the default credentials. */
+/**
+ * The real world: stdout/stderr, `pulumi` on PATH, SDK clients with the default credentials,
+ * each created (and its SDK package loaded) when a command first asks for it.
+ */
 export function defaultDeps(): CliDeps {
   const cache = new Map<string, unknown>();
   const client = <T>(key: string, make: () => T): T => {
@@ -45,11 +49,17 @@ export function defaultDeps(): CliDeps {
       err: (text) => process.stderr.write(`${text}\n`),
     },
     pulumi: spawnPulumi,
-    s3: (region) => client(`s3:${region}`, () => new S3Client({ region })),
-    lambda: (region) => client(`lambda:${region}`, () => new LambdaClient({ region })),
-    logs: (region) => client(`logs:${region}`, () => new CloudWatchLogsClient({ region })),
-    ec2: (region) => client(`ec2:${region}`, () => new EC2Client({ region })),
-    pricing: () => client("pricing", () => new PricingClient({ region: PRICING_PROVIDER_REGION })),
+    s3: (region) => client(`s3:${region}`, () => new (s3Sdk().S3Client)({ region })),
+    lambda: (region) =>
+      client(`lambda:${region}`, () => new (lambdaSdk().LambdaClient)({ region })),
+    logs: (region) =>
+      client(`logs:${region}`, () => new (logsSdk().CloudWatchLogsClient)({ region })),
+    ec2: (region) => client(`ec2:${region}`, () => new (ec2Sdk().EC2Client)({ region })),
+    pricing: () =>
+      client(
+        "pricing",
+        () => new (pricingSdk().PricingClient)({ region: PRICING_PROVIDER_REGION }),
+      ),
     now: () => new Date(),
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
   };

@@ -3,10 +3,10 @@
  * run now by invoking the deployed launcher with the event a schedule sends (plus
  * `manual: true`), so the same run ids, idempotency and concurrency policy apply.
  */
-import { InvokeCommand } from "@aws-sdk/client-lambda";
 import { runIdFor } from "../launcher/runId";
 import { CliError, CommandSpec, COMMON_FLAGS, formatHelp, parseArgs, UsageError } from "./args";
 import { Main, runAsProcess } from "./io";
+import { lambdaSdk } from "./sdk";
 import { readStackOutputs, selectRegions, stackFlag } from "./stackOutputs";
 
 export const LAUNCH_SPEC: CommandSpec = {
@@ -115,7 +115,7 @@ export const main: Main = async (argv, deps) => {
   }
 
   const response = await deps.lambda(region).send(
-    new InvokeCommand({
+    new (lambdaSdk().InvokeCommand)({
       FunctionName: out.launcherFunctionName,
       InvocationType: "RequestResponse",
       Payload: Buffer.from(JSON.stringify(event)),

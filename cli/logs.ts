@@ -3,10 +3,10 @@
  * prints a run's container log (the `awslogs` stream named after the run id, in its job's log
  * group) and, by default, follows it until the run's record says it ended.
  */
-import { DescribeLogStreamsCommand, GetLogEventsCommand } from "@aws-sdk/client-cloudwatch-logs";
 import { CliError, CommandSpec, COMMON_FLAGS, formatHelp, parseArgs } from "./args";
 import { CliDeps, Main, runAsProcess } from "./io";
 import { FoundRun, parseRunId, readRecord } from "./runRecords";
+import { logsSdk } from "./sdk";
 import { readStackOutputs, selectRegions, stackFlag, StackOutputs } from "./stackOutputs";
 
 export const LOGS_SPEC: CommandSpec = {
@@ -52,7 +52,7 @@ interface Stream {
 
 async function streamExists(deps: CliDeps, region: string, logGroup: string, runId: string) {
   const page = await deps.logs(region).send(
-    new DescribeLogStreamsCommand({
+    new (logsSdk().DescribeLogStreamsCommand)({
       logGroupName: logGroup,
       logStreamNamePrefix: runId,
       limit: 5,
@@ -71,7 +71,7 @@ async function drain(
 ): Promise<string | undefined> {
   for (;;) {
     const page = await deps.logs(stream.region).send(
-      new GetLogEventsCommand({
+      new (logsSdk().GetLogEventsCommand)({
         logGroupName: stream.logGroup,
         logStreamName: runId,
         startFromHead: true,

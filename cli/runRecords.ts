@@ -4,11 +4,11 @@
  * attempt ends, or by the reaper for a run it terminated), and each attempt's record at
  * `RUN_RECORDS.attemptKey`, listed and read with an injected S3 client.
  */
-import { GetObjectCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { estimateRunCost } from "../launcher/prices";
 import { RUN_ID_PATTERN, RUN_RECORDS, type RunRecord } from "../launcher/contract";
 import { UsageError } from "./args";
+import { s3Sdk } from "./sdk";
 
 export type { RunRecord };
 
@@ -63,7 +63,10 @@ async function listAll(
   do {
     const page =
       (await s3.send(
-        new ListObjectsV2Command({ ...input, ...(token ? { ContinuationToken: token } : {}) }),
+        new (s3Sdk().ListObjectsV2Command)({
+          ...input,
+          ...(token ? { ContinuationToken: token } : {}),
+        }),
       )) ?? {};
     for (const object of page.Contents ?? []) if (object.Key) keys.push(object.Key);
     for (const common of page.CommonPrefixes ?? []) if (common.Prefix) prefixes.push(common.Prefix);
@@ -113,7 +116,7 @@ async function readRecordAt(
 ): Promise<RunRecord | undefined> {
   let text: string;
   try {
-    const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    const object = await s3.send(new (s3Sdk().GetObjectCommand)({ Bucket: bucket, Key: key }));
     text = (await object.Body?.transformToString()) ?? "";
   } catch (error) {
     if (isNotFound(error)) return undefined;
