@@ -271,13 +271,10 @@ describe("the compiled CLIs against moto", function () {
       recordOf(FAILED, iso(FAILED_AT), 3),
     ]);
     records.catch(() => undefined);
-    const t0 = Date.now();
-    void records.then(() => console.log("records", Date.now() - t0));
-    const [moto] = await Promise.all([startMoto().then((m) => (console.log("moto", Date.now() - t0), m)), Promise.resolve(compileCli()).then((c) => (console.log("compiled", Date.now() - t0), c))]);
+    const [moto] = await Promise.all([startMoto(), Promise.resolve(compileCli())]);
     await resetMoto();
     pulumi = fakePulumi("dev", OUTPUTS);
     await seedMoto(moto, await records);
-    console.log("seeded", Date.now() - t0);
 
     ec2 = await startEc2Stub(({ action, params }) => {
       if (action === "DescribeInstances") {
@@ -354,8 +351,6 @@ describe("the compiled CLIs against moto", function () {
     };
     endpoints = { moto, lambda: lambda.endpoint, pricing: pricing.endpoint };
     processes = startProcesses();
-    console.log("started", Date.now() - t0);
-    for (const [k, v] of Object.entries(processes)) if (k !== "help") void (v as Promise<unknown>).then(() => console.log(k, Date.now() - t0));
   });
 
   after(async () => {
