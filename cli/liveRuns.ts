@@ -4,13 +4,8 @@
  */
 import type { Filter, Instance } from "@aws-sdk/client-ec2";
 import { LIVE_STATES, TAGS, type RunRecord } from "../launcher/contract";
-import {
-  describeAllInstances,
-  describeRunInstance,
-  projectInstanceFilters,
-  tagValue,
-  type Ec2Sender,
-} from "../launcher/instances";
+import type { Ec2Sender } from "../launcher/instances";
+import { instancesModule } from "./sdk";
 
 /** One attempt under way, from its instance. */
 export interface LiveRun {
@@ -64,6 +59,7 @@ function secondsBetween(from: string | undefined, to: Date): number | undefined 
 
 /** What an instance of the stack tells of its run at `now`; undefined without a run-id tag. */
 export function liveRunOf(region: string, instance: Instance, now: Date): LiveRun | undefined {
+  const { describeRunInstance, tagValue } = instancesModule();
   const described = describeRunInstance(instance);
   if (described.runId === undefined) return undefined;
   const deadlineIn = secondsBetween(described.deadline, now);
@@ -97,7 +93,7 @@ export function liveInstanceFilters(
   options: { job?: string; runId?: string } = {},
 ): Filter[] {
   return [
-    ...projectInstanceFilters(environment, options.job),
+    ...instancesModule().projectInstanceFilters(environment, options.job),
     ...(options.runId === undefined
       ? []
       : [{ Name: `tag:${TAGS.runId}`, Values: [options.runId] }]),
@@ -113,7 +109,10 @@ export async function findLiveRuns(
   now: Date,
   options: { job?: string; runId?: string } = {},
 ): Promise<LiveRun[]> {
-  const instances = await describeAllInstances(ec2, liveInstanceFilters(environment, options));
+  const instances = await instancesModule().describeAllInstances(
+    ec2,
+    liveInstanceFilters(environment, options),
+  );
   return instances
     .map((instance) => liveRunOf(region, instance, now))
     .filter((run): run is LiveRun => run !== undefined)

@@ -22,3 +22,10 @@ export const logsSdk = (): typeof import("@aws-sdk/client-cloudwatch-logs") =>
 /** `@aws-sdk/client-pricing`, required on first call. */
 export const pricingSdk = (): typeof import("@aws-sdk/client-pricing") =>
   require("@aws-sdk/client-pricing");
+
+/**
+ * `launcher/instances`, required on first call: it imports the EC2 package at load, as the
+ * Lambda closures it runs in need, and `runs` asks EC2 only once a command gets that far.
+ */
+export const instancesModule = (): typeof import("../launcher/instances") =>
+  require("../launcher/instances");

@@ -2,6 +2,11 @@
  * The compiled tools as an operator runs them: separate processes, a fake `pulumi` on PATH,
  * S3 and CloudWatch Logs in moto, and a local Lambda endpoint that runs the real launcher handler
  * against an EC2 stub. The run records and the job log come from a real init script run.
+ *
+ * What is about the process (exit status, stdout and stderr, `pulumi` looked up on PATH, the
+ * `AWS_ENDPOINT_URL*` endpoints, each tool's entry point) runs in processes, started together
+ * since they mostly wait. Further variations run the same `main` in-process against the same
+ * moto and stubs: a process each would prove nothing more and cost a Node start and SDK loading.
  */
 import * as assert from "node:assert/strict";
 import {
@@ -12,6 +17,7 @@ import {
 } from "@aws-sdk/client-cloudwatch-logs";
 import {
   DescribeImagesCommand,
+  DescribeInstancesCommand,
   EC2Client,
   RunInstancesCommand,
   TerminateInstancesCommand,
@@ -33,14 +39,20 @@ import {
 import { runScript } from "../../testing/scriptHarness";
 import { ec2Xml, startEc2Stub, type Ec2Stub } from "../../testing/serializedClosure";
 import { MOTO_CLIENT_CONFIG, resetMoto, startMoto } from "../../testing/moto";
+import type { Main } from "../../cli/io";
+import { main as launchMain } from "../../cli/launch";
+import { main as logsMain } from "../../cli/logs";
+import { main as runsMain } from "../../cli/runs";
 import {
   compileCli,
   fakePulumi,
   OUTPUTS,
   removeCompiledCli,
   runCli,
+  runInProcess,
   startLambdaStub,
   type CliRun,
+  type LocalEndpoints,
 } from "./support";
 
 const EU = OUTPUTS.regions["eu-west-1"];
@@ -140,48 +152,39 @@ async function recordOf(runId: string, scheduledTime: string, runExit: number) {
   return run.records[0];
 }
 
-describe("the compiled CLIs against moto", function () {
-  this.timeout(120000);
-  let env: NodeJS.ProcessEnv;
-  let pulumi: ReturnType<typeof fakePulumi>;
-  let ec2: Ec2Stub;
-  let lambda: Awaited<ReturnType<typeof startLambdaStub>>;
-  let pricing: Awaited<ReturnType<typeof startPricingStub>>;
-  let ec2Mode: "launch" | "no-capacity" | "busy" = "launch";
-
-  before(async () => {
-    const [moto] = await Promise.all([startMoto(), Promise.resolve(compileCli())]);
-    await resetMoto();
-    pulumi = fakePulumi("dev", OUTPUTS);
-
-    const s3 = new S3Client({ ...MOTO_CLIENT_CONFIG, endpoint: moto, forcePathStyle: true });
-    await s3.send(
-      new CreateBucketCommand({
-        Bucket: EU.bucketName,
-        CreateBucketConfiguration: { LocationConstraint: "eu-west-1" },
-      }),
-    );
-    await new S3Client({
-      ...MOTO_CLIENT_CONFIG,
-      region: "us-east-1",
-      endpoint: moto,
-      forcePathStyle: true,
-    }).send(new CreateBucketCommand({ Bucket: US.bucketName }));
-    const records = [
-      await recordOf(SUCCEEDED, iso(SUCCEEDED_AT), 0),
-      await recordOf(FAILED, iso(FAILED_AT), 3),
-    ];
-    for (const record of records) {
-      await s3.send(
-        new PutObjectCommand({
+/** moto's S3 and CloudWatch Logs holding `records` and the two runs' log lines. */
+async function seedMoto(moto: string, records: Awaited<ReturnType<typeof recordOf>>[]) {
+  const s3 = new S3Client({ ...MOTO_CLIENT_CONFIG, endpoint: moto, forcePathStyle: true });
+  const logs = new CloudWatchLogsClient({ ...MOTO_CLIENT_CONFIG, endpoint: moto });
+  const buckets = async () => {
+    await Promise.all([
+      s3.send(
+        new CreateBucketCommand({
           Bucket: EU.bucketName,
-          Key: `jobs/pi/runs/${record.runId}.json`,
-          Body: JSON.stringify(record),
-          ContentType: "application/json",
+          CreateBucketConfiguration: { LocationConstraint: "eu-west-1" },
         }),
-      );
-    }
-    const logs = new CloudWatchLogsClient({ ...MOTO_CLIENT_CONFIG, endpoint: moto });
+      ),
+      new S3Client({
+        ...MOTO_CLIENT_CONFIG,
+        region: "us-east-1",
+        endpoint: moto,
+        forcePathStyle: true,
+      }).send(new CreateBucketCommand({ Bucket: US.bucketName })),
+    ]);
+    await Promise.all(
+      records.map((record) =>
+        s3.send(
+          new PutObjectCommand({
+            Bucket: EU.bucketName,
+            Key: `jobs/pi/runs/${record.runId}.json`,
+            Body: JSON.stringify(record),
+            ContentType: "application/json",
+          }),
+        ),
+      ),
+    );
+  };
+  const logStreams = async () => {
     await logs.send(new CreateLogGroupCommand({ logGroupName: EU.jobs.pi.logGroupName }));
     const lines: Record<string, string[]> = {
       [SUCCEEDED]: [
@@ -193,22 +196,88 @@ describe("the compiled CLIs against moto", function () {
         "pi: failed: AccessDenied writing results",
       ],
     };
-    for (const [stream, messages] of Object.entries(lines)) {
-      await logs.send(
-        new CreateLogStreamCommand({
-          logGroupName: EU.jobs.pi.logGroupName,
-          logStreamName: stream,
-        }),
-      );
-      const start = (stream === FAILED ? FAILED_AT : SUCCEEDED_AT).getTime() + 60_000;
-      await logs.send(
-        new PutLogEventsCommand({
-          logGroupName: EU.jobs.pi.logGroupName,
-          logStreamName: stream,
-          logEvents: messages.map((message, i) => ({ timestamp: start + i * 1000, message })),
-        }),
-      );
-    }
+    await Promise.all(
+      Object.entries(lines).map(async ([stream, messages]) => {
+        await logs.send(
+          new CreateLogStreamCommand({
+            logGroupName: EU.jobs.pi.logGroupName,
+            logStreamName: stream,
+          }),
+        );
+        const start = (stream === FAILED ? FAILED_AT : SUCCEEDED_AT).getTime() + 60_000;
+        await logs.send(
+          new PutLogEventsCommand({
+            logGroupName: EU.jobs.pi.logGroupName,
+            logStreamName: stream,
+            logEvents: messages.map((message, i) => ({ timestamp: start + i * 1000, message })),
+          }),
+        );
+      }),
+    );
+  };
+  await Promise.all([buckets(), logStreams()]);
+}
+
+describe("the compiled CLIs against moto", function () {
+  this.timeout(120000);
+  let env: NodeJS.ProcessEnv;
+  let endpoints: LocalEndpoints;
+  let pulumi: ReturnType<typeof fakePulumi>;
+  let ec2: Ec2Stub;
+  let lambda: Awaited<ReturnType<typeof startLambdaStub>>;
+  let pricing: Awaited<ReturnType<typeof startPricingStub>>;
+  let ec2Mode: "launch" | "no-capacity" | "busy" = "launch";
+  let processes: ReturnType<typeof startProcesses>;
+
+  /** Starts every process run of this file; each test awaits the one it asserts. */
+  function startProcesses() {
+    const start = (name: string, args: string[], extra: NodeJS.ProcessEnv = {}) => {
+      const run = runCli(name, args, { ...env, ...extra });
+      // Handled where a test awaits it; until then a failure is no unhandled rejection.
+      run.catch(() => undefined);
+      return run;
+    };
+    return {
+      help: start("runs", ["--help"]),
+      badInterval: start("logs", ["--stack", "dev", "--interval", "0", FAILED]),
+      noPulumi: start("runs", ["--stack", "dev"], { PATH: "/nonexistent" }),
+      unknownStack: start("runs", ["--stack", "staging"]),
+      advice: start("runs", ["--stack", "dev", "--region", "eu-west-1", "--job", "pi"]),
+      failedLog: start("logs", ["--stack", "dev", "--no-follow", FAILED]),
+      launched: start("launch", [
+        "--stack",
+        "dev",
+        "--region",
+        "eu-west-1",
+        "--job",
+        "pi",
+        "--at",
+        "2026-11-23T10:15:00Z",
+      ]),
+    };
+  }
+
+  /** Before a test changes what the processes see (moto's instances, the EC2 stub's mode). */
+  async function processesEnded(): Promise<void> {
+    await Promise.allSettled(Object.values(processes));
+  }
+
+  before(async () => {
+    // The init script runs under bash while moto starts.
+    const records = Promise.all([
+      recordOf(SUCCEEDED, iso(SUCCEEDED_AT), 0),
+      recordOf(FAILED, iso(FAILED_AT), 3),
+    ]);
+    records.catch(() => undefined);
+    const [moto] = await Promise.all([startMoto(), Promise.resolve(compileCli())]);
+    await resetMoto();
+    pulumi = fakePulumi("dev", OUTPUTS);
+    // moto loads its EC2 backend on the first EC2 request (about 2 s): here, while S3 and
+    // CloudWatch Logs are seeded, rather than in the first tool that lists live runs.
+    const ec2Loaded = new EC2Client({ ...MOTO_CLIENT_CONFIG, endpoint: moto }).send(
+      new DescribeInstancesCommand({}),
+    );
+    await Promise.all([seedMoto(moto, await records), ec2Loaded]);
 
     ec2 = await startEc2Stub(({ action, params }) => {
       if (action === "DescribeInstances") {
@@ -283,9 +352,12 @@ describe("the compiled CLIs against moto", function () {
       AWS_ENDPOINT_URL_LAMBDA: lambda.endpoint,
       AWS_ENDPOINT_URL_PRICING: pricing.endpoint,
     };
+    endpoints = { moto, lambda: lambda.endpoint, pricing: pricing.endpoint };
+    processes = startProcesses();
   });
 
   after(async () => {
+    if (processes) await processesEnded();
     pulumi?.remove();
     await ec2?.close();
     await lambda?.close();
@@ -293,48 +365,65 @@ describe("the compiled CLIs against moto", function () {
     removeCompiledCli();
   });
 
-  const cli = (name: string, ...args: string[]): Promise<CliRun> => runCli(name, args, env);
+  const inProcess = (main: Main, ...args: string[]): Promise<CliRun> =>
+    runInProcess(main, args, endpoints);
 
-  for (const name of ["launch", "runs", "logs"]) {
-    it(`${name} --help prints its usage and exits 0`, async () => {
-      const run = await cli(name, "--help");
-      assert.equal(run.status, 0, run.stderr);
-      assert.match(run.stdout, new RegExp(`^usage: npm run ${name} -- `));
-      assert.match(run.stdout, /\n {2}--stack <stack> +Pulumi stack/);
-      assert.match(run.stdout, /\nexit status: 0 /);
-      assert.equal(run.stderr, "");
+  /** What `--help` prints: the usage line, the --stack flag, the exit statuses; nothing on stderr. */
+  function assertHelp(name: string, run: CliRun): void {
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stdout, new RegExp(`^usage: npm run ${name} -- `));
+    assert.match(run.stdout, /\n {2}--stack <stack> +Pulumi stack/);
+    assert.match(run.stdout, /\nexit status: 0 /);
+    assert.equal(run.stderr, "");
+  }
+
+  it("runs --help prints its usage and exits 0", async () => {
+    assertHelp("runs", await processes.help);
+  });
+
+  for (const [name, main] of [
+    ["launch", launchMain],
+    ["logs", logsMain],
+  ] as const) {
+    it(`${name} --help prints its usage and exits 0 (in-process)`, async () => {
+      assertHelp(name, await inProcess(main, "--help"));
     });
   }
 
-  const badFlags: [string, string[], string][] = [
+  it(`logs --stack dev --interval 0 <run-id> exits 2 and names the flag`, async () => {
+    assert.deepEqual(await processes.badInterval, {
+      status: 2,
+      stdout: "",
+      stderr: `error: --interval: "0" is not a whole number from 1 to 300; see npm run logs -- --help\n`,
+    });
+  });
+
+  const badFlags: [string, Main, string[], string][] = [
     [
       "runs",
+      runsMain,
       ["--stack", "dev", "--last", "0"],
       `error: --last: "0" is not a whole number from 1 to 10000; see npm run runs -- --help\n`,
     ],
     [
       "launch",
+      launchMain,
       ["--stack", "dev", "--job", "pi", "--region", "mars"],
       `error: --region: "mars" is not an AWS region such as eu-west-1; see npm run launch -- --help\n`,
     ],
-    ["logs", ["--stack", "dev"], "error: missing <run-id>; see npm run logs -- --help\n"],
-    [
-      "logs",
-      ["--stack", "dev", "--interval", "0", FAILED],
-      `error: --interval: "0" is not a whole number from 1 to 300; see npm run logs -- --help\n`,
-    ],
+    ["logs", logsMain, ["--stack", "dev"], "error: missing <run-id>; see npm run logs -- --help\n"],
   ];
-  for (const [name, args, message] of badFlags) {
-    it(`${name} ${args.join(" ")} exits 2 and names the flag`, async () => {
-      assert.deepEqual(await cli(name, ...args), { status: 2, stdout: "", stderr: message });
+  for (const [name, main, args, message] of badFlags) {
+    it(`${name} ${args.join(" ")} exits 2 and names the flag (in-process)`, async () => {
+      assert.deepEqual(await inProcess(main, ...args), { status: 2, stdout: "", stderr: message });
     });
   }
 
   it("exits 1 and says how to fix it when Pulumi is missing or the stack is unknown", async () => {
-    const missing = await runCli("runs", ["--stack", "dev"], { ...env, PATH: "/nonexistent" });
+    const missing = await processes.noPulumi;
     assert.equal(missing.status, 1);
     assert.match(missing.stderr, /^error: the pulumi CLI is not on PATH; install it/);
-    const unknown = await cli("runs", "--stack", "staging");
+    const unknown = await processes.unknownStack;
     assert.deepEqual(unknown, {
       status: 1,
       stdout: "",
@@ -344,7 +433,7 @@ describe("the compiled CLIs against moto", function () {
   });
 
   it("runs: says so when a region has no history yet", async () => {
-    const run = await cli("runs", "--stack", "dev", "--region", "us-east-1");
+    const run = await inProcess(runsMain, "--stack", "dev", "--region", "us-east-1");
     assert.equal(run.status, 0, run.stderr);
     assert.equal(
       run.stdout,
@@ -353,7 +442,7 @@ describe("the compiled CLIs against moto", function () {
   });
 
   it("runs: lists the recorded runs newest first, with costs summed per region and month", async () => {
-    const run = await cli("runs", "--stack", "dev");
+    const run = await inProcess(runsMain, "--stack", "dev");
     assert.equal(run.status, 0, run.stderr);
     const lines = run.stdout.split("\n");
     assert.equal(
@@ -384,7 +473,7 @@ describe("the compiled CLIs against moto", function () {
       );
     }
 
-    const json = await cli("runs", "--stack", "dev", "--json");
+    const json = await inProcess(runsMain, "--stack", "dev", "--json");
     const parsed = JSON.parse(json.stdout);
     assert.deepEqual(
       parsed.runs.map((r: { runId: string; status: string }) => [r.runId, r.status]),
@@ -406,7 +495,7 @@ describe("the compiled CLIs against moto", function () {
   });
 
   it("runs --job: ends with right-size advice from EC2 (moto) and the Price List", async () => {
-    const run = await cli("runs", "--stack", "dev", "--region", "eu-west-1", "--job", "pi");
+    const run = await processes.advice;
     assert.equal(run.status, 0, run.stderr);
     // The demo uses both vCPUs and little memory: nothing smaller has its two vCPUs.
     assert.equal(
@@ -422,7 +511,7 @@ describe("the compiled CLIs against moto", function () {
   });
 
   it("runs show: prints a failed run with its exit code and log location", async () => {
-    const run = await cli("runs", "--stack", "dev", "show", FAILED);
+    const run = await inProcess(runsMain, "--stack", "dev", "show", FAILED);
     assert.equal(run.status, 0, run.stderr);
     assert.match(
       run.stdout,
@@ -445,16 +534,20 @@ describe("the compiled CLIs against moto", function () {
       run.stdout,
       /\n {2}memory +peak 311\.9 MiB \(4\.06%\), mean 177\.9 MiB \(2\.31%\) of 7\.5 GiB; not OOM-killed\n {2}cpu +mean 80\.71%, p95 99\.95% of 2 vCPUs; 5 sample\(s\), one every 5 s or so\n/,
     );
-    const missing = await cli("runs", "--stack", "dev", "show", "pi-20201125T0600Z");
+    const missing = await inProcess(runsMain, "--stack", "dev", "show", "pi-20201125T0600Z");
     assert.equal(missing.status, 1);
     assert.match(missing.stderr, /^error: no run record for pi-20201125T0600Z in s3:\/\//);
   });
 
   it("runs: lists a live instance of the stack (moto's EC2, by its tags) and a run between attempts (moto's S3)", async () => {
-    const endpoint = String(env.AWS_ENDPOINT_URL);
+    await processesEnded();
+    const endpoint = endpoints.moto;
     const ec2Moto = new EC2Client({ ...MOTO_CLIENT_CONFIG, endpoint });
     const s3Moto = new S3Client({ ...MOTO_CLIENT_CONFIG, endpoint, forcePathStyle: true });
-    const image = (await ec2Moto.send(new DescribeImagesCommand({}))).Images?.[0]?.ImageId;
+    // One family of moto's AMIs: describing all of them (over a thousand) takes moto seconds.
+    const amazonLinux = { Name: "name", Values: ["amzn2-ami-hvm-*-x86_64-gp2"] };
+    const image = (await ec2Moto.send(new DescribeImagesCommand({ Filters: [amazonLinux] })))
+      .Images?.[0]?.ImageId;
     assert.ok(image, "moto has no AMI");
     const liveRun = runIdFor("pi", new Date(Date.now() - 600_000));
     const deadline = iso(new Date(Date.now() + 3_600_000));
@@ -501,7 +594,7 @@ describe("the compiled CLIs against moto", function () {
       }),
     );
     try {
-      const run = await cli("runs", "--stack", "dev", "--region", "eu-west-1");
+      const run = await inProcess(runsMain, "--stack", "dev", "--region", "eu-west-1");
       assert.equal(run.status, 0, run.stderr);
       const lines = run.stdout.split("\n");
       assert.equal(lines[0], "Runs under way (stack dev, region eu-west-1): 1 live, 1 retrying");
@@ -522,7 +615,7 @@ describe("the compiled CLIs against moto", function () {
   });
 
   it("logs: prints a failed run's log and exits 1 with its outcome", async () => {
-    const run = await cli("logs", "--stack", "dev", "--no-follow", FAILED);
+    const run = await processes.failedLog;
     assert.equal(run.status, 1);
     const at = (s: number) => iso(new Date(FAILED_AT.getTime() + 60_000 + s * 1000));
     assert.equal(
@@ -536,7 +629,7 @@ describe("the compiled CLIs against moto", function () {
   });
 
   it("logs: follows a run until its record says it ended, and exits 0 for a success", async () => {
-    const run = await cli("logs", "--stack", "dev", "--region", "eu-west-1", SUCCEEDED);
+    const run = await inProcess(logsMain, "--stack", "dev", "--region", "eu-west-1", SUCCEEDED);
     assert.equal(run.status, 0, run.stderr);
     assert.match(run.stdout, /pi: 512,000 digits in 295 s \(planned\)\n$/);
     assert.match(
@@ -546,26 +639,15 @@ describe("the compiled CLIs against moto", function () {
   });
 
   it("launch: runs the job through the launcher and prints the run id and how to follow it", async () => {
-    ec2Mode = "launch";
-    const before = lambda.invocations.length;
-    const run = await cli(
-      "launch",
-      "--stack",
-      "dev",
-      "--region",
-      "eu-west-1",
-      "--job",
-      "pi",
-      "--at",
-      "2026-11-23T10:15:00Z",
-    );
+    const run = await processes.launched;
     assert.equal(run.status, 0, run.stderr);
+    // The only invocation so far: the in-process launches wait for every process to end.
     const requestedTime = String(
-      (lambda.invocations[before]?.event as { requestedTime?: unknown })?.requestedTime,
+      (lambda.invocations[0]?.event as { requestedTime?: unknown })?.requestedTime,
     );
     // An old --at still gets its full runtime: the deadline counts from the request (now).
     assert.ok(Math.abs(Date.parse(requestedTime) - Date.now()) < 60000, requestedTime);
-    assert.deepEqual(lambda.invocations.slice(before), [
+    assert.deepEqual(lambda.invocations, [
       {
         functionName: EU.launcherFunctionName,
         event: { job: "pi", scheduledTime: "2026-11-23T10:15:00Z", manual: true, requestedTime },
@@ -583,8 +665,17 @@ describe("the compiled CLIs against moto", function () {
   });
 
   it("launch: exits 3 when the concurrency policy skips, 1 when nothing could be launched", async () => {
+    await processesEnded();
     ec2Mode = "busy";
-    const skipped = await cli("launch", "--stack", "dev", "--region", "eu-west-1", "--job", "pi");
+    const skipped = await inProcess(
+      launchMain,
+      "--stack",
+      "dev",
+      "--region",
+      "eu-west-1",
+      "--job",
+      "pi",
+    );
     assert.equal(skipped.status, 3, skipped.stderr);
     assert.match(
       skipped.stdout,
@@ -592,8 +683,8 @@ describe("the compiled CLIs against moto", function () {
     );
 
     ec2Mode = "no-capacity";
-    const failed = await cli(
-      "launch",
+    const failed = await inProcess(
+      launchMain,
       "--stack",
       "dev",
       "--region",

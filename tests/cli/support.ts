@@ -14,9 +14,11 @@ import { LambdaClient } from "@aws-sdk/client-lambda";
 import { PricingClient } from "@aws-sdk/client-pricing";
 import { S3Client, S3ServiceException } from "@aws-sdk/client-s3";
 import * as ts from "typescript";
-import type { CliDeps } from "../../cli/io";
+import { defaultDeps, runMain, type CliDeps, type Main } from "../../cli/io";
 import type { RunResult } from "../../cli/stackOutputs";
 import type { RunTimings } from "../../launcher/contract";
+import { PRICING_PROVIDER_REGION } from "../../lib/priceList";
+import { MOTO_CLIENT_CONFIG } from "../../testing/moto";
 
 export const PROJECT_ROOT = path.resolve(__dirname, "../..");
 
@@ -228,6 +230,56 @@ export interface CliRun {
   status: number | null;
   stdout: string;
   stderr: string;
+}
+
+/** Where in-process tools send their requests: moto, and local Lambda and Price List endpoints. */
+export interface LocalEndpoints {
+  moto: string;
+  lambda: string;
+  pricing: string;
+}
+
+/**
+ * Runs a tool's `main` in this process as its compiled process would (exit status, each line on
+ * stdout or stderr), with SDK clients pointed at `endpoints` as `AWS_ENDPOINT_URL*` point the
+ * process's, and Pulumi answering with {@link OUTPUTS}. For the variations of behaviour that a
+ * process test already proves end to end: they cost no process start and no SDK loading.
+ */
+export async function runInProcess(
+  main: Main,
+  argv: string[],
+  endpoints: LocalEndpoints,
+): Promise<CliRun> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const clients = new Map<string, unknown>();
+  const client = <T>(key: string, make: () => T): T => {
+    if (!clients.has(key)) clients.set(key, make());
+    return clients.get(key) as T;
+  };
+  const config = (region: string, endpoint: string) => ({
+    ...MOTO_CLIENT_CONFIG,
+    region,
+    endpoint,
+  });
+  const deps: CliDeps = {
+    ...defaultDeps(),
+    io: { out: (text) => out.push(`${text}\n`), err: (text) => err.push(`${text}\n`) },
+    pulumi: async () => ({ code: 0, stdout: JSON.stringify(OUTPUTS), stderr: "" }),
+    s3: (region) => client(`s3:${region}`, () => new S3Client(config(region, endpoints.moto))),
+    lambda: (region) =>
+      client(`lambda:${region}`, () => new LambdaClient(config(region, endpoints.lambda))),
+    logs: (region) =>
+      client(`logs:${region}`, () => new CloudWatchLogsClient(config(region, endpoints.moto))),
+    ec2: (region) => client(`ec2:${region}`, () => new EC2Client(config(region, endpoints.moto))),
+    pricing: () =>
+      client(
+        "pricing",
+        () => new PricingClient(config(PRICING_PROVIDER_REGION, endpoints.pricing)),
+      ),
+  };
+  const status = await runMain(main, argv, deps);
+  return { status, stdout: out.join(""), stderr: err.join("") };
 }
 
 /** Runs the compiled tool `name` (`runs`, `launch`, `logs`) with `args` and `env`. */

@@ -61,12 +61,12 @@ describe("job process (node job-image/dist/main.js)", function () {
     const out = path.join(cwd, "elsewhere");
     const run = await startJob({
       cwd,
-      args: ["--duration", "2", "--workers=1", "--out", out, "--run-id", "flags"],
+      args: ["--duration", "1", "--workers=1", "--out", out, "--run-id", "flags"],
     });
     assert.equal(run.code, 0, run.stderr);
     const manifest = readRun(path.join(out, "flags"), "flags");
     assert.equal(manifest.workers, 1);
-    assert.equal(manifest.durationSeconds, 2);
+    assert.equal(manifest.durationSeconds, 1);
     assert.ok(!fs.existsSync(path.join(cwd, "results")));
   });
 
