@@ -102,6 +102,11 @@ function locate(command: string): string {
   return found.stdout.trim();
 }
 
+function mkfifo(file: string): void {
+  const made = spawnSync(which("mkfifo"), [file], { encoding: "utf8" });
+  if (made.status !== 0) throw new Error(`mkfifo ${file} failed: ${made.stderr}`);
+}
+
 /** The size in bytes `docker image inspect` reports of the pulled image. */
 export const IMAGE_SIZE_BYTES = 734003200;
 
@@ -116,6 +121,9 @@ count() {
   printf '%s' "$n" >"$TJ_STATE/$1.count"
   printf '%s' "$n"
 }
+# nap SECONDS: waits without a process (a sleep each time costs one): read -t on a FIFO that
+# nobody writes, opened read-write so that the open does not block.
+nap() { read -rt "$1" _ <>"$TJ_STATE/nap.fifo" || :; }
 `;
 
 const STUBS: Record<string, string> = {
@@ -134,12 +142,12 @@ const STUBS: Record<string, string> = {
     (( $(count docker-info) > \${STUB_DOCKER_INFO_FAILURES:-0} )) || exit 1 ;;
   inspect) printf '%s\\n' "\${STUB_OOM_KILLED:-}" ;;
   stats)
-    if [[ -z "\${STUB_STATS:-}" ]]; then /bin/sleep 0.2; exit 1; fi
+    if [[ -z "\${STUB_STATS:-}" ]]; then nap 0.5; exit 1; fi
     n=$(count docker-stats)
     mapfile -t lines <<<"$STUB_STATS"
     if (( n <= \${#lines[@]} )); then printf '%s\\n' "\${lines[n - 1]}"; exit 0; fi
     : >"$TJ_STATE/stats.done"
-    /bin/sleep 0.05
+    nap 0.05
     exit 1 ;;
   login) /bin/cat >"$TJ_STATE/docker-login.stdin" ;;
   pull) (( $(count docker-pull) > \${STUB_PULL_FAILURES:-0} )) || { echo "pull: timeout" >&2; exit 1; } ;;
@@ -156,7 +164,7 @@ const STUBS: Record<string, string> = {
       previous=$arg
     done
     if [[ -n "\${STUB_STATS:-}" ]]; then
-      for _ in {1..500}; do [[ -f "$TJ_STATE/stats.done" ]] && break; /bin/sleep 0.01; done
+      for _ in {1..500}; do [[ -f "$TJ_STATE/stats.done" ]] && break; nap 0.01; done
     fi
     if [[ -n "\${STUB_RUN_SLEEP:-}" ]]; then
       /bin/sleep "$STUB_RUN_SLEEP" </dev/null >/dev/null 2>&1 &
@@ -199,6 +207,7 @@ export class ScriptSandbox {
       fs.writeFileSync(path.join(this.bin, name), `${STUB_PRELUDE}${body}\n`, { mode: 0o755 });
     }
     fs.writeFileSync(path.join(this.state, "calls.log"), "");
+    mkfifo(path.join(this.state, "nap.fifo"));
     this.aws = new AwsStub(this.state, behaviour);
     fs.mkdirSync(this.runtime);
   }
