@@ -314,8 +314,12 @@ export function withStopAfterSeconds(script: string, seconds: number): string {
   return script.replace(line, `readonly STOP_AFTER_SECONDS=${seconds}`);
 }
 
-/** `script` polling the instance metadata for notices every `seconds` (whole) instead of 5. */
+/**
+ * `script` polling the instance metadata for notices every `seconds` (a fraction too) instead of
+ * `NOTICE_POLL_SECONDS` (launcher/initScript.ts).
+ */
 export function withNoticePollSeconds(script: string, seconds: number): string {
+  if (!(seconds > 0)) throw new Error(`withNoticePollSeconds: ${seconds} is not a positive number`);
   const line = /^readonly NOTICE_POLL_SECONDS=\d+$/m;
   if (!line.test(script)) throw new Error("the script has no NOTICE_POLL_SECONDS line to replace");
   return script.replace(line, `readonly NOTICE_POLL_SECONDS=${seconds}`);
@@ -323,13 +327,14 @@ export function withNoticePollSeconds(script: string, seconds: number): string {
 
 /**
  * Runs `script` with the stubs. With `interruptWhen`, sends `signal` (default SIGTERM, as systemd
- * does at shutdown) to the script's process group once that file appears in the state folder.
+ * does at shutdown; several are sent one after the other) to the script's process group once that
+ * file appears in the state folder.
  */
 export async function runScript(
   script: string,
   behaviour: StubBehaviour = {},
   interruptWhen?: string,
-  signal: NodeJS.Signals = "SIGTERM",
+  signal: NodeJS.Signals | readonly NodeJS.Signals[] = "SIGTERM",
 ): Promise<ScriptRun> {
   const sandbox = new ScriptSandbox(behaviour);
   try {
@@ -350,7 +355,9 @@ export async function runScript(
       poll = setInterval(() => {
         if (fs.existsSync(target) && child.pid !== undefined) {
           clearInterval(poll);
-          process.kill(-child.pid, signal);
+          for (const each of typeof signal === "string" ? [signal] : signal) {
+            process.kill(-child.pid, each);
+          }
         }
       }, 20);
     }
@@ -365,16 +372,56 @@ export async function runScript(
   }
 }
 
-/** Runs `shellcheck` on `script`; returns its output (empty when clean). */
-export function shellcheck(script: string): { status: number | null; output: string } {
-  const run = spawnSync("shellcheck", ["--shell=bash", "--severity=style", "-"], {
-    input: script,
-    encoding: "utf8",
-  });
-  if (run.error) {
-    throw new Error(
-      `shellcheck is missing (${run.error.message}); install it with "apt-get install -y shellcheck"`,
-    );
+/**
+ * Starts each run at once, at most `limit` at a time: a run mostly waits (on its stubs, its
+ * sleeps, its stand-in), so several share a core. Each promise is marked handled, so that a run
+ * that fails before its test awaits it is reported by that test, not as an unhandled rejection.
+ */
+export function runConcurrently<K extends string, T>(
+  runs: Record<K, () => Promise<T>>,
+  limit = 4,
+): Record<K, Promise<T>> {
+  const queue: (() => void)[] = [];
+  let running = 0;
+  const next = () => {
+    if (running < limit) queue.shift()?.();
+  };
+  const started = {} as Record<K, Promise<T>>;
+  for (const name of Object.keys(runs) as K[]) {
+    started[name] = new Promise<T>((resolve, reject) => {
+      queue.push(() => {
+        running++;
+        runs[name]()
+          .then(resolve, reject)
+          .finally(() => {
+            running--;
+            next();
+          });
+      });
+    });
+    started[name].catch(() => undefined);
   }
-  return { status: run.status, output: `${run.stdout}${run.stderr}` };
+  for (let n = 0; n < limit; n++) next();
+  return started;
+}
+
+/** Runs `shellcheck` on `script`; resolves to its output (empty when clean). */
+export function shellcheck(script: string): Promise<{ status: number | null; output: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn("shellcheck", ["--shell=bash", "--severity=style", "-"], {
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    let output = "";
+    child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    child.once("error", (error) =>
+      reject(
+        new Error(
+          `shellcheck is missing (${error.message}); install it with "apt-get install -y shellcheck"`,
+        ),
+      ),
+    );
+    child.once("close", (status) => resolve({ status, output }));
+    child.stdin.end(script);
+  });
 }
