@@ -68,7 +68,7 @@ function baseRecord(overrides: Record<string, unknown>): Record<string, unknown>
 
 /** Asserts the record and drops its times after checking they are ordered ISO times. */
 function recordWithoutTimes(record: Record<string, unknown>): Record<string, unknown> {
-  // The timings have their own tests (initScriptTimings.test.ts).
+  // The timings have their own tests (initScriptReporting.test.ts).
   const { startedAt, endedAt, durationSeconds, timings: _timings, ...rest } = record;
   assert.ok(Number.isInteger(durationSeconds) && (durationSeconds as number) >= 0);
   assert.match(String(startedAt), /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/);
