@@ -377,21 +377,21 @@ export async function runScript(
  * sleeps, its stand-in), so several share a core. Each promise is marked handled, so that a run
  * that fails before its test awaits it is reported by that test, not as an unhandled rejection.
  */
-export function runConcurrently<K extends string, T>(
-  runs: Record<K, () => Promise<T>>,
+export function runConcurrently<Runs extends Record<string, () => Promise<unknown>>>(
+  runs: Runs,
   limit = 4,
-): Record<K, Promise<T>> {
+): { [Name in keyof Runs]: ReturnType<Runs[Name]> } {
   const queue: (() => void)[] = [];
   let running = 0;
   const next = () => {
     if (running < limit) queue.shift()?.();
   };
-  const started = {} as Record<K, Promise<T>>;
-  for (const name of Object.keys(runs) as K[]) {
-    started[name] = new Promise<T>((resolve, reject) => {
+  const started: Record<string, Promise<unknown>> = {};
+  for (const [name, run] of Object.entries(runs)) {
+    started[name] = new Promise((resolve, reject) => {
       queue.push(() => {
         running++;
-        runs[name]()
+        run()
           .then(resolve, reject)
           .finally(() => {
             running--;
@@ -402,7 +402,7 @@ export function runConcurrently<K extends string, T>(
     started[name].catch(() => undefined);
   }
   for (let n = 0; n < limit; n++) next();
-  return started;
+  return started as { [Name in keyof Runs]: ReturnType<Runs[Name]> };
 }
 
 /** Runs `shellcheck` on `script`; resolves to its output (empty when clean). */
