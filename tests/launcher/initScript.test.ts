@@ -165,19 +165,19 @@ function scenarios() {
       runScript(withStopAfterSeconds(renderInitScript(input({ pullAttempts: 2 })), 0), {
         pullFailures: 99,
       }),
-    pullRetried: () => runScript(script, { pullFailures: 2 }),
+    // Three pairs of independent failures, one run each: the watchdog's and the record's first
+    // upload, the container's start and every upload, the image's registry and its first pulls.
+    pullRetriedFromPublicRegistry: () =>
+      runScript(renderInitScript(input({ imageUri: PUBLIC_IMAGE })), { pullFailures: 2 }),
     pullNever: () => runScript(renderInitScript(input({ pullAttempts: 3 })), { pullFailures: 99 }),
     jobFailed: () => runScript(script, { runExit: 3 }),
-    containerNotStarted: () => runScript(script, { runExit: 125 }),
+    containerNotStartedRecordNever: () => runScript(script, { runExit: 125, s3Failures: 99 }),
     dockerNeverReady: () => runScript(script, { dockerInfoFailures: 99 }),
-    noWatchdog: () => runScript(script, { watchdogExit: 1 }),
-    recordRetried: () => runScript(script, { s3Failures: 1 }),
-    recordNever: () => runScript(script, { s3Failures: 99 }),
+    noWatchdogRecordRetried: () => runScript(script, { watchdogExit: 1, s3Failures: 1 }),
     terminatedMidJob: () => runScript(script, { runSleepSeconds: 30 }, "docker-run.argv"),
     signalledWhileReporting: () =>
       runScript(script, { s3Seconds: 0.4 }, "record-1.json", ["SIGTERM", "SIGINT", "SIGHUP"]),
     noCredentials: () => runScript(script, { noCredentials: true }),
-    publicImage: () => runScript(renderInitScript(input({ imageUri: PUBLIC_IMAGE }))),
   });
 }
 
@@ -556,7 +556,7 @@ describe("renderInitScript", () => {
     });
 
     it("retries the pull with a doubling backoff", async () => {
-      const run = await runs.pullRetried;
+      const run = await runs.pullRetriedFromPublicRegistry;
       const pulls = run.calls.filter((c) => c.startsWith("docker pull"));
       assert.equal(pulls.length, 3);
       // Up to the run: the utilization sampler sleeps between samples too.
@@ -609,7 +609,7 @@ describe("renderInitScript", () => {
     });
 
     it("tells a container that could not start from a job that failed", async () => {
-      const run = await runs.containerNotStarted;
+      const run = await runs.containerNotStartedRecordNever;
       assert.deepEqual(
         [
           run.records[0].status,
@@ -637,7 +637,7 @@ describe("renderInitScript", () => {
     });
 
     it("does not run the job when the watchdog cannot be scheduled", async () => {
-      const run = await runs.noWatchdog;
+      const run = await runs.noWatchdogRecordRetried;
       assert.equal(
         run.calls.some((c) => c.startsWith("docker")),
         false,
@@ -650,7 +650,7 @@ describe("renderInitScript", () => {
     });
 
     it("retries writing the record, and notifies nobody: the run supervisor does, once per run", async () => {
-      const run = await runs.recordRetried;
+      const run = await runs.noWatchdogRecordRetried;
       assert.equal(run.calls.filter((c) => c === S3_CP).length, 2);
       assert.equal(run.records.length, 2);
       assert.equal(run.calls.at(-1), POWER_OFF);
@@ -661,7 +661,7 @@ describe("renderInitScript", () => {
     });
 
     it("still powers off when the record can never be written", async () => {
-      const run = await runs.recordNever;
+      const run = await runs.containerNotStartedRecordNever;
       assert.equal(run.calls.filter((c) => c === S3_CP).length, 3);
       assert.equal(run.calls.at(-1), POWER_OFF);
       assert.match(run.stderr, /the attempt record could not be written/);
@@ -764,7 +764,7 @@ describe("renderInitScript", () => {
     });
 
     it("skips the ECR login for an image from another registry", async () => {
-      const run = await runs.publicImage;
+      const run = await runs.pullRetriedFromPublicRegistry;
       assert.equal(
         run.calls.some((c) => c.includes("login")),
         false,
