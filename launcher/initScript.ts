@@ -122,6 +122,7 @@ export const STOP_GRACE_SECONDS = 60;
 /**
  * Seconds between two polls of the instance metadata for an interruption notice: a spot
  * instance gets two minutes' warning, so each second of delay is one less for the job to stop.
+ * The script reads it with `read -t`, so a fraction works too (the tests poll faster).
  */
 export const NOTICE_POLL_SECONDS = 5;
 
@@ -1003,13 +1004,13 @@ notice() {
   return 1
 }
 watch_notices() {
-  local nap text polls=0
+  local nap text login=$EPOCHSECONDS
   exec {nap}<> <(:)
   while kill -0 "$$" 2>/dev/null; do
     read -rt "$NOTICE_POLL_SECONDS" -u "$nap" _ || true
-    polls=$((polls + 1))
-    # A session token lives 6 hours: a new one every hour.
-    ((polls % (3600 / NOTICE_POLL_SECONDS + 1))) || imds_login
+    # A session token lives 6 hours: a new one every hour, by the clock (polls are slower when
+    # IMDS is), and whatever the poll interval (the tests poll a fraction of a second).
+    ((EPOCHSECONDS - login < 3600)) || { imds_login; login=$EPOCHSECONDS; }
     text=$(notice) || continue
     printf '%s' "$text" >"$notice_file"
     log "$text: stopping the job"

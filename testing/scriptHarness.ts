@@ -102,6 +102,11 @@ function locate(command: string): string {
   return found.stdout.trim();
 }
 
+function mkfifo(file: string): void {
+  const made = spawnSync(which("mkfifo"), [file], { encoding: "utf8" });
+  if (made.status !== 0) throw new Error(`mkfifo ${file} failed: ${made.stderr}`);
+}
+
 /** The size in bytes `docker image inspect` reports of the pulled image. */
 export const IMAGE_SIZE_BYTES = 734003200;
 
@@ -116,14 +121,48 @@ count() {
   printf '%s' "$n" >"$TJ_STATE/$1.count"
   printf '%s' "$n"
 }
+# nap SECONDS: waits without a process (a sleep each time costs one): read -t on a FIFO that
+# nobody writes, opened read-write so that the open does not block.
+nap() { read -rt "$1" _ <>"$TJ_STATE/nap.fifo" || :; }
 `;
 
-const STUBS: Record<string, string> = {
-  shutdown: `if [[ "$2" == +* ]]; then exit "\${STUB_WATCHDOG_EXIT:-0}"; fi`,
+/**
+ * The prelude of the simple stubs, in POSIX sh: dash starts in about a third of bash's time, and a
+ * run calls these tens of times. The same log line as {@link STUB_PRELUDE}'s.
+ */
+const SH_STUB_PRELUDE = `#!/bin/sh
+nl='
+'
+rest="\${0##*/} $*"
+line=''
+while :; do
+  case $rest in
+    *"$nl"*) line="$line\${rest%%"$nl"*}\\\\n"; rest=\${rest#*"$nl"} ;;
+    *) break ;;
+  esac
+done
+printf '%s\\n' "$line$rest" >>"$TJ_CALLS"
+`;
+
+/** Stubs in POSIX sh (after {@link SH_STUB_PRELUDE}). */
+const SH_STUBS: Record<string, string> = {
+  shutdown: `case $2 in +*) exit "\${STUB_WATCHDOG_EXIT:-0}" ;; esac`,
   sleep: ``,
   date: `exec ${which("date")} "$@"`,
   // The real curl, logged: it speaks HTTP to the stand-in (its --connect-to).
   curl: `exec ${which("curl")} "$@"`,
+  lsblk: `printf 'nvme0n1 Amazon Elastic Block Store\\n'
+i=1
+while [ "$i" -le "\${STUB_INSTANCE_STORE_DISKS:-0}" ]; do
+  printf 'nvme%dn1 Amazon EC2 NVMe Instance Storage\\n' "$i"
+  i=$((i + 1))
+done`,
+  "mkfs.xfs": ``,
+  mount: ``,
+};
+
+/** Stubs in bash (after {@link STUB_PRELUDE}). */
+const STUBS: Record<string, string> = {
   docker: `case "$1" in
   info)
     if [[ "$2" == --format ]]; then
@@ -134,12 +173,12 @@ const STUBS: Record<string, string> = {
     (( $(count docker-info) > \${STUB_DOCKER_INFO_FAILURES:-0} )) || exit 1 ;;
   inspect) printf '%s\\n' "\${STUB_OOM_KILLED:-}" ;;
   stats)
-    if [[ -z "\${STUB_STATS:-}" ]]; then /bin/sleep 0.2; exit 1; fi
+    if [[ -z "\${STUB_STATS:-}" ]]; then nap 0.5; exit 1; fi
     n=$(count docker-stats)
     mapfile -t lines <<<"$STUB_STATS"
     if (( n <= \${#lines[@]} )); then printf '%s\\n' "\${lines[n - 1]}"; exit 0; fi
     : >"$TJ_STATE/stats.done"
-    /bin/sleep 0.05
+    nap 0.05
     exit 1 ;;
   login) /bin/cat >"$TJ_STATE/docker-login.stdin" ;;
   pull) (( $(count docker-pull) > \${STUB_PULL_FAILURES:-0} )) || { echo "pull: timeout" >&2; exit 1; } ;;
@@ -156,7 +195,7 @@ const STUBS: Record<string, string> = {
       previous=$arg
     done
     if [[ -n "\${STUB_STATS:-}" ]]; then
-      for _ in {1..500}; do [[ -f "$TJ_STATE/stats.done" ]] && break; /bin/sleep 0.01; done
+      for _ in {1..500}; do [[ -f "$TJ_STATE/stats.done" ]] && break; nap 0.01; done
     fi
     if [[ -n "\${STUB_RUN_SLEEP:-}" ]]; then
       /bin/sleep "$STUB_RUN_SLEEP" </dev/null >/dev/null 2>&1 &
@@ -168,15 +207,9 @@ const STUBS: Record<string, string> = {
   stop) kill "$(<"$TJ_STATE/container.pid")" ;;
   wait) printf '%s\\n' "\${STUB_STOPPED_EXIT:-143}" ;;
 esac`,
-  lsblk: `printf 'nvme0n1 Amazon Elastic Block Store\\n'
-for ((i = 1; i <= \${STUB_INSTANCE_STORE_DISKS:-0}; i++)); do
-  printf 'nvme%dn1 Amazon EC2 NVMe Instance Storage\\n' "$i"
-done`,
-  "mkfs.xfs": ``,
-  mount: ``,
 };
 
-/** lvm2's commands, for an AMI that has them. */
+/** lvm2's commands, for an AMI that has them (in POSIX sh). */
 const LVM_STUBS: Record<string, string> = { vgcreate: ``, lvcreate: `` };
 
 /** A temporary sandbox: `bin/` (stubs), `core/` (allowed coreutils), `state/` (logs, records). */
@@ -194,11 +227,15 @@ export class ScriptSandbox {
     for (const tool of COREUTILS) {
       fs.symlinkSync(tool === "python3" ? realPython() : which(tool), path.join(this.core, tool));
     }
-    const stubs = { ...STUBS, ...(behaviour.lvm ? LVM_STUBS : {}) };
-    for (const [name, body] of Object.entries(stubs)) {
+    const shStubs = { ...SH_STUBS, ...(behaviour.lvm ? LVM_STUBS : {}) };
+    for (const [name, body] of Object.entries(shStubs)) {
+      fs.writeFileSync(path.join(this.bin, name), `${SH_STUB_PRELUDE}${body}\n`, { mode: 0o755 });
+    }
+    for (const [name, body] of Object.entries(STUBS)) {
       fs.writeFileSync(path.join(this.bin, name), `${STUB_PRELUDE}${body}\n`, { mode: 0o755 });
     }
     fs.writeFileSync(path.join(this.state, "calls.log"), "");
+    mkfifo(path.join(this.state, "nap.fifo"));
     this.aws = new AwsStub(this.state, behaviour);
     fs.mkdirSync(this.runtime);
   }
@@ -305,8 +342,12 @@ export function withStopAfterSeconds(script: string, seconds: number): string {
   return script.replace(line, `readonly STOP_AFTER_SECONDS=${seconds}`);
 }
 
-/** `script` polling the instance metadata for notices every `seconds` (whole) instead of 5. */
+/**
+ * `script` polling the instance metadata for notices every `seconds` (a fraction too) instead of
+ * `NOTICE_POLL_SECONDS` (launcher/initScript.ts).
+ */
 export function withNoticePollSeconds(script: string, seconds: number): string {
+  if (!(seconds > 0)) throw new Error(`withNoticePollSeconds: ${seconds} is not a positive number`);
   const line = /^readonly NOTICE_POLL_SECONDS=\d+$/m;
   if (!line.test(script)) throw new Error("the script has no NOTICE_POLL_SECONDS line to replace");
   return script.replace(line, `readonly NOTICE_POLL_SECONDS=${seconds}`);
@@ -314,13 +355,14 @@ export function withNoticePollSeconds(script: string, seconds: number): string {
 
 /**
  * Runs `script` with the stubs. With `interruptWhen`, sends `signal` (default SIGTERM, as systemd
- * does at shutdown) to the script's process group once that file appears in the state folder.
+ * does at shutdown; several are sent one after the other) to the script's process group once that
+ * file appears in the state folder.
  */
 export async function runScript(
   script: string,
   behaviour: StubBehaviour = {},
   interruptWhen?: string,
-  signal: NodeJS.Signals = "SIGTERM",
+  signal: NodeJS.Signals | readonly NodeJS.Signals[] = "SIGTERM",
 ): Promise<ScriptRun> {
   const sandbox = new ScriptSandbox(behaviour);
   try {
@@ -341,7 +383,9 @@ export async function runScript(
       poll = setInterval(() => {
         if (fs.existsSync(target) && child.pid !== undefined) {
           clearInterval(poll);
-          process.kill(-child.pid, signal);
+          for (const each of typeof signal === "string" ? [signal] : signal) {
+            process.kill(-child.pid, each);
+          }
         }
       }, 20);
     }
@@ -356,16 +400,56 @@ export async function runScript(
   }
 }
 
-/** Runs `shellcheck` on `script`; returns its output (empty when clean). */
-export function shellcheck(script: string): { status: number | null; output: string } {
-  const run = spawnSync("shellcheck", ["--shell=bash", "--severity=style", "-"], {
-    input: script,
-    encoding: "utf8",
-  });
-  if (run.error) {
-    throw new Error(
-      `shellcheck is missing (${run.error.message}); install it with "apt-get install -y shellcheck"`,
-    );
+/**
+ * Starts each run at once, at most `limit` at a time: a run mostly waits (on its stubs, its
+ * sleeps, its stand-in), so several share a core. Each promise is marked handled, so that a run
+ * that fails before its test awaits it is reported by that test, not as an unhandled rejection.
+ */
+export function runConcurrently<Runs extends Record<string, () => Promise<unknown>>>(
+  runs: Runs,
+  limit = 4,
+): { [Name in keyof Runs]: ReturnType<Runs[Name]> } {
+  const queue: (() => void)[] = [];
+  let running = 0;
+  const next = () => {
+    if (running < limit) queue.shift()?.();
+  };
+  const started: Record<string, Promise<unknown>> = {};
+  for (const [name, run] of Object.entries(runs)) {
+    started[name] = new Promise((resolve, reject) => {
+      queue.push(() => {
+        running++;
+        run()
+          .then(resolve, reject)
+          .finally(() => {
+            running--;
+            next();
+          });
+      });
+    });
+    started[name].catch(() => undefined);
   }
-  return { status: run.status, output: `${run.stdout}${run.stderr}` };
+  for (let n = 0; n < limit; n++) next();
+  return started as { [Name in keyof Runs]: ReturnType<Runs[Name]> };
+}
+
+/** Runs `shellcheck` on `script`; resolves to its output (empty when clean). */
+export function shellcheck(script: string): Promise<{ status: number | null; output: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn("shellcheck", ["--shell=bash", "--severity=style", "-"], {
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    let output = "";
+    child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    child.once("error", (error) =>
+      reject(
+        new Error(
+          `shellcheck is missing (${error.message}); install it with "apt-get install -y shellcheck"`,
+        ),
+      ),
+    );
+    child.once("close", (status) => resolve({ status, output }));
+    child.stdin.end(script);
+  });
 }

@@ -19,6 +19,7 @@ import { unmeasuredUtilization } from "../../launcher/utilization";
 import { ECR_PASSWORD, ROLE_CREDENTIALS } from "../../testing/awsStub";
 import { initScriptInputFixture } from "../../testing/fixtures";
 import {
+  runConcurrently,
   runScript,
   shellcheck,
   withStopAfterSeconds,
@@ -67,7 +68,7 @@ function baseRecord(overrides: Record<string, unknown>): Record<string, unknown>
 
 /** Asserts the record and drops its times after checking they are ordered ISO times. */
 function recordWithoutTimes(record: Record<string, unknown>): Record<string, unknown> {
-  // The timings have their own tests (initScriptTimings.test.ts).
+  // The timings have their own tests (initScriptReporting.test.ts).
   const { startedAt, endedAt, durationSeconds, timings: _timings, ...rest } = record;
   assert.ok(Number.isInteger(durationSeconds) && (durationSeconds as number) >= 0);
   assert.match(String(startedAt), /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/);
@@ -142,10 +143,83 @@ const DOCKER_RUN_ARGS = [
   IMAGE,
 ];
 
+/** A parameter whose value no shell may expand or split: it reaches the container as written. */
+const NOTE = "it's $(reboot) `id`\nsecond line";
+
+/** argv of `docker run` in the successful run, whose parameters add {@link NOTE}. */
+const SUCCESS_RUN_ARGS = [...DOCKER_RUN_ARGS.slice(0, -1), "--env", `NOTE=${NOTE}`, IMAGE];
+
+const PUBLIC_IMAGE = "public.ecr.aws/docker/library/busybox:1.36";
+
+/**
+ * The script runs the behaviour tests look at, started together before them: each mostly waits on
+ * its stubs, and several tests read the same run (the successful one above all).
+ */
+function scenarios() {
+  const script = renderInitScript(input());
+  return runConcurrently({
+    success: () => runScript(renderInitScript(input({ parameters: { DIGITS: "10000", NOTE } }))),
+    // The two that wait for their stop time first, so that they wait while the others run.
+    runningAtStopTime: () => runScript(withStopAfterSeconds(script, 4), { runSleepSeconds: 30 }),
+    pullingAtStopTime: () =>
+      runScript(withStopAfterSeconds(renderInitScript(input({ pullAttempts: 2 })), 0), {
+        pullFailures: 99,
+      }),
+    // Three pairs of independent failures, one run each: the watchdog's and the record's first
+    // upload, the container's start and every upload, the image's registry and its first pulls.
+    pullRetriedFromPublicRegistry: () =>
+      runScript(renderInitScript(input({ imageUri: PUBLIC_IMAGE })), { pullFailures: 2 }),
+    pullNever: () => runScript(renderInitScript(input({ pullAttempts: 3 })), { pullFailures: 99 }),
+    jobFailed: () => runScript(script, { runExit: 3 }),
+    containerNotStartedRecordNever: () => runScript(script, { runExit: 125, s3Failures: 99 }),
+    dockerNeverReady: () => runScript(script, { dockerInfoFailures: 99 }),
+    noWatchdogRecordRetried: () => runScript(script, { watchdogExit: 1, s3Failures: 1 }),
+    terminatedMidJob: () => runScript(script, { runSleepSeconds: 30 }, "docker-run.argv"),
+    signalledWhileReporting: () =>
+      runScript(script, { s3Seconds: 0.4 }, "record-1.json", ["SIGTERM", "SIGINT", "SIGHUP"]),
+    noCredentials: () => runScript(script, { noCredentials: true }),
+  });
+}
+
 const DEADLINE_RULE =
   "an integer from 10 to 10080: the script stops the job 7 minutes before the deadline to report, and the job needs the rest; raise maxRuntimeMinutes";
 
+/** Every optional part of the script at once: the job's secrets, GPUs, instance store, prices. */
+const EVERY_PART: InitScriptInput = input({
+  attempt: 3,
+  imageUri: `${IMAGE}@${DIGEST}`,
+  parameters: {
+    QUOTE: "it's",
+    SHELL: '$(reboot) `id` $HOME ${PATH} \\ "x"',
+    MULTI: "line 1\nline 2",
+    EMPTY: "",
+  },
+  secrets: {
+    DB_PASSWORD: "ssm:/backup/db-password",
+    API_TOKEN: "secretsmanager:backup/api#token",
+    PARTNER_KEY: "arn:aws:secretsmanager:us-east-1:210987654321:secret:partner/key-AbC123#key",
+  },
+  gpu: true,
+  instanceStore: true,
+  instancePrices: { "m7i.large/on-demand": 112350, "m7i.large/spot": 40120 },
+  volumeMicroUsdPerHour: 4440,
+});
+
+/** None of them, and no parameters: what only an optional part uses shows up here as unused. */
+const NO_PART: InitScriptInput = input({ imageUri: PUBLIC_IMAGE, parameters: {} });
+
 describe("renderInitScript", () => {
+  let runs: ReturnType<typeof scenarios>;
+  let lint: { everyPart: ReturnType<typeof shellcheck>; noPart: ReturnType<typeof shellcheck> };
+  before(() => {
+    // shellcheck takes a second or two of CPU a script: started with the runs, once per script.
+    lint = {
+      everyPart: shellcheck(renderInitScript(EVERY_PART)),
+      noPart: shellcheck(renderInitScript(NO_PART)),
+    };
+    runs = scenarios();
+  });
+
   describe("static checks", () => {
     const variants: [string, InitScriptInput][] = [
       ["the default input", input()],
@@ -154,28 +228,30 @@ describe("renderInitScript", () => {
         input({
           attempt: 3,
           imageUri: `${IMAGE}@${DIGEST}`,
-          parameters: {
-            QUOTE: "it's",
-            SHELL: '$(reboot) `id` $HOME ${PATH} \\ "x"',
-            MULTI: "line 1\nline 2",
-            EMPTY: "",
-          },
+          parameters: EVERY_PART.parameters,
         }),
       ],
-      [
-        "a public image and no parameters",
-        input({ imageUri: "public.ecr.aws/docker/library/busybox:1.36", parameters: {} }),
-      ],
+      ["a public image and no parameters", NO_PART],
+      ["secrets, a GPU, an instance store and a price table", EVERY_PART],
     ];
     for (const [title, variant] of variants) {
-      it(`passes bash -n and shellcheck with ${title}`, () => {
-        const script = renderInitScript(variant);
-        const syntax = spawnSync("bash", ["-n"], { input: script, encoding: "utf8" });
+      it(`passes bash -n with ${title}`, () => {
+        const syntax = spawnSync("bash", ["-n"], {
+          input: renderInitScript(variant),
+          encoding: "utf8",
+        });
         assert.equal(syntax.status, 0, syntax.stderr);
-        const lint = shellcheck(script);
-        assert.deepEqual(lint, { status: 0, output: "" });
       });
     }
+
+    // The script is static text with optional parts: these two hold each part, and each absence.
+    it("passes shellcheck with every optional part, awkward parameter values and a digest-pinned image", async () => {
+      assert.deepEqual(await lint.everyPart, { status: 0, output: "" });
+    });
+
+    it("passes shellcheck with no optional part, a public image and no parameters", async () => {
+      assert.deepEqual(await lint.noPart, { status: 0, output: "" });
+    });
 
     it("single-quotes every inserted value", () => {
       const script = renderInitScript(input({ parameters: { NOTE: "it's $(x)" } }));
@@ -406,7 +482,7 @@ describe("renderInitScript", () => {
     this.timeout(60000);
 
     it("runs watchdog, login, pull, run, record, power off in that order and records success", async () => {
-      const run = await runScript(renderInitScript(input()));
+      const run = await runs.success;
       assert.equal(run.status, 0, run.stderr);
       const [watchdog, ...rest] = steps(run);
       assert.equal(run.calls[0], WATCHDOG);
@@ -418,7 +494,7 @@ describe("renderInitScript", () => {
       ]);
       assert.deepEqual(rest.slice(2).map(withoutDuration), [
         `docker pull --quiet ${IMAGE}`,
-        `docker ${DOCKER_RUN_ARGS.join(" ")}`,
+        `docker ${SUCCESS_RUN_ARGS.join(" ").replace(/\n/g, "\\n")}`,
         "docker logs --tail 1 tj-pi-20261123T0300Z",
         S3_CP,
         putMetrics(),
@@ -436,25 +512,19 @@ describe("renderInitScript", () => {
     });
 
     it("passes the run's environment and the awslogs driver to docker run, values intact", async () => {
-      const parameters = { DIGITS: "10000", NOTE: "it's $(reboot) `id`\nsecond line" };
-      const run = await runScript(renderInitScript(input({ parameters })));
-      assert.deepEqual(run.dockerRunArgs, [
-        ...DOCKER_RUN_ARGS.slice(0, -1),
-        "--env",
-        "NOTE=it's $(reboot) `id`\nsecond line",
-        IMAGE,
-      ]);
+      const run = await runs.success;
+      assert.deepEqual(run.dockerRunArgs, SUCCESS_RUN_ARGS);
     });
 
     it("delivers the job's logs in non-blocking mode, with a bounded buffer", async () => {
-      const run = await runScript(renderInitScript(input()));
+      const run = await runs.success;
       const args = run.dockerRunArgs!;
       const logOpts = args.flatMap((a, i) => (args[i - 1] === "--log-opt" ? [a] : []));
       assert.deepEqual(logOpts.slice(0, 2), ["mode=non-blocking", "max-buffer-size=4m"]);
     });
 
     it("reads only a token and the role's credentials from IMDS before the job, the rest to report", async () => {
-      const run = await runScript(renderInitScript(input()));
+      const run = await runs.success;
       const at = run.calls.findIndex((c) => c.startsWith("docker run"));
       const metadata = (calls: string[]) =>
         calls.filter((c) => c.startsWith("curl") && c.includes("169.254.169.254"));
@@ -486,7 +556,7 @@ describe("renderInitScript", () => {
     });
 
     it("retries the pull with a doubling backoff", async () => {
-      const run = await runScript(renderInitScript(input()), { pullFailures: 2 });
+      const run = await runs.pullRetriedFromPublicRegistry;
       const pulls = run.calls.filter((c) => c.startsWith("docker pull"));
       assert.equal(pulls.length, 3);
       // Up to the run: the utilization sampler sleeps between samples too.
@@ -504,9 +574,7 @@ describe("renderInitScript", () => {
     });
 
     it("records a failed run and powers off when the pull never succeeds", async () => {
-      const run = await runScript(renderInitScript(input({ pullAttempts: 3 })), {
-        pullFailures: 99,
-      });
+      const run = await runs.pullNever;
       assert.equal(run.calls.filter((c) => c.startsWith("docker pull")).length, 3);
       assert.equal(
         run.calls.some((c) => c.startsWith("docker run")),
@@ -527,7 +595,7 @@ describe("renderInitScript", () => {
     });
 
     it("records a failed run with the job's exit code and powers off", async () => {
-      const run = await runScript(renderInitScript(input()), { runExit: 3 });
+      const run = await runs.jobFailed;
       assert.equal(run.calls.at(-1), POWER_OFF);
       assert.deepEqual(run.records.map(recordWithoutTimes), [
         baseRecord({
@@ -541,7 +609,7 @@ describe("renderInitScript", () => {
     });
 
     it("tells a container that could not start from a job that failed", async () => {
-      const run = await runScript(renderInitScript(input()), { runExit: 125 });
+      const run = await runs.containerNotStartedRecordNever;
       assert.deepEqual(
         [
           run.records[0].status,
@@ -555,7 +623,7 @@ describe("renderInitScript", () => {
     });
 
     it("gives up on a Docker daemon that never answers, records it and powers off", async () => {
-      const run = await runScript(renderInitScript(input()), { dockerInfoFailures: 99 });
+      const run = await runs.dockerNeverReady;
       assert.equal(run.calls.filter((c) => c === "docker info").length, 12);
       assert.equal(
         run.calls.some((c) => c.startsWith("docker pull")),
@@ -569,7 +637,7 @@ describe("renderInitScript", () => {
     });
 
     it("does not run the job when the watchdog cannot be scheduled", async () => {
-      const run = await runScript(renderInitScript(input()), { watchdogExit: 1 });
+      const run = await runs.noWatchdogRecordRetried;
       assert.equal(
         run.calls.some((c) => c.startsWith("docker")),
         false,
@@ -582,7 +650,7 @@ describe("renderInitScript", () => {
     });
 
     it("retries writing the record, and notifies nobody: the run supervisor does, once per run", async () => {
-      const run = await runScript(renderInitScript(input()), { s3Failures: 1 });
+      const run = await runs.noWatchdogRecordRetried;
       assert.equal(run.calls.filter((c) => c === S3_CP).length, 2);
       assert.equal(run.records.length, 2);
       assert.equal(run.calls.at(-1), POWER_OFF);
@@ -593,18 +661,14 @@ describe("renderInitScript", () => {
     });
 
     it("still powers off when the record can never be written", async () => {
-      const run = await runScript(renderInitScript(input()), { s3Failures: 99 });
+      const run = await runs.containerNotStartedRecordNever;
       assert.equal(run.calls.filter((c) => c === S3_CP).length, 3);
       assert.equal(run.calls.at(-1), POWER_OFF);
       assert.match(run.stderr, /the attempt record could not be written/);
     });
 
     it("records an interrupted run when shutdown's SIGTERM arrives mid-job", async () => {
-      const run = await runScript(
-        renderInitScript(input()),
-        { runSleepSeconds: 30 },
-        "docker-run.argv",
-      );
+      const run = await runs.terminatedMidJob;
       assert.equal(run.calls.at(-1), POWER_OFF);
       assert.deepEqual(
         [run.records[0].status, run.records[0].phase, run.records[0].exitCode],
@@ -617,8 +681,7 @@ describe("renderInitScript", () => {
     });
 
     it("stops a job still running at the stop time, records timed-out and reports before powering off", async () => {
-      const script = withStopAfterSeconds(renderInitScript(input()), 4);
-      const run = await runScript(script, { runSleepSeconds: 30 });
+      const run = await runs.runningAtStopTime;
       assert.equal(run.status, 0, run.stderr);
       const tail = steps(run).slice(steps(run).findIndex((c) => c.startsWith("docker run")) + 1);
       assert.deepEqual(
@@ -649,8 +712,7 @@ describe("renderInitScript", () => {
     });
 
     it("ends a run still pulling at the stop time as timed-out, without running the job", async () => {
-      const script = withStopAfterSeconds(renderInitScript(input({ pullAttempts: 2 })), 0);
-      const run = await runScript(script, { pullFailures: 99 });
+      const run = await runs.pullingAtStopTime;
       assert.equal(
         run.calls.some((c) => c.startsWith("docker run")),
         false,
@@ -662,26 +724,16 @@ describe("renderInitScript", () => {
       assert.deepEqual(steps(run).slice(-3).map(withoutDuration), [S3_CP, putMetrics(), POWER_OFF]);
     });
 
-    for (const signal of ["SIGTERM", "SIGINT", "SIGHUP"] as const) {
-      it(`still reports and powers off when ${signal} arrives while the exit handler runs`, async () => {
-        const run = await runScript(
-          renderInitScript(input()),
-          { s3Seconds: 0.4 },
-          "record-1.json",
-          signal,
-        );
-        assert.deepEqual(steps(run).slice(-3).map(withoutDuration), [
-          S3_CP,
-          putMetrics(),
-          POWER_OFF,
-        ]);
-        assert.equal(run.records[0].status, "succeeded");
-      });
-    }
+    it("still reports and powers off when SIGTERM, SIGINT and SIGHUP arrive while the exit handler runs", async () => {
+      // One run: any of the three that the handler did not ignore would end it before the report.
+      const run = await runs.signalledWhileReporting;
+      assert.deepEqual(steps(run).slice(-3).map(withoutDuration), [S3_CP, putMetrics(), POWER_OFF]);
+      assert.equal(run.records[0].status, "succeeded");
+    });
 
     it("installs nothing: every AWS call is curl signing with the role's credentials", async () => {
       // Neither aws, dnf nor mdadm is on the harness's PATH: a call to one would fail the run.
-      const run = await runScript(renderInitScript(input()));
+      const run = await runs.success;
       assert.equal(run.records[0].status, "succeeded", run.stderr);
       assert.doesNotMatch(run.stderr, /command not found/);
       const api = run.calls.filter((c) => c.startsWith("curl") && c.includes("amazonaws.com"));
@@ -701,7 +753,7 @@ describe("renderInitScript", () => {
     });
 
     it("records a run whose instance has no role credentials as failed at the login", async () => {
-      const run = await runScript(renderInitScript(input()), { noCredentials: true });
+      const run = await runs.noCredentials;
       assert.deepEqual(
         [run.records.length, run.calls.at(-1)],
         [0, POWER_OFF],
@@ -712,13 +764,12 @@ describe("renderInitScript", () => {
     });
 
     it("skips the ECR login for an image from another registry", async () => {
-      const image = "public.ecr.aws/docker/library/busybox:1.36";
-      const run = await runScript(renderInitScript(input({ imageUri: image })));
+      const run = await runs.pullRetriedFromPublicRegistry;
       assert.equal(
         run.calls.some((c) => c.includes("login")),
         false,
       );
-      assert.ok(run.calls.includes(`docker pull --quiet ${image}`));
+      assert.ok(run.calls.includes(`docker pull --quiet ${PUBLIC_IMAGE}`));
     });
   });
 });

@@ -12,10 +12,52 @@ import {
   SPOT_WARNING_SECONDS,
 } from "../../launcher/initScript";
 import { initScriptInputFixture } from "../../testing/fixtures";
-import { runScript, withNoticePollSeconds, type ScriptRun } from "../../testing/scriptHarness";
+import {
+  runConcurrently,
+  runScript,
+  withNoticePollSeconds,
+  type ScriptRun,
+} from "../../testing/scriptHarness";
 
 const STOP = `docker stop --time ${INTERRUPTION_GRACE_SECONDS} tj-pi-20261123T0300Z`;
-const script = () => withNoticePollSeconds(renderInitScript(initScriptInputFixture()), 1);
+// A notice is seen within a quarter of a second, not the production's five.
+const script = () => withNoticePollSeconds(renderInitScript(initScriptInputFixture()), 0.25);
+
+/** The runs, started together before the tests (each mostly waits on its container). */
+function scenarios() {
+  return runConcurrently({
+    spot: () =>
+      runScript(script(), {
+        runSleepSeconds: 30,
+        spotNotice: { action: "terminate", time: "2026-11-23T03:41:00Z", after: "docker-run.argv" },
+      }),
+    scheduled: () =>
+      runScript(script(), {
+        runSleepSeconds: 30,
+        scheduledEvents: {
+          after: "docker-run.argv",
+          events: [
+            {
+              Code: "instance-retirement",
+              State: "Completed",
+              NotBefore: "21 Nov 2026 09:00:00 GMT",
+            },
+            { Code: "system-maintenance", State: "Active", NotBefore: "22 Nov 2026 09:00:00 GMT" },
+            { Code: "instance-stop", State: "Active", NotBefore: "24 Nov 2026 09:00:00 GMT" },
+          ],
+        },
+      }),
+    noNotice: () =>
+      runScript(script(), {
+        runSleepSeconds: 1,
+        stoppedExit: 0,
+        scheduledEvents: {
+          after: "docker-run.argv",
+          events: [{ Code: "system-maintenance", State: "Active", NotBefore: "x" }],
+        },
+      }),
+  });
+}
 
 /** The calls from the container's start on, without the clock's, IMDS's and the sampler's. */
 function tail(run: ScriptRun): string[] {
@@ -29,18 +71,24 @@ function tail(run: ScriptRun): string[] {
 describe("init script interruptions", function () {
   // Each run is a bash script and tens of processes: seconds apiece on a loaded machine.
   this.timeout(60000);
+  let runs: ReturnType<typeof scenarios>;
+  before(() => {
+    runs = scenarios();
+  });
 
   it("leaves time to report within a spot instance's two minutes", () => {
     // Worst case: a notice just after a poll, the grace, docker's own stop timeout margin, and
     // about a minute for the record (one PUT) and the metrics.
     assert.ok(NOTICE_POLL_SECONDS + INTERRUPTION_GRACE_SECONDS + 10 + 40 <= SPOT_WARNING_SECONDS);
+    // The runs below poll faster; the rendered script polls at this interval.
+    assert.match(
+      renderInitScript(initScriptInputFixture()),
+      new RegExp(`^readonly NOTICE_POLL_SECONDS=${NOTICE_POLL_SECONDS}$`, "m"),
+    );
   });
 
   it("stops the job on a spot interruption notice and records the attempt as interrupted before powering off", async () => {
-    const run = await runScript(script(), {
-      runSleepSeconds: 30,
-      spotNotice: { action: "terminate", time: "2026-11-23T03:41:00Z", after: "docker-run.argv" },
-    });
+    const run = await runs.spot;
     const [record] = run.records;
     assert.deepEqual(
       [record.status, record.phase, record.exitCode, record.attempt],
@@ -63,21 +111,7 @@ describe("init script interruptions", function () {
   });
 
   it("does the same for a scheduled stop, and ignores completed events and mere maintenance", async () => {
-    const run = await runScript(script(), {
-      runSleepSeconds: 30,
-      scheduledEvents: {
-        after: "docker-run.argv",
-        events: [
-          {
-            Code: "instance-retirement",
-            State: "Completed",
-            NotBefore: "21 Nov 2026 09:00:00 GMT",
-          },
-          { Code: "system-maintenance", State: "Active", NotBefore: "22 Nov 2026 09:00:00 GMT" },
-          { Code: "instance-stop", State: "Active", NotBefore: "24 Nov 2026 09:00:00 GMT" },
-        ],
-      },
-    });
+    const run = await runs.scheduled;
     const [record] = run.records;
     assert.equal(record.status, "interrupted", run.stderr);
     assert.equal(
@@ -89,14 +123,7 @@ describe("init script interruptions", function () {
   });
 
   it("has no effect without a notice, or with only events that stop nothing", async () => {
-    const run = await runScript(script(), {
-      runSleepSeconds: 3,
-      stoppedExit: 0,
-      scheduledEvents: {
-        after: "docker-run.argv",
-        events: [{ Code: "system-maintenance", State: "Active", NotBefore: "x" }],
-      },
-    });
+    const run = await runs.noNotice;
     assert.deepEqual(
       [run.records[0].status, run.records[0].exitCode],
       ["succeeded", 0],

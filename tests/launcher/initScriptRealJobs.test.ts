@@ -6,7 +6,7 @@
 import * as assert from "node:assert/strict";
 import { renderInitScript, type InitScriptInput } from "../../launcher/initScript";
 import { initScriptInputFixture } from "../../testing/fixtures";
-import { runScript, shellcheck, type ScriptRun } from "../../testing/scriptHarness";
+import { runConcurrently, runScript, type ScriptRun } from "../../testing/scriptHarness";
 
 /** Values no part of the program ever sees: only the stubbed AWS CLI returns them. */
 const DB_SENTINEL = "S3NT1NEL-db-'$(reboot)";
@@ -33,14 +33,72 @@ function visibleOutputs(run: ScriptRun): string {
   ].join("\n");
 }
 
+/**
+ * The scratch space of each kind of instance, one run each; the secrets and the GPU ride along on
+ * two of them (each is asserted on its own below), so that every run proves something of its own.
+ */
+const SCRATCH_CASES = [
+  { instanceStore: false, disks: 0, lvm: false, secrets: {}, gpu: false },
+  { instanceStore: true, disks: 0, lvm: false, secrets: {}, gpu: false },
+  { instanceStore: true, disks: 1, lvm: false, secrets: SECRETS, gpu: false },
+  { instanceStore: true, disks: 2, lvm: true, secrets: {}, gpu: true },
+  { instanceStore: true, disks: 2, lvm: false, secrets: {}, gpu: false },
+] as const;
+const [CPU_ONLY, , WITH_SECRETS, WITH_GPU] = [0, 1, 2, 3];
+
+const OTHER_ACCOUNT_IMAGE = `210987654321.dkr.ecr.us-east-1.amazonaws.com/team/analysis@sha256:${"cd".repeat(32)}`;
+
+/** The runs, started together before the tests: each mostly waits on its stubs. */
+function scenarios() {
+  const scratch = SCRATCH_CASES.map(
+    ({ instanceStore, disks, lvm, secrets, gpu }) =>
+      () =>
+        runScript(renderInitScript(input({ secrets, gpu, instanceStore })), {
+          instanceStoreDisks: disks,
+          lvm,
+          secretValues: SECRET_VALUES,
+          lastLine: "done",
+        }),
+  );
+  return runConcurrently({
+    scratch0: scratch[0],
+    scratch1: scratch[1],
+    scratch2: scratch[2],
+    scratch3: scratch[3],
+    scratch4: scratch[4],
+    missingSecret: () =>
+      runScript(renderInitScript(input()), {
+        secretValues: { "backup/api": SECRET_VALUES["backup/api"] },
+      }),
+    noKey: () =>
+      runScript(renderInitScript(input()), {
+        secretValues: { ...SECRET_VALUES, "backup/api": JSON.stringify({ user: "S3NT1NEL" }) },
+      }),
+    twoLines: () =>
+      runScript(
+        renderInitScript(input({ secrets: { DB_PASSWORD: "secretsmanager:backup/api#token" } })),
+        { secretValues: { "backup/api": JSON.stringify({ token: "S3NT1NEL\nsecond" }) } },
+      ),
+    otherAccount: () =>
+      runScript(
+        renderInitScript(input({ secrets: {}, imageUri: OTHER_ACCOUNT_IMAGE, pullAttempts: 2 })),
+        { pullFailures: 99 },
+      ),
+  });
+}
+
 describe("init script of real jobs (bash with stubs)", function () {
   // Each run is a bash script and tens of processes: seconds apiece on a loaded machine.
   this.timeout(60000);
-
-  it("passes shellcheck with secrets, a GPU and an instance store", () => {
-    const script = renderInitScript(input({ gpu: true, instanceStore: true }));
-    assert.deepEqual(shellcheck(script), { status: 0, output: "" });
+  let runs: ReturnType<typeof scenarios>;
+  let scratchRuns: () => Promise<ScriptRun[]>;
+  before(() => {
+    runs = scenarios();
+    scratchRuns = () =>
+      Promise.all([runs.scratch0, runs.scratch1, runs.scratch2, runs.scratch3, runs.scratch4]);
   });
+
+  // shellcheck of a script with secrets, a GPU and an instance store: initScript.test.ts.
 
   it("renders the references, never a value, and reads each secret with the instance role", async () => {
     const script = renderInitScript(input());
@@ -48,7 +106,7 @@ describe("init script of real jobs (bash with stubs)", function () {
     assert.ok(
       script.includes("read_secret API_TOKEN secretsmanager 'backup/api' 'eu-west-1' 'token'"),
     );
-    const run = await runScript(script, { secretValues: SECRET_VALUES });
+    const run = (await scratchRuns())[WITH_SECRETS];
     assert.equal(run.records[0].status, "succeeded", run.stderr);
     assert.deepEqual(
       run.calls.filter((c) => /^aws (ssm|secretsmanager)/.test(c)),
@@ -60,10 +118,7 @@ describe("init script of real jobs (bash with stubs)", function () {
   });
 
   it("hands the values to the container in a 0600 env file, deleted once it ends, and nowhere else", async () => {
-    const run = await runScript(renderInitScript(input()), {
-      secretValues: SECRET_VALUES,
-      lastLine: "done",
-    });
+    const run = (await scratchRuns())[WITH_SECRETS];
     assert.equal(run.records[0].status, "succeeded", run.stderr);
     const args = run.dockerRunArgs!;
     assert.equal(args[args.indexOf("--env-file") + 1], "<sandbox>/run/pi-20261123T0300Z.env");
@@ -80,9 +135,7 @@ describe("init script of real jobs (bash with stubs)", function () {
   });
 
   it("fails a run whose secret is missing in phase secrets, naming the reference, before the job", async () => {
-    const run = await runScript(renderInitScript(input()), {
-      secretValues: { "backup/api": SECRET_VALUES["backup/api"] },
-    });
+    const run = await runs.missingSecret;
     assert.deepEqual(
       [run.records[0].status, run.records[0].phase, run.records[0].message],
       [
@@ -98,13 +151,7 @@ describe("init script of real jobs (bash with stubs)", function () {
   });
 
   it("fails a run whose secret lacks its JSON key, or holds a line break, in phase secrets", async () => {
-    const noKey = await runScript(renderInitScript(input()), {
-      secretValues: { ...SECRET_VALUES, "backup/api": JSON.stringify({ user: "S3NT1NEL" }) },
-    });
-    const twoLines = await runScript(
-      renderInitScript(input({ secrets: { DB_PASSWORD: "secretsmanager:backup/api#token" } })),
-      { secretValues: { "backup/api": JSON.stringify({ token: "S3NT1NEL\nsecond" }) } },
-    );
+    const [noKey, twoLines] = await Promise.all([runs.noKey, runs.twoLines]);
     assert.deepEqual(
       [noKey, twoLines].map((run) => [run.records[0].phase, run.records[0].message]),
       [
@@ -131,33 +178,22 @@ describe("init script of real jobs (bash with stubs)", function () {
   });
 
   it("runs a GPU job's container with the GPUs", async () => {
-    const run = await runScript(renderInitScript(input({ secrets: {}, gpu: true })));
+    const all = await scratchRuns();
+    const run = all[WITH_GPU];
     assert.equal(run.records[0].status, "succeeded", run.stderr);
     const args = run.dockerRunArgs!;
     assert.deepEqual(args.slice(args.indexOf("--gpus"), args.indexOf("--gpus") + 2), [
       "--gpus",
       "all",
     ]);
-    const cpu = await runScript(renderInitScript(input({ secrets: {} })));
-    assert.equal(cpu.dockerRunArgs!.includes("--gpus"), false);
+    assert.equal(all[CPU_ONLY].dockerRunArgs!.includes("--gpus"), false);
   });
 
-  it("gives the container SCRATCH_DIR on the root volume, or on the instance store, striped with LVM if the AMI has it", async function () {
-    // Five runs of the script.
-    this.timeout(300000);
-    const cases = [
-      { instanceStore: false, disks: 0, lvm: false },
-      { instanceStore: true, disks: 0, lvm: false },
-      { instanceStore: true, disks: 1, lvm: false },
-      { instanceStore: true, disks: 2, lvm: true },
-      { instanceStore: true, disks: 2, lvm: false },
-    ];
+  it("gives the container SCRATCH_DIR on the root volume, or on the instance store, striped with LVM if the AMI has it", async () => {
+    const all = await scratchRuns();
     const scratchCalls: string[][] = [];
-    for (const { instanceStore, disks, lvm } of cases) {
-      const run = await runScript(renderInitScript(input({ secrets: {}, instanceStore })), {
-        instanceStoreDisks: disks,
-        lvm,
-      });
+    for (const [n, { disks, lvm }] of SCRATCH_CASES.entries()) {
+      const run = all[n];
       assert.equal(run.records[0].status, "succeeded", run.stderr);
       const args = run.dockerRunArgs!;
       assert.ok(args.includes("type=bind,source=<sandbox>/scratch,target=/scratch"));
@@ -187,11 +223,8 @@ describe("init script of real jobs (bash with stubs)", function () {
   });
 
   it("logs in to the ECR registry of another account and region, and fails an image it cannot pull", async () => {
-    const image = `210987654321.dkr.ecr.us-east-1.amazonaws.com/team/analysis@sha256:${"cd".repeat(32)}`;
-    const run = await runScript(
-      renderInitScript(input({ secrets: {}, imageUri: image, pullAttempts: 2 })),
-      { pullFailures: 99 },
-    );
+    const image = OTHER_ACCOUNT_IMAGE;
+    const run = await runs.otherAccount;
     assert.ok(run.calls.includes("aws ecr GetAuthorizationToken --region us-east-1"));
     assert.ok(
       run.calls.includes(

@@ -12,7 +12,12 @@ import {
   initScriptInputFixture,
   M7I_LARGE_DOCKER_INFO,
 } from "../../testing/fixtures";
-import { runScript, type ScriptRun, type StubBehaviour } from "../../testing/scriptHarness";
+import {
+  runConcurrently,
+  runScript,
+  type ScriptRun,
+  type StubBehaviour,
+} from "../../testing/scriptHarness";
 
 const M7I_LARGE = M7I_LARGE_DOCKER_INFO;
 const DEMO_STATS = [...DEMO_DOCKER_STATS];
@@ -44,12 +49,46 @@ async function run(behaviour: StubBehaviour): Promise<ScriptRun> {
   return runScript(script(), { dockerInfo: M7I_LARGE, ...behaviour });
 }
 
+/** Samples of a container not yet started (`--`) and gone, around two real ones. */
+const GAPPY_STATS = ["0B / 0B|--", "1GiB / 7.5GiB|100.00%", "--", "1GiB / 7.5GiB|10.00%"];
+const OOM_STATS = ["3.1GiB / 7.5GiB|100.00%", "6.2GiB / 7.5GiB|100.00%", "7.41GiB / 7.5GiB|98.10%"];
+const INTERRUPTED_STATS = DEMO_STATS.slice(0, 3);
+
+/** The runs, started together before the tests: each mostly waits on its stubs. */
+function scenarios() {
+  return runConcurrently({
+    // First, so that its time is not the queue's.
+    samplerWaiting: async () => {
+      const started = Date.now();
+      const result = await run({ dockerInfoSeconds: 10, oomKilled: "false" });
+      return { result, ms: Date.now() - started };
+    },
+    demo: () => run({ stats: DEMO_STATS, oomKilled: "false" }),
+    // Also a SIGKILL that Docker does not call an OOM kill.
+    gappyKilled: () => run({ stats: GAPPY_STATS, oomKilled: "false", runExit: 137 }),
+    oomKilled: () => run({ stats: OOM_STATS, oomKilled: "true", runExit: 137 }),
+    oomThenOwnError: () => run({ stats: ["5GiB / 7.5GiB|10.00%"], oomKilled: "true", runExit: 1 }),
+    oomBeforeFirstSample: () => run({ oomKilled: "true", runExit: 137 }),
+    childOomKilled: () => run({ stats: DEMO_STATS, oomKilled: "true" }),
+    shutDownUnderTheJob: () =>
+      runScript(
+        script(),
+        { dockerInfo: M7I_LARGE, stats: INTERRUPTED_STATS, runSleepSeconds: 5, oomKilled: "false" },
+        "stats.done",
+      ),
+  });
+}
+
 describe("init script utilization sampling", function () {
   // Each run is a bash script and tens of processes: seconds apiece on a loaded machine.
   this.timeout(60000);
+  let runs: ReturnType<typeof scenarios>;
+  before(() => {
+    runs = scenarios();
+  });
 
   it("records the demo job's memory and CPU as the definition computes them, and publishes them", async () => {
-    const result = await run({ stats: DEMO_STATS, oomKilled: "false" });
+    const result = await runs.demo;
     assert.equal(result.status, 0, result.stderr);
     const [record] = result.records;
     assert.equal(record.status, "succeeded");
@@ -79,16 +118,15 @@ describe("init script utilization sampling", function () {
   });
 
   it("skips samples of a container not yet started or already gone", async () => {
-    const stats = ["0B / 0B|--", "1GiB / 7.5GiB|100.00%", "--", "2GiB / 7.5GiB|50.00%"];
-    const result = await run({ stats, oomKilled: "false" });
+    const result = await runs.gappyKilled;
     const utilization = result.records[0].utilization as Record<string, unknown>;
     assert.equal(utilization.samples, 2);
-    assert.deepEqual(utilization, expected([stats[1], stats[3]], false));
+    assert.deepEqual(utilization, expected([GAPPY_STATS[1], GAPPY_STATS[3]], false));
   });
 
   it("fails a run the OOM killer ended, saying so and naming the instance type's memory", async () => {
-    const stats = ["3.1GiB / 7.5GiB|100.00%", "6.2GiB / 7.5GiB|100.00%", "7.41GiB / 7.5GiB|98.10%"];
-    const result = await run({ stats, oomKilled: "true", runExit: 137 });
+    const stats = OOM_STATS;
+    const result = await runs.oomKilled;
     const [record] = result.records;
     assert.equal(record.status, "failed");
     assert.equal(record.exitCode, 137);
@@ -104,7 +142,7 @@ describe("init script utilization sampling", function () {
   });
 
   it("names the OOM kill of a job that exited with its own error after it", async () => {
-    const result = await run({ stats: ["5GiB / 7.5GiB|10.00%"], oomKilled: "true", runExit: 1 });
+    const result = await runs.oomThenOwnError;
     assert.match(
       String(result.records[0].message),
       /^the kernel's OOM killer ended the job \(exit status 1\): out of memory on m7i\.large with 7\.5 GiB \(peak sampled 5\.0 GiB, 66\.66%\)/,
@@ -112,7 +150,7 @@ describe("init script utilization sampling", function () {
   });
 
   it("reports an OOM kill before the first sample, with the instance's memory", async () => {
-    const result = await run({ oomKilled: "true", runExit: 137 });
+    const result = await runs.oomBeforeFirstSample;
     const [record] = result.records;
     assert.equal(
       record.message,
@@ -125,7 +163,7 @@ describe("init script utilization sampling", function () {
   });
 
   it("does not call a SIGKILL an OOM kill when Docker does not", async () => {
-    const result = await run({ stats: ["1GiB / 7.5GiB|10.00%"], oomKilled: "false", runExit: 137 });
+    const result = await runs.gappyKilled;
     assert.equal(
       result.records[0].message,
       "the job was killed by SIGKILL (exit status 137) on m7i.large with 7.5 GiB (peak sampled 1.0 GiB, 13.33%); Docker reports no OOM kill",
@@ -133,7 +171,7 @@ describe("init script utilization sampling", function () {
   });
 
   it("keeps a successful run successful when Docker flags an OOM kill of a child process", async () => {
-    const result = await run({ stats: DEMO_STATS, oomKilled: "true" });
+    const result = await runs.childOomKilled;
     assert.equal(result.records[0].status, "succeeded");
     assert.equal(result.records[0].message, "the job exited with status 0");
     assert.deepEqual(metrics(result).RunOomKilled, { Value: 1, Unit: "Count" });
@@ -142,9 +180,8 @@ describe("init script utilization sampling", function () {
   it("neither starts nor ends the run later for a sampler still waiting on Docker", async () => {
     // The sampler's first question takes 10 s; the run, its record and the power-off do not wait
     // (a whole run takes well under a second on a quiet machine, a few seconds on a loaded one).
-    const started = Date.now();
-    const result = await run({ dockerInfoSeconds: 10, oomKilled: "false" });
-    assert.ok(Date.now() - started < 8000, `${Date.now() - started} ms`);
+    const { result, ms } = await runs.samplerWaiting;
+    assert.ok(ms < 8000, `${ms} ms`);
     assert.equal(result.records[0].status, "succeeded");
     assert.equal(result.calls.at(-1), "shutdown -h now");
     const utilization = result.records[0].utilization as Record<string, unknown>;
@@ -152,14 +189,8 @@ describe("init script utilization sampling", function () {
   });
 
   it("records the samples taken when the instance shuts down under the job", async () => {
-    const stats = DEMO_STATS.slice(0, 3);
-    const behaviour = {
-      dockerInfo: M7I_LARGE,
-      stats,
-      runSleepSeconds: 5,
-      oomKilled: "false" as const,
-    };
-    const result = await runScript(script(), behaviour, "stats.done");
+    const stats = INTERRUPTED_STATS;
+    const result = await runs.shutDownUnderTheJob;
     const [record] = result.records;
     assert.match(String(record.message), /^interrupted by SIGTERM during run/);
     // Interrupted: the figures sampled so far, without asking Docker about an OOM kill.
