@@ -544,10 +544,7 @@ describe("the compiled CLIs against moto", function () {
     const endpoint = endpoints.moto;
     const ec2Moto = new EC2Client({ ...MOTO_CLIENT_CONFIG, endpoint });
     const s3Moto = new S3Client({ ...MOTO_CLIENT_CONFIG, endpoint, forcePathStyle: true });
-    // One family of moto's AMIs: describing all of them (over a thousand) takes moto seconds.
-    const amazonLinux = { Name: "name", Values: ["amzn2-ami-hvm-*-x86_64-gp2"] };
-    const image = (await ec2Moto.send(new DescribeImagesCommand({ Filters: [amazonLinux] })))
-      .Images?.[0]?.ImageId;
+    const image = (await ec2Moto.send(new DescribeImagesCommand({}))).Images?.[0]?.ImageId;
     assert.ok(image, "moto has no AMI");
     const liveRun = runIdFor("pi", new Date(Date.now() - 600_000));
     const deadline = iso(new Date(Date.now() + 3_600_000));

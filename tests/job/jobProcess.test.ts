@@ -30,24 +30,24 @@ describe("job process (node job-image/dist/main.js)", function () {
   });
   afterEach(() => fs.rmSync(cwd, { recursive: true, force: true }));
 
-  it("a 3 s run ends within 3 s plus a small margin, with verified digits in ./results/<run id>/", async () => {
+  it("a 2 s run ends within 2 s plus a small margin, with verified digits in ./results/<run id>/", async () => {
     const run = await startJob({
       cwd,
-      env: { DURATION_SECONDS: "3", RUN_ID: "deadline-test", WORKERS: "2" },
+      env: { DURATION_SECONDS: "2", RUN_ID: "deadline-test", WORKERS: "2" },
     });
     assert.equal(run.code, 0, run.stderr);
-    assert.ok(run.ms < 3000 + 400, `took ${Math.round(run.ms)} ms`);
+    assert.ok(run.ms < 2000 + 400, `took ${Math.round(run.ms)} ms`);
     const manifest = readRun(path.join(cwd, "results", "deadline-test"), "deadline-test");
-    assert.ok(manifest.seconds <= 3, `manifest.seconds ${manifest.seconds}`);
-    // It used the time: doubling from 1,000 reaches far beyond 30,000 digits in 3 s.
+    assert.ok(manifest.seconds <= 2, `manifest.seconds ${manifest.seconds}`);
+    // It used the time: doubling from 1,000 reaches far beyond 30,000 digits in 2 s.
     assert.ok(manifest.digits >= 30_000, `only ${manifest.digits} digits`);
     assert.ok(["planned", "deadline"].includes(manifest.stopReason));
     assert.equal(manifest.workers, 2);
-    assert.equal(manifest.durationSeconds, 3);
+    assert.equal(manifest.durationSeconds, 2);
     const lines = run.stdout.trim().split("\n");
     assert.equal(
       lines[0],
-      "pi: run deadline-test, 3 s on 2 worker thread(s), results to results/deadline-test",
+      "pi: run deadline-test, 2 s on 2 worker thread(s), results to results/deadline-test",
     );
     assert.match(lines[1], /^pi: step 1 verified 1,000 digits in \d+\.\d s, \d+\.\d s left$/);
     assert.match(

@@ -24,7 +24,7 @@ describe("job resuming from its checkpoint (node job-image/dist/main.js)", funct
   this.timeout(60000);
   const runId = "pi-20261123T0300Z";
   // The whole run's duration: long enough that step 5 comes well before its end (see below).
-  const durationSeconds = 3;
+  const durationSeconds = 2;
   let cwd: string;
   let env: Record<string, string>;
   const checkpointFile = () => path.join(cwd, "checkpoints", runId, "checkpoint.bin");
