@@ -425,7 +425,9 @@ export function runConcurrently<Runs extends Record<string, () => Promise<unknow
     started[name] = new Promise((resolve, reject) => {
       queue.push(() => {
         running++;
-        run()
+        // A run that throws at once fails its own tests, not the others'.
+        Promise.resolve()
+          .then(run)
           .then(resolve, reject)
           .finally(() => {
             running--;
