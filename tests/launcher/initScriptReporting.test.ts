@@ -93,16 +93,12 @@ function scenarios() {
     },
     jobFailed: () => runScript(renderInitScript(input()), { runExit: 3, metricsExit: 255 }),
     pullFailed: () => runScript(renderInitScript(input({ pullAttempts: 1 })), { pullFailures: 9 }),
-    interruptedScheduledLifecycle: () =>
-      runScript(
-        renderInitScript(input()),
-        { runSleepSeconds: 30, lifecycle: "scheduled" },
-        "docker-run.argv",
-      ),
-    publicImageWithoutLaunchTags: () =>
+    // Four independent facts, one run: the signal, the market, the tags and the registry.
+    interruptedUnusualInstance: () =>
       runScript(
         renderInitScript(input({ imageUri: "public.ecr.aws/docker/library/busybox:1.36" })),
-        { noLaunchTags: true },
+        { runSleepSeconds: 30, lifecycle: "scheduled", noLaunchTags: true },
+        "docker-run.argv",
       ),
   });
 }
@@ -175,7 +171,7 @@ describe("init script reporting", function () {
   });
 
   it("reports the watchdog's interruption", async () => {
-    const run = await runs.interruptedScheduledLifecycle;
+    const run = await runs.interruptedUnusualInstance;
     assert.equal(
       run.records[0].message,
       "interrupted by SIGTERM during run (deadline reached or instance shutting down)",
@@ -202,7 +198,7 @@ describe("init script reporting", function () {
   });
 
   it("ignores a lifecycle IMDS value that is neither spot nor on-demand", async () => {
-    const run = await runs.interruptedScheduledLifecycle;
+    const run = await runs.interruptedUnusualInstance;
     assert.equal(run.records[0].purchaseOption, null);
     assert.equal(run.records[0].estimatedCostUsd, null);
   });
@@ -260,7 +256,7 @@ describe("init script reporting", function () {
     });
 
     it("counts the overhead from the boot when the launch time is not in the metadata", async () => {
-      const run = await runs.publicImageWithoutLaunchTags;
+      const run = await runs.interruptedUnusualInstance;
       const timings = run.records[0].timings as RunTimings;
       assert.deepEqual(
         [timings.launchRequestedAt, timings.runInstancesAcceptedAt, timings.instanceLaunchTime],
@@ -291,7 +287,7 @@ describe("init script reporting", function () {
     });
 
     it("has no registry login time for an image that needs none", async () => {
-      const run = await runs.publicImageWithoutLaunchTags;
+      const run = await runs.interruptedUnusualInstance;
       const timings = run.records[0].timings as RunTimings;
       assert.equal(timings.registryLoggedInAt, null);
       assert.match(timings.imagePulledAt!, ISO_MS);
