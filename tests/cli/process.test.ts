@@ -664,15 +664,8 @@ describe("the compiled CLIs against moto", function () {
   it("launch: exits 3 when the concurrency policy skips, 1 when nothing could be launched", async () => {
     await processesEnded();
     ec2Mode = "busy";
-    const skipped = await inProcess(
-      launchMain,
-      "--stack",
-      "dev",
-      "--region",
-      "eu-west-1",
-      "--job",
-      "pi",
-    );
+    const piInEu = ["--stack", "dev", "--region", "eu-west-1", "--job", "pi"];
+    const skipped = await inProcess(launchMain, ...piInEu);
     assert.equal(skipped.status, 3, skipped.stderr);
     assert.match(
       skipped.stdout,
@@ -680,16 +673,7 @@ describe("the compiled CLIs against moto", function () {
     );
 
     ec2Mode = "no-capacity";
-    const failed = await inProcess(
-      launchMain,
-      "--stack",
-      "dev",
-      "--region",
-      "eu-west-1",
-      "--job",
-      "pi",
-      "--json",
-    );
+    const failed = await inProcess(launchMain, ...piInEu, "--json");
     assert.equal(failed.status, 1);
     const answer = JSON.parse(failed.stdout);
     assert.equal(answer.status, "error");
