@@ -696,13 +696,11 @@ seconds() {
 # instance after RunInstances, perhaps after the script started.
 timings=null
 measure_timings() {
-  local requested accepted launched launch_ms scheduled_ms ran=0 key value
+  local requested accepted launched launch_ms scheduled_ms ran=0 key value n=0
+  imds_each "tags/instance/$TAG_LAUNCH_REQUESTED_AT" "tags/instance/$TAG_LAUNCH_ACCEPTED_AT" \
+    "tags/instance/$TAG_INSTANCE_LAUNCH_TIME"
   for key in requested accepted launched; do
-    case $key in
-      requested) value=$(imds "tags/instance/$TAG_LAUNCH_REQUESTED_AT") ;;
-      accepted) value=$(imds "tags/instance/$TAG_LAUNCH_ACCEPTED_AT") ;;
-      *) value=$(imds "tags/instance/$TAG_INSTANCE_LAUNCH_TIME") ;;
-    esac
+    value=$\{REPLIES[n++]:-}
     [[ $value =~ ^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z$ ]] || value=''
     printf -v "$key" '%s' "$value"
   done
@@ -796,6 +794,21 @@ imds() {
     -H "X-aws-ec2-metadata-token: $imds_token" "http://169.254.169.254/latest/meta-data/$1"
 }
 
+# imds_each PATH...: sets REPLIES to the value of each PATH ('' for one IMDS has not), from one
+# curl: it makes a request of each URL it is given, and writes each response's status after it.
+imds_each() {
+  local out part
+  REPLIES=()
+  [ -n "$imds_token" ] || return 0
+  out=$(curl -sS -m 2 $\{CONNECT_TO:+--connect-to "$CONNECT_TO"} -w $'\n%{http_code}\036' \
+    -H "X-aws-ec2-metadata-token: $imds_token" "$\{@/#/http://169.254.169.254/latest/meta-data/}")
+  for _; do
+    part=$\{out%%$'\036'*}
+    out=$\{out#*$'\036'}
+    if [[ $\{part##*$'\n'} == 200 ]]; then REPLIES+=("$\{part%$'\n'*}"); else REPLIES+=(''); fi
+  done
+}
+
 # field NAME JSON: sets REPLY to the string field NAME of JSON (one without escapes: keys, tokens,
 # ids), with bash's own regex, so no process is started.
 field() {
@@ -850,14 +863,15 @@ aws_json() {
 read_metadata() {
   local document
   # curl resolves the "..": /latest/dynamic/instance-identity/document.
-  document=$(imds ../dynamic/instance-identity/document) || document=''
+  imds_each ../dynamic/instance-identity/document instance-life-cycle
+  document=$\{REPLIES[0]:-}
+  purchase_option=$\{REPLIES[1]:-}
   field instanceId "$document"
   instance_id=$REPLY
   field instanceType "$document"
   instance_type=$REPLY
   field availabilityZone "$document"
   availability_zone=$REPLY
-  purchase_option=$(imds instance-life-cycle) || purchase_option=''
   case $purchase_option in
     spot | on-demand) ;;
     *) purchase_option='' ;;
@@ -978,14 +992,17 @@ notice_file=''
 watcher_pid=''
 notice() {
   local body event code
-  if body=$(imds spot/instance-action); then
+  imds_each spot/instance-action events/maintenance/scheduled
+  body=$\{REPLIES[0]:-}
+  if [[ -n $body ]]; then
     field action "$body"
     printf 'a spot interruption notice (%s' "$\{REPLY:-terminate}"
     field time "$body"
     printf ' at %s)' "$\{REPLY:-an unknown time}"
     return 0
   fi
-  body=$(imds events/maintenance/scheduled) || return 1
+  body=$\{REPLIES[1]:-}
+  [[ -n $body ]] || return 1
   while [[ $body =~ \{([^{}]*)\} ]]; do
     event=$\{BASH_REMATCH[1]}
     body=$\{body#*"$\{BASH_REMATCH[0]}"}

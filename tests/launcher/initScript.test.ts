@@ -530,7 +530,8 @@ describe("renderInitScript", () => {
         calls.filter((c) => c.startsWith("curl") && c.includes("169.254.169.254"));
       const items = (calls: string[]) =>
         metadata(calls)
-          .map((c) => /169\.254\.169\.254\/latest\/(\S+)/.exec(c)![1])
+          // One curl may read several items, a URL each.
+          .flatMap((c) => [...c.matchAll(/169\.254\.169\.254\/latest\/(\S+)/g)].map((m) => m[1]))
           .filter((item) => !/^meta-data\/(spot|events)\//.test(item)) // the watcher's polls
           .sort();
       const credentials = [
