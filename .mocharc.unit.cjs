@@ -5,6 +5,10 @@
  */
 const { unit } = require("./tests/tiers.cjs");
 
+// No unit spec evaluates the program or serializes a closure, so swc may transpile the program
+// too (testing/transpileMemo.ts); `npm test` runs these specs again on TypeScript's output.
+process.env.TJ_TEST_TRANSPILER ??= "swc";
+
 module.exports = {
   require: ["ts-node/register/transpile-only", "tests/setup.ts"],
   extension: ["ts"],

@@ -10,7 +10,7 @@ const path = require("node:path");
 
 /** Names whose use makes a spec an integration test (`npm test` runs both tiers). */
 const INTEGRATION =
-  /\b(evaluateProgram|evaluatedStack|evaluatedDeployStack|evaluatedWith|startMoto|runScript|shellcheck|ScriptSandbox|serializeLauncherClosure|invokeSerializedHandler|buildJob|startJob|compileCli|runCli|child_process)\b/;
+  /\b(evaluateProgram|evaluatedStack|evaluatedDeployStack|evaluatedWith|startMoto|runScript|shellcheck|ScriptSandbox|serializeLauncherClosure|serializeFunction|invokeSerializedHandler|buildJob|startJob|compileCli|runCli|child_process)\b/;
 
 function specs(dir) {
   return fs
