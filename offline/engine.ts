@@ -61,6 +61,30 @@ export interface Evaluation {
   calls: RecordedCall[];
   /** The stack outputs (the program's exports). */
   outputs: Record<string, unknown>;
+  /** How the Lambda closures were turned into code (see {@link EvaluationOptions.closures}). */
+  closures: ClosureCode;
+}
+
+/**
+ * `serialized`: by Pulumi's closure serializer, as `pulumi up` does. `placeholder`: each Lambda
+ * gets {@link PLACEHOLDER_CLOSURE} instead, for the evaluations that vary config the closures'
+ * code does not depend on (regions, names) and read no code: serializing takes about half of an
+ * evaluation.
+ */
+export type ClosureCode = "serialized" | "placeholder";
+
+/** The code of every Lambda closure in a `placeholder` evaluation: it refuses to run. */
+export const PLACEHOLDER_CLOSURE =
+  'exports.handler = async () => { throw new Error("this offline evaluation did not serialize its closures"); };\n';
+
+/** How to evaluate a program; every field has the default `pulumi up` behaves like. */
+export interface EvaluationOptions {
+  /** The entry module, without extension (default `index.ts` of the project). */
+  program?: string;
+  /** The `name` in the program's `Pulumi.yaml`: the config namespace `new pulumi.Config()` reads. */
+  project?: string;
+  /** Default `serialized`. */
+  closures?: ClosureCode;
 }
 
 /** A stack or project file that is not valid YAML; the message is one line: file:line:column. */
@@ -1048,9 +1072,11 @@ function forgetProjectModules(): void {
 export async function evaluateProgram(
   stack: string,
   config: Record<string, string>,
-  program = path.join(PROJECT_ROOT, "index"),
-  /** The `name` in the program's `Pulumi.yaml`: the config namespace `new pulumi.Config()` reads. */
-  project = "transient-jobs",
+  {
+    program = path.join(PROJECT_ROOT, "index"),
+    project = "transient-jobs",
+    closures = "serialized",
+  }: EvaluationOptions = {},
 ): Promise<Evaluation> {
   const resources: RecordedResource[] = [];
   const calls: RecordedCall[] = [];
@@ -1150,6 +1176,18 @@ export async function evaluateProgram(
       });
 
     forgetProjectModules();
+    const runtime = pulumi.runtime as {
+      serializeFunction: typeof pulumi.runtime.serializeFunction;
+    };
+    const serializeFunction = runtime.serializeFunction;
+    if (closures === "placeholder") {
+      // aws.lambda.CallbackFunction calls it through the module's export, at the time it runs.
+      runtime.serializeFunction = async () => ({
+        text: PLACEHOLDER_CLOSURE,
+        exportName: "handler",
+        containsSecrets: false,
+      });
+    }
     // An error thrown in an apply (e.g. a ResourceError about a looked-up value) ends `pulumi up`
     // through the runtime's unhandled-rejection handler; under the mocks it would leave the
     // evaluation waiting forever, so it fails the evaluation instead.
@@ -1167,9 +1205,10 @@ export async function evaluateProgram(
       if (nameProblems.length > 0) throw new ResourceNameError(nameProblems);
       refusals.push(...eventTargetProblems(resources));
       if (refusals.length > 0) throw new ResourceRefusedError(refusals);
-      return { resources, calls, outputs };
+      return { resources, calls, outputs, closures };
     } finally {
       process.off("unhandledRejection", failed);
+      runtime.serializeFunction = serializeFunction;
     }
   } finally {
     process.chdir(previousDirectory);

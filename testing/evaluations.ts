@@ -10,7 +10,13 @@ import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { parseStackConfig, rawConfigFromPulumi, StackConfig } from "../config";
 import { DEPLOY_PROJECT } from "../deploy/config";
-import { evaluateProgram, Evaluation, loadStackConfig, PROJECT_ROOT } from "../offline/engine";
+import {
+  ClosureCode,
+  evaluateProgram,
+  Evaluation,
+  loadStackConfig,
+  PROJECT_ROOT,
+} from "../offline/engine";
 import { sharedEvaluation } from "./evaluationCache";
 
 const cache = new Map<string, Promise<unknown>>();
@@ -49,6 +55,7 @@ export interface StackEvaluation {
 async function evaluateJobs(
   stack: string,
   raw: Record<string, string>,
+  closures: ClosureCode,
 ): Promise<Omit<StackEvaluation, "config">> {
   const warnings: string[] = [];
   const log = pulumi.log as { warn: typeof pulumi.log.warn };
@@ -57,7 +64,7 @@ async function evaluateJobs(
     warnings.push(message);
   };
   try {
-    return { evaluation: await evaluateProgram(stack, raw), warnings };
+    return { evaluation: await evaluateProgram(stack, raw, { closures }), warnings };
   } finally {
     log.warn = warn;
   }
@@ -70,16 +77,22 @@ export function evaluatedStack(stack: string): Promise<StackEvaluation> {
 
 /**
  * The jobs program evaluated as `stack` with `raw` (Pulumi's flat config map), once per distinct
- * config: suites that try the same variation share one evaluation.
+ * config: suites that try the same variation share one evaluation. A suite that varies only what
+ * the Lambda code does not depend on, and reads no code, asks for `closures: "placeholder"`
+ * (half the time; see `offline/engine.ts`).
  */
 export async function evaluatedWith(
   stack: string,
   raw: Record<string, string>,
+  { closures = "serialized" }: { closures?: ClosureCode } = {},
 ): Promise<StackEvaluation> {
   // The config is parsed first (and in every process): it holds functions, so it is not stored.
   const config = parseStackConfig(rawConfigFromPulumi(raw), stack);
   const key = JSON.stringify(Object.entries(raw).sort(([a], [b]) => (a < b ? -1 : 1)));
-  return { config, ...(await once(`jobs:${stack}:${key}`, () => evaluateJobs(stack, raw))) };
+  return {
+    config,
+    ...(await once(`jobs:${stack}:${closures}:${key}`, () => evaluateJobs(stack, raw, closures))),
+  };
 }
 
 /** The deploy program (`deploy/index.ts`) evaluated with `deploy/Pulumi.<stack>.yaml`. */
@@ -88,6 +101,6 @@ export function evaluatedDeployStack(stack: string): Promise<Evaluation> {
   const raw = loadStackConfig(stack, root);
   const key = JSON.stringify(Object.entries(raw).sort(([a], [b]) => (a < b ? -1 : 1)));
   return once(`deploy:${stack}:${key}`, () =>
-    evaluateProgram(stack, raw, path.join(root, "index"), DEPLOY_PROJECT),
+    evaluateProgram(stack, raw, { program: path.join(root, "index"), project: DEPLOY_PROJECT }),
   );
 }

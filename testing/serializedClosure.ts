@@ -15,6 +15,7 @@ import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { handleLaunchEvent } from "../launcher/handler";
+import { PLACEHOLDER_CLOSURE } from "../offline/engine";
 import type { JobLaunchSpec } from "../launcher/contract";
 
 const PROJECT_ROOT = path.resolve(__dirname, "..");
@@ -467,7 +468,11 @@ export async function deployedLauncherCode(
   if (Object.keys(assets).join() !== "__index.js") {
     throw new Error(`the launcher's code is ${Object.keys(assets).join(", ")}, not __index.js`);
   }
-  return assets["__index.js"].text;
+  const code = await assets["__index.js"].text;
+  if (code === PLACEHOLDER_CLOSURE) {
+    throw new Error("this evaluation did not serialize its closures (closures: placeholder)");
+  }
+  return code;
 }
 
 /** An EC2 stand-in that finds no instance and launches every RunInstances as `instanceId`. */

@@ -12,7 +12,14 @@ import { PRICING_API_REGIONS } from "../lib/priceList";
 import { IMAGE_BUILD_TYPE } from "../lib/codeBuild";
 import { imageKey } from "../lib/resourceNames";
 import { offsetSchedule } from "../lib/scheduleExpression";
-import { Evaluation, loadStackConfig, RecordedResource } from "../offline/engine";
+import * as pulumi from "@pulumi/pulumi";
+import {
+  Evaluation,
+  loadStackConfig,
+  PLACEHOLDER_CLOSURE,
+  RecordedResource,
+} from "../offline/engine";
+import { deployedLauncherCode } from "../testing/serializedClosure";
 import { evaluatedStack, evaluatedWith } from "../testing/evaluations";
 
 const REGIONAL = "transient-jobs:index:RegionalJobStack";
@@ -52,6 +59,14 @@ function regionResources(evaluation: Evaluation, region: string): RecordedResour
     return false;
   });
 }
+
+/**
+ * The variations compare URNs, providers and inputs without the Lambda code (`inputsOf`), and a
+ * region's closures capture only that region's values: their code is not serialized.
+ */
+const CODELESS = { closures: "placeholder" } as const;
+
+type Text = { text: Promise<string> };
 
 const urns = (resources: RecordedResource[]) => new Set(resources.map((r) => r.urn));
 
@@ -95,7 +110,7 @@ describe("region rollout by stack config (prod)", function () {
   let adding: ReturnType<typeof evaluatedWith> | undefined;
   /** The stack with ap-southeast-2 appended (rolloutOrder 0), evaluated once. */
   const withThirdRegionEvaluated = () =>
-    (adding ??= evaluatedWith("prod", withRegions([...regions, "ap-southeast-2"])));
+    (adding ??= evaluatedWith("prod", withRegions([...regions, "ap-southeast-2"]), CODELESS));
   const withThirdRegion = () => withThirdRegionEvaluated().then((e) => e.evaluation);
 
   before(async () => {
@@ -146,6 +161,23 @@ describe("region rollout by stack config (prod)", function () {
       );
     });
 
+    it("gives the variation's Lambdas placeholder code, which refuses to run, and only it", async () => {
+      assert.equal(added.closures, "placeholder");
+      assert.equal(base.closures, "serialized");
+      await assert.rejects(deployedLauncherCode(added.resources), /did not serialize/);
+      assert.match(await deployedLauncherCode(base.resources), /handleLaunchEvent/);
+      const functions = added.resources.filter((r) => r.type === "aws:lambda/function:Function");
+      for (const fn of functions) {
+        const assets = await (fn.inputs.code as { assets: Promise<Record<string, Text>> }).assets;
+        assert.equal(await assets["__index.js"].text, PLACEHOLDER_CLOSURE, fn.name);
+      }
+      const module = { exports: {} as { handler?: () => Promise<unknown> } };
+      new Function("exports", PLACEHOLDER_CLOSURE)(module.exports);
+      await assert.rejects(module.exports.handler!(), /did not serialize its closures/);
+      // The engine puts Pulumi's serializer back for the next evaluation.
+      assert.equal(pulumi.runtime.serializeFunction.name, "serializeFunction");
+    });
+
     it("adds exactly one regional stack, and every new resource is inside it", () => {
       const newStacks = added.resources.filter(
         (r) => r.type === REGIONAL && !urns(base.resources).has(r.urn),
@@ -183,6 +215,7 @@ describe("region rollout by stack config (prod)", function () {
       ({ evaluation: removed } = await evaluatedWith(
         "prod",
         withRegions(regions.filter((r) => nameOf(r) !== "eu-west-1")),
+        CODELESS,
       ));
     });
 
@@ -249,6 +282,7 @@ describe("region rollout by stack config (prod)", function () {
             nameOf(r) === "us-east-1" ? { ...(r as object), name: "us-east-1", enabled: false } : r,
           ),
         ),
+        CODELESS,
       ));
     });
 
