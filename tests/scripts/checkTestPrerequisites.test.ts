@@ -64,7 +64,7 @@ describe("scripts/check-test-prerequisites.cjs (npm test's pretest)", () => {
     }
   });
 
-  it("reports moto missing when python3 cannot import moto.server", () => {
+  it("reports moto missing when python3 cannot find moto with its server extras", () => {
     const run = check({ ...ALL, python3: 1 });
     assert.equal(run.status, 1);
     assert.match(run.stderr, /^npm test cannot start: 1 prerequisite\(s\) missing/);
