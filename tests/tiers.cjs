@@ -24,16 +24,35 @@ function specs(dir) {
 const all = specs("tests");
 const unit = all.filter((s) => !INTEGRATION.test(s.source)).map((s) => s.file);
 
+/** Names whose use means a spec evaluates the program (or waits for another worker to). */
+const EVALUATING = /\b(evaluateProgram|evaluatedStack|evaluatedDeployStack|evaluatedWith)\b/;
+
+/** `a` and `b` taken in turns, then what is left of the longer. */
+function alternate(a, b) {
+  const out = [];
+  for (let i = 0; i < Math.max(a.length, b.length); i++) {
+    if (i < a.length) out.push(a[i]);
+    if (i < b.length) out.push(b[i]);
+  }
+  return out;
+}
+
+const largerFirst = (specs) =>
+  [...specs].sort((a, b) => b.source.length - a.source.length || a.file.localeCompare(b.file));
+const integration = all.filter((s) => INTEGRATION.test(s.source));
+
 /**
  * Every spec, in the order the parallel workers take them: integration files first, the larger
  * first, then the unit files, which fill the end, so no worker is left with a long file while
- * the other has finished.
+ * the other has finished. Files that evaluate the program alternate with files that do not: the
+ * first evaluations are shared, and a worker that started on a file needing the same ones as the
+ * other worker would wait for them instead of working.
  */
 const everything = [
-  ...all
-    .filter((s) => INTEGRATION.test(s.source))
-    .sort((a, b) => b.source.length - a.source.length || a.file.localeCompare(b.file))
-    .map((s) => s.file),
+  ...alternate(
+    largerFirst(integration.filter((s) => EVALUATING.test(s.source))),
+    largerFirst(integration.filter((s) => !EVALUATING.test(s.source))),
+  ).map((s) => s.file),
   ...unit,
 ];
 

@@ -6,7 +6,7 @@
 import * as assert from "node:assert/strict";
 import { IMAGE_BUILD_TYPE } from "../../lib/codeBuild";
 import * as path from "node:path";
-import { isWildcardOnlyAction } from "@cloud-copilot/iam-simulate";
+import { isWildcardOnlyAction } from "../../testing/iamSimulator";
 import { PolicyDocument } from "../../components/policies";
 import { deployConfigFromPulumi, parseDeployConfig } from "../../deploy/config";
 import { deployPermissionPolicy, resourceNamePrefix } from "../../deploy/permissionPolicy";

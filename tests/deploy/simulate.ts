@@ -2,7 +2,7 @@
  * IAM decisions for the deploy role's policies, by @cloud-copilot/iam-simulate (AWS's evaluation
  * logic: principals, actions, resources, StringEquals/StringLike/ArnLike conditions).
  */
-import { runSimulation, runUnsafeSimulation } from "@cloud-copilot/iam-simulate";
+import { runSimulation, runUnsafeSimulation } from "../../testing/iamSimulator";
 import { PolicyDocument } from "../../components/policies";
 import { PULUMI_OIDC_ISSUER } from "../../deploy/trustPolicy";
 import { MOCK_ACCOUNT_ID } from "../../offline/engine";

@@ -6,7 +6,7 @@
  * row fails the completeness test, so a new permission needs a new row.
  */
 import * as assert from "node:assert/strict";
-import { runSimulation, type Simulation } from "@cloud-copilot/iam-simulate";
+import { runSimulation, type Simulation } from "../../testing/iamSimulator";
 import { jobsForRegion } from "../../config";
 import type { PolicyDocument } from "../../components/policies";
 import { imageKey } from "../../components/regionalJobStack";
