@@ -1051,13 +1051,28 @@ interface RegisterResponse {
   getObject(): { toJavaScript(): Record<string, unknown> };
 }
 
-/** Forgets the project's own modules, so the program can be evaluated again with other config. */
-function forgetProjectModules(): void {
+/**
+ * The project's folders of code that evaluates programs rather than code a program loads: the
+ * engine and the test harness (tests, their shared fixtures, the benchmarks). Their modules keep
+ * their state across evaluations, e.g. the evaluations a test process has cached or the emulator
+ * it started.
+ */
+const EVALUATING_FOLDERS = ["offline", "tests", "testing", "bench"].map(
+  (folder) => path.join(PROJECT_ROOT, folder) + path.sep,
+);
+
+/**
+ * Forgets the project's own modules, so the program (`program`, wherever it is) can be evaluated
+ * again with other config.
+ */
+function forgetProjectModules(program: string): void {
+  const entry = require.resolve(program);
   for (const file of Object.keys(require.cache)) {
     if (
-      file.startsWith(PROJECT_ROOT) &&
-      !file.includes(`${path.sep}node_modules${path.sep}`) &&
-      !file.includes(`${path.sep}offline${path.sep}`)
+      file === entry ||
+      (file.startsWith(PROJECT_ROOT) &&
+        !file.includes(`${path.sep}node_modules${path.sep}`) &&
+        !EVALUATING_FOLDERS.some((folder) => file.startsWith(folder)))
     ) {
       delete require.cache[file];
     }
@@ -1175,7 +1190,7 @@ export async function evaluateProgram(
         callback(err, res);
       });
 
-    forgetProjectModules();
+    forgetProjectModules(program);
     const runtime = pulumi.runtime as {
       serializeFunction: typeof pulumi.runtime.serializeFunction;
     };

@@ -46,9 +46,19 @@ async function waitUntilUp(
   throw new Error(`moto did not answer on ${endpoint} within ${timeoutMs} ms`);
 }
 
-/** Starts moto if it is not running and returns its endpoint, e.g. `http://127.0.0.1:5123`. */
-export async function startMoto(): Promise<string> {
-  if (server) return server.endpoint;
+let starting: Promise<string> | undefined;
+
+/**
+ * Starts moto if it is not running and returns its endpoint, e.g. `http://127.0.0.1:5123`.
+ * Callers at the same time share one start.
+ */
+export function startMoto(): Promise<string> {
+  if (server) return Promise.resolve(server.endpoint);
+  starting ??= spawnMoto().finally(() => (starting = undefined));
+  return starting;
+}
+
+async function spawnMoto(): Promise<string> {
   const port = await freePort();
   // moto's server, which exits when its stdin closes: when this process ends, however it ends.
   const child = spawn("python3", ["-c", MOTO_SERVER, "-H", "127.0.0.1", "-p", String(port)], {

@@ -27,7 +27,7 @@ import {
 } from "../../offline/engine";
 import { evaluatedDeployStack, evaluatedStack, evaluatedWith } from "../../testing/evaluations";
 
-// Outside tests/offline: the engine re-evaluates project modules except its own directory.
+// In testing/: the engine forgets a program wherever it is, so each case evaluates it afresh.
 const FIXTURE = path.join(__dirname, "..", "..", "testing", "namedResourcesProgram");
 
 async function fixtureProblems(which: string): Promise<string[]> {
@@ -215,5 +215,23 @@ describe("name limits at the edge of what config accepts", function () {
         ),
       );
     }
+  });
+});
+
+describe("what an evaluation forgets", function () {
+  this.timeout(60000);
+
+  it("loads the program's modules afresh and keeps the harness's (its caches, its emulator)", async () => {
+    const harness = require.resolve("../../testing/moto");
+    const programModule = require.resolve("../../lib/resourceNames");
+    const before = { harness: require.cache[harness], programModule: require.cache[programModule] };
+    assert.ok(before.harness && before.programModule, "the root hooks and this file load both");
+    await evaluateProgram(
+      "test",
+      { "fixture:case": "fitting-role" },
+      { program: FIXTURE, project: "fixture" },
+    );
+    assert.equal(require.cache[harness], before.harness, "the harness module was forgotten");
+    assert.equal(require.cache[programModule], undefined, "a program module was kept");
   });
 });
