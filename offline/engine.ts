@@ -19,8 +19,9 @@ import {
   TIMEOUT_RANGE,
 } from "../lib/codeBuild";
 
-/** The project root (where `Pulumi.yaml` lives). */
-export const PROJECT_ROOT = path.resolve(__dirname, "..");
+import { knownStacks, PROJECT_ROOT } from "./stacks";
+
+export { knownStacks, PROJECT_ROOT };
 
 /** Account id the mocks report. */
 export const MOCK_ACCOUNT_ID = "123456789012";
@@ -148,15 +149,6 @@ export function loadConfigFile(stackFile: string, root = PROJECT_ROOT): Record<s
     config[key] = encode(value);
   }
   return config;
-}
-
-/** Stack names that have a `Pulumi.<stack>.yaml`. */
-export function knownStacks(root = PROJECT_ROOT): string[] {
-  return fs
-    .readdirSync(root)
-    .map((f) => /^Pulumi\.(.+)\.yaml$/.exec(f)?.[1])
-    .filter((s): s is string => s !== undefined)
-    .sort();
 }
 
 const shortHash = (text: string, length = 17): string =>

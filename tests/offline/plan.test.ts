@@ -14,7 +14,8 @@ import {
 import { IMAGE_BUILD_TYPE } from "../../lib/codeBuild";
 import { imageKey } from "../../lib/resourceNames";
 import { loadStackConfig, StackFileError } from "../../offline/engine";
-import { formatInZone, HELP, parsePlanArgs, planOutput, UsageError } from "../../offline/plan";
+import { HELP, parsePlanArgs, UsageError } from "../../offline/planArgs";
+import { formatInZone, planOutput } from "../../offline/planOutput";
 import { PROJECT_ROOT } from "../../offline/engine";
 import { evaluatedWith } from "../../testing/evaluations";
 

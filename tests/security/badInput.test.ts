@@ -23,7 +23,7 @@ import { InvalidLaunchEventError, UnknownJobError } from "../../launcher/errors"
 import { handleLaunchEvent } from "../../launcher/handler";
 import { shellQuote, decodeUserData } from "../../launcher/initScript";
 import { loadStackConfig, PROJECT_ROOT } from "../../offline/engine";
-import { parsePlanArgs, UsageError } from "../../offline/plan";
+import { parsePlanArgs, UsageError } from "../../offline/planArgs";
 import { NOW, specFixture } from "../../testing/fixtures";
 import { runScript } from "../../testing/scriptHarness";
 
