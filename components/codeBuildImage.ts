@@ -28,6 +28,7 @@ import {
   runImageBuild,
 } from "./imageBuildRun";
 import { codeBuildRolePolicy, serviceTrustPolicy } from "./policies";
+import { policyJson } from "./policyJson";
 import type { RegionContext } from "./regionContext";
 import { ResultsBucket } from "./resultsBucket";
 
@@ -179,18 +180,12 @@ export class CodeBuildImage extends pulumi.ComponentResource {
       names.policy,
       {
         role: role.id,
-        policy: pulumi
-          .all([sources.bucketArn, args.repositoryArn, logGroup.arn])
-          .apply(([bucketArn, repositoryArn, logGroupArn]) =>
-            JSON.stringify(
-              codeBuildRolePolicy({
-                bucketArn,
-                sourcePrefix: sourcePrefix(args.imageKey),
-                repositoryArn,
-                logGroupArn,
-              }),
-            ),
-          ),
+        policy: policyJson(codeBuildRolePolicy, {
+          bucketArn: sources.bucketArn,
+          sourcePrefix: sourcePrefix(args.imageKey),
+          repositoryArn: args.repositoryArn,
+          logGroupArn: logGroup.arn,
+        }),
       },
       { parent: this },
     );

@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { jobInstanceProfileNames } from "../lib/resourceNames";
 import type { JobPolicyStatement } from "../config";
 import { jobOwnPolicy, instancePolicy, serviceTrustPolicy, type SecretGrant } from "./policies";
+import { policyJson } from "./policyJson";
 
 /** Arguments of {@link JobInstanceProfile}. */
 export interface JobInstanceProfileArgs {
@@ -52,26 +53,14 @@ export class JobInstanceProfile extends pulumi.ComponentResource {
       names.policy,
       {
         role: this.role.id,
-        policy: pulumi
-          .all([
-            args.repositoryArn,
-            args.bucketArn,
-            args.logGroupArn,
-            args.secrets ?? [],
-            args.partition ?? "aws",
-          ])
-          .apply(([repositoryArn, bucketArn, logGroupArn, secrets, partition]) =>
-            JSON.stringify(
-              instancePolicy({
-                repositoryArn,
-                bucketArn,
-                resultsPrefix: args.resultsPrefix,
-                logGroupArn,
-                secrets,
-                partition,
-              }),
-            ),
-          ),
+        policy: policyJson(instancePolicy, {
+          repositoryArn: args.repositoryArn,
+          bucketArn: args.bucketArn,
+          resultsPrefix: args.resultsPrefix,
+          logGroupArn: args.logGroupArn,
+          secrets: args.secrets ?? [],
+          partition: args.partition ?? "aws",
+        }),
       },
       { parent: this },
     );

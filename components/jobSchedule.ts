@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { RetryConfig } from "../config";
 import { LaunchEvent } from "../launcher/contract";
 import { schedulePolicy, serviceTrustPolicy } from "./policies";
+import { policyJson } from "./policyJson";
 import {
   dstWarningsForYear,
   formatDstWarning,
@@ -106,11 +107,10 @@ export class JobSchedule extends pulumi.ComponentResource {
       {
         description: "EventBridge Scheduler: invoke the launcher, dead-letter failures",
         accountId: args.accountId,
-        policy: pulumi
-          .all([args.launcherArn, this.deadLetterQueue.arn])
-          .apply(([launcherArn, deadLetterQueueArn]) =>
-            JSON.stringify(schedulePolicy({ launcherArn, deadLetterQueueArn })),
-          ),
+        policy: policyJson(schedulePolicy, {
+          launcherArn: args.launcherArn,
+          deadLetterQueueArn: this.deadLetterQueue.arn,
+        }),
       },
       this,
     );

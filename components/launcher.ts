@@ -8,6 +8,7 @@ import { JobLaunchSpec } from "../launcher/contract";
 import type { LauncherRetryConfig } from "../config";
 import { declareClosureFunction } from "./closureFunction";
 import { LaunchableJob, launcherPolicy } from "./policies";
+import { accountScope, policyJson } from "./policyJson";
 import type { RegionContext } from "./regionContext";
 import { launcherNames } from "../lib/resourceNames";
 
@@ -81,35 +82,18 @@ export class Launcher extends pulumi.ComponentResource {
         roleDescription: "transient-jobs launcher: start job instances from their launch templates",
         description: "transient-jobs: launch one run of a job on a fresh EC2 instance",
         policy: (logGroupArn) =>
-          pulumi
-            .all([
-              context.partition,
-              context.accountId,
-              args.jobs,
-              logGroupArn,
-              context.topicArn,
-              args.bucketArn,
-              this.failureQueue.arn,
-            ])
-            .apply(
-              ([partition, accountId, jobs, logGroupArn, topicArn, bucketArn, failureQueueArn]) =>
-                JSON.stringify(
-                  launcherPolicy({
-                    partition,
-                    accountId,
-                    region: context.region,
-                    environment: context.environment,
-                    jobs: jobs.map((j) => j.permissions),
-                    logGroupArn,
-                    topicArn,
-                    metricNamespace: METRIC_NAMESPACE,
-                    bucketArn,
-                    failureQueueArn,
-                    spot: args.spot,
-                    ebsKmsKeyArn: args.ebsKmsKeyArn,
-                  }),
-                ),
-            ),
+          policyJson(launcherPolicy, {
+            ...accountScope(context),
+            environment: context.environment,
+            jobs: pulumi.output(args.jobs).apply((jobs) => jobs.map((j) => j.permissions)),
+            logGroupArn,
+            topicArn: context.topicArn,
+            metricNamespace: METRIC_NAMESPACE,
+            bucketArn: args.bucketArn,
+            failureQueueArn: this.failureQueue.arn,
+            spot: args.spot,
+            ebsKmsKeyArn: args.ebsKmsKeyArn,
+          }),
         timeoutSeconds: args.timeoutSeconds,
         callbackFactory: (logGroupName) => () => {
           // Created once per container and reused by every invocation it serves. Only EC2 is

@@ -2,6 +2,7 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { NotificationConfig } from "../config";
 import { notificationKeyPolicy, notificationTopicPolicy } from "./policies";
+import { accountScope, policyJson } from "./policyJson";
 import { notificationsNames } from "../lib/resourceNames";
 import type { RegionIdentity } from "./regionContext";
 
@@ -52,16 +53,10 @@ export class RunNotifications extends pulumi.ComponentResource {
         description: `transient-jobs ${context.environment} ${context.region}: run notifications and logs`,
         enableKeyRotation: true,
         deletionWindowInDays: args.keyDeletionWindowDays ?? 30,
-        policy: pulumi.all([context.partition, context.accountId]).apply(([partition, accountId]) =>
-          JSON.stringify(
-            notificationKeyPolicy({
-              partition,
-              accountId,
-              region: context.region,
-              rolePrefix: args.rolePrefix,
-            }),
-          ),
-        ),
+        policy: policyJson(notificationKeyPolicy, {
+          ...accountScope(context),
+          rolePrefix: args.rolePrefix,
+        }),
       },
       { parent: this },
     );
@@ -83,13 +78,10 @@ export class RunNotifications extends pulumi.ComponentResource {
       `${name}-topic`,
       {
         arn: this.topic.arn,
-        policy: pulumi
-          .all([context.partition, context.accountId, this.topic.arn])
-          .apply(([partition, accountId, topicArn]) =>
-            JSON.stringify(
-              notificationTopicPolicy({ partition, accountId, region: context.region, topicArn }),
-            ),
-          ),
+        policy: policyJson(notificationTopicPolicy, {
+          ...accountScope(context),
+          topicArn: this.topic.arn,
+        }),
       },
       { parent: this },
     );

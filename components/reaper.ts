@@ -14,6 +14,7 @@ import {
 import { declareClosureFunction } from "./closureFunction";
 import { declareSchedulerRole } from "./jobSchedule";
 import { invokeFunctionPolicy, reaperPolicy } from "./policies";
+import { accountScope, policyJson } from "./policyJson";
 import type { RegionContext } from "./regionContext";
 import { parseScheduleExpression } from "../lib/scheduleExpression";
 import { reaperNames } from "../lib/resourceNames";
@@ -98,28 +99,14 @@ export class Reaper extends pulumi.ComponentResource {
           "transient-jobs reaper: terminate this stack's job instances past their deadline",
         description: "transient-jobs: terminate job instances past their deadline",
         policy: (logGroupArn) =>
-          pulumi
-            .all([
-              context.partition,
-              context.accountId,
-              args.bucketArn,
-              logGroupArn,
-              context.topicArn,
-            ])
-            .apply(([partition, accountId, bucketArn, logGroupArn, topicArn]) =>
-              JSON.stringify(
-                reaperPolicy({
-                  partition,
-                  accountId,
-                  region: context.region,
-                  environment: context.environment,
-                  bucketArn,
-                  logGroupArn,
-                  metricNamespace: METRIC_NAMESPACE,
-                  topicArn,
-                }),
-              ),
-            ),
+          policyJson(reaperPolicy, {
+            ...accountScope(context),
+            environment: context.environment,
+            bucketArn: args.bucketArn,
+            logGroupArn,
+            metricNamespace: METRIC_NAMESPACE,
+            topicArn: context.topicArn,
+          }),
         timeoutSeconds: 60,
         callbackFactory: () => () => {
           // Created once per container and reused by every invocation it serves.

@@ -16,6 +16,7 @@ import { runSupervisorNames, SUPERVISED_EVENT_KEYS } from "../lib/resourceNames"
 import { declareClosureFunction } from "./closureFunction";
 import { declareSchedulerRole } from "./jobSchedule";
 import { eventDeadLetterQueuePolicy, invokeFunctionPolicy, supervisorPolicy } from "./policies";
+import { accountScope, policyJson } from "./policyJson";
 import type { RegionContext } from "./regionContext";
 
 /** Arguments of {@link RunSupervisor}. */
@@ -113,31 +114,15 @@ export class RunSupervisor extends pulumi.ComponentResource {
           "transient-jobs run supervisor: record ended attempts and schedule next attempts through the launcher",
         description: "transient-jobs: decide what becomes of a run when its instance ends",
         policy: (logGroupArn) =>
-          pulumi
-            .all([
-              context.partition,
-              context.accountId,
-              args.bucketArn,
-              logGroupArn,
-              context.topicArn,
-              group.name,
-              invokeRole.arn,
-            ])
-            .apply(([partition, accountId, bucketArn, logGroupArn, topicArn, groupName, roleArn]) =>
-              JSON.stringify(
-                supervisorPolicy({
-                  partition,
-                  accountId,
-                  region: context.region,
-                  bucketArn,
-                  logGroupArn,
-                  metricNamespace: METRIC_NAMESPACE,
-                  topicArn,
-                  scheduleGroupName: groupName,
-                  invokeRoleArn: roleArn,
-                }),
-              ),
-            ),
+          policyJson(supervisorPolicy, {
+            ...accountScope(context),
+            bucketArn: args.bucketArn,
+            logGroupArn,
+            metricNamespace: METRIC_NAMESPACE,
+            topicArn: context.topicArn,
+            scheduleGroupName: group.name,
+            invokeRoleArn: invokeRole.arn,
+          }),
         timeoutSeconds: SUPERVISOR_TIMEOUT_SECONDS,
         callbackFactory: () => () => {
           // Created once per container and reused by every invocation it serves.
