@@ -97,12 +97,12 @@ export function assertSelfContained(
   const unexpected = required.filter((m) => !builtins.has(m) && !allowed.includes(m));
   if (unexpected.length > 0) {
     throw new Error(
-      `the serialized launcher requires modules the runtime lacks: ${unexpected.join(", ")}`,
+      `the serialized closure requires modules the runtime lacks: ${unexpected.join(", ")}`,
     );
   }
   if (!required.some((m) => EC2_CLIENT_SPECIFIERS.includes(m))) {
     throw new Error(
-      `the serialized launcher does not require @aws-sdk/client-ec2 (requires: ${required.join(", ")})`,
+      `the serialized closure does not require @aws-sdk/client-ec2 (requires: ${required.join(", ")})`,
     );
   }
   for (const marker of [
@@ -113,7 +113,7 @@ export function assertSelfContained(
   ]) {
     if (code.includes(marker)) {
       throw new Error(
-        `the serialized launcher has AWS SDK code inlined (found ${JSON.stringify(marker)})`,
+        `the serialized closure has AWS SDK code inlined (found ${JSON.stringify(marker)})`,
       );
     }
   }

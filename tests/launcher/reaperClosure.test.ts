@@ -4,11 +4,6 @@
  * CloudWatch).
  */
 import * as assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import * as fs from "node:fs";
-import { builtinModules } from "node:module";
-import * as os from "node:os";
-import * as path from "node:path";
 import { CloudWatchClient, GetMetricStatisticsCommand } from "@aws-sdk/client-cloudwatch";
 import {
   DescribeImagesCommand,
@@ -23,72 +18,15 @@ import {
   S3Client,
 } from "@aws-sdk/client-s3";
 import { CreateTopicCommand, SNSClient } from "@aws-sdk/client-sns";
+import type { ReapResult } from "../../launcher/reaper";
 import { RecordedResource } from "../../offline/engine";
 import { evaluatedStack } from "../../testing/evaluations";
 import { MOTO_CLIENT_CONFIG, resetMoto, startMoto } from "../../testing/moto";
-import { lambdaRuntimeEnv, requiredModules } from "../../testing/serializedClosure";
-
-/** The AWS SDK packages the Lambda runtime provides and the reaper uses. */
-const SDK_PACKAGES = [
-  "@aws-sdk/client-cloudwatch",
-  "@aws-sdk/client-ec2",
-  "@aws-sdk/client-s3",
-  "@aws-sdk/client-sns",
-];
-
-const RUNNER = `"use strict";
-const fs = require("fs");
-const [moduleFile, outFile] = process.argv.slice(2);
-const { handler } = require(moduleFile);
-Promise.resolve()
-  .then(() => handler({}, { awsRequestId: "local", getRemainingTimeInMillis: () => 60000 }))
-  .then(
-    (result) => fs.writeFileSync(outFile, JSON.stringify({ ok: true, result })),
-    (error) => fs.writeFileSync(outFile, JSON.stringify({ ok: false, error: { name: error.name, message: error.message } })),
-  );
-`;
-
-/** Runs `handler({})` of `code` in a fresh Node process with every AWS endpoint at `endpoint`. */
-async function invokeReaper(
-  code: string,
-  endpoint: string,
-): Promise<{ ok: boolean; result?: any; error?: any; stdout: string; stderr: string }> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tj-reaper-"));
-  try {
-    fs.writeFileSync(path.join(dir, "__index.js"), code);
-    fs.writeFileSync(path.join(dir, "runner.js"), RUNNER);
-    const outFile = path.join(dir, "outcome.json");
-    const child = spawn(
-      process.execPath,
-      [path.join(dir, "runner.js"), path.join(dir, "__index.js"), outFile],
-      {
-        cwd: dir,
-        env: lambdaRuntimeEnv(dir, { AWS_ENDPOINT_URL: endpoint }),
-        stdio: ["ignore", "pipe", "pipe"],
-      },
-    );
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        child.kill("SIGKILL");
-        reject(new Error(`the serialized reaper did not finish within 30 s\n${stderr}`));
-      }, 30000);
-      child.once("error", reject);
-      child.once("close", () => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
-    if (!fs.existsSync(outFile))
-      throw new Error(`the reaper exited without an outcome:\n${stderr}`);
-    return { ...JSON.parse(fs.readFileSync(outFile, "utf8")), stdout, stderr };
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-}
+import {
+  assertSelfContained,
+  invokeSerializedHandler,
+  LAUNCHER_SDK_SPECIFIERS,
+} from "../../testing/serializedClosure";
 
 describe("the serialized reaper closure against moto", function () {
   this.timeout(90000);
@@ -120,14 +58,8 @@ describe("the serialized reaper closure against moto", function () {
   });
 
   it("requires only Node built-ins and the SDK clients the runtime provides", () => {
-    const builtins = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));
-    const foreign = requiredModules(code).filter(
-      (m) => !builtins.has(m) && !SDK_PACKAGES.some((p) => m === p || m.startsWith(`${p}/`)),
-    );
-    assert.deepEqual(foreign, []);
-    for (const marker of ["@smithy/", "class EC2Client", "class S3Client"]) {
-      assert.ok(!code.includes(marker), `the closure inlines SDK code (${marker})`);
-    }
+    // The reaper's clients are the launcher's: EC2, S3, CloudWatch and SNS.
+    assertSelfContained(code, LAUNCHER_SDK_SPECIFIERS);
   });
 
   it("terminates only this stack's expired runs, writes their records, keeps a run's own record, and counts them", async () => {
@@ -188,21 +120,23 @@ describe("the serialized reaper closure against moto", function () {
       }),
     );
 
-    const outcome = await invokeReaper(code, endpoint);
+    const outcome = await invokeSerializedHandler(code, {}, endpoint, { budgetMs: 60000 });
     assert.equal(outcome.ok, true, `${JSON.stringify(outcome.error)}\n${outcome.stderr}`);
+    // JSON over the process boundary: what the handler returned, as Lambda would return it.
+    const result = outcome.result as unknown as ReapResult;
     assert.deepEqual(
-      outcome.result.reaped.map((r: any) => [r.instanceId, r.record]).sort(),
+      result.reaped.map((r) => [r.instanceId, r.record]).sort(),
       [
         [expired, "written"],
         [ownRecord, "exists"],
       ].sort(),
     );
     assert.deepEqual(
-      outcome.result.unreapable.map((u: any) => u.instanceId),
+      result.unreapable.map((u) => u.instanceId),
       [malformed],
     );
-    assert.deepEqual(outcome.result.failures, []);
-    const log = JSON.parse(outcome.stdout.trim().split("\n").pop() ?? "{}");
+    assert.deepEqual(result.failures, []);
+    const log = JSON.parse(outcome.logs.at(-1) ?? "{}");
     assert.equal(log.level, "info");
     assert.equal(log.environment, "dev");
 
