@@ -52,7 +52,8 @@ export interface LauncherPolicyInputs extends AccountScope {
   environment: string;
   jobs: LaunchableJob[];
   logGroupArn: string;
-  topicArn?: string;
+  /** The region's notification topic. */
+  topicArn: string;
   /** CloudWatch namespace the launcher puts its launch metrics in, if any. */
   metricNamespace?: string;
   /** Results bucket: the launcher writes the records of runs it did not launch. */
@@ -244,7 +245,7 @@ export function launcherPolicy(inputs: LauncherPolicyInputs): PolicyDocument {
       Condition: { StringEquals: { "kms:ViaService": `ec2.${region}.amazonaws.com` } },
     });
   }
-  statements.push(...publishStatements("NotifyRunOutcomes", inputs.topicArn));
+  statements.push(publishStatement("NotifyRunOutcomes", inputs.topicArn));
   if (inputs.metricNamespace) {
     statements.push(putMetricsStatement("PublishLaunchMetrics", inputs.metricNamespace));
   }
@@ -292,9 +293,9 @@ function writeLogsStatement(sid: string, logGroupArn: string): PolicyStatement {
   };
 }
 
-/** Publishing to the region's notification topic, when the stack has one. */
-function publishStatements(sid: string, topicArn: string | undefined): PolicyStatement[] {
-  return topicArn ? [{ Sid: sid, Effect: "Allow", Action: "sns:Publish", Resource: topicArn }] : [];
+/** Publishing to the region's notification topic (every regional stack has one). */
+function publishStatement(sid: string, topicArn: string): PolicyStatement {
+  return { Sid: sid, Effect: "Allow", Action: "sns:Publish", Resource: topicArn };
 }
 
 /** A secret a job reads at run time: what IAM and KMS know it by. */
@@ -491,7 +492,8 @@ export interface ReaperPolicyInputs extends AccountScope {
   logGroupArn: string;
   /** CloudWatch namespace the reaper publishes its metrics to. */
   metricNamespace: string;
-  topicArn?: string;
+  /** The region's notification topic. */
+  topicArn: string;
 }
 
 /**
@@ -530,7 +532,7 @@ export function reaperPolicy(inputs: ReaperPolicyInputs): PolicyDocument {
     putMetricsStatement("PublishReaperMetrics", inputs.metricNamespace),
     writeLogsStatement("WriteOwnLogs", inputs.logGroupArn),
   ];
-  statements.push(...publishStatements("NotifyReapedRuns", inputs.topicArn));
+  statements.push(publishStatement("NotifyReapedRuns", inputs.topicArn));
   return document(statements);
 }
 
@@ -743,7 +745,8 @@ export interface SupervisorPolicyInputs extends AccountScope {
   bucketArn: string;
   logGroupArn: string;
   metricNamespace: string;
-  topicArn?: string;
+  /** The region's notification topic. */
+  topicArn: string;
   /** The group of the next attempts' one-time schedules. */
   scheduleGroupName: string;
   /** The role Scheduler invokes the launcher with; the only role the supervisor may pass. */
@@ -798,7 +801,7 @@ export function supervisorPolicy(inputs: SupervisorPolicyInputs): PolicyDocument
     putMetricsStatement("PublishAttemptMetrics", inputs.metricNamespace),
     writeLogsStatement("WriteOwnLogs", inputs.logGroupArn),
   ];
-  statements.push(...publishStatements("NotifyRunOutcomes", inputs.topicArn));
+  statements.push(publishStatement("NotifyRunOutcomes", inputs.topicArn));
   return document(statements);
 }
 

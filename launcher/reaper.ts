@@ -55,8 +55,8 @@ export interface ReaperSettings {
   region: string;
   /** The region's results bucket, where `reaped` run records go. */
   bucket: string;
-  /** Topic for run outcome notifications, if the stack has one. */
-  topicArn?: string;
+  /** The region's topic, where each reaped run is announced. */
+  topicArn: string;
   /** Minutes past the deadline before an instance is reaped. Default {@link DEFAULT_GRACE_MINUTES}. */
   graceMinutes?: number;
 }
@@ -66,8 +66,7 @@ export interface ReaperClients {
   ec2: Pick<EC2Client, "send">;
   s3: Pick<S3Client, "send">;
   cloudwatch: Pick<CloudWatchClient, "send">;
-  /** Needed only when `topicArn` is set. */
-  sns?: Pick<SNSClient, "send">;
+  sns: Pick<SNSClient, "send">;
 }
 
 /** Injected effects of {@link reapExpired}; all optional. */
@@ -372,9 +371,8 @@ async function reapOne(
   }
 
   // A run that wrote its own record also sent its own notification; so did a concurrent pass.
-  if (settings.topicArn && reaped.record !== "exists") {
+  if (reaped.record !== "exists") {
     try {
-      if (!clients.sns) throw new Error("no SNS client was given although topicArn is set");
       await clients.sns.send(
         new PublishCommand({
           TopicArn: settings.topicArn,

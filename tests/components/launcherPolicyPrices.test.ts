@@ -17,6 +17,7 @@ const inputs = (spot: boolean): LauncherPolicyInputs => ({
     },
   ],
   logGroupArn: "arn:aws:logs:ap-southeast-2:123456789012:log-group:l",
+  topicArn: "arn:aws:sns:ap-southeast-2:123456789012:t",
   bucketArn: "arn:aws:s3:::b",
   failureQueueArn: "arn:aws:sqs:ap-southeast-2:123456789012:q",
   spot,

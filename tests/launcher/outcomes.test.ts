@@ -354,8 +354,18 @@ describe("metric names shared with the reaper", () => {
       ec2.on(DescribeInstancesCommand).resolves({ Reservations: [] });
       cloudwatch.on(PutMetricDataCommand).resolves({});
       await reapExpired(
-        { ec2: new EC2Client({}), s3: new S3Client({}), cloudwatch: new CloudWatchClient({}) },
-        { environment: "dev", region: "eu-west-1", bucket: "tj-results" },
+        {
+          ec2: new EC2Client({}),
+          s3: new S3Client({}),
+          cloudwatch: new CloudWatchClient({}),
+          sns: new SNSClient({}),
+        },
+        {
+          environment: "dev",
+          region: "eu-west-1",
+          bucket: "tj-results",
+          topicArn: "arn:aws:sns:eu-west-1:123456789012:tj-dev-runs",
+        },
         { now: () => NOW, log: () => undefined },
       );
       const input = cloudwatch.commandCalls(PutMetricDataCommand)[0].args[0].input;

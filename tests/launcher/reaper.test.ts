@@ -378,12 +378,16 @@ describe("reapExpired", () => {
     assert.equal(snsMock.calls().length, 0);
   });
 
-  it("sends no notification without a topic", async () => {
+  it("counts a notification it could not send as a failure, after terminating and recording", async () => {
     ec2Mock.on(DescribeInstancesCommand).resolves({ Reservations: [{ Instances: [expired] }] });
-    const { topicArn: _topic, ...noTopic } = SETTINGS;
-    const result = await reapExpired({ ...clients, sns: undefined }, noTopic, options());
+    snsMock.on(PublishCommand).rejects(new Error("KMS key disabled"));
+    const result = await reapExpired(clients, SETTINGS, options());
+    assert.equal(ec2Mock.commandCalls(TerminateInstancesCommand).length, 1);
     assert.equal(result.reaped[0].record, "written");
-    assert.equal(snsMock.calls().length, 0);
+    assert.deepEqual(
+      result.failures.map((f) => [f.instanceId, f.step, f.error]),
+      [["i-expired", "notify", "Error: KMS key disabled"]],
+    );
   });
 
   it("reaps the others when one termination is refused, then fails the invocation", async () => {
