@@ -18,7 +18,6 @@ import {
   s3SourceLocationProblem,
   TIMEOUT_RANGE,
 } from "../lib/codeBuild";
-
 import { knownStacks, PROJECT_ROOT } from "./stacks";
 
 export { knownStacks, PROJECT_ROOT };

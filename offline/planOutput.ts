@@ -28,7 +28,6 @@ import {
   loadStackConfig,
   RecordedResource,
 } from "./engine";
-
 import { HELP, parsePlanArgs } from "./planArgs";
 
 /** Formats `date` as wall-clock time in `timezone`, e.g. `2026-11-24 06:00 GMT`. */
