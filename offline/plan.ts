@@ -6,11 +6,11 @@
 import { HELP, parsePlanArgs, UsageError } from "./planArgs";
 
 async function main(): Promise<void> {
-  const argv = process.argv.slice(2);
   // The command line first: a usage error (or the help) without loading Pulumi and the program.
-  if (parsePlanArgs(argv) === "help") return console.log(HELP);
-  const { planOutput } = await import("./planOutput");
-  console.log(await planOutput(argv));
+  const options = parsePlanArgs(process.argv.slice(2));
+  if (options === "help") return console.log(HELP);
+  const { planFor } = await import("./planOutput");
+  console.log(await planFor(options));
 }
 
 /** Errors that are the user's (command line, stack file, config) or `pulumi up`'s refusal. */

@@ -28,7 +28,7 @@ import {
   loadStackConfig,
   RecordedResource,
 } from "./engine";
-import { HELP, parsePlanArgs } from "./planArgs";
+import { HELP, parsePlanArgs, type PlanOptions } from "./planArgs";
 
 /** Formats `date` as wall-clock time in `timezone`, e.g. `2026-11-24 06:00 GMT`. */
 export function formatInZone(date: Date, timezone: string): string {
@@ -235,19 +235,23 @@ export function renderPlan(
   return lines.join("\n");
 }
 
-/**
- * What `npm run plan -- <argv>` prints (the help or the plan); the program is evaluated with
- * `evaluate` (tests pass one that reuses their evaluations).
- */
+/** Evaluates a program for its plan; tests pass one that reuses their evaluations. */
+export type PlanEvaluator = (stack: string, config: Record<string, string>) => Promise<Evaluation>;
+
+/** What `npm run plan -- <argv>` prints: the help or the plan. */
 export async function planOutput(
   argv: string[],
-  evaluate: (
-    stack: string,
-    config: Record<string, string>,
-  ) => Promise<Evaluation> = evaluateProgram,
+  evaluate: PlanEvaluator = evaluateProgram,
 ): Promise<string> {
   const options = parsePlanArgs(argv);
-  if (options === "help") return HELP;
+  return options === "help" ? HELP : planFor(options, evaluate);
+}
+
+/** The plan of a parsed command line. */
+export async function planFor(
+  options: PlanOptions,
+  evaluate: PlanEvaluator = evaluateProgram,
+): Promise<string> {
   const rawConfig = options.configFile
     ? loadConfigFile(path.resolve(options.configFile))
     : loadStackConfig(options.stack);
