@@ -8,6 +8,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import * as pulumiservice from "@pulumi/pulumiservice";
+import { policyJson } from "../components/policyJson";
 import { PROJECT } from "../config";
 import { deployConfigFromPulumi, durationSeconds, parseDeployConfig } from "./config";
 import { deployPermissionPolicy } from "./permissionPolicy";
@@ -50,16 +51,12 @@ const role = new aws.iam.Role(`transient-jobs-deploy-${config.jobStack}`, {
 // Inline: the document is larger than a managed policy may be (6,144 characters).
 const permissions = new aws.iam.RolePolicy(`transient-jobs-deploy-${config.jobStack}`, {
   role: role.id,
-  policy: pulumi.all([partition, accountId]).apply(([partition, accountId]) =>
-    JSON.stringify(
-      deployPermissionPolicy({
-        partition,
-        accountId,
-        environment: config.jobStack,
-        retainData: config.retainData,
-      }),
-    ),
-  ),
+  policy: policyJson(deployPermissionPolicy, {
+    partition,
+    accountId,
+    environment: config.jobStack,
+    retainData: config.retainData,
+  }),
 });
 
 const settings = new pulumiservice.DeploymentSettings(
